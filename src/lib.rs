@@ -1,0 +1,19 @@
+//! mycelium runs untrusted agent programs on Linux, each inside its own sandbox.
+//!
+//! The flow of one run:
+//!
+//! 1. [`policy`] reads the agent's policy file once, validates it and computes its risk.
+//! 2. [`isolation`] turns the policy into a [`isolation::SandboxPlan`] (pure), scrubs the
+//!    environment (withholding secrets), and hands the plan over a pipe to a launcher that
+//!    is re-executed from this binary.
+//! 3. The launcher, single-threaded, clones into fresh user, pid, mount, network, ipc, uts
+//!    and cgroup namespaces; pid 1 inside builds a new root of only the policy's paths,
+//!    pivots into it, and starts the agent with a scrubbed environment.
+//! 4. The agent's exit status comes back through the launcher as the run's own.
+//!
+//! `cli` is the command line; it only translates arguments into calls on these modules.
+#![deny(unsafe_code)]
+
+pub mod cli;
+pub mod isolation;
+pub mod policy;

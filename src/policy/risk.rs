@@ -1,0 +1,230 @@
+//! The risk level of a policy, computed from what it grants, never declared.
+//!
+//! Each rule below adds a reason with its own level; the policy's level is the highest.
+//! Consent is required at or above a configured level, so every rule here decides when a
+//! human is asked: each carries a comment on why it sits at its level.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::{GrantPath, NetworkMode, Policy};
+
+/// How much an agent could do to the host if it were hostile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskLevel {
+    /// Reads only what it is given, reaches nothing, inherits nothing sensitive.
+    Low,
+    /// Changes the user's files (the workspace) or reads personal data.
+    Medium,
+    /// Can reach the network, write outside the workspace, hold secrets, or runs with a
+    /// relaxed system-call filter.
+    High,
+}
+
+impl RiskLevel {
+    /// `low`, `medium` or `high`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskLevel::Low => "low",
+            RiskLevel::Medium => "medium",
+            RiskLevel::High => "high",
+        }
+    }
+
+    /// Parse `low`, `medium` or `high`.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "low" => Some(RiskLevel::Low),
+            "medium" => Some(RiskLevel::Medium),
+            "high" => Some(RiskLevel::High),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for RiskLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One reason contributing to the level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RiskReason {
+    /// The level this reason alone implies.
+    pub level: RiskLevel,
+    /// In plain words.
+    pub text: String,
+}
+
+/// The computed risk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Risk {
+    /// The highest level of any reason (low when there is none).
+    pub level: RiskLevel,
+    /// Every reason, highest first.
+    pub reasons: Vec<RiskReason>,
+}
+
+/// Home-directory entries whose contents are credentials: reading them is high risk.
+const CREDENTIAL_DIRS: [&str; 10] = [
+    ".ssh",
+    ".aws",
+    ".gnupg",
+    ".config/gcloud",
+    ".azure",
+    ".kube",
+    ".docker",
+    ".netrc",
+    ".git-credentials",
+    ".config/gh",
+];
+
+/// Host paths whose read access exposes other users' or the system's secrets.
+const SENSITIVE_SYSTEM: [&str; 6] = [
+    "/etc/shadow",
+    "/etc/gshadow",
+    "/root",
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "/var/lib",
+];
+
+/// Compute the risk of a policy.
+#[must_use]
+pub fn assess(policy: &Policy) -> Risk {
+    let mut reasons = Vec::new();
+    let mut add = |level, text: String| reasons.push(RiskReason { level, text });
+
+    match policy.network.mode {
+        // The host's network reaches the LAN, cloud metadata endpoints and the internet.
+        NetworkMode::Host => add(RiskLevel::High, "network.mode = \"host\": the agent can reach every address the host can (LAN, internet, cloud metadata, local services)".into()),
+        // Its own loopback only: nothing outside the sandbox answers there.
+        NetworkMode::Loopback | NetworkMode::None => {}
+    }
+
+    for g in &policy.filesystem.read_write {
+        match &g.path {
+            // Writing the workspace is the job of many agents, but it changes the user's files.
+            GrantPath::Workspace(_) => add(
+                RiskLevel::Medium,
+                format!(
+                    "writes {} (changes files in the workspace)",
+                    g.path.display()
+                ),
+            ),
+            // Any other writable host path is outside what the user handed over.
+            GrantPath::Host(p) => add(
+                RiskLevel::High,
+                format!("writes {} outside the workspace", p.display()),
+            ),
+        }
+    }
+    for g in &policy.filesystem.read_only {
+        let GrantPath::Host(p) = &g.path else {
+            continue;
+        };
+        if let Some(reason) = sensitive_read(p) {
+            add(reason.0, reason.1);
+        }
+    }
+
+    for name in &policy.env.allow_secrets {
+        // A passed secret can be exfiltrated by any agent that also has a channel out.
+        add(
+            RiskLevel::High,
+            format!("receives the sensitive variable {name} (env.allow_secrets)"),
+        );
+    }
+
+    if !policy.seccomp.allow.is_empty() {
+        // Each extra system call widens the kernel surface the agent can attack.
+        add(
+            RiskLevel::High,
+            format!(
+                "system-call filter relaxed: also allows {}",
+                policy.seccomp.allow.join(", ")
+            ),
+        );
+    }
+    if policy.agent.uid == 0 {
+        // Root inside its namespace is not host root, but it owns every file it creates there
+        // and any namespace-local privilege the kernel grants root.
+        add(
+            RiskLevel::Medium,
+            "runs as uid 0 inside its namespace (agent.uid = 0)".into(),
+        );
+    }
+
+    reasons.sort_by(|a, b| b.level.cmp(&a.level));
+    let level = reasons
+        .iter()
+        .map(|r| r.level)
+        .max()
+        .unwrap_or(RiskLevel::Low);
+    Risk { level, reasons }
+}
+
+/// The risk of reading a host path, if reading it is more than low.
+fn sensitive_read(p: &Path) -> Option<(RiskLevel, String)> {
+    let s = p.to_string_lossy();
+    for sys in SENSITIVE_SYSTEM {
+        if p.starts_with(sys) || Path::new(sys).starts_with(p) && p != Path::new("/") {
+            return Some((
+                RiskLevel::High,
+                format!("reads {s}, which holds or contains system secrets ({sys})"),
+            ));
+        }
+    }
+    if p == Path::new("/") {
+        return Some((
+            RiskLevel::High,
+            "reads the whole host file system (/)".into(),
+        ));
+    }
+    // `/home/<user>/...`: a home directory, or something inside one.
+    let comps: Vec<_> = p.components().collect();
+    if comps.len() >= 2 && p.starts_with("/home") {
+        if comps.len() == 2 {
+            return Some((RiskLevel::High, format!("reads every home directory ({s})")));
+        }
+        let home = comps.iter().take(3).collect::<std::path::PathBuf>();
+        for cred in CREDENTIAL_DIRS {
+            let c = home.join(cred);
+            if p.starts_with(&c) || c.starts_with(p) {
+                return Some((
+                    RiskLevel::High,
+                    format!(
+                        "reads {s}, which holds or contains credentials ({})",
+                        c.display()
+                    ),
+                ));
+            }
+        }
+        return Some((RiskLevel::Medium, format!("reads personal files under {s}")));
+    }
+    if s == "/etc" {
+        return Some((
+            RiskLevel::Medium,
+            "reads all of /etc (host configuration, user names, service settings)".into(),
+        ));
+    }
+    if p.starts_with("/sys") {
+        return Some((
+            RiskLevel::Medium,
+            format!("reads {s} (host hardware and kernel details)"),
+        ));
+    }
+    // Dotenv files exist to hold secrets.
+    if p.file_name().is_some_and(|n| n == ".env") {
+        return Some((
+            RiskLevel::High,
+            format!("reads {s}, a dotenv file that usually holds secrets"),
+        ));
+    }
+    None
+}
