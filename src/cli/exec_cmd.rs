@@ -32,6 +32,7 @@ pub(super) fn run(args: ExecArgs) -> Result<i32> {
         Ok(p) => p,
         Err(e) => return Ok(report_error(&e)),
     };
+    let forwarder = isolation::SignalForwarder::install()?;
     let mut sandbox = match isolation::launch(
         &prepared.plan,
         Stdio::inherit(),
@@ -60,7 +61,7 @@ pub(super) fn run(args: ExecArgs) -> Result<i32> {
         });
         eprintln!("{}", serde_json::to_string(&json)?);
     }
-    match sandbox.wait_forwarding_signals() {
+    match sandbox.wait_forwarding_signals(&forwarder) {
         Ok(code) => Ok(code),
         Err(e) => Ok(report_error(&e)),
     }

@@ -20,7 +20,7 @@ pub mod report;
 mod sys;
 
 use std::io::{BufRead, BufReader, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -244,12 +244,61 @@ impl RunningSandbox {
         })
     }
 
-    /// Like [`RunningSandbox::wait`], passing SIGINT, SIGTERM, SIGHUP and SIGQUIT received
-    /// by this process on to the sandbox meanwhile. For single-threaded callers (the CLI).
+    /// Like [`RunningSandbox::wait`], passing the signals `forwarder` took on to the
+    /// sandbox meanwhile.
     ///
     /// # Errors
     /// As [`RunningSandbox::wait`].
-    pub fn wait_forwarding_signals(self) -> Result<i32, IsolationError> {
+    pub fn wait_forwarding_signals(
+        self,
+        forwarder: &SignalForwarder,
+    ) -> Result<i32, IsolationError> {
+        let launcher = self.launcher_pid();
+        // An event already buffered would never wake poll on the socket.
+        while self.events.buffer().is_empty() {
+            let mut fds = [
+                PollFd::new(self.events.get_ref().as_fd(), PollFlags::POLLIN),
+                PollFd::new(forwarder.fd.as_fd(), PollFlags::POLLIN),
+            ];
+            match poll(&mut fds, PollTimeout::NONE) {
+                Err(Errno::EINTR) => continue,
+                Err(_) => break,
+                Ok(_) => {}
+            }
+            if fds[1]
+                .revents()
+                .is_some_and(|r| r.contains(PollFlags::POLLIN))
+            {
+                while let Ok(Some(info)) = forwarder.fd.read_signal() {
+                    if let Ok(sig) = Signal::try_from(info.ssi_signo as i32) {
+                        let _ = kill(launcher, sig);
+                    }
+                }
+            }
+            if fds[0].revents().is_some_and(|r| !r.is_empty()) {
+                break;
+            }
+        }
+        self.wait()
+    }
+}
+
+/// Takes SIGINT, SIGTERM, SIGHUP and SIGQUIT for this process so they can be passed on to a
+/// sandbox instead of killing the caller. Create it before [`launch`], so a signal that
+/// arrives while the sandbox starts is held rather than lost; for single-threaded callers
+/// (the CLI). Dropping it unblocks the signals again.
+#[derive(Debug)]
+pub struct SignalForwarder {
+    fd: SignalFd,
+    set: SigSet,
+}
+
+impl SignalForwarder {
+    /// Block the signals and open a signalfd for them.
+    ///
+    /// # Errors
+    /// [`IsolationError::Launcher`] when the kernel refuses.
+    pub fn install() -> Result<Self, IsolationError> {
         let mut set = SigSet::empty();
         for s in [
             Signal::SIGINT,
@@ -259,47 +308,19 @@ impl RunningSandbox {
         ] {
             set.add(s);
         }
-        let launcher = self.launcher_pid();
-        let blocked = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None).is_ok();
-        let signals = if blocked {
-            SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ok()
-        } else {
-            None
+        let err = |e: Errno| IsolationError::Launcher {
+            what: format!("signal forwarding: {}", e.desc()),
+            source: None,
         };
-        if let Some(signals) = &signals {
-            // An event already buffered would never wake poll on the socket.
-            while self.events.buffer().is_empty() {
-                let mut fds = [
-                    PollFd::new(
-                        std::os::fd::AsFd::as_fd(self.events.get_ref()),
-                        PollFlags::POLLIN,
-                    ),
-                    PollFd::new(std::os::fd::AsFd::as_fd(signals), PollFlags::POLLIN),
-                ];
-                match poll(&mut fds, PollTimeout::NONE) {
-                    Err(Errno::EINTR) => continue,
-                    Err(_) => break,
-                    Ok(_) => {}
-                }
-                if fds[1]
-                    .revents()
-                    .is_some_and(|r| r.contains(PollFlags::POLLIN))
-                {
-                    while let Ok(Some(info)) = signals.read_signal() {
-                        if let Ok(sig) = Signal::try_from(info.ssi_signo as i32) {
-                            let _ = kill(launcher, sig);
-                        }
-                    }
-                }
-                if fds[0].revents().is_some_and(|r| !r.is_empty()) {
-                    break;
-                }
-            }
-        }
-        let code = self.wait();
-        if blocked {
-            let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None);
-        }
-        code
+        sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None).map_err(err)?;
+        let fd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+            .map_err(err)?;
+        Ok(SignalForwarder { fd, set })
+    }
+}
+
+impl Drop for SignalForwarder {
+    fn drop(&mut self) {
+        let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&self.set), None);
     }
 }

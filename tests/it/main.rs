@@ -7,3 +7,4 @@
 
 mod common;
 mod policy_cli;
+mod sandbox;
