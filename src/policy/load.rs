@@ -154,6 +154,8 @@ pub(super) fn from_bytes(
     if v.diags.is_empty() {
         Ok(policy)
     } else {
+        // Validation visits sections in a fixed order; people read files top to bottom.
+        v.diags.sort_by_key(|d| (d.line, d.column));
         Err(PolicyError::Invalid {
             diagnostics: v.diags,
         })
