@@ -21,9 +21,12 @@ fn shipped_policies_are_valid() {
     }
 }
 
+/// (line, column, key path, message) of one diagnostic.
+type Located = (u64, u64, String, String);
+
 /// Write `body` to a policy file, run `policy check --json`, return the single error as
 /// (line, column, key, message).
-fn first_error(body: &str) -> (u64, u64, String, String) {
+fn first_error(body: &str) -> Located {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("p.toml");
     std::fs::write(&file, body).unwrap();
@@ -49,7 +52,7 @@ fn first_error(body: &str) -> (u64, u64, String, String) {
 #[test]
 fn check_rejects_bad_files_with_line_column_and_key() {
     let s = |x: &str| x.to_string();
-    let cases: Vec<(&str, (u64, u64, String, String))> = vec![
+    let cases: Vec<(&str, Located)> = vec![
         // 1. TOML syntax
         (
             "[filesystem]\nread_only = [\"/usr\"\n",
