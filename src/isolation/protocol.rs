@@ -1,6 +1,6 @@
 //! What crosses the pipes between the caller, the launcher and the sandbox's pid 1.
 //!
-//! The caller sends one [`SandboxPlan`] as JSON and closes its end; the launcher answers
+//! The caller sends one [`super::SandboxPlan`] as JSON and closes its end; the launcher answers
 //! with JSON lines of [`LauncherEvent`]. Inside, a failed setup step is reported as a
 //! [`SetupFailure`] on a close-on-exec pipe; end-of-file on that pipe means `execve`
 //! succeeded.
