@@ -6,5 +6,6 @@
 )]
 
 mod common;
+mod escape;
 mod policy_cli;
 mod sandbox;

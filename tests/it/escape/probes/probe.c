@@ -1,0 +1,348 @@
+/* The escape suite's hostile program: `probe NAME ARGS...` attempts ONE thing and prints one
+ * line, `SUCCEEDED` or `REFUSED <ERRNO> [detail]`, then exits 0. Any other outcome (bad
+ * arguments, a failed preparation step that is not the attempt itself) prints `ERROR ...`
+ * and exits 2, so a broken probe can never pass for a refusal.
+ *
+ * Built static (`cc -static`) because the sandbox root need not hold the host's libraries.
+ * Raw `syscall(SYS_...)` is used where glibc has no wrapper. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <linux/io_uring.h>
+#include <linux/keyctl.h>
+#include <linux/perf_event.h>
+#include <linux/userfaultfd.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+/* What the `target` mode exposes for process_vm_readv to find. */
+static char canary[] = "mycelium-escape-canary";
+
+static int succeeded(void) {
+    printf("SUCCEEDED\n");
+    return 0;
+}
+
+/* The attempt failed with `err`: name it (strerrorname_np, glibc >= 2.32). */
+static int refused(int err, const char *detail) {
+    const char *name = strerrorname_np(err);
+    printf("REFUSED %s%s%s\n", name ? name : "UNKNOWN", detail ? " " : "", detail ? detail : "");
+    return 0;
+}
+
+/* `rc` is the attempted call's result: -1 means refused with errno. */
+static int outcome(long rc) {
+    return rc == -1 ? refused(errno, NULL) : succeeded();
+}
+
+static int error(const char *what) {
+    printf("ERROR %s: %s\n", what, strerror(errno));
+    return 2;
+}
+
+static int need(int argc, int n) {
+    if (argc < n) {
+        printf("ERROR missing arguments\n");
+        exit(2);
+    }
+    return 0;
+}
+
+/* A host process to aim at: prints its canary's address, then waits to be killed. */
+static int target(void) {
+    printf("READY %p\n", (void *)canary);
+    fflush(stdout);
+    for (;;)
+        pause();
+    return 0;
+}
+
+static int do_ptrace(const char *pid_s) {
+    pid_t pid = atoi(pid_s);
+    if (ptrace(PTRACE_ATTACH, pid, NULL, NULL) == -1)
+        return refused(errno, NULL);
+    waitpid(pid, NULL, __WALL);
+    ptrace(PTRACE_DETACH, pid, NULL, NULL);
+    return succeeded();
+}
+
+static int do_vm_readv(const char *pid_s, const char *addr_s) {
+    char buf[sizeof canary] = {0};
+    struct iovec local = {buf, sizeof buf};
+    struct iovec remote = {(void *)strtoul(addr_s, NULL, 16), sizeof buf};
+    ssize_t n = process_vm_readv(atoi(pid_s), &local, 1, &remote, 1, 0);
+    if (n == -1)
+        return refused(errno, NULL);
+    if (strcmp(buf, canary) != 0) {
+        printf("ERROR read %zd bytes that are not the canary\n", n);
+        return 2;
+    }
+    return succeeded();
+}
+
+/* Mounts a tmpfs on DIR; when that works (root on the host), unmounts it again at once. */
+static int do_mount(const char *dir) {
+    if (mount("none", dir, "tmpfs", 0, "size=1m") == -1)
+        return refused(errno, NULL);
+    umount2(dir, MNT_DETACH);
+    return succeeded();
+}
+
+static int do_setns(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1)
+        return refused(errno, "(open)");
+    return outcome(setns(fd, 0));
+}
+
+static int do_bpf(void) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.map_type = BPF_MAP_TYPE_ARRAY;
+    attr.key_size = 4;
+    attr.value_size = 4;
+    attr.max_entries = 1;
+    return outcome(syscall(SYS_bpf, BPF_MAP_CREATE, &attr, sizeof attr));
+}
+
+/* A user-space-only software counter on ourselves: allowed at perf_event_paranoid 2. */
+static int do_perf(void) {
+    struct perf_event_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.size = sizeof attr;
+    attr.config = PERF_COUNT_SW_TASK_CLOCK;
+    attr.disabled = 1;
+    attr.exclude_kernel = 1;
+    attr.exclude_hv = 1;
+    return outcome(syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0));
+}
+
+static int do_io_uring(void) {
+    struct io_uring_params p;
+    memset(&p, 0, sizeof p);
+    return outcome(syscall(SYS_io_uring_setup, 4, &p));
+}
+
+/* UFFD_USER_MODE_ONLY: what an unprivileged caller may ask for (vm.unprivileged_userfaultfd=0). */
+static int do_userfaultfd(void) {
+    return outcome(syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY));
+}
+
+static int do_finit_module(void) {
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd == -1)
+        return error("open /dev/null");
+    return outcome(syscall(SYS_finit_module, fd, "", 0));
+}
+
+static int do_init_module(void) {
+    static char image[64];
+    return outcome(syscall(SYS_init_module, image, sizeof image, ""));
+}
+
+static int do_kexec_load(void) {
+    return outcome(syscall(SYS_kexec_load, 0UL, 0UL, NULL, 0UL));
+}
+
+/* Push a character into the terminal on fd 0 as if typed. The probe first makes that
+ * terminal its controlling one (setsid, TIOCSCTTY), as an attacker would; those steps may
+ * fail (already a session leader), only the injection counts. `high` sets bit 32 of the
+ * request: ioctl(2) truncates it to an int, a filter comparing all 64 bits does not
+ * (CVE-2019-10063). */
+static int do_tiocsti(int high) {
+    char c = 'x';
+    unsigned long req = TIOCSTI;
+    setsid();
+    ioctl(0, TIOCSCTTY, 0);
+    if (high)
+        req |= 1UL << 32;
+    return outcome(syscall(SYS_ioctl, 0, req, &c));
+}
+
+static int do_open(const char *path, const char *mode) {
+    int flags = strcmp(mode, "w") == 0 ? O_WRONLY : O_RDONLY;
+    return outcome(open(path, flags | O_CLOEXEC));
+}
+
+/* Read PATH: SUCCEEDED only when it yields at least one byte. */
+static int do_read(const char *path) {
+    char buf[256];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1)
+        return refused(errno, NULL);
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n == -1)
+        return refused(errno, "(read)");
+    if (n == 0) {
+        printf("REFUSED EMPTY\n");
+        return 0;
+    }
+    return succeeded();
+}
+
+/* Move ourselves into the cgroup whose cgroup.procs is PATH. */
+static int do_cgroup_procs(const char *path) {
+    char pid[32];
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd == -1)
+        return refused(errno, "(open)");
+    int len = snprintf(pid, sizeof pid, "%d\n", getpid());
+    return outcome(write(fd, pid, len));
+}
+
+static int do_euid(void) {
+    uid_t e = geteuid();
+    if (e == 0)
+        return succeeded();
+    printf("REFUSED EUID%u\n", e);
+    return 0;
+}
+
+/* Fork children that wait for death until N exist or fork fails; then kill them all. */
+static int do_forkbomb(const char *n_s) {
+    int n = atoi(n_s), made = 0, err = 0;
+    pid_t *kids = calloc(n, sizeof *kids);
+    if (!kids)
+        return error("calloc");
+    pid_t parent = getpid();
+    while (made < n) {
+        pid_t p = fork();
+        if (p == -1) {
+            err = errno;
+            break;
+        }
+        if (p == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != parent)
+                _exit(0);
+            for (;;)
+                pause();
+        }
+        kids[made++] = p;
+    }
+    for (int i = 0; i < made; i++)
+        kill(kids[i], SIGKILL);
+    for (int i = 0; i < made; i++)
+        waitpid(kids[i], NULL, 0);
+    if (err) {
+        char detail[64];
+        snprintf(detail, sizeof detail, "after %d processes", made);
+        return refused(err, detail);
+    }
+    return succeeded();
+}
+
+/* Map and touch 4 MiB at a time until MB MiB are resident or mmap fails. */
+static int do_membomb(const char *mb_s) {
+    long mb = atol(mb_s);
+    for (long done = 0; done < mb; done += 4) {
+        char *p = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            char detail[64];
+            snprintf(detail, sizeof detail, "after %ld MiB", done);
+            return refused(errno, detail);
+        }
+        memset(p, 0xa5, 4 << 20);
+    }
+    return succeeded();
+}
+
+/* Write MB MiB to PATH, 1 MiB at a time, then remove it. SIGXFSZ is ignored so a file-size
+ * rlimit shows as EFBIG rather than a kill. */
+static int do_diskfill(const char *path, const char *mb_s) {
+    static char chunk[1 << 20];
+    long mb = atol(mb_s);
+    signal(SIGXFSZ, SIG_IGN);
+    memset(chunk, 0x5a, sizeof chunk);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd == -1)
+        return error("open");
+    for (long done = 0; done < mb; done++) {
+        size_t off = 0;
+        while (off < sizeof chunk) {
+            ssize_t w = write(fd, chunk + off, sizeof chunk - off);
+            if (w == -1) {
+                int err = errno;
+                char detail[64];
+                snprintf(detail, sizeof detail, "after %ld MiB", done);
+                unlink(path);
+                return refused(err, detail);
+            }
+            off += w;
+        }
+    }
+    unlink(path);
+    return succeeded();
+}
+
+/* Connect to a unix socket: a path, or with `abstract` a name in the abstract namespace. */
+static int do_unix(const char *name, int abstract) {
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    size_t len = strlen(name);
+    if (len + 2 > sizeof sa.sun_path) {
+        printf("ERROR socket name too long\n");
+        return 2;
+    }
+    memcpy(sa.sun_path + abstract, name, len);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd == -1)
+        return error("socket");
+    socklen_t sl = offsetof(struct sockaddr_un, sun_path) + abstract + len;
+    return outcome(connect(fd, (struct sockaddr *)&sa, sl));
+}
+
+int main(int argc, char **argv) {
+    need(argc, 2);
+    const char *m = argv[1];
+    if (!strcmp(m, "target")) return target();
+    if (!strcmp(m, "ptrace")) return need(argc, 3) + do_ptrace(argv[2]);
+    if (!strcmp(m, "vm_readv")) return need(argc, 4) + do_vm_readv(argv[2], argv[3]);
+    if (!strcmp(m, "mount")) return need(argc, 3) + do_mount(argv[2]);
+    if (!strcmp(m, "userns")) return outcome(unshare(CLONE_NEWUSER));
+    if (!strcmp(m, "setns")) return need(argc, 3) + do_setns(argv[2]);
+    if (!strcmp(m, "keyctl"))
+        return outcome(syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0));
+    if (!strcmp(m, "add_key"))
+        return outcome(syscall(SYS_add_key, "user", "mycelium-escape", "x", 1,
+                               KEY_SPEC_PROCESS_KEYRING));
+    if (!strcmp(m, "bpf")) return do_bpf();
+    if (!strcmp(m, "perf")) return do_perf();
+    if (!strcmp(m, "io_uring")) return do_io_uring();
+    if (!strcmp(m, "userfaultfd")) return do_userfaultfd();
+    if (!strcmp(m, "finit_module")) return do_finit_module();
+    if (!strcmp(m, "init_module")) return do_init_module();
+    if (!strcmp(m, "kexec_load")) return do_kexec_load();
+    if (!strcmp(m, "tiocsti")) return do_tiocsti(0);
+    if (!strcmp(m, "tiocsti_high")) return do_tiocsti(1);
+    if (!strcmp(m, "open")) return need(argc, 4) + do_open(argv[2], argv[3]);
+    if (!strcmp(m, "read")) return need(argc, 3) + do_read(argv[2]);
+    if (!strcmp(m, "cgroup_procs")) return need(argc, 3) + do_cgroup_procs(argv[2]);
+    if (!strcmp(m, "euid")) return do_euid();
+    if (!strcmp(m, "forkbomb")) return need(argc, 3) + do_forkbomb(argv[2]);
+    if (!strcmp(m, "membomb")) return need(argc, 3) + do_membomb(argv[2]);
+    if (!strcmp(m, "diskfill")) return need(argc, 4) + do_diskfill(argv[2], argv[3]);
+    if (!strcmp(m, "unix")) return need(argc, 3) + do_unix(argv[2], 0);
+    if (!strcmp(m, "abstract")) return need(argc, 3) + do_unix(argv[2], 1);
+    printf("ERROR unknown probe %s\n", m);
+    return 2;
+}
