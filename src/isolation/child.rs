@@ -84,9 +84,13 @@ pub(super) fn run_init(plan: &SandboxPlan, go: OwnedFd, status: OwnedFd) -> ! {
             // Our copy of the status pipe must close so the launcher sees EOF at the agent's
             // exec; the agent's copy closes there (close-on-exec).
             drop(status);
-            // pid 1 keeps capabilities in the sandbox's user namespace; it must not be
-            // ptrace-able or readable through /proc/1/mem by the agent.
+            // pid 1 needs no privilege to reap and forward signals: give it all up, and
+            // stay non-dumpable so the agent can neither ptrace it nor read its memory.
             let _ = prctl::set_dumpable(false);
+            if sys::drop_all_capabilities().is_err() {
+                let _ = kill(agent, Signal::SIGKILL);
+                sys::exit_immediately(super::SETUP_FAILED_CODE);
+            }
             reap_until_agent_exits(agent, &signals)
         }
     }
@@ -404,6 +408,9 @@ fn prepare_agent(plan: &SandboxPlan) -> Step {
         setrlimit(res, l.value, l.value).map_err(|e| fail(format!("setrlimit {:?}", l.name), e))?;
     }
     chdir(&plan.cwd).map_err(|e| fail(format!("chdir {}", plan.cwd.display()), e))?;
+    // Every capability of the sandbox's user namespace goes, bounding set included, so not
+    // even uid 0 inside regains any at exec.
+    sys::drop_all_capabilities().map_err(|e| fail("drop capabilities", e.errno))?;
     // No privilege can be gained by exec from here on (setuid bits, file capabilities).
     prctl::set_no_new_privs().map_err(|e| fail("prctl PR_SET_NO_NEW_PRIVS", e))?;
     // The launcher blocked signals and the Rust runtime ignores SIGPIPE; the agent gets

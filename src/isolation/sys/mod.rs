@@ -5,12 +5,14 @@
 //! [`SysError`] naming the call; none of them decides anything. The order in which they are
 //! called, and why, is `child.rs`'s and `launcher.rs`'s business.
 
+mod caps;
 mod clone;
 mod fd;
 mod keyring;
 mod net;
 mod signal;
 
+pub use caps::drop_all_capabilities;
 pub use clone::{CloneResult, clone_process, drop_to_nobody, exit_immediately};
 pub use fd::{adopt_inherited_fd, close_fds_from, spawn_with_channel};
 pub use keyring::join_new_session_keyring;
