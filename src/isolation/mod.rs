@@ -9,6 +9,7 @@
 //! the launcher (clone into namespaces), the child (new root, then exec), and
 //! [`RunningSandbox`] (events and exit code back to the caller).
 
+pub mod cgroup;
 mod child;
 pub mod env;
 mod launcher;

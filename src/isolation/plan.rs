@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::IsolationError;
+use super::cgroup::{self, CgroupLimits};
 use super::env::{ScrubbedEnv, scrub};
 use crate::policy::{Grant, NetworkMode, Policy};
 
@@ -53,6 +54,21 @@ impl MountSpec {
         match self {
             MountSpec::Bind { target, .. } | MountSpec::Tmpfs { target, .. } => target,
             MountSpec::Symlink { at, .. } => at,
+        }
+    }
+}
+
+impl RlimitKind {
+    /// The kernel's name, `RLIMIT_AS`, …
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RlimitKind::RlimitAs => "RLIMIT_AS",
+            RlimitKind::RlimitNproc => "RLIMIT_NPROC",
+            RlimitKind::RlimitNofile => "RLIMIT_NOFILE",
+            RlimitKind::RlimitFsize => "RLIMIT_FSIZE",
+            RlimitKind::RlimitCpu => "RLIMIT_CPU",
+            RlimitKind::RlimitCore => "RLIMIT_CORE",
         }
     }
 }
@@ -105,8 +121,13 @@ pub struct SandboxPlan {
     pub env: BTreeMap<String, String>,
     /// Working directory inside.
     pub cwd: PathBuf,
-    /// Resource limits.
+    /// Resource limits per process.
     pub rlimits: Vec<Rlimit>,
+    /// Limits for the sandbox as a whole, where a cgroup can be had.
+    pub cgroup: CgroupLimits,
+    /// The cgroup is the only thing that would enforce a limit (root callers: the kernel
+    /// exempts uid 0 from `RLIMIT_NPROC`), so no cgroup means nothing may run.
+    pub cgroup_required: bool,
 }
 
 /// A plan plus what the caller keeps: the withheld secret values (never sent to the
@@ -264,6 +285,22 @@ pub fn prepare<'a>(
     push(RlimitKind::RlimitFsize, l.file_size.map(|m| m.0));
     push(RlimitKind::RlimitCpu, l.cpu_time.map(|d| d.as_secs()));
 
+    let cgroup = CgroupLimits {
+        memory: l.memory.map(|m| m.0),
+        pids: l.processes,
+        cpu_millis: None,
+    };
+    // RLIMIT_NPROC does not apply to processes whose real uid is host root (fork.c exempts
+    // INIT_USER), and the sandbox's processes are host root when the caller is.
+    let cgroup_required = l.processes.is_some() && nix::unistd::getuid().is_root();
+    if cgroup_required && cgroup::available(&cgroup).is_none() {
+        return Err(IsolationError::Unsupported {
+            feature: "a pids cgroup (limits.processes when running as root)",
+            cause: "the kernel does not apply RLIMIT_NPROC to root, and no writable cgroup with the pids controller was found (v2 delegated subtree or v1 pids hierarchy)".into(),
+            fix: "run mycelium as an unprivileged user, or give it a cgroup v2 subtree with the pids controller enabled (see `mycelium doctor`)".into(),
+        });
+    }
+
     let plan = SandboxPlan {
         policy: policy.path.clone(),
         new_network_ns: policy.network.mode != NetworkMode::Host,
@@ -275,6 +312,8 @@ pub fn prepare<'a>(
         env: env.agent.clone(),
         cwd,
         rlimits,
+        cgroup,
+        cgroup_required,
     };
     Ok(PreparedSandbox { plan, env })
 }

@@ -101,7 +101,7 @@ pub fn for_plan(plan: &super::plan::SandboxPlan, uid_map: &str, gid_map: &str) -
         applied: plan
             .rlimits
             .iter()
-            .map(|l| format!("{:?}={}", l.name, l.value))
+            .map(|l| format!("{}={}", l.name.as_str(), l.value))
             .collect(),
     };
     SandboxReport {
