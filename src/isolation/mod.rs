@@ -5,6 +5,12 @@
 //! (it takes a checked [`crate::policy::Policy`]) and never talks to a store.
 
 pub mod env;
+pub mod landlock;
+pub mod seccomp;
+#[allow(unsafe_code)]
+mod sys;
+#[cfg(test)]
+mod testutil;
 
 /// Whether this process was started as the internal launcher.
 #[must_use]
