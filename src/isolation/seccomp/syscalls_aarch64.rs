@@ -1,8 +1,9 @@
 //! System-call numbers for aarch64, by name.
 //!
 //! Generated from the kernel's UAPI headers (asm-generic/unistd.h with arm64's
-//! `__ARCH_WANT_*` defines; linux-libc-dev 6.1), then completed by hand with the calls added up to Linux 6.17 (numbers 451–469 are
-//! the same on every architecture). Sorted by name for binary search. Data only.
+//! `__ARCH_WANT_*` defines; linux-libc-dev 6.1), then
+//! completed by hand with the calls added up to Linux 6.17 (numbers 451–469 are the same
+//! on every architecture). Sorted by name for binary search. Data only.
 
 /// `(name, number)` pairs, sorted by name.
 pub(super) const SYSCALLS: &[(&str, i64)] = &[

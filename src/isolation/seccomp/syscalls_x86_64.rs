@@ -1,8 +1,8 @@
 //! System-call numbers for x86_64, by name.
 //!
-//! Generated from the kernel's UAPI headers (asm/unistd_64.h; linux-libc-dev
-//! 6.1), then completed by hand with the calls added up to Linux 6.17 (numbers 451–469 are
-//! the same on every architecture). Sorted by name for binary search. Data only.
+//! Generated from the kernel's UAPI headers (asm/unistd_64.h; linux-libc-dev 6.1), then
+//! completed by hand with the calls added up to Linux 6.17 (numbers 451–469 are the same
+//! on every architecture). Sorted by name for binary search. Data only.
 
 /// `(name, number)` pairs, sorted by name.
 pub(super) const SYSCALLS: &[(&str, i64)] = &[
