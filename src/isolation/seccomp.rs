@@ -653,6 +653,15 @@ pub fn install(filter: &SeccompFilter) -> Result<(), SeccompError> {
     seccompiler::apply_filter(&filter.bpf()).map_err(|source| SeccompError::Install { source })
 }
 
+/// Whether this kernel can run seccomp filters (the `Seccomp:` field of
+/// `/proc/self/status` exists only on kernels built with `CONFIG_SECCOMP`), for `doctor`
+/// and fail-closed checks.
+#[must_use]
+pub fn kernel_supports_filters() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .is_ok_and(|status| status.lines().any(|l| l.starts_with("Seccomp:")))
+}
+
 /// Make the calling process join a new, anonymous session keyring, so no key of the
 /// caller's session is reachable from the sandbox even where `keyctl` is allowed. Call it in
 /// the child before [`install`] (the default filter denies `keyctl`).
