@@ -82,8 +82,8 @@ fn run(chan: &mut UnixStream) -> Result<i32, SetupFailure> {
         return Err(failure("start", "the caller exited".into(), 0));
     }
     // Keys in the caller's session keyring must not be reachable from the sandbox.
-    match sys::join_new_session_keyring() {
-        Ok(()) => {}
+    match sys::join_session_keyring() {
+        Ok(_) => {}
         Err(e) if e.errno == nix::errno::Errno::ENOSYS => {}
         Err(e) => {
             return Err(failure(

@@ -12,13 +12,17 @@
 pub mod cgroup;
 mod child;
 pub mod env;
+pub mod landlock;
 mod launcher;
 pub mod plan;
 pub mod probe;
 pub mod protocol;
 pub mod report;
+pub mod seccomp;
 #[allow(unsafe_code, reason = "the one module allowed to hold unsafe code")]
 mod sys;
+#[cfg(test)]
+mod testutil;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsFd, OwnedFd};
