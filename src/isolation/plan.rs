@@ -13,7 +13,10 @@ use serde::{Deserialize, Serialize};
 use super::IsolationError;
 use super::cgroup::{self, CgroupLimits};
 use super::env::{ScrubbedEnv, scrub};
+use super::landlock::{self, LandlockPlan};
+use super::seccomp::{self, Arch, SeccompFilter};
 use crate::policy::{Grant, NetworkMode, Policy};
+use std::sync::Mutex;
 
 /// Host name inside every sandbox.
 pub const HOSTNAME: &str = "mycelium";
@@ -125,9 +128,47 @@ pub struct SandboxPlan {
     pub rlimits: Vec<Rlimit>,
     /// Limits for the sandbox as a whole, where a cgroup can be had.
     pub cgroup: CgroupLimits,
+    /// Landlock rules, as paths inside the sandbox.
+    pub landlock: LandlockPlan,
+    /// The compiled system-call filter, installed last before exec.
+    pub seccomp: SeccompFilter,
+    /// What Landlock and seccomp enforce, for the report.
+    pub filters_report: FiltersReport,
     /// The cgroup is the only thing that would enforce a limit (root callers: the kernel
     /// exempts uid 0 from `RLIMIT_NPROC`), so no cgroup means nothing may run.
     pub cgroup_required: bool,
+}
+
+/// Landlock's and seccomp's own accounts of what they enforce.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct FiltersReport {
+    /// From [`super::landlock::describe`].
+    pub landlock: serde_json::Value,
+    /// From [`super::seccomp::describe`].
+    pub seccomp: serde_json::Value,
+}
+
+/// Compile the policy's filter once per process and reuse it for every later spawn of the
+/// same policy (a large filter costs measurable time to build).
+fn compiled_filter(policy: &Policy) -> Result<SeccompFilter, IsolationError> {
+    static CACHE: Mutex<BTreeMap<String, SeccompFilter>> = Mutex::new(BTreeMap::new());
+    let key = serde_json::to_string(&(&policy.seccomp, policy.network.mode)).unwrap_or_default();
+    if let Ok(cache) = CACHE.lock()
+        && let Some(f) = cache.get(&key)
+    {
+        return Ok(f.clone());
+    }
+    let filter =
+        seccomp::compile(&policy.seccomp, policy.network.mode, Arch::native()).map_err(|e| {
+            IsolationError::Plan {
+                policy: policy.path.clone(),
+                message: format!("seccomp: {e}"),
+            }
+        })?;
+    if let Ok(mut cache) = CACHE.lock() {
+        cache.insert(key, filter.clone());
+    }
+    Ok(filter)
 }
 
 /// A plan plus what the caller keeps: the withheld secret values (never sent to the
@@ -301,6 +342,21 @@ pub fn prepare<'a>(
         });
     }
 
+    // Landlock is a hard requirement: check now, before any process exists, that this
+    // kernel can enforce everything the plan asks (the child checks again when applying).
+    let landlock_plan = LandlockPlan::from_policy(policy, workspace.as_deref());
+    let landlock_report = landlock::describe(&landlock_plan, landlock::probe_abi()).map_err(|e| IsolationError::Unsupported {
+        feature: "Landlock",
+        cause: e.to_string(),
+        fix: "use a kernel with Landlock enabled (Linux 5.13+, `lsm=` including landlock; see `mycelium doctor`), or lower landlock.min_abi / drop port lists".into(),
+    })?;
+    let filter = compiled_filter(policy)?;
+    let filters_report = FiltersReport {
+        landlock: serde_json::to_value(&landlock_report).unwrap_or_default(),
+        seccomp: serde_json::to_value(seccomp::describe(&policy.seccomp, policy.network.mode))
+            .unwrap_or_default(),
+    };
+
     let plan = SandboxPlan {
         policy: policy.path.clone(),
         new_network_ns: policy.network.mode != NetworkMode::Host,
@@ -312,6 +368,9 @@ pub fn prepare<'a>(
         env: env.agent.clone(),
         cwd,
         rlimits,
+        landlock: landlock_plan,
+        seccomp: filter,
+        filters_report,
         cgroup,
         cgroup_required,
     };

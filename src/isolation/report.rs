@@ -110,8 +110,8 @@ pub fn for_plan(plan: &super::plan::SandboxPlan, uid_map: &str, gid_map: &str) -
         gid_map: gid_map.into(),
         root,
         network,
-        landlock: None,
-        seccomp: None,
+        landlock: Some(plan.filters_report.landlock.clone()),
+        seccomp: Some(plan.filters_report.seccomp.clone()),
         limits,
         process: vec![
             "empty environment + policy env".into(),
