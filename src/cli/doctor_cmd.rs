@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::args::DoctorArgs;
 use super::exit;
+use crate::isolation::cgroup::{self, CgroupLimits};
 use crate::isolation::probe::{self, Feature};
 
 #[derive(Serialize)]
@@ -22,13 +23,19 @@ pub(super) fn run(args: &DoctorArgs) -> Result<i32> {
     if uid == 0 {
         features.push(probe::user_namespaces(true));
     }
+    features.push(probe::landlock());
+    features.push(probe::seccomp());
     features.push(probe::cgroup_v2());
     let userns_ok = features[0].available;
+    let filters_ok = features
+        .iter()
+        .filter(|f| f.name == "landlock" || f.name == "seccomp")
+        .all(|f| f.available);
     let mut summary = Vec::new();
-    if userns_ok {
-        summary.push("`mycelium exec` can build sandboxes here: every policy's namespaces and private root are enforced".to_string());
+    if userns_ok && filters_ok {
+        summary.push("`mycelium exec` can build sandboxes here: namespaces, private root, Landlock and seccomp are all enforced".to_string());
     } else {
-        summary.push("`mycelium exec` cannot build any sandbox here: every run will fail closed until user namespaces work".to_string());
+        summary.push("`mycelium exec` cannot build sandboxes here: every run fails closed until the features marked FAIL above work".to_string());
     }
     if uid == 0 && features.get(1).is_some_and(|f| !f.available) {
         summary.push(
@@ -36,13 +43,15 @@ pub(super) fn run(args: &DoctorArgs) -> Result<i32> {
                 .to_string(),
         );
     }
-    if !features
-        .iter()
-        .any(|f| f.name == "cgroup v2 delegation" && f.available)
-    {
-        summary.push(
-            "[limits] are enforced with rlimits only (per process, not per sandbox)".to_string(),
-        );
+    let any_limit = CgroupLimits {
+        memory: Some(1),
+        pids: Some(1),
+        cpu_millis: None,
+    };
+    match cgroup::available(&any_limit) {
+        Some(m) => summary.push(format!("[limits] memory and processes are enforced per sandbox with {m}, and per process with rlimits")),
+        None if uid == 0 => summary.push("[limits] are per-process rlimits only; as root, a policy with limits.processes is refused (the kernel does not apply RLIMIT_NPROC to root)".to_string()),
+        None => summary.push("[limits] are enforced with rlimits only (per process, not per sandbox)".to_string()),
     }
     let kernel = nix::sys::utsname::uname()
         .map(|u| u.release().to_string_lossy().into_owned())

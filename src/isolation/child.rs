@@ -26,6 +26,7 @@ use super::plan::{HOSTNAME, MountSpec, RlimitKind, SandboxPlan};
 use super::protocol::SetupFailure;
 use super::signal_set;
 use super::sys::{self, CloneResult};
+use super::{landlock, seccomp};
 
 /// Where the new root is assembled, inside the first (scratch) root.
 const NEW_ROOT: &str = "/newroot";
@@ -42,6 +43,20 @@ fn fail(step: impl Into<String>, errno: Errno) -> SetupFailure {
         detail: format!("{step}: {}", errno.desc()),
         step,
         errno: errno as i32,
+    }
+}
+
+fn message_fail(step: &str, e: &dyn std::error::Error) -> SetupFailure {
+    let mut detail = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        detail.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    SetupFailure {
+        step: step.into(),
+        errno: 0,
+        detail,
     }
 }
 
@@ -84,9 +99,13 @@ pub(super) fn run_init(plan: &SandboxPlan, go: OwnedFd, status: OwnedFd) -> ! {
             // Our copy of the status pipe must close so the launcher sees EOF at the agent's
             // exec; the agent's copy closes there (close-on-exec).
             drop(status);
-            // pid 1 keeps capabilities in the sandbox's user namespace; it must not be
-            // ptrace-able or readable through /proc/1/mem by the agent.
+            // pid 1 needs no privilege to reap and forward signals: give it all up, and
+            // stay non-dumpable so the agent can neither ptrace it nor read its memory.
             let _ = prctl::set_dumpable(false);
+            if sys::drop_all_capabilities().is_err() {
+                let _ = kill(agent, Signal::SIGKILL);
+                sys::exit_immediately(super::SETUP_FAILED_CODE);
+            }
             reap_until_agent_exits(agent, &signals)
         }
     }
@@ -404,13 +423,21 @@ fn prepare_agent(plan: &SandboxPlan) -> Step {
         setrlimit(res, l.value, l.value).map_err(|e| fail(format!("setrlimit {:?}", l.name), e))?;
     }
     chdir(&plan.cwd).map_err(|e| fail(format!("chdir {}", plan.cwd.display()), e))?;
+    // Every capability of the sandbox's user namespace goes, bounding set included, so not
+    // even uid 0 inside regains any at exec.
+    sys::drop_all_capabilities().map_err(|e| fail("drop capabilities", e.errno))?;
     // No privilege can be gained by exec from here on (setuid bits, file capabilities).
     prctl::set_no_new_privs().map_err(|e| fail("prctl PR_SET_NO_NEW_PRIVS", e))?;
+    // Landlock after the new root exists (its rules name paths as seen inside): even a
+    // wrong bind mount would still be refused by the kernel's own access checks.
+    landlock::apply(&plan.landlock).map_err(|e| message_fail("landlock", &e))?;
     // The launcher blocked signals and the Rust runtime ignores SIGPIPE; the agent gets
     // the defaults a freshly started program expects.
     sys::reset_signal_dispositions().map_err(|e| fail("reset signal dispositions", e.errno))?;
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .map_err(|e| fail("sigprocmask", e))?;
+    // seccomp last: every step above may use calls the filter denies.
+    seccomp::install(&plan.seccomp).map_err(|e| message_fail("seccomp", &e))?;
     Ok(())
 }
 

@@ -18,6 +18,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, geteuid, getgid, getppid, getuid, pipe2, setgroups};
 
+use super::cgroup::SandboxCgroup;
 use super::plan::SandboxPlan;
 use super::protocol::{LAUNCHER_FD, LauncherEvent, SetupFailure};
 use super::report;
@@ -81,8 +82,8 @@ fn run(chan: &mut UnixStream) -> Result<i32, SetupFailure> {
         return Err(failure("start", "the caller exited".into(), 0));
     }
     // Keys in the caller's session keyring must not be reachable from the sandbox.
-    match sys::join_new_session_keyring() {
-        Ok(()) => {}
+    match sys::join_session_keyring() {
+        Ok(_) => {}
         Err(e) if e.errno == nix::errno::Errno::ENOSYS => {}
         Err(e) => {
             return Err(failure(
@@ -141,6 +142,24 @@ fn run(chan: &mut UnixStream) -> Result<i32, SetupFailure> {
         let _ = waitpid(init, None);
         return Err(f);
     }
+    // Into its cgroup before it runs anything, so every process it ever starts is counted.
+    let group = match SandboxCgroup::create(&format!("mycelium-{init}"), &plan.cgroup, init) {
+        Ok(g) => g,
+        Err(e) => {
+            let _ = kill(init, Signal::SIGKILL);
+            let _ = waitpid(init, None);
+            return Err(failure("cgroup", e, 0));
+        }
+    };
+    if group.is_none() && plan.cgroup_required {
+        let _ = kill(init, Signal::SIGKILL);
+        let _ = waitpid(init, None);
+        return Err(failure(
+            "cgroup",
+            "no usable pids cgroup; limits.processes cannot be enforced for root".into(),
+            0,
+        ));
+    }
     // Let pid 1 go on; it was waiting so that it never ran without its id maps.
     std::fs::File::from(go_w)
         .write_all(b"G")
@@ -151,17 +170,28 @@ fn run(chan: &mut UnixStream) -> Result<i32, SetupFailure> {
     let _ = std::fs::File::from(status_r).read_to_end(&mut status);
     if !status.is_empty() {
         let _ = waitpid(init, None);
+        if let Some(g) = group {
+            g.remove();
+        }
         return Err(serde_json::from_slice(&status).unwrap_or_else(|_| {
             failure("setup", String::from_utf8_lossy(&status).into_owned(), 0)
         }));
     }
+    let mut report = report::for_plan(&plan, &uid_map, &gid_map);
+    if let Some(g) = &group {
+        report.limits.mechanism = format!("rlimit + {}", g.mechanism);
+        report.limits.applied.extend(g.applied.iter().cloned());
+    }
     send(
         chan,
         &LauncherEvent::Started {
-            report: Box::new(report::for_plan(&plan, &uid_map, &gid_map)),
+            report: Box::new(report),
         },
     );
     let code = wait_for_init(init, &signals);
+    if let Some(g) = group {
+        g.remove();
+    }
     send(chan, &LauncherEvent::Exited { code });
     Ok(code)
 }

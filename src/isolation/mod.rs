@@ -9,15 +9,20 @@
 //! the launcher (clone into namespaces), the child (new root, then exec), and
 //! [`RunningSandbox`] (events and exit code back to the caller).
 
+pub mod cgroup;
 mod child;
 pub mod env;
+pub mod landlock;
 mod launcher;
 pub mod plan;
 pub mod probe;
 pub mod protocol;
 pub mod report;
+pub mod seccomp;
 #[allow(unsafe_code, reason = "the one module allowed to hold unsafe code")]
 mod sys;
+#[cfg(test)]
+mod testutil;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsFd, OwnedFd};

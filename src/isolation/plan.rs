@@ -11,8 +11,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::IsolationError;
+use super::cgroup::{self, CgroupLimits};
 use super::env::{ScrubbedEnv, scrub};
+use super::landlock::{self, LandlockPlan};
+use super::seccomp::{self, Arch, SeccompFilter};
 use crate::policy::{Grant, NetworkMode, Policy};
+use std::sync::Mutex;
 
 /// Host name inside every sandbox.
 pub const HOSTNAME: &str = "mycelium";
@@ -53,6 +57,21 @@ impl MountSpec {
         match self {
             MountSpec::Bind { target, .. } | MountSpec::Tmpfs { target, .. } => target,
             MountSpec::Symlink { at, .. } => at,
+        }
+    }
+}
+
+impl RlimitKind {
+    /// The kernel's name, `RLIMIT_AS`, …
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RlimitKind::RlimitAs => "RLIMIT_AS",
+            RlimitKind::RlimitNproc => "RLIMIT_NPROC",
+            RlimitKind::RlimitNofile => "RLIMIT_NOFILE",
+            RlimitKind::RlimitFsize => "RLIMIT_FSIZE",
+            RlimitKind::RlimitCpu => "RLIMIT_CPU",
+            RlimitKind::RlimitCore => "RLIMIT_CORE",
         }
     }
 }
@@ -105,8 +124,51 @@ pub struct SandboxPlan {
     pub env: BTreeMap<String, String>,
     /// Working directory inside.
     pub cwd: PathBuf,
-    /// Resource limits.
+    /// Resource limits per process.
     pub rlimits: Vec<Rlimit>,
+    /// Limits for the sandbox as a whole, where a cgroup can be had.
+    pub cgroup: CgroupLimits,
+    /// Landlock rules, as paths inside the sandbox.
+    pub landlock: LandlockPlan,
+    /// The compiled system-call filter, installed last before exec.
+    pub seccomp: SeccompFilter,
+    /// What Landlock and seccomp enforce, for the report.
+    pub filters_report: FiltersReport,
+    /// The cgroup is the only thing that would enforce a limit (root callers: the kernel
+    /// exempts uid 0 from `RLIMIT_NPROC`), so no cgroup means nothing may run.
+    pub cgroup_required: bool,
+}
+
+/// Landlock's and seccomp's own accounts of what they enforce.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct FiltersReport {
+    /// From [`super::landlock::describe`].
+    pub landlock: serde_json::Value,
+    /// From [`super::seccomp::describe`].
+    pub seccomp: serde_json::Value,
+}
+
+/// Compile the policy's filter once per process and reuse it for every later spawn of the
+/// same policy (a large filter costs measurable time to build).
+fn compiled_filter(policy: &Policy) -> Result<SeccompFilter, IsolationError> {
+    static CACHE: Mutex<BTreeMap<String, SeccompFilter>> = Mutex::new(BTreeMap::new());
+    let key = serde_json::to_string(&(&policy.seccomp, policy.network.mode)).unwrap_or_default();
+    if let Ok(cache) = CACHE.lock()
+        && let Some(f) = cache.get(&key)
+    {
+        return Ok(f.clone());
+    }
+    let filter =
+        seccomp::compile(&policy.seccomp, policy.network.mode, Arch::native()).map_err(|e| {
+            IsolationError::Plan {
+                policy: policy.path.clone(),
+                message: format!("seccomp: {e}"),
+            }
+        })?;
+    if let Ok(mut cache) = CACHE.lock() {
+        cache.insert(key, filter.clone());
+    }
+    Ok(filter)
 }
 
 /// A plan plus what the caller keeps: the withheld secret values (never sent to the
@@ -264,6 +326,37 @@ pub fn prepare<'a>(
     push(RlimitKind::RlimitFsize, l.file_size.map(|m| m.0));
     push(RlimitKind::RlimitCpu, l.cpu_time.map(|d| d.as_secs()));
 
+    let cgroup = CgroupLimits {
+        memory: l.memory.map(|m| m.0),
+        pids: l.processes,
+        cpu_millis: None,
+    };
+    // RLIMIT_NPROC does not apply to processes whose real uid is host root (fork.c exempts
+    // INIT_USER), and the sandbox's processes are host root when the caller is.
+    let cgroup_required = l.processes.is_some() && nix::unistd::getuid().is_root();
+    if cgroup_required && cgroup::available(&cgroup).is_none() {
+        return Err(IsolationError::Unsupported {
+            feature: "a pids cgroup (limits.processes when running as root)",
+            cause: "the kernel does not apply RLIMIT_NPROC to root, and no writable cgroup with the pids controller was found (v2 delegated subtree or v1 pids hierarchy)".into(),
+            fix: "run mycelium as an unprivileged user, or give it a cgroup v2 subtree with the pids controller enabled (see `mycelium doctor`)".into(),
+        });
+    }
+
+    // Landlock is a hard requirement: check now, before any process exists, that this
+    // kernel can enforce everything the plan asks (the child checks again when applying).
+    let landlock_plan = LandlockPlan::from_policy(policy, workspace.as_deref());
+    let landlock_report = landlock::describe(&landlock_plan, landlock::probe_abi()).map_err(|e| IsolationError::Unsupported {
+        feature: "Landlock",
+        cause: e.to_string(),
+        fix: "use a kernel with Landlock enabled (Linux 5.13+, `lsm=` including landlock; see `mycelium doctor`), or lower landlock.min_abi / drop port lists".into(),
+    })?;
+    let filter = compiled_filter(policy)?;
+    let filters_report = FiltersReport {
+        landlock: serde_json::to_value(&landlock_report).unwrap_or_default(),
+        seccomp: serde_json::to_value(seccomp::describe(&policy.seccomp, policy.network.mode))
+            .unwrap_or_default(),
+    };
+
     let plan = SandboxPlan {
         policy: policy.path.clone(),
         new_network_ns: policy.network.mode != NetworkMode::Host,
@@ -275,6 +368,11 @@ pub fn prepare<'a>(
         env: env.agent.clone(),
         cwd,
         rlimits,
+        landlock: landlock_plan,
+        seccomp: filter,
+        filters_report,
+        cgroup,
+        cgroup_required,
     };
     Ok(PreparedSandbox { plan, env })
 }

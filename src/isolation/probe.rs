@@ -223,7 +223,7 @@ pub fn cgroup_v2() -> Feature {
     else {
         return unavailable(
             "no cgroup v2 hierarchy for this process".into(),
-            "boot with the unified cgroup hierarchy (systemd.unified_cgroup_hierarchy=1); limits fall back to rlimits",
+            "boot with the unified cgroup hierarchy (systemd.unified_cgroup_hierarchy=1); limits use cgroup v1 where root can, else rlimits",
         );
     };
     let Some(mount) = std::fs::read_to_string("/proc/self/mountinfo")
@@ -240,7 +240,7 @@ pub fn cgroup_v2() -> Feature {
     else {
         return unavailable(
             "cgroup2 is not mounted".into(),
-            "mount cgroup2 (it is at /sys/fs/cgroup on current distributions); limits fall back to rlimits",
+            "mount cgroup2 (it is at /sys/fs/cgroup on current distributions); limits use cgroup v1 where root can, else rlimits",
         );
     };
     let dir = Path::new(&mount).join(rel.trim_start_matches('/'));
@@ -257,14 +257,14 @@ pub fn cgroup_v2() -> Feature {
                 missing.join(", "),
                 controllers.trim()
             ),
-            "run under a systemd user slice with delegation (systemd-run --user -p Delegate=yes …) or enable the controllers in the parent's cgroup.subtree_control; limits fall back to rlimits",
+            "run under a systemd user slice with delegation (systemd-run --user -p Delegate=yes …) or enable the controllers in the parent's cgroup.subtree_control; limits use cgroup v1 where root can, else rlimits",
         );
     }
     let writable = nix::unistd::access(&dir, nix::unistd::AccessFlags::W_OK).is_ok();
     if !writable {
         return unavailable(
             format!("{} is not writable by this user", dir.display()),
-            "ask for a delegated cgroup (systemd Delegate=yes); limits fall back to rlimits",
+            "ask for a delegated cgroup (systemd Delegate=yes); limits use cgroup v1 where root can, else rlimits",
         );
     }
     Feature {
@@ -272,5 +272,61 @@ pub fn cgroup_v2() -> Feature {
         available: true,
         detail: format!("{} with memory, pids, cpu", dir.display()),
         fix: None,
+    }
+}
+
+/// What each Landlock ABI adds, for people reading `doctor`.
+const LANDLOCK_ABI_FEATURES: [&str; 7] = [
+    "file-system access rights",
+    "moving files between directories (refer)",
+    "truncate",
+    "TCP bind and connect rules",
+    "ioctl on devices",
+    "scoping of abstract unix sockets and signals",
+    "audit logging of denials",
+];
+
+/// Landlock: which ABI this kernel has and what that enforces.
+#[must_use]
+pub fn landlock() -> Feature {
+    let name = "landlock";
+    match super::landlock::probe_abi() {
+        Some(abi) => {
+            let have: Vec<&str> = LANDLOCK_ABI_FEATURES.iter().take(usize::from(abi)).copied().collect();
+            Feature { name, available: true, detail: format!("ABI {abi}: {}", have.join(", ")), fix: None }
+        }
+        None => Feature {
+            name,
+            available: false,
+            detail: "not available (kernel older than 5.13, or landlock missing from the `lsm=` boot list)".into(),
+            fix: Some("boot a kernel with CONFIG_SECURITY_LANDLOCK=y and landlock in lsm=; every run fails closed until then".into()),
+        },
+    }
+}
+
+/// seccomp: can a process install a BPF filter?
+#[must_use]
+pub fn seccomp() -> Feature {
+    let name = "seccomp";
+    if super::seccomp::kernel_supports_filters() {
+        Feature {
+            name,
+            available: true,
+            detail: format!(
+                "BPF filters ({} native)",
+                super::seccomp::Arch::native().as_str()
+            ),
+            fix: None,
+        }
+    } else {
+        Feature {
+            name,
+            available: false,
+            detail: "this kernel cannot install seccomp filters (CONFIG_SECCOMP_FILTER)".into(),
+            fix: Some(
+                "use a kernel with CONFIG_SECCOMP_FILTER=y; every run fails closed until then"
+                    .into(),
+            ),
+        }
     }
 }

@@ -101,7 +101,7 @@ pub fn for_plan(plan: &super::plan::SandboxPlan, uid_map: &str, gid_map: &str) -
         applied: plan
             .rlimits
             .iter()
-            .map(|l| format!("{:?}={}", l.name, l.value))
+            .map(|l| format!("{}={}", l.name.as_str(), l.value))
             .collect(),
     };
     SandboxReport {
@@ -110,8 +110,8 @@ pub fn for_plan(plan: &super::plan::SandboxPlan, uid_map: &str, gid_map: &str) -
         gid_map: gid_map.into(),
         root,
         network,
-        landlock: None,
-        seccomp: None,
+        landlock: Some(plan.filters_report.landlock.clone()),
+        seccomp: Some(plan.filters_report.seccomp.clone()),
         limits,
         process: vec![
             "empty environment + policy env".into(),

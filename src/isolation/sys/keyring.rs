@@ -1,16 +1,23 @@
-//! The kernel keyring: leave the caller's session keyring behind.
+//! Detaching the calling process from its session keyring.
+
+use nix::errno::Errno;
 
 use super::SysError;
 
-const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
-
-/// Join a new, anonymous session keyring, so no key of the caller's session is reachable.
+/// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)`: make the caller join a new, anonymous
+/// session keyring, so that no key of the parent's session (tokens cached by `ssh`, `kinit`,
+/// `ecryptfs`…) is reachable from here on, even by a filter that allows `keyctl`.
+///
+/// Call it in the sandboxed child before the seccomp filter is installed (the default
+/// filter denies `keyctl`).
 ///
 /// # Errors
-/// The kernel's answer (`ENOSYS` without `CONFIG_KEYS`, which the caller may accept).
-pub fn join_new_session_keyring() -> Result<(), SysError> {
-    // SAFETY: KEYCTL_JOIN_SESSION_KEYRING with a null name creates and joins an anonymous
-    // keyring; the kernel reads no memory of ours when the name pointer is null.
+/// The kernel's answer, e.g. `ENOSYS` on a kernel without key management, or `EDQUOT` when
+/// the user's key quota is exhausted.
+pub(crate) fn join_session_keyring() -> Result<i32, SysError> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
+    // SAFETY: a NULL name asks for an anonymous keyring, so the kernel reads no memory of
+    // ours; the call only changes this process's keyring subscription and returns an id.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_keyctl,
@@ -18,9 +25,16 @@ pub fn join_new_session_keyring() -> Result<(), SysError> {
             std::ptr::null::<libc::c_char>(),
         )
     };
-    if ret >= 0 {
-        Ok(())
-    } else {
-        Err(SysError::last("keyctl", "JOIN_SESSION_KEYRING"))
+    if ret < 0 {
+        return Err(SysError {
+            arg: String::new(),
+            call: "keyctl(KEYCTL_JOIN_SESSION_KEYRING)",
+            errno: Errno::last(),
+        });
     }
+    i32::try_from(ret).map_err(|_| SysError {
+        arg: String::new(),
+        call: "keyctl(KEYCTL_JOIN_SESSION_KEYRING)",
+        errno: Errno::EOVERFLOW,
+    })
 }

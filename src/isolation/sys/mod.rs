@@ -5,15 +5,22 @@
 //! [`SysError`] naming the call; none of them decides anything. The order in which they are
 //! called, and why, is `child.rs`'s and `launcher.rs`'s business.
 
+mod caps;
 mod clone;
 mod fd;
-mod keyring;
+#[cfg(test)]
+pub(crate) mod fork;
+pub(crate) mod keyring;
+pub(crate) mod landlock_abi;
 mod net;
+#[cfg(test)]
+pub(crate) mod probe;
 mod signal;
 
+pub use caps::drop_all_capabilities;
 pub use clone::{CloneResult, clone_process, drop_to_nobody, exit_immediately};
 pub use fd::{adopt_inherited_fd, close_fds_from, spawn_with_channel};
-pub use keyring::join_new_session_keyring;
+pub(crate) use keyring::join_session_keyring;
 pub use net::bring_loopback_up;
 pub use signal::reset_signal_dispositions;
 
@@ -21,7 +28,7 @@ use nix::errno::Errno;
 
 /// A failed system call: which one, on what, and the kernel's answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{call}({arg}) failed: {errno}")]
+#[error("{call}{} failed: {errno}", if arg.is_empty() { String::new() } else { format!("({arg})") })]
 pub struct SysError {
     /// The system call.
     pub call: &'static str,

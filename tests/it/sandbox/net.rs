@@ -14,6 +14,9 @@ fn connect_script(port: u16) -> String {
     )
 }
 
+/// Prints whether `lo` has IFF_UP (SIOCGIFFLAGS).
+const LO_IS_UP: &str = "import socket, fcntl, struct\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nr = fcntl.ioctl(s.fileno(), 0x8913, struct.pack('256s', b'lo'))\nprint(bool(struct.unpack('H', r[16:18])[0] & 1))";
+
 #[test]
 fn host_listener_is_unreachable_with_network_none() {
     gate!("host_listener_is_unreachable_with_network_none");
@@ -31,8 +34,9 @@ fn host_listener_is_unreachable_with_network_none() {
     .output()
     .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    // ENETUNREACH (101): not even a loopback interface is up.
-    assert_eq!(out(&o), "FAILED 101\n");
+    // EACCES (13): Landlock refuses every TCP connect under `none` before routing would
+    // answer ENETUNREACH; the check below shows the namespace layer on its own.
+    assert_eq!(out(&o), "FAILED 13\n");
     let o = exec_cmd(
         &policy,
         None,
@@ -45,6 +49,11 @@ fn host_listener_is_unreachable_with_network_none() {
     .output()
     .unwrap();
     assert_eq!(out(&o), "lo\n", "only a down lo exists: {}", err(&o));
+    // And that lo is down: nothing is reachable even without Landlock.
+    let o = exec_cmd(&policy, None, &["/usr/bin/python3", "-c", LO_IS_UP])
+        .output()
+        .unwrap();
+    assert_eq!(out(&o), "False\n", "{}", err(&o));
 }
 
 #[test]
@@ -55,6 +64,11 @@ fn loopback_reaches_its_own_listener_but_not_the_hosts() {
     let port = listener.local_addr().unwrap().port();
     TcpStream::connect(("127.0.0.1", port)).unwrap();
     let policy = fx.policy("p", &policy_body("", "[network]\nmode = \"loopback\""));
+    // Positive twin of the `none` test's interface check: here lo is up.
+    let o = exec_cmd(&policy, None, &["/usr/bin/python3", "-c", LO_IS_UP])
+        .output()
+        .unwrap();
+    assert_eq!(out(&o), "True\n", "{}", err(&o));
     // The host's listener: connection refused inside (111), since the sandbox's own lo has
     // nothing on that port.
     let o = exec_cmd(
