@@ -72,6 +72,7 @@ fn disk_filler_stops_at_the_tmpfs_size() {
     let out = run_bounded(confined_cmd(&policy, probe, &["diskfill", &inside, "64"]));
     assert_eq!(out.status.code(), Some(0), "mycelium exit: {out:?}");
     let o = Outcome::parse(&out);
+    eprintln!("confined diskfill: {o:?}");
     assert_refused("disk filler on a 16M tmpfs", &o, &["ENOSPC"]);
     // The sandbox's /tmp is its own: nothing reached the host's.
     assert!(!Path::new(&std::env::temp_dir().join(&name)).exists());

@@ -149,7 +149,9 @@ pub fn unconfined(probe: &Path, args: &[&str]) -> Outcome {
         .env_clear()
         .stdin(Stdio::null())
         .current_dir("/");
-    Outcome::parse(&run_bounded(cmd))
+    let o = Outcome::parse(&run_bounded(cmd));
+    eprintln!("unconfined {args:?}: {o:?}");
+    o
 }
 
 /// The `default` policy: the system paths and the probe's directory read-only, a private
@@ -182,7 +184,9 @@ pub fn confined_cmd(policy: &Path, probe: &Path, args: &[&str]) -> Command {
 
 /// Run the probe under `mycelium exec` with `policy`.
 pub fn confined(policy: &Path, probe: &Path, args: &[&str]) -> Outcome {
-    Outcome::parse(&run_bounded(confined_cmd(policy, probe, args)))
+    let o = Outcome::parse(&run_bounded(confined_cmd(policy, probe, args)));
+    eprintln!("confined {args:?}: {o:?}");
+    o
 }
 
 /// Assert an unconfined run succeeded: the probe can see what it looks for.

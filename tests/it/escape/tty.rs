@@ -22,6 +22,7 @@ fn tiocsti(name: &str, mode: &str) {
     let mut cmd = std::process::Command::new(probe);
     cmd.arg(mode).env_clear().stdin(stdin(host_pty.slave));
     let o = Outcome::parse(&run_bounded(cmd));
+    eprintln!("unconfined {mode}: {o:?}");
     if legacy {
         assert_succeeded(name, &o);
     }
@@ -32,6 +33,7 @@ fn tiocsti(name: &str, mode: &str) {
     let mut cmd = confined_cmd(&policy, probe, &[mode]);
     cmd.stdin(stdin(sandbox_pty.slave));
     let o = Outcome::parse(&run_bounded(cmd));
+    eprintln!("confined {mode}: {o:?}");
     // EPERM from seccomp; EIO where the kernel has TIOCSTI disabled altogether.
     assert_refused(name, &o, &["EPERM", "EIO"]);
     drop(sandbox_pty.master);

@@ -164,17 +164,20 @@ static int do_kexec_load(void) {
 
 /* Push a character into the terminal on fd 0 as if typed. The probe first makes that
  * terminal its controlling one (setsid, TIOCSCTTY), as an attacker would; those steps may
- * fail (already a session leader), only the injection counts. `high` sets bit 32 of the
- * request: ioctl(2) truncates it to an int, a filter comparing all 64 bits does not
- * (CVE-2019-10063). */
+ * fail (already a session leader), only the injection counts, but the detail of a refusal
+ * says whether the terminal had become controlling (`ctty` or `no-ctty`), i.e. whether the
+ * injection itself was what got refused. `high` sets bit 32 of the request: ioctl(2)
+ * truncates it to an int, a filter comparing all 64 bits does not (CVE-2019-10063). */
 static int do_tiocsti(int high) {
     char c = 'x';
     unsigned long req = TIOCSTI;
     setsid();
-    ioctl(0, TIOCSCTTY, 0);
+    int ctty = ioctl(0, TIOCSCTTY, 0) == 0;
     if (high)
         req |= 1UL << 32;
-    return outcome(syscall(SYS_ioctl, 0, req, &c));
+    if (syscall(SYS_ioctl, 0, req, &c) == -1)
+        return refused(errno, ctty ? "(ctty)" : "(no-ctty)");
+    return succeeded();
 }
 
 static int do_open(const char *path, const char *mode) {
