@@ -18,7 +18,7 @@ mod syscalls;
 mod tty;
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -85,13 +85,45 @@ macro_rules! escape_gate {
     }};
 }
 
-/// The compiled probe, built once per run into a world-readable directory that is left
-/// behind (a static holds it; statics are not dropped). `Err` says why it could not be built.
+/// Prefix of the directories the probe is built in.
+const PROBE_DIR_PREFIX: &str = "mycelium-escape-probes-";
+
+/// Remove probe directories earlier runs of this user left behind (statics are never
+/// dropped, so each run leaves its own); a day old, so no running suite loses its probe.
+fn remove_stale_probe_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    let me = nix::unistd::geteuid().as_raw();
+    let day = Duration::from_secs(24 * 3600);
+    for e in entries.flatten() {
+        let stale = e
+            .file_name()
+            .to_string_lossy()
+            .starts_with(PROBE_DIR_PREFIX)
+            && e.metadata().is_ok_and(|m| {
+                m.is_dir()
+                    && m.uid() == me
+                    && m.modified()
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|age| age > day)
+            });
+        if stale {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// The compiled probe, built once per run into a world-readable directory that outlives
+/// the run (a static holds it; the next run a day later removes it). `Err` says why it
+/// could not be built.
 pub fn probe_bin() -> Result<&'static Path, String> {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BIN.get_or_init(|| {
+        remove_stale_probe_dirs();
         let dir = tempfile::Builder::new()
-            .prefix("mycelium-escape-probes-")
+            .prefix(PROBE_DIR_PREFIX)
             .tempdir()
             .map_err(|e| format!("tempdir: {e}"))?
             .keep();

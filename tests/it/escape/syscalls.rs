@@ -106,3 +106,82 @@ fn module_loading_and_kexec_are_refused() {
         assert!(matches!(o, Outcome::Refused(_)));
     }
 }
+
+#[test]
+fn clone_with_a_namespace_flag_is_refused() {
+    escape_gate!("clone_with_a_namespace_flag_is_refused");
+    // The raw clone(2), bypassing glibc, with CLONE_NEWUSER in its flags register.
+    refused_under_default("clone(CLONE_NEWUSER)", "clone_newuser", true, &[]);
+}
+
+#[test]
+fn clone3_with_a_namespace_flag_is_refused() {
+    escape_gate!("clone3_with_a_namespace_flag_is_refused");
+    // clone3's flags are in memory the filter cannot read: the profile answers ENOSYS to
+    // every clone3, so libc falls back to clone.
+    refused_under_default("clone3(CLONE_NEWUSER)", "clone3_newuser", true, &["ENOSYS"]);
+}
+
+#[test]
+fn non_default_personality_is_refused() {
+    escape_gate!("non_default_personality_is_refused");
+    refused_under_default("personality(READ_IMPLIES_EXEC)", "personality", true, &[]);
+}
+
+#[test]
+fn open_by_handle_at_is_refused() {
+    let probe = escape_gate!("open_by_handle_at_is_refused");
+    // The probe's directory: granted inside, and on a host file system.
+    let dir = probe.parent().unwrap().to_str().unwrap();
+    // Positive twin root only: open_by_handle_at needs CAP_DAC_READ_SEARCH.
+    if is_root() {
+        assert_succeeded(
+            "open_by_handle_at",
+            &unconfined(probe, &["open_by_handle", dir]),
+        );
+    }
+    let fx = Fixture::new();
+    let policy = default_policy(&fx, probe, &[], "");
+    let o = confined(&policy, probe, &["open_by_handle", dir]);
+    assert_refused("open_by_handle_at", &o, &["EPERM"]);
+}
+
+#[test]
+fn packet_and_audit_sockets_are_refused() {
+    escape_gate!("packet_and_audit_sockets_are_refused");
+    // Positive twin for AF_PACKET root only (CAP_NET_RAW); any user may open an audit
+    // netlink socket.
+    refused_under_default("socket(AF_PACKET)", "af_packet", is_root(), &[]);
+    refused_under_default(
+        "socket(AF_NETLINK, NETLINK_AUDIT)",
+        "netlink_audit",
+        true,
+        &[],
+    );
+}
+
+/// A system call through the i386 entry point (`int 0x80`) of a 64-bit process: numbers
+/// differ per architecture, so a filter must kill anything not native.
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn foreign_architecture_system_call_kills_the_process() {
+    let probe = escape_gate!("foreign_architecture_system_call_kills_the_process");
+    let ia32 = unconfined(probe, &["int80"]);
+    // Kernels without IA32 emulation refuse it themselves (ENOSYS); nothing to prove then.
+    if ia32.errno() != Some("ENOSYS") {
+        assert_succeeded("int 0x80 getpid", &ia32);
+    }
+    let fx = Fixture::new();
+    let policy = default_policy(&fx, probe, &[], "");
+    let o = super::run_bounded(super::confined_cmd(&policy, probe, &["int80"]));
+    eprintln!("confined int80: {o:?}");
+    // Killed by SIGSYS (31) before printing anything: mycelium exits 128 + 31.
+    assert_eq!(
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        ),
+        (Some(128 + libc::SIGSYS), String::new()),
+        "ESCAPE: an i386 system call under the default policy: {o:?}"
+    );
+}

@@ -11,6 +11,8 @@
 #include <linux/bpf.h>
 #include <linux/io_uring.h>
 #include <linux/keyctl.h>
+#include <linux/netlink.h>
+#include <linux/sched.h>
 #include <linux/perf_event.h>
 #include <linux/userfaultfd.h>
 #include <sched.h>
@@ -22,6 +24,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
@@ -314,6 +317,89 @@ static int do_unix(const char *name, int abstract) {
     return outcome(connect(fd, (struct sockaddr *)&sa, sl));
 }
 
+
+/* clone(2) straight to the kernel with CLONE_NEWUSER: the child exits at once. */
+static int do_clone_newuser(void) {
+    long pid = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, NULL, NULL, 0);
+    if (pid == -1)
+        return refused(errno, NULL);
+    if (pid == 0)
+        _exit(0);
+    waitpid(pid, NULL, 0);
+    return succeeded();
+}
+
+/* clone3(2) with CLONE_NEWUSER: its flags live in memory a seccomp filter cannot read. */
+static int do_clone3_newuser(void) {
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = CLONE_NEWUSER;
+    args.exit_signal = SIGCHLD;
+    long pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid == -1)
+        return refused(errno, NULL);
+    if (pid == 0)
+        _exit(0);
+    waitpid(pid, NULL, 0);
+    return succeeded();
+}
+
+/* A non-default persona: READ_IMPLIES_EXEC makes every readable mapping executable. */
+static int do_personality(void) {
+    if (personality(PER_LINUX | READ_IMPLIES_EXEC) == -1)
+        return refused(errno, NULL);
+    int now = personality(0xffffffff);
+    if (!(now & READ_IMPLIES_EXEC)) {
+        printf("ERROR persona not applied: %#x\n", now);
+        return 2;
+    }
+    return succeeded();
+}
+
+/* The i386 entry point from a 64-bit process: getpid is 20 there. A filter that checks
+ * only x86_64 numbers would read this as syscall 20 of x86_64 (writev). The confined run
+ * must be killed (SIGSYS), so no line is printed there. */
+static int do_int80(void) {
+#if defined(__x86_64__)
+    long ret = 20;
+    __asm__ volatile("int $0x80" : "+a"(ret) : : "memory");
+    if (ret == getpid())
+        return succeeded();
+    errno = -ret;
+    return refused(errno, "(int 0x80)");
+#else
+    printf("ERROR not x86_64\n");
+    return 2;
+#endif
+}
+
+/* The shocker escape: a file handle opened with open_by_handle_at ignores the path (and so
+ * the mount namespace's root and any bind mount's edges). DIR is a directory on a host file
+ * system: its handle via name_to_handle_at or, where that is refused, a forged one (ext4's
+ * root inode, 2, generation 0) as shocker.c builds it, opened relative to DIR's mount. */
+static int do_open_by_handle(const char *dir) {
+    struct {
+        struct file_handle h;
+        unsigned char bytes[MAX_HANDLE_SZ];
+    } fh;
+    int mount_id;
+    const char *how = "";
+    fh.h.handle_bytes = MAX_HANDLE_SZ;
+    if (name_to_handle_at(AT_FDCWD, dir, &fh.h, &mount_id, 0) == -1) {
+        const uint32_t forged[2] = {2, 0};
+        fh.h.handle_bytes = sizeof forged;
+        fh.h.handle_type = 1; /* FILEID_INO32_GEN */
+        memcpy(fh.h.f_handle, forged, sizeof forged);
+        how = "(forged handle)";
+    }
+    int mount_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (mount_fd == -1)
+        return error("open DIR");
+    if (open_by_handle_at(mount_fd, &fh.h, O_RDONLY | O_CLOEXEC) == -1)
+        return refused(errno, how);
+    return succeeded();
+}
+
 int main(int argc, char **argv) {
     need(argc, 2);
     const char *m = argv[1];
@@ -346,6 +432,14 @@ int main(int argc, char **argv) {
     if (!strcmp(m, "diskfill")) return need(argc, 4) + do_diskfill(argv[2], argv[3]);
     if (!strcmp(m, "unix")) return need(argc, 3) + do_unix(argv[2], 0);
     if (!strcmp(m, "abstract")) return need(argc, 3) + do_unix(argv[2], 1);
+    if (!strcmp(m, "clone_newuser")) return do_clone_newuser();
+    if (!strcmp(m, "clone3_newuser")) return do_clone3_newuser();
+    if (!strcmp(m, "personality")) return do_personality();
+    if (!strcmp(m, "int80")) return do_int80();
+    if (!strcmp(m, "open_by_handle")) return need(argc, 3) + do_open_by_handle(argv[2]);
+    if (!strcmp(m, "af_packet")) return outcome(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
+    if (!strcmp(m, "netlink_audit"))
+        return outcome(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT));
     printf("ERROR unknown probe %s\n", m);
     return 2;
 }
