@@ -15,5 +15,7 @@
 #![deny(unsafe_code)]
 
 pub mod cli;
+pub mod consent;
 pub mod isolation;
 pub mod policy;
+pub mod registry;
