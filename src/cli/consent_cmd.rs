@@ -96,6 +96,10 @@ fn grant(args: &GrantArgs, policies: Option<&Path>) -> Result<i32> {
 struct CheckOutput<'a> {
     agent: &'a str,
     checksum: Checksum,
+    /// The files the checksum covers, in the order they are hashed.
+    policy: &'a Path,
+    definition: Option<&'a Path>,
+    pins: Vec<&'a Path>,
     allowed: bool,
     status: &'a Status,
 }
@@ -111,6 +115,9 @@ fn check(args: &ConsentCheckArgs, policies: Option<&Path>) -> Result<i32> {
             serde_json::to_string_pretty(&CheckOutput {
                 agent: &agent.name,
                 checksum: agent.checksum,
+                policy: &agent.policy.path,
+                definition: agent.definition.as_ref().map(|d| d.path.as_path()),
+                pins: agent.pins.iter().map(|p| p.path.as_path()).collect(),
                 allowed: status.allows_run(),
                 status: &status,
             })?

@@ -1,6 +1,6 @@
 //! Agents: finding them, loading their definition and policy, and the consent checksum.
 //!
-//! An agent is a policy file on the search path ([`discover`]), an optional definition file
+//! An agent is a policy file on the search path ([`discover()`]), an optional definition file
 //! the policy names ([`definition`]), and the files the policy pins ([`pin`]). Loading an
 //! agent reads each of these exactly once and computes the [`checksum::Checksum`] over the
 //! same bytes that are parsed and kept — the invariant that makes consent mean something:
