@@ -341,3 +341,110 @@ impl ConsentManager {
         self.store.reset()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::LoadOptions;
+    use crate::registry::{AgentEntry, load_agent};
+
+    /// A loaded agent from a policy written to a tempdir.
+    fn agent(dir: &Path, name: &str, body: &str) -> LoadedAgent {
+        let path = dir.join(format!("{name}.toml"));
+        std::fs::write(&path, body).unwrap();
+        let entry = AgentEntry {
+            name: name.into(),
+            policy_path: path,
+        };
+        load_agent(&entry, &LoadOptions::default()).unwrap()
+    }
+
+    const MEDIUM: &str = "version = 1\n[filesystem]\nread_write = [\"{workspace}\"]\n";
+    const LOW: &str = "version = 1\n[filesystem]\nread_only = [\"/usr\"]\n";
+
+    fn grantor() -> Grantor {
+        Grantor {
+            user: "t".into(),
+            uid: 7,
+        }
+    }
+
+    #[test]
+    fn precedence_of_states() {
+        let t = tempfile::tempdir().unwrap();
+        let m = ConsentManager::new(&t.path().join("home"), ConsentConfig::default());
+        let a = agent(t.path(), "a", MEDIUM);
+        let now = Timestamp::now();
+        let label = |data: &StoreData, at: Timestamp| m.status_in(data, &a, at).label();
+
+        let mut data = StoreData::default();
+        assert_eq!(label(&data, now), "missing");
+
+        m.grant(&a, Some(Duration::from_secs(60)), grantor())
+            .unwrap();
+        data = m.list().unwrap();
+        assert_eq!(label(&data, now), "granted");
+        let later = now.checked_add(SignedDuration::from_secs(3600)).unwrap();
+        assert_eq!(label(&data, later), "expired");
+
+        // The same name with other bytes: changed, with the change in policy terms.
+        let b = agent(
+            t.path(),
+            "a",
+            &format!("{MEDIUM}[network]\nmode = \"host\"\n"),
+        );
+        match m.status_in(&data, &b, now) {
+            Status::Changed { changes, .. } => {
+                let lines: Vec<String> = changes.iter().map(ToString::to_string).collect();
+                assert!(
+                    lines.contains(&"network.mode: none → host".to_string()),
+                    "{lines:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+
+        m.deny("a", grantor()).unwrap();
+        data = m.list().unwrap();
+        assert!(data.consents.is_empty(), "deny removes the grant");
+        assert_eq!(label(&data, now), "denied");
+        assert!(matches!(
+            m.grant(&a, None, grantor()),
+            Err(ConsentError::Denied { .. })
+        ));
+
+        assert_eq!(
+            m.revoke("a").unwrap(),
+            Revoked {
+                grant: false,
+                denial: true
+            }
+        );
+        assert_eq!(label(&m.list().unwrap(), now), "missing");
+    }
+
+    #[test]
+    fn low_risk_needs_no_consent_unless_configured_or_denied() {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().join("home");
+        let a = agent(t.path(), "low", LOW);
+        let now = Timestamp::now();
+        let m = ConsentManager::new(&home, ConsentConfig::default());
+        assert_eq!(
+            m.status_in(&StoreData::default(), &a, now).label(),
+            "not-required"
+        );
+        let strict = ConsentManager::new(
+            &home,
+            ConsentConfig {
+                required_at: RiskLevel::Low,
+            },
+        );
+        assert_eq!(
+            strict.status_in(&StoreData::default(), &a, now).label(),
+            "missing"
+        );
+        m.deny("low", grantor()).unwrap();
+        assert_eq!(m.status_in(&m.list().unwrap(), &a, now).label(), "denied");
+    }
+}

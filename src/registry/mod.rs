@@ -213,3 +213,56 @@ pub fn load_agent(entry: &AgentEntry, opts: &LoadOptions) -> Result<LoadedAgent,
         checksum,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup(def_name: &str) -> (tempfile::TempDir, AgentEntry) {
+        let t = tempfile::tempdir().unwrap();
+        let def = t.path().join("d.md");
+        std::fs::write(&def, format!("---\nname: {def_name}\n---\nHi\n")).unwrap();
+        let pin = t.path().join("p.sh");
+        std::fs::write(&pin, "true\n").unwrap();
+        let policy = t.path().join("rev.toml");
+        std::fs::write(
+            &policy,
+            format!(
+                "version = 1\n[agent]\ndefinition = \"{}\"\npin = [\"{}\"]\n",
+                def.display(),
+                pin.display()
+            ),
+        )
+        .unwrap();
+        let entry = AgentEntry {
+            name: "rev".into(),
+            policy_path: policy,
+        };
+        (t, entry)
+    }
+
+    #[test]
+    fn checksum_covers_exactly_the_bytes_loaded() {
+        let (_t, entry) = setup("rev");
+        let a = load_agent(&entry, &LoadOptions::default()).unwrap();
+        let def = a.definition.as_ref().unwrap();
+        let expected = checksum::consent_checksum(
+            &std::fs::read(&entry.policy_path).unwrap(),
+            Some((
+                def.path.as_path(),
+                std::fs::read(&def.path).unwrap().as_slice(),
+            )),
+            [(a.pins[0].path.as_path(), &b"true\n"[..])],
+        );
+        assert_eq!(a.checksum, expected);
+        assert_eq!(a.policy.bytes, std::fs::read(&entry.policy_path).unwrap());
+    }
+
+    #[test]
+    fn definition_name_must_match_the_policy_stem() {
+        let (_t, entry) = setup("someone-else");
+        let e = load_agent(&entry, &LoadOptions::default()).unwrap_err();
+        assert!(matches!(e, RegistryError::NameMismatch { .. }), "{e}");
+        assert!(e.to_string().contains("rev.toml"), "{e}");
+    }
+}
