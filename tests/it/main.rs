@@ -6,5 +6,6 @@
 )]
 
 mod common;
+mod consent;
 mod policy_cli;
 mod sandbox;
