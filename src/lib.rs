@@ -2,7 +2,11 @@
 //!
 //! The flow of one run:
 //!
-//! 1. [`policy`] reads the agent's policy file once, validates it and computes its risk.
+//! 1. [`registry`] finds the agent on the search path; [`policy`] reads its policy file
+//!    once, validates it and computes its risk; the registry reads the definition and
+//!    opens the pinned files once and computes the consent checksum over those bytes.
+//!    [`consent`] lets it run only with a human's grant for exactly that checksum (or when
+//!    its risk is below `consent.required_at`).
 //! 2. [`isolation`] turns the policy into a [`isolation::SandboxPlan`] (pure), scrubs the
 //!    environment (withholding secrets), and hands the plan over a pipe to a launcher that
 //!    is re-executed from this binary.
@@ -15,5 +19,7 @@
 #![deny(unsafe_code)]
 
 pub mod cli;
+pub mod consent;
 pub mod isolation;
 pub mod policy;
+pub mod registry;

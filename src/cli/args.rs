@@ -14,6 +14,10 @@ pub struct Cli {
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
+    /// A directory searched for agents' policy files before ./policies and
+    /// $MYCELIUM_HOME/policies.
+    #[arg(long, global = true, env = "MYCELIUM_POLICIES", value_name = "DIR")]
+    pub policies: Option<PathBuf>,
 }
 
 /// Top-level commands.
@@ -29,6 +33,12 @@ pub enum Command {
     /// Validate and explain policy files.
     #[command(subcommand, after_help = HELP)]
     Policy(PolicyCommand),
+    /// List the agents on the search path with their description, risk and consent state.
+    #[command(after_help = HELP)]
+    Agents(AgentsArgs),
+    /// Grant, check, revoke, deny, list and reset consent for agents.
+    #[command(subcommand, after_help = HELP)]
+    Consent(ConsentCommand),
     /// Check what this host's kernel offers the sandbox (user namespaces, Landlock,
     /// seccomp, cgroup v2) and what each missing piece means; exit 1 if no sandbox can be
     /// built here.
@@ -96,6 +106,82 @@ pub struct ExplainArgs {
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `agents`.
+#[derive(Debug, Args)]
+pub struct AgentsArgs {
+    /// Print one JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `mycelium consent …`.
+#[derive(Debug, Subcommand)]
+pub enum ConsentCommand {
+    /// Show what an agent can do and ask for consent; only the answer `yes` grants.
+    ///
+    /// Without a terminal, refuses unless --yes is given.
+    #[command(after_help = HELP)]
+    Grant(GrantArgs),
+    /// Exit 0 when the agent may run now (valid consent, or risk below
+    /// consent.required_at), 1 otherwise; say why on standard error.
+    #[command(after_help = HELP)]
+    Check(ConsentCheckArgs),
+    /// Remove the agent's consent and lift any denial; it is asked about again.
+    #[command(after_help = HELP)]
+    Revoke(NamesArgs),
+    /// Refuse the agent: it never runs and cannot be granted until revoked.
+    #[command(after_help = HELP)]
+    Deny(NamesArgs),
+    /// List every recorded grant and denial.
+    #[command(after_help = HELP)]
+    List(ListArgs),
+    /// Move a damaged consent store aside (the old file is kept) so consent can be
+    /// granted again.
+    #[command(after_help = HELP)]
+    Reset,
+}
+
+/// Arguments of `consent grant`.
+#[derive(Debug, Args)]
+pub struct GrantArgs {
+    /// The agents.
+    #[arg(required = true, value_name = "AGENT")]
+    pub agents: Vec<String>,
+    /// Grant without asking (for scripts); the banner is still printed.
+    #[arg(long)]
+    pub yes: bool,
+    /// Let the consent expire after this long, e.g. 8h or 7d.
+    #[arg(long = "for", value_name = "DURATION")]
+    pub duration: Option<String>,
+}
+
+/// Arguments of `consent check`.
+#[derive(Debug, Args)]
+pub struct ConsentCheckArgs {
+    /// The agent.
+    #[arg(value_name = "AGENT")]
+    pub agent: String,
+    /// Print the status as JSON on standard output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One or more agent names.
+#[derive(Debug, Args)]
+pub struct NamesArgs {
+    /// The agents.
+    #[arg(required = true, value_name = "AGENT")]
+    pub agents: Vec<String>,
+}
+
+/// Arguments of `consent list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print the store's records as JSON.
     #[arg(long)]
     pub json: bool,
 }

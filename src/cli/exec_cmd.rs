@@ -9,8 +9,9 @@ use super::{exit, load_options};
 use crate::isolation::{self, IsolationError};
 use crate::policy::Policy;
 
-pub(super) fn run(args: ExecArgs) -> Result<i32> {
-    let policy = match Policy::load(&args.policy, &load_options()) {
+pub(super) fn run(args: ExecArgs, policies: Option<&std::path::Path>) -> Result<i32> {
+    let opts = load_options(policies);
+    let policy = match Policy::load(&args.policy, &opts) {
         Ok(p) => p,
         Err(e) => {
             for d in e.diagnostics(&args.policy) {
@@ -20,6 +21,12 @@ pub(super) fn run(args: ExecArgs) -> Result<i32> {
             return Ok(exit::SANDBOX);
         }
     };
+    if policy.uses_workspace()
+        && let Some(ws) = &args.workspace
+        && let Err(e) = isolation::plan::refuse_protected_workspace(&policy, ws, &opts.protected)
+    {
+        return Ok(report_error(&e));
+    }
     let caller: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();

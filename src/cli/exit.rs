@@ -17,7 +17,7 @@ pub const NOT_FOUND: i32 = 127;
 pub const HELP: &str = "\
 Exit codes:
   0    success; for `exec`, the command exited 0
-  1    a check failed (invalid policy) or the command failed
+  1    a check failed (invalid policy, consent missing or refused) or the command failed
   2    usage error
   125  exec: the sandbox could not be built (invalid policy, missing kernel feature)
   126  exec: the command exists but could not be executed

@@ -5,7 +5,9 @@
 //! lives here.
 #![allow(clippy::print_stdout, reason = "the command line's output is its job")]
 
+mod agents_cmd;
 mod args;
+mod consent_cmd;
 mod doctor_cmd;
 mod exec_cmd;
 pub mod exit;
@@ -30,10 +32,13 @@ pub fn run() -> i32 {
             return code;
         }
     };
+    let policies = cli.policies.as_deref();
     let result = match cli.command {
-        Command::Exec(args) => exec_cmd::run(args),
-        Command::Policy(cmd) => policy_cmd::run(cmd),
+        Command::Exec(args) => exec_cmd::run(args, policies),
         Command::Doctor(args) => doctor_cmd::run(&args),
+        Command::Policy(cmd) => policy_cmd::run(cmd, policies),
+        Command::Agents(args) => agents_cmd::run(&args, policies),
+        Command::Consent(cmd) => consent_cmd::run(cmd, policies),
     };
     match result {
         Ok(code) => code,
@@ -49,13 +54,39 @@ pub(crate) fn caller_home() -> std::path::PathBuf {
     std::env::var_os("HOME").map_or_else(|| std::path::PathBuf::from("/"), Into::into)
 }
 
-/// Options every policy load uses: `{home}` and the paths that must never be granted.
-pub(crate) fn load_options() -> crate::policy::LoadOptions {
-    let home = caller_home();
-    let state =
-        std::env::var_os("MYCELIUM_HOME").map_or_else(|| home.join(".mycelium"), Into::into);
+/// `$MYCELIUM_HOME`, absolute: mycelium's own state (consent store, config, policies).
+/// Default `~/.mycelium`.
+pub(crate) fn mycelium_home() -> std::path::PathBuf {
+    let home = std::env::var_os("MYCELIUM_HOME")
+        .filter(|h| !h.is_empty())
+        .map_or_else(|| caller_home().join(".mycelium"), Into::into);
+    std::path::absolute(&home).unwrap_or(home)
+}
+
+/// The agent search path: `--policies`/`MYCELIUM_POLICIES`, `./policies`,
+/// `$MYCELIUM_HOME/policies`.
+pub(crate) fn search_path(policies: Option<&std::path::Path>) -> crate::registry::SearchPath {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/"));
+    crate::registry::SearchPath::new(policies, &cwd, &mycelium_home())
+}
+
+/// Options every policy load uses: `{home}` and the paths that must never be granted —
+/// `$MYCELIUM_HOME` (consent store, config), the consent store itself (named even though it
+/// lies inside, so the rule survives a store moved elsewhere) and every directory of the
+/// policy search path.
+pub(crate) fn load_options(policies: Option<&std::path::Path>) -> crate::policy::LoadOptions {
+    let state = mycelium_home();
+    let mut protected = vec![
+        state.clone(),
+        crate::consent::ConsentStore::new(&state).path(),
+    ];
+    for dir in search_path(policies).dirs {
+        if !protected.contains(&dir) {
+            protected.push(dir);
+        }
+    }
     crate::policy::LoadOptions {
-        home,
-        protected: vec![state],
+        home: caller_home(),
+        protected,
     }
 }

@@ -5,12 +5,13 @@ use serde::Serialize;
 
 use super::args::{CheckArgs, ExplainArgs, PolicyCommand};
 use super::{exit, load_options};
-use crate::policy::{Diagnostic, Policy, RiskLevel, explain};
+use crate::policy::{Diagnostic, LoadOptions, Policy, RiskLevel, explain};
 
-pub(super) fn run(cmd: PolicyCommand) -> Result<i32> {
+pub(super) fn run(cmd: PolicyCommand, policies: Option<&std::path::Path>) -> Result<i32> {
+    let opts = load_options(policies);
     match cmd {
-        PolicyCommand::Check(args) => check(&args),
-        PolicyCommand::Explain(args) => explain_cmd(&args),
+        PolicyCommand::Check(args) => check(&args, &opts),
+        PolicyCommand::Explain(args) => explain_cmd(&args, &opts),
     }
 }
 
@@ -23,11 +24,10 @@ struct CheckResult {
     errors: Vec<Diagnostic>,
 }
 
-fn check(args: &CheckArgs) -> Result<i32> {
-    let opts = load_options();
+fn check(args: &CheckArgs, opts: &LoadOptions) -> Result<i32> {
     let mut all_valid = true;
     for file in &args.files {
-        let result = match Policy::load(file, &opts) {
+        let result = match Policy::load(file, opts) {
             Ok(p) => CheckResult {
                 file: file.display().to_string(),
                 valid: true,
@@ -59,8 +59,8 @@ fn check(args: &CheckArgs) -> Result<i32> {
     Ok(if all_valid { exit::OK } else { exit::FAILURE })
 }
 
-fn explain_cmd(args: &ExplainArgs) -> Result<i32> {
-    let policy = match Policy::load(&args.file, &load_options()) {
+fn explain_cmd(args: &ExplainArgs, opts: &LoadOptions) -> Result<i32> {
+    let policy = match Policy::load(&args.file, opts) {
         Ok(p) => p,
         Err(e) => {
             for d in e.diagnostics(&args.file) {

@@ -181,6 +181,34 @@ pub struct PreparedSandbox {
     pub env: ScrubbedEnv,
 }
 
+/// Refuse a workspace that is, lies inside, or contains one of `protected` (mycelium's own
+/// state, the consent store, the policy search path): none of those may ever be visible in a
+/// sandbox, and `{workspace}` is only known at run time.
+///
+/// # Errors
+/// [`IsolationError::Plan`] naming the protected path.
+pub fn refuse_protected_workspace(
+    policy: &Policy,
+    workspace: &Path,
+    protected: &[PathBuf],
+) -> Result<(), IsolationError> {
+    let ws = std::fs::canonicalize(workspace).unwrap_or_else(|_| workspace.to_path_buf());
+    for p in protected {
+        let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+        if ws.starts_with(&p) || p.starts_with(&ws) {
+            return Err(IsolationError::Plan {
+                policy: policy.path.clone(),
+                message: format!(
+                    "workspace {} would expose {}, mycelium's own state (consent store, policies), which is never visible inside a sandbox; choose another workspace",
+                    ws.display(),
+                    p.display()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Build the plan for running `argv` under `policy`.
 ///
 /// `workspace` is required when the policy grants `{workspace}`; `caller_env` is the

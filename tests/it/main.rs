@@ -6,6 +6,7 @@
 )]
 
 mod common;
+mod consent;
 mod escape;
 mod policy_cli;
 mod sandbox;

@@ -1,0 +1,114 @@
+//! `mycelium agents`: the agents on the search path, their risk and consent state.
+
+use std::path::Path;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::args::AgentsArgs;
+use super::consent_cmd::manager;
+use super::{exit, load_options, search_path};
+use crate::policy::RiskLevel;
+use crate::registry::{self, Checksum};
+
+/// One row, as `--json` prints it.
+#[derive(Serialize)]
+struct Row {
+    name: String,
+    description: Option<String>,
+    policy: String,
+    definition: Option<String>,
+    risk: Option<RiskLevel>,
+    checksum: Option<Checksum>,
+    /// `granted`, `not-required`, `missing`, `changed`, `expired`, `denied`, or `unknown`
+    /// when the agent or the store could not be read.
+    consent: String,
+    error: Option<String>,
+}
+
+pub(super) fn run(args: &AgentsArgs, policies: Option<&Path>) -> Result<i32> {
+    let search = search_path(policies);
+    let found = registry::discover(&search)?;
+    for s in &found.skipped {
+        eprintln!("mycelium: skipped {}: {}", s.path.display(), s.reason);
+    }
+    let manager = manager()?;
+    // Read once for the whole listing; a damaged store is reported, never taken as empty.
+    let store = match manager.list() {
+        Ok(d) => Some(d),
+        Err(e) => {
+            eprintln!("mycelium: error: {e}");
+            None
+        }
+    };
+    let mut code = if store.is_some() {
+        exit::OK
+    } else {
+        exit::FAILURE
+    };
+    let opts = load_options(policies);
+    let now = jiff::Timestamp::now();
+    let mut rows = Vec::new();
+    for entry in &found.agents {
+        let mut row = Row {
+            name: entry.name.clone(),
+            description: None,
+            policy: entry.policy_path.display().to_string(),
+            definition: None,
+            risk: None,
+            checksum: None,
+            consent: "unknown".into(),
+            error: None,
+        };
+        match registry::load_agent(entry, &opts) {
+            Ok(agent) => {
+                row.description = agent.description().map(String::from);
+                row.definition = agent
+                    .definition
+                    .as_ref()
+                    .map(|d| d.path.display().to_string());
+                row.risk = Some(agent.policy.risk().level);
+                row.checksum = Some(agent.checksum);
+                if let Some(data) = &store {
+                    row.consent = manager.status_in(data, &agent, now).label().into();
+                }
+            }
+            Err(e) => {
+                code = exit::FAILURE;
+                row.error = Some(format!("{:#}", anyhow::Error::from(e)));
+            }
+        }
+        rows.push(row);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(code);
+    }
+    if rows.is_empty() {
+        println!(
+            "no agents found in {}",
+            search
+                .dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return Ok(code);
+    }
+    let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+    println!(
+        "{:width$}  {:7}  {:12}  DESCRIPTION",
+        "NAME", "RISK", "CONSENT"
+    );
+    for r in &rows {
+        let risk = r.risk.map_or("invalid", RiskLevel::as_str);
+        let desc = match (&r.error, &r.description) {
+            (Some(e), _) => e.replace('\n', " | "),
+            (None, Some(d)) => d.clone(),
+            (None, None) => String::new(),
+        };
+        println!("{:width$}  {risk:7}  {:12}  {desc}", r.name, r.consent);
+    }
+    Ok(code)
+}
