@@ -32,15 +32,27 @@ fn host_path_socket_in_a_read_only_grant_is_unreachable() {
     let fx = Fixture::new();
     let dir = fx.mkdir("granted");
     let sock = dir.join("host.sock");
-    let _listener = UnixListener::bind(&sock).unwrap();
+    let listener = UnixListener::bind(&sock).unwrap();
+    listener.set_nonblocking(true).unwrap();
     let sock = sock.to_str().unwrap();
     assert_succeeded(
         "connect to the host socket",
         &unconfined(probe, &["unix", sock]),
     );
+    // The host side sees that connection: the probe's success is the real thing.
+    assert!(
+        listener.accept().is_ok(),
+        "the host listener saw no connection"
+    );
     let policy = default_policy(&fx, probe, &[&dir], "");
     let o = confined(&policy, probe, &["unix", sock]);
+    let reached = listener.accept().is_ok();
     // connect(2) needs write permission on the socket; a read-only grant gives none.
+    assert!(
+        !reached,
+        "ESCAPE: the host listener at {sock}, in a directory granted read-only, accepted a \
+         connection from the sandbox (probe: {o:?})"
+    );
     assert_refused(
         "connect to a host path socket in a read-only grant",
         &o,
