@@ -217,6 +217,7 @@ const TIOCSTI: u64 = 0x5412;
 const TIOCLINUX: u64 = 0x541c;
 const AF_NETLINK: u64 = libc::AF_NETLINK as u64;
 const AF_PACKET: u64 = libc::AF_PACKET as u64;
+const AF_UNIX: u64 = libc::AF_UNIX as u64;
 const NETLINK_AUDIT: u64 = libc::NETLINK_AUDIT as u64;
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
@@ -441,7 +442,7 @@ fn low32(arg: u8, op: ArgOp, value: u64) -> ArgCheck {
 }
 
 /// The argument conditions the profiles put on a call, if any.
-fn conditions(name: &str, network: NetworkMode) -> Option<Vec<Vec<ArgCheck>>> {
+fn conditions(name: &str, network: NetworkMode, unix_sockets: bool) -> Option<Vec<Vec<ArgCheck>>> {
     match name {
         // clone(flags, …): the kernel reads only the low 32 bits of flags; any namespace
         // flag would give the child fresh namespaces where it holds every capability.
@@ -464,16 +465,30 @@ fn conditions(name: &str, network: NetworkMode) -> Option<Vec<Vec<ArgCheck>>> {
         // packet sockets and the audit netlink protocol serve nothing but attacks on the
         // kernel; netlink routing (used by getaddrinfo) stays allowed. On the host's network
         // the kernel's own capability checks refuse both to an unprivileged agent.
-        "socket" if network != NetworkMode::Host => Some(vec![
-            vec![
-                low32(0, ArgOp::Ne, AF_NETLINK),
-                low32(0, ArgOp::Ne, AF_PACKET),
-            ],
-            vec![
-                low32(0, ArgOp::Eq, AF_NETLINK),
-                low32(2, ArgOp::Ne, NETLINK_AUDIT),
-            ],
-        ]),
+        // AF_UNIX sockets are refused unless the policy sets network.unix_sockets: connecting
+        // to a socket file needs only write permission on it, which read-only mounts do not
+        // remove and which the agent has as the caller's own uid, so a granted directory
+        // holding docker.sock or a D-Bus socket would otherwise hand those services over.
+        // socketpair stays allowed (it reaches nothing outside the process tree).
+        "socket" => {
+            let unix = (!unix_sockets).then(|| low32(0, ArgOp::Ne, AF_UNIX));
+            if network == NetworkMode::Host {
+                unix.map(|u| vec![vec![u]])
+            } else {
+                let mut first = vec![
+                    low32(0, ArgOp::Ne, AF_NETLINK),
+                    low32(0, ArgOp::Ne, AF_PACKET),
+                ];
+                first.extend(unix);
+                Some(vec![
+                    first,
+                    vec![
+                        low32(0, ArgOp::Eq, AF_NETLINK),
+                        low32(2, ArgOp::Ne, NETLINK_AUDIT),
+                    ],
+                ])
+            }
+        }
         _ => None,
     }
 }
@@ -505,7 +520,8 @@ pub fn rules(spec: &Seccomp, network: NetworkMode, arch: Arch) -> Result<RuleSet
     let mut allowed = BTreeMap::new();
     for &name in profile_names(spec.profile) {
         if arch.syscall_number(name).is_some() {
-            let allowance = conditions(name, network).map_or(Allowance::Always, Allowance::When);
+            let allowance = conditions(name, network, spec.unix_sockets)
+                .map_or(Allowance::Always, Allowance::When);
             allowed.insert(name, allowance);
         }
     }
@@ -820,6 +836,7 @@ pub fn describe(spec: &Seccomp, network: NetworkMode) -> SeccompSummary {
         profile: spec.profile,
         allow: known(&spec.allow),
         deny: known(&spec.deny),
+        unix_sockets: spec.unix_sockets,
     };
     let set = rules(&cleaned, network, arch).ok();
     let allowed = set.as_ref().map_or(0, |s| s.allowed.len());
@@ -832,7 +849,15 @@ pub fn describe(spec: &Seccomp, network: NetworkMode) -> SeccompSummary {
                         "clone" => "clone: no namespace flags",
                         "ioctl" => "ioctl: not TIOCSTI or TIOCLINUX (low 32 bits compared)",
                         "personality" => "personality: only the default persona or a query",
-                        "socket" => "socket: no AF_PACKET, no AF_NETLINK with NETLINK_AUDIT",
+                        "socket" if network == NetworkMode::Host => {
+                            "socket: no AF_UNIX (network.unix_sockets is off)"
+                        }
+                        "socket" if spec.unix_sockets => {
+                            "socket: no AF_PACKET, no AF_NETLINK with NETLINK_AUDIT"
+                        }
+                        "socket" => {
+                            "socket: no AF_UNIX, no AF_PACKET, no AF_NETLINK with NETLINK_AUDIT"
+                        }
                         other => other,
                     }
                     .to_owned(),

@@ -274,7 +274,8 @@ impl Validator<'_> {
         let network = self.network(raw.network);
         let env = self.env(raw.env);
         let limits = self.limits(raw.limits);
-        let seccomp = self.seccomp(raw.seccomp);
+        let mut seccomp = self.seccomp(raw.seccomp);
+        seccomp.unix_sockets = network.unix_sockets;
         let landlock = self.landlock(raw.landlock);
         Policy {
             path,
@@ -597,10 +598,12 @@ impl Validator<'_> {
         };
         let tcp_connect = self.ports(raw.tcp_connect, "network.tcp_connect", mode);
         let tcp_bind = self.ports(raw.tcp_bind, "network.tcp_bind", mode);
+        let unix_sockets = raw.unix_sockets.unwrap_or(false);
         Network {
             mode,
             tcp_connect,
             tcp_bind,
+            unix_sockets,
         }
     }
 
@@ -775,6 +778,8 @@ impl Validator<'_> {
             profile,
             allow,
             deny,
+            // Filled in from [network] once that section is read (see `validate`).
+            unix_sockets: false,
         };
         // Names are checked against this architecture's table only when every entry is at
         // least shaped like a name, so indices line up with what was written.

@@ -159,6 +159,9 @@ pub struct Network {
     pub tcp_connect: Option<Vec<u16>>,
     /// TCP ports the agent may bind in host mode (Landlock); `None` means any.
     pub tcp_bind: Option<Vec<u16>>,
+    /// Whether the agent may create unix-domain sockets (and so connect to socket files in
+    /// granted paths).
+    pub unix_sockets: bool,
 }
 
 /// `[env]`.
@@ -219,6 +222,9 @@ pub struct Seccomp {
     pub allow: Vec<String>,
     /// System calls removed from it.
     pub deny: Vec<String>,
+    /// Whether `socket(AF_UNIX, …)` is allowed: copied from `network.unix_sockets`, since
+    /// the filter is what enforces it.
+    pub unix_sockets: bool,
 }
 
 /// `[landlock]`.

@@ -133,6 +133,12 @@ pub fn assess(policy: &Policy) -> Risk {
         }
     }
 
+    if policy.network.unix_sockets {
+        // Connecting to a socket file needs only write permission on it, which a read-only
+        // grant does not take away: docker.sock or a D-Bus socket in any granted path would
+        // be reachable as the caller's own user.
+        add(RiskLevel::High, "network.unix_sockets = true: the agent can connect to unix sockets in granted paths (e.g. docker.sock, D-Bus) as the caller's user".into());
+    }
     for name in &policy.env.allow_secrets {
         // A passed secret can be exfiltrated by any agent that also has a channel out.
         add(

@@ -85,6 +85,8 @@ pub struct RawNetwork {
     pub tcp_connect: Option<Spanned<Vec<i64>>>,
     /// TCP ports the agent may bind (host mode only).
     pub tcp_bind: Option<Spanned<Vec<i64>>>,
+    /// Allow unix-domain sockets.
+    pub unix_sockets: Option<bool>,
 }
 
 /// `[env]`.

@@ -65,7 +65,9 @@ fn check_rejects_bad_files_with_line_column_and_key() {
                 3,
                 1,
                 s("network.ports"),
-                s("unknown field `ports`, expected one of `mode`, `tcp_connect`, `tcp_bind`"),
+                s(
+                    "unknown field `ports`, expected one of `mode`, `tcp_connect`, `tcp_bind`, `unix_sockets`",
+                ),
             ),
         ),
         // 3. unknown table

@@ -18,6 +18,7 @@ fn spec(profile: SeccompProfile, allow: &[&str], deny: &[&str]) -> Seccomp {
         profile,
         allow: allow.iter().map(|s| (*s).to_owned()).collect(),
         deny: deny.iter().map(|s| (*s).to_owned()).collect(),
+        unix_sockets: false,
     }
 }
 
@@ -197,7 +198,20 @@ fn socket_family_checks_apply_off_the_host_network() {
             "{mode:?}"
         );
     }
+    // On the host's network only AF_UNIX is checked, and only while unix_sockets is off.
     let host = rules(&default_spec(), NetworkMode::Host, Arch::X86_64).unwrap();
+    assert_eq!(
+        host.allowed["socket"],
+        Allowance::When(vec![vec![ArgCheck {
+            arg: 0,
+            width: ArgWidth::Low32,
+            op: ArgOp::Ne,
+            value: libc::AF_UNIX as u64
+        }]])
+    );
+    let mut unix = default_spec();
+    unix.unix_sockets = true;
+    let host = rules(&unix, NetworkMode::Host, Arch::X86_64).unwrap();
     assert_eq!(host.allowed["socket"], Allowance::Always);
     let strict = rules(
         &spec(SeccompProfile::Strict, &[], &[]),
@@ -376,6 +390,14 @@ fn describe_summarises_the_profile() {
     assert!(d.argument_checks.iter().any(|c| c.starts_with("ioctl:")));
     assert!(d.argument_checks.iter().any(|c| c.starts_with("socket:")));
     let host = describe(&default_spec(), NetworkMode::Host);
+    assert!(
+        host.argument_checks
+            .iter()
+            .any(|c| c == "socket: no AF_UNIX (network.unix_sockets is off)")
+    );
+    let mut unix = default_spec();
+    unix.unix_sockets = true;
+    let host = describe(&unix, NetworkMode::Host);
     assert!(
         !host
             .argument_checks
