@@ -70,10 +70,50 @@ fn explain_cmd(args: &ExplainArgs, opts: &LoadOptions) -> Result<i32> {
         }
     };
     let ex = explain(&policy);
+    let here = on_this_host(&policy);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&ex)?);
+        let mut v = serde_json::to_value(&ex)?;
+        v["on_this_host"] = serde_json::to_value(&here)?;
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print!("{ex}");
+        println!("On this host:");
+        for line in &here {
+            println!("  - {line}");
+        }
     }
     Ok(exit::OK)
+}
+
+/// What this kernel enforces of the policy: Landlock's account and the seccomp summary.
+fn on_this_host(policy: &Policy) -> Vec<String> {
+    use crate::isolation::{landlock, seccomp};
+    let mut out = Vec::new();
+    let plan = landlock::LandlockPlan::from_policy(policy, None);
+    match landlock::describe(&plan, landlock::probe_abi()) {
+        Ok(r) => {
+            let v = serde_json::to_value(&r).unwrap_or_default();
+            out.push(format!(
+                "Landlock ABI {}: file rights enforced on every path above; TCP connect {}, bind {}; scoped: {}",
+                v["abi"],
+                v["tcp_connect"]["kind"].as_str().unwrap_or("?").replace('_', " "),
+                v["tcp_bind"]["kind"].as_str().unwrap_or("?").replace('_', " "),
+                v["scopes"].as_array().map_or("nothing".to_string(), |s| {
+                    let names: Vec<&str> = s.iter().filter_map(|x| x.as_str()).collect();
+                    if names.is_empty() { "nothing".to_string() } else { names.join(", ") }
+                })
+            ));
+        }
+        Err(e) => out.push(format!(
+            "Landlock cannot enforce this policy here, so it would not run: {e}"
+        )),
+    }
+    let s = seccomp::describe(&policy.seccomp, policy.network.mode);
+    out.push(format!(
+        "seccomp: {} system calls allowed, everything else answers {}; {}",
+        s.allowed,
+        s.otherwise,
+        s.argument_checks.join("; ")
+    ));
+    out
 }
