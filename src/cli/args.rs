@@ -30,6 +30,11 @@ pub enum Command {
     /// built from nothing (sensitive variables withheld). Its exit code becomes mycelium's.
     #[command(after_help = HELP)]
     Exec(ExecArgs),
+    /// Run an agent by name: checks consent (asking on a terminal), then runs the policy's
+    /// command confined by the policy, with pinned files executed from the exact bytes
+    /// that were consented to.
+    #[command(after_help = HELP)]
+    Run(RunArgs),
     /// Validate and explain policy files.
     #[command(subcommand, after_help = HELP)]
     Policy(PolicyCommand),
@@ -184,4 +189,19 @@ pub struct ListArgs {
     /// Print the store's records as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Arguments of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The agent's name (its policy file's name without `.toml`, see `mycelium agents`).
+    #[arg(value_name = "AGENT")]
+    pub agent: String,
+    /// The task, delivered as the policy's `[agent] task` says (stdin, last argument, or
+    /// the MYCELIUM_TASK variable). Without it the agent reads this terminal's input.
+    #[arg(value_name = "TASK")]
+    pub task: Option<String>,
+    /// The directory `{workspace}` stands for (required when the policy grants it).
+    #[arg(long, short = 'w', value_name = "DIR")]
+    pub workspace: Option<std::path::PathBuf>,
 }

@@ -74,7 +74,7 @@ pub(super) fn run(args: ExecArgs, policies: Option<&std::path::Path>) -> Result<
     }
 }
 
-fn report_error(e: &IsolationError) -> i32 {
+pub(super) fn report_error(e: &IsolationError) -> i32 {
     eprintln!("mycelium: {e}");
     match e {
         IsolationError::Exec { failure } if failure.errno == libc::ENOENT => {

@@ -12,6 +12,7 @@ mod doctor_cmd;
 mod exec_cmd;
 pub mod exit;
 mod policy_cmd;
+mod run_cmd;
 
 use clap::Parser;
 
@@ -35,6 +36,7 @@ pub fn run() -> i32 {
     let policies = cli.policies.as_deref();
     let result = match cli.command {
         Command::Exec(args) => exec_cmd::run(args, policies),
+        Command::Run(args) => run_cmd::run(args, policies),
         Command::Doctor(args) => doctor_cmd::run(&args),
         Command::Policy(cmd) => policy_cmd::run(cmd, policies),
         Command::Agents(args) => agents_cmd::run(&args, policies),

@@ -102,6 +102,11 @@ pub(super) fn run_init(plan: &SandboxPlan, go: OwnedFd, status: OwnedFd) -> ! {
             // pid 1 needs no privilege to reap and forward signals: give it all up, and
             // stay non-dumpable so the agent can neither ptrace it nor read its memory.
             let _ = prctl::set_dumpable(false);
+            // Descriptors passed along are the agent's; pid 1 has no use for them.
+            if plan.passed_fds > 0 {
+                let first = super::protocol::FIRST_PASSED_FD as u32;
+                let _ = sys::close_fd_range(first, first + plan.passed_fds - 1);
+            }
             if sys::drop_all_capabilities().is_err() {
                 let _ = kill(agent, Signal::SIGKILL);
                 sys::exit_immediately(super::SETUP_FAILED_CODE);
@@ -461,6 +466,21 @@ fn exec_command(plan: &SandboxPlan) -> SetupFailure {
         (Err(f), _) | (_, Err(f)) => return f,
     };
     let program = &plan.argv[0];
+    if let Some(fd) = plan.exec_fd {
+        // The pinned program: run the open file that was hashed, not whatever the path
+        // names now.
+        let file = match sys::adopt_inherited_fd(fd) {
+            Ok(f) => f,
+            Err(e) => return fail("execveat", e.errno),
+        };
+        let Err(e) =
+            nix::unistd::execveat(&file, c"", &argv, &envp, nix::fcntl::AtFlags::AT_EMPTY_PATH);
+        return SetupFailure {
+            step: "execve".into(),
+            errno: e as i32,
+            detail: format!("{program} (pinned, from descriptor {fd}): {}", e.desc()),
+        };
+    }
     let candidates: Vec<PathBuf> = if program.contains('/') {
         vec![PathBuf::from(program)]
     } else {

@@ -20,7 +20,7 @@ use nix::unistd::{Pid, geteuid, getgid, getppid, getuid, pipe2, setgroups};
 
 use super::cgroup::SandboxCgroup;
 use super::plan::SandboxPlan;
-use super::protocol::{LAUNCHER_FD, LauncherEvent, SetupFailure};
+use super::protocol::{FIRST_PASSED_FD, LAUNCHER_FD, LauncherEvent, SetupFailure};
 use super::report;
 use super::sys::{self, CloneResult};
 use super::{SETUP_FAILED_CODE, child, signal_set};
@@ -48,17 +48,6 @@ pub(super) fn main() -> ! {
         sys::exit_immediately(2)
     };
     let mut chan = UnixStream::from(fd);
-    // Descriptors the caller leaked to us (without close-on-exec) must not reach the
-    // sandbox; ours are 0, 1, 2 and the channel.
-    if let Err(e) = sys::close_fds_from(LAUNCHER_FD as u32 + 1) {
-        send(
-            &mut chan,
-            &LauncherEvent::Failed {
-                failure: failure("close_range", e.to_string(), e.errno as i32),
-            },
-        );
-        sys::exit_immediately(SETUP_FAILED_CODE)
-    }
     match run(&mut chan) {
         Ok(code) => sys::exit_immediately(code),
         Err(f) => {
@@ -74,6 +63,10 @@ fn run(chan: &mut UnixStream) -> Result<i32, SetupFailure> {
         .map_err(|e| failure("read plan", e.to_string(), 0))?;
     let plan: SandboxPlan =
         serde_json::from_slice(&buf).map_err(|e| failure("read plan", e.to_string(), 0))?;
+    // Descriptors the caller leaked to us (without close-on-exec) must not reach the
+    // sandbox; ours are 0, 1, 2, the channel and the ones the plan says were passed.
+    let keep = u32::try_from(FIRST_PASSED_FD).unwrap_or(4) + plan.passed_fds;
+    sys::close_fds_from(keep).map_err(|e| failure("close_range", e.to_string(), e.errno as i32))?;
 
     // Die with the caller; if it already died, stop here.
     prctl::set_pdeathsig(Signal::SIGKILL)

@@ -129,6 +129,21 @@ pub struct RunningSandbox {
     events: BufReader<UnixStream>,
 }
 
+/// Like [`launch`], passing `passed` along into the sandbox at descriptors
+/// [`protocol::FIRST_PASSED_FD`], `+1`, … (the plan's `passed_fds` must say how many).
+///
+/// # Errors
+/// [`IsolationError::Launcher`] when the binary cannot be re-executed or the counts differ.
+pub fn launch_with_fds(
+    plan: &SandboxPlan,
+    stdin: Stdio,
+    stdout: Stdio,
+    stderr: Stdio,
+    passed: &[OwnedFd],
+) -> Result<RunningSandbox, IsolationError> {
+    launch_inner(plan, stdin, stdout, stderr, passed)
+}
+
 /// Start the launcher for `plan` with the given standard streams.
 ///
 /// # Errors
@@ -138,6 +153,16 @@ pub fn launch(
     stdin: Stdio,
     stdout: Stdio,
     stderr: Stdio,
+) -> Result<RunningSandbox, IsolationError> {
+    launch_inner(plan, stdin, stdout, stderr, &[])
+}
+
+fn launch_inner(
+    plan: &SandboxPlan,
+    stdin: Stdio,
+    stdout: Stdio,
+    stderr: Stdio,
+    passed: &[OwnedFd],
 ) -> Result<RunningSandbox, IsolationError> {
     let io = |what: &str| {
         let what = what.to_string();
@@ -154,8 +179,27 @@ pub fn launch(
         .stdout(stdout)
         .stderr(stderr);
     let theirs = OwnedFd::from(theirs);
-    let child = sys::spawn_with_channel(&mut cmd, &theirs, protocol::LAUNCHER_FD)
-        .map_err(io("spawn launcher"))?;
+    if usize::try_from(plan.passed_fds).ok() != Some(passed.len())
+        || passed.len() + 1 > sys::MAX_PASSED_FDS
+    {
+        return Err(IsolationError::Launcher {
+            what: format!(
+                "plan expects {} passed descriptors, got {} (at most {})",
+                plan.passed_fds,
+                passed.len(),
+                sys::MAX_PASSED_FDS - 1
+            ),
+            source: None,
+        });
+    }
+    let mut fds: Vec<(&OwnedFd, i32)> = vec![(&theirs, protocol::LAUNCHER_FD)];
+    fds.extend(
+        passed
+            .iter()
+            .zip(protocol::FIRST_PASSED_FD..)
+            .map(|(fd, n)| (fd, n)),
+    );
+    let child = sys::spawn_with_fds(&mut cmd, &fds).map_err(io("spawn launcher"))?;
     drop(theirs);
     let json = serde_json::to_vec(plan).map_err(|e| IsolationError::Launcher {
         what: format!("encode plan: {e}"),
@@ -172,6 +216,11 @@ pub fn launch(
 }
 
 impl RunningSandbox {
+    /// The write end of the sandbox's standard input, when it was created as a pipe.
+    pub fn take_stdin(&mut self) -> Option<std::process::ChildStdin> {
+        self.child.stdin.take()
+    }
+
     /// The launcher's pid.
     #[must_use]
     pub fn launcher_pid(&self) -> Pid {

@@ -124,6 +124,12 @@ pub struct SandboxPlan {
     pub env: BTreeMap<String, String>,
     /// Working directory inside.
     pub cwd: PathBuf,
+    /// How many descriptors the caller passes along (numbered from
+    /// [`super::protocol::FIRST_PASSED_FD`]); they stay open into the agent's exec.
+    pub passed_fds: u32,
+    /// Execute the program from this passed descriptor (`execveat(fd, "", AT_EMPTY_PATH)`)
+    /// instead of by path: the very file that was hashed for consent.
+    pub exec_fd: Option<i32>,
     /// Resource limits per process.
     pub rlimits: Vec<Rlimit>,
     /// Limits for the sandbox as a whole, where a cgroup can be had.
@@ -395,6 +401,8 @@ pub fn prepare<'a>(
         argv,
         env: env.agent.clone(),
         cwd,
+        passed_fds: 0,
+        exec_fd: None,
         rlimits,
         landlock: landlock_plan,
         seccomp: filter,

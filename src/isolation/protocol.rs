@@ -12,6 +12,9 @@ use super::report::SandboxReport;
 /// The descriptor number the launcher finds its channel on.
 pub const LAUNCHER_FD: i32 = 3;
 
+/// The first descriptor number of those passed along to the agent (pinned files).
+pub const FIRST_PASSED_FD: i32 = 4;
+
 /// The first argument that turns the binary into the launcher.
 pub const LAUNCHER_ARG: &str = "__mycelium_launcher";
 

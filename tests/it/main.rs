@@ -9,4 +9,5 @@ mod common;
 mod consent;
 mod escape;
 mod policy_cli;
+mod run;
 mod sandbox;

@@ -19,7 +19,7 @@ mod signal;
 
 pub use caps::drop_all_capabilities;
 pub use clone::{CloneResult, clone_process, drop_to_nobody, exit_immediately};
-pub use fd::{adopt_inherited_fd, close_fds_from, spawn_with_channel};
+pub use fd::{MAX_PASSED_FDS, adopt_inherited_fd, close_fd_range, close_fds_from, spawn_with_fds};
 pub(crate) use keyring::join_session_keyring;
 pub use net::bring_loopback_up;
 pub use signal::reset_signal_dispositions;
