@@ -193,12 +193,7 @@ fn launch_inner(
         });
     }
     let mut fds: Vec<(&OwnedFd, i32)> = vec![(&theirs, protocol::LAUNCHER_FD)];
-    fds.extend(
-        passed
-            .iter()
-            .zip(protocol::FIRST_PASSED_FD..)
-            .map(|(fd, n)| (fd, n)),
-    );
+    fds.extend(passed.iter().zip(protocol::FIRST_PASSED_FD..));
     let child = sys::spawn_with_fds(&mut cmd, &fds).map_err(io("spawn launcher"))?;
     drop(theirs);
     let json = serde_json::to_vec(plan).map_err(|e| IsolationError::Launcher {
