@@ -17,3 +17,4 @@
 pub mod cli;
 pub mod isolation;
 pub mod policy;
+pub mod sanitize;
