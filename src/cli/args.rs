@@ -19,9 +19,48 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a command confined by a policy file.
+    ///
+    /// The command runs in new user, pid, mount, network, ipc, uts and cgroup namespaces,
+    /// inside a new root holding only the paths the policy grants, with an environment
+    /// built from nothing (sensitive variables withheld). Its exit code becomes mycelium's.
+    #[command(after_help = HELP)]
+    Exec(ExecArgs),
     /// Validate and explain policy files.
     #[command(subcommand, after_help = HELP)]
     Policy(PolicyCommand),
+    /// Check what this host's kernel offers the sandbox (user namespaces, Landlock,
+    /// seccomp, cgroup v2) and what each missing piece means; exit 1 if no sandbox can be
+    /// built here.
+    #[command(after_help = HELP)]
+    Doctor(DoctorArgs),
+}
+
+/// Arguments of `exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The policy file that confines the command.
+    #[arg(long, short = 'p', value_name = "FILE")]
+    pub policy: PathBuf,
+    /// The directory `{workspace}` stands for (required when the policy grants it).
+    #[arg(long, short = 'w', value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// Print the confinement layers applied, as JSON on standard error, before the command
+    /// starts.
+    #[arg(long)]
+    pub report: bool,
+    /// The command and its arguments (after `--`). A name without `/` is looked up in the
+    /// sandbox's PATH.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// Arguments of `doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `mycelium policy …`.

@@ -6,6 +6,8 @@
 #![allow(clippy::print_stdout, reason = "the command line's output is its job")]
 
 mod args;
+mod doctor_cmd;
+mod exec_cmd;
 pub mod exit;
 mod policy_cmd;
 
@@ -29,7 +31,9 @@ pub fn run() -> i32 {
         }
     };
     let result = match cli.command {
+        Command::Exec(args) => exec_cmd::run(args),
         Command::Policy(cmd) => policy_cmd::run(cmd),
+        Command::Doctor(args) => doctor_cmd::run(&args),
     };
     match result {
         Ok(code) => code,

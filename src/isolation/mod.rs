@@ -3,16 +3,329 @@
 //! Everything that touches the kernel to build a sandbox lives here, and all `unsafe` code
 //! and raw system calls of the project live in `sys`. The module never parses policy files
 //! (it takes a checked [`crate::policy::Policy`]) and never talks to a store.
+//!
+//! The pieces, in the order a run uses them: [`plan::prepare`] (policy → plan, pure, and the
+//! scrubbed environment), [`launch`] (spawn the launcher, hand it the plan),
+//! the launcher (clone into namespaces), the child (new root, then exec), and
+//! [`RunningSandbox`] (events and exit code back to the caller).
 
+pub mod cgroup;
+mod child;
 pub mod env;
+pub mod landlock;
+mod launcher;
+pub mod plan;
+pub mod probe;
+pub mod protocol;
+pub mod report;
+pub mod seccomp;
+#[allow(unsafe_code, reason = "the one module allowed to hold unsafe code")]
+mod sys;
+#[cfg(test)]
+mod testutil;
 
-/// Whether this process was started as the internal launcher.
-#[must_use]
-pub fn is_launcher_invocation() -> bool {
-    false
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::unistd::Pid;
+
+pub use plan::{PreparedSandbox, SandboxPlan, prepare};
+pub use protocol::{LauncherEvent, SetupFailure};
+pub use report::SandboxReport;
+
+/// Exit code of a launcher or pid 1 whose setup failed (the caller reads the reason from
+/// the channel, not from this code).
+pub(crate) const SETUP_FAILED_CODE: i32 = 125;
+
+/// Signals the launcher and pid 1 pass on to the agent.
+pub(crate) const FORWARDED_SIGNALS: [Signal; 7] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+];
+
+/// The forwarded signals plus `SIGCHLD`: what the launcher and pid 1 take via signalfd.
+pub(crate) fn signal_set() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in FORWARDED_SIGNALS {
+        set.add(s);
+    }
+    set.add(Signal::SIGCHLD);
+    set
 }
 
-/// The launcher's entry point; never returns.
+/// Why a sandbox could not be built or run.
+#[derive(Debug, thiserror::Error)]
+pub enum IsolationError {
+    /// The kernel lacks something the policy needs; nothing ran.
+    #[error("{feature} is not available: {cause}\n  fix: {fix}")]
+    Unsupported {
+        /// The missing feature.
+        feature: &'static str,
+        /// Why, as far as the host tells.
+        cause: String,
+        /// What the user can do.
+        fix: String,
+    },
+    /// The policy cannot be turned into a sandbox on this host.
+    #[error("{}: {message}", policy.display())]
+    Plan {
+        /// The policy file.
+        policy: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A setup step failed; nothing of the command ran.
+    #[error("sandbox setup failed at {}: {}", failure.step, failure.detail)]
+    Setup {
+        /// The step and the kernel's answer.
+        failure: SetupFailure,
+    },
+    /// The command could not be executed inside the sandbox.
+    #[error("{}", failure.detail)]
+    Exec {
+        /// The exec failure.
+        failure: SetupFailure,
+    },
+    /// The launcher could not be started or stopped talking.
+    #[error("launcher: {what}")]
+    Launcher {
+        /// What happened.
+        what: String,
+        /// The cause.
+        #[source]
+        source: Option<std::io::Error>,
+    },
+}
+
+/// Whether this process was started as the internal launcher (`argv[1]` is the marker).
+#[must_use]
+pub fn is_launcher_invocation() -> bool {
+    std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == protocol::LAUNCHER_ARG)
+}
+
+/// The launcher's entry point, called from `main` before anything else; never returns.
 pub fn launcher_main() -> ! {
-    std::process::exit(125)
+    launcher::main()
+}
+
+/// A sandbox whose launcher is running.
+#[derive(Debug)]
+pub struct RunningSandbox {
+    child: Child,
+    events: BufReader<UnixStream>,
+}
+
+/// Start the launcher for `plan` with the given standard streams.
+///
+/// # Errors
+/// [`IsolationError::Launcher`] when the binary cannot be re-executed.
+pub fn launch(
+    plan: &SandboxPlan,
+    stdin: Stdio,
+    stdout: Stdio,
+    stderr: Stdio,
+) -> Result<RunningSandbox, IsolationError> {
+    let io = |what: &str| {
+        let what = what.to_string();
+        move |e| IsolationError::Launcher {
+            what,
+            source: Some(e),
+        }
+    };
+    let (ours, theirs) = UnixStream::pair().map_err(io("socketpair"))?;
+    let mut cmd = Command::new("/proc/self/exe");
+    cmd.arg(protocol::LAUNCHER_ARG)
+        .env_clear()
+        .stdin(stdin)
+        .stdout(stdout)
+        .stderr(stderr);
+    let theirs = OwnedFd::from(theirs);
+    let child = sys::spawn_with_channel(&mut cmd, &theirs, protocol::LAUNCHER_FD)
+        .map_err(io("spawn launcher"))?;
+    drop(theirs);
+    let json = serde_json::to_vec(plan).map_err(|e| IsolationError::Launcher {
+        what: format!("encode plan: {e}"),
+        source: None,
+    })?;
+    let mut w = &ours;
+    w.write_all(&json).map_err(io("send plan"))?;
+    ours.shutdown(std::net::Shutdown::Write)
+        .map_err(io("send plan"))?;
+    Ok(RunningSandbox {
+        child,
+        events: BufReader::new(ours),
+    })
+}
+
+impl RunningSandbox {
+    /// The launcher's pid.
+    #[must_use]
+    pub fn launcher_pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// The next event, or `None` when the launcher closed its channel.
+    ///
+    /// # Errors
+    /// [`IsolationError::Launcher`] on a read error or a malformed event.
+    pub fn next_event(&mut self) -> Result<Option<LauncherEvent>, IsolationError> {
+        let mut line = String::new();
+        loop {
+            match self.events.read_line(&mut line) {
+                Ok(0) => return Ok(None),
+                Ok(_) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(IsolationError::Launcher {
+                        what: "read event".into(),
+                        source: Some(e),
+                    });
+                }
+            }
+        }
+        serde_json::from_str(&line)
+            .map(Some)
+            .map_err(|e| IsolationError::Launcher {
+                what: format!("bad event {line:?}: {e}"),
+                source: None,
+            })
+    }
+
+    /// Wait until the command has started; its report, or why it did not start.
+    ///
+    /// # Errors
+    /// [`IsolationError::Setup`], [`IsolationError::Exec`] or a diagnosed
+    /// [`IsolationError::Unsupported`] when the sandbox could not be built.
+    pub fn wait_started(&mut self) -> Result<SandboxReport, IsolationError> {
+        match self.next_event()? {
+            Some(LauncherEvent::Started { report }) => Ok(*report),
+            Some(LauncherEvent::Failed { failure }) => {
+                let _ = self.child.wait();
+                Err(probe::classify_failure(failure))
+            }
+            Some(LauncherEvent::Exited { .. }) | None => {
+                let status = self.child.wait().ok();
+                Err(IsolationError::Launcher {
+                    what: format!("ended before the command started ({status:?})"),
+                    source: None,
+                })
+            }
+        }
+    }
+
+    /// Wait for the command to end; its exit code (128+N for signal N).
+    ///
+    /// # Errors
+    /// [`IsolationError::Launcher`] when the launcher died without reporting.
+    pub fn wait(mut self) -> Result<i32, IsolationError> {
+        let code = loop {
+            match self.next_event()? {
+                Some(LauncherEvent::Exited { code }) => break Some(code),
+                Some(_) => {}
+                None => break None,
+            }
+        };
+        let status = self.child.wait().map_err(|e| IsolationError::Launcher {
+            what: "wait".into(),
+            source: Some(e),
+        })?;
+        code.ok_or_else(|| IsolationError::Launcher {
+            what: format!("ended without reporting an exit code ({status})"),
+            source: None,
+        })
+    }
+
+    /// Like [`RunningSandbox::wait`], passing the signals `forwarder` took on to the
+    /// sandbox meanwhile.
+    ///
+    /// # Errors
+    /// As [`RunningSandbox::wait`].
+    pub fn wait_forwarding_signals(
+        self,
+        forwarder: &SignalForwarder,
+    ) -> Result<i32, IsolationError> {
+        let launcher = self.launcher_pid();
+        // An event already buffered would never wake poll on the socket.
+        while self.events.buffer().is_empty() {
+            let mut fds = [
+                PollFd::new(self.events.get_ref().as_fd(), PollFlags::POLLIN),
+                PollFd::new(forwarder.fd.as_fd(), PollFlags::POLLIN),
+            ];
+            match poll(&mut fds, PollTimeout::NONE) {
+                Err(Errno::EINTR) => continue,
+                Err(_) => break,
+                Ok(_) => {}
+            }
+            if fds[1]
+                .revents()
+                .is_some_and(|r| r.contains(PollFlags::POLLIN))
+            {
+                while let Ok(Some(info)) = forwarder.fd.read_signal() {
+                    if let Ok(sig) = Signal::try_from(info.ssi_signo as i32) {
+                        let _ = kill(launcher, sig);
+                    }
+                }
+            }
+            if fds[0].revents().is_some_and(|r| !r.is_empty()) {
+                break;
+            }
+        }
+        self.wait()
+    }
+}
+
+/// Takes SIGINT, SIGTERM, SIGHUP and SIGQUIT for this process so they can be passed on to a
+/// sandbox instead of killing the caller. Create it before [`launch`], so a signal that
+/// arrives while the sandbox starts is held rather than lost; for single-threaded callers
+/// (the CLI). Dropping it unblocks the signals again.
+#[derive(Debug)]
+pub struct SignalForwarder {
+    fd: SignalFd,
+    set: SigSet,
+}
+
+impl SignalForwarder {
+    /// Block the signals and open a signalfd for them.
+    ///
+    /// # Errors
+    /// [`IsolationError::Launcher`] when the kernel refuses.
+    pub fn install() -> Result<Self, IsolationError> {
+        let mut set = SigSet::empty();
+        for s in [
+            Signal::SIGINT,
+            Signal::SIGTERM,
+            Signal::SIGHUP,
+            Signal::SIGQUIT,
+        ] {
+            set.add(s);
+        }
+        let err = |e: Errno| IsolationError::Launcher {
+            what: format!("signal forwarding: {}", e.desc()),
+            source: None,
+        };
+        sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None).map_err(err)?;
+        let fd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+            .map_err(err)?;
+        Ok(SignalForwarder { fd, set })
+    }
+}
+
+impl Drop for SignalForwarder {
+    fn drop(&mut self) {
+        let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&self.set), None);
+    }
 }

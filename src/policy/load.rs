@@ -154,6 +154,8 @@ pub(super) fn from_bytes(
     if v.diags.is_empty() {
         Ok(policy)
     } else {
+        // Validation visits sections in a fixed order; people read files top to bottom.
+        v.diags.sort_by_key(|d| (d.line, d.column));
         Err(PolicyError::Invalid {
             diagnostics: v.diags,
         })
@@ -769,20 +771,25 @@ impl Validator<'_> {
         };
         let allow = names(&raw.allow, "seccomp.allow", self);
         let deny = names(&raw.deny, "seccomp.deny", self);
-        for (i, n) in raw.deny.iter().enumerate() {
-            if allow.contains(n.get_ref()) {
-                self.err(
-                    n.span(),
-                    format!("seccomp.deny[{i}]"),
-                    format!("{:?} is both allowed and denied", n.get_ref()),
-                );
-            }
-        }
-        Seccomp {
+        let spec = Seccomp {
             profile,
             allow,
             deny,
+        };
+        // Names are checked against this architecture's table only when every entry is at
+        // least shaped like a name, so indices line up with what was written.
+        if spec.allow.len() == raw.allow.len() && spec.deny.len() == raw.deny.len() {
+            use crate::isolation::seccomp::{Arch, SeccompList, validate};
+            for problem in validate(&spec, Arch::native()) {
+                let span = match (problem.list, problem.index) {
+                    (SeccompList::Allow, Some(i)) => raw.allow[i].span(),
+                    (SeccompList::Deny, Some(i)) => raw.deny[i].span(),
+                    _ => raw.profile.as_ref().map_or(0..0, Spanned::span),
+                };
+                self.err(span, problem.key(), problem.message);
+            }
         }
+        spec
     }
 
     fn landlock(&mut self, raw: super::schema::RawLandlock) -> LandlockReq {

@@ -127,7 +127,7 @@ pub struct Filesystem {
 }
 
 /// Network confinement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NetworkMode {
     /// A network namespace with no usable interface.

@@ -160,7 +160,7 @@ pub fn assess(policy: &Policy) -> Risk {
         );
     }
 
-    reasons.sort_by(|a, b| b.level.cmp(&a.level));
+    reasons.sort_by_key(|r| std::cmp::Reverse(r.level));
     let level = reasons
         .iter()
         .map(|r| r.level)

@@ -1,4 +1,10 @@
 //! The single integration-test binary: drives the real `mycelium` binary.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "test code: a failed setup should abort the test"
+)]
 
 mod common;
 mod policy_cli;
+mod sandbox;

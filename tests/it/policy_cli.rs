@@ -20,3 +20,266 @@ fn shipped_policies_are_valid() {
         }
     }
 }
+
+/// (line, column, key path, message) of one diagnostic.
+type Located = (u64, u64, String, String);
+
+/// Write `body` to a policy file, run `policy check --json`, return the single error as
+/// (line, column, key, message).
+fn first_error(body: &str) -> Located {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.toml");
+    std::fs::write(&file, body).unwrap();
+    let out = mycelium(&["policy", "check", "--json", file.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "expected invalid: {}",
+        stdout(&out)
+    );
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(v["valid"], false);
+    let e = &v["errors"][0];
+    assert_eq!(e["file"], file.to_str().unwrap());
+    (
+        e["line"].as_u64().unwrap(),
+        e["column"].as_u64().unwrap(),
+        e["key"].as_str().unwrap().to_string(),
+        e["message"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn check_rejects_bad_files_with_line_column_and_key() {
+    let s = |x: &str| x.to_string();
+    let cases: Vec<(&str, Located)> = vec![
+        // 1. TOML syntax
+        (
+            "[filesystem]\nread_only = [\"/usr\"\n",
+            (2, 20, s(""), s("unclosed array, expected `]`")),
+        ),
+        // 2. unknown key in a table
+        (
+            "[network]\nmode = \"none\"\nports = [80]\n",
+            (
+                3,
+                1,
+                s("network.ports"),
+                s("unknown field `ports`, expected one of `mode`, `tcp_connect`, `tcp_bind`"),
+            ),
+        ),
+        // 3. unknown table
+        (
+            "[filesytem]\nread_only = []\n",
+            (
+                1,
+                2,
+                s("filesytem"),
+                s(
+                    "unknown field `filesytem`, expected one of `version`, `agent`, `filesystem`, `network`, `env`, `limits`, `seccomp`, `landlock`",
+                ),
+            ),
+        ),
+        // 4. wrong type
+        (
+            "[limits]\nprocesses = \"many\"\n",
+            (
+                2,
+                13,
+                s("limits.processes"),
+                s("invalid type: string \"many\", expected i64"),
+            ),
+        ),
+        // 5. path that does not exist, with its index
+        (
+            "[filesystem]\nread_only = [\"/usr\", \"/bin\",\n  \"/definitely/not/here\"]\n",
+            (
+                3,
+                3,
+                s("filesystem.read_only[2]"),
+                s(
+                    "/definitely/not/here: path does not exist (prefix the entry with `?` to skip it where it is absent)",
+                ),
+            ),
+        ),
+        // 6. bad size
+        (
+            "[limits]\nmemory = \"12 parsecs\"\n",
+            (
+                2,
+                10,
+                s("limits.memory"),
+                s("invalid size \"12 parsecs\": unknown unit \"parsecs\", expected K, M, G or T"),
+            ),
+        ),
+        // 7. bad duration
+        (
+            "[agent]\ntimeout = \"10\"\n",
+            (
+                2,
+                11,
+                s("agent.timeout"),
+                s(
+                    "invalid duration \"10\": expected a number followed by ms, s, m, h or d (e.g. \"30s\", \"10m\", \"1h30m\")",
+                ),
+            ),
+        ),
+        // 8. unknown network mode
+        (
+            "\n[network]\nmode = \"internet\"\n",
+            (
+                3,
+                8,
+                s("network.mode"),
+                s("unknown mode \"internet\": expected \"none\", \"loopback\" or \"host\""),
+            ),
+        ),
+        // 9. unknown placeholder
+        (
+            "[filesystem]\nread_write = [\"{workspce}/out\"]\n",
+            (
+                2,
+                15,
+                s("filesystem.read_write[0]"),
+                s(
+                    "\"{workspce}/out\": unknown placeholder {workspce}: expected {workspace} or {home} at the start",
+                ),
+            ),
+        ),
+        // 10. the sandbox's own /proc
+        (
+            "[filesystem]\nread_only = [\"/proc\"]\n",
+            (
+                2,
+                14,
+                s("filesystem.read_only[0]"),
+                s(
+                    "/proc is provided by the sandbox itself (a fresh /proc is always mounted); remove this entry",
+                ),
+            ),
+        ),
+        // 11. the same path twice
+        (
+            "[filesystem]\nread_only = [\"/usr\"]\nread_write = [\"/usr\"]\n",
+            (
+                3,
+                15,
+                s("filesystem.read_write[0]"),
+                s("/usr is granted twice (each path may appear once, in read_only or read_write)"),
+            ),
+        ),
+        // 12. port list outside host mode
+        (
+            "[network]\nmode = \"none\"\ntcp_connect = [443]\n",
+            (
+                3,
+                15,
+                s("network.tcp_connect"),
+                s("port lists apply to network.mode = \"host\" only (mode is \"none\")"),
+            ),
+        ),
+        // 13. not a variable name
+        (
+            "[env]\npass = [\"OK\", \"NOT-OK\"]\n",
+            (
+                2,
+                15,
+                s("env.pass[1]"),
+                s(
+                    "\"NOT-OK\" is not a variable name (letters, digits and `_`, not starting with a digit)",
+                ),
+            ),
+        ),
+        // 14. unsupported version
+        (
+            "version = 2\n",
+            (
+                1,
+                11,
+                s("version"),
+                s("unsupported version 2: this mycelium reads version 1"),
+            ),
+        ),
+        // 15. `..` in a path
+        (
+            "[filesystem]\nread_only = [\"/usr/../etc\"]\n",
+            (
+                2,
+                14,
+                s("filesystem.read_only[0]"),
+                s("\"/usr/../etc\": `..` is not allowed in paths"),
+            ),
+        ),
+        // 16. relative command
+        (
+            "[agent]\ncommand = [\"python3\"]\n",
+            (
+                2,
+                11,
+                s("agent.command[0]"),
+                s("program \"python3\" must be an absolute path inside the sandbox"),
+            ),
+        ),
+    ];
+    for (body, expected) in cases {
+        assert_eq!(first_error(body), expected, "policy:\n{body}");
+    }
+}
+
+#[test]
+fn check_reports_every_validation_error_and_mixed_files_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[limits]\nmemory = \"1X\"\nprocesses = 0\n[network]\nmode = \"wifi\"\n",
+    )
+    .unwrap();
+    let good = policies_dir().join("minimal.toml");
+    let out = mycelium(&[
+        "policy",
+        "check",
+        good.to_str().unwrap(),
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let b = bad.display();
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "{}: ok (risk: low)\n{b}:2:10: limits.memory: invalid size \"1X\": unknown unit \"X\", expected K, M, G or T\n{b}:3:13: limits.processes: 0 is not a positive number\n{b}:5:8: network.mode: unknown mode \"wifi\": expected \"none\", \"loopback\" or \"host\"\n",
+            good.display()
+        )
+    );
+}
+
+#[test]
+fn explain_describes_risk_in_plain_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p.toml");
+    std::fs::write(&p, "[filesystem]\nread_only = [\"/usr\"]\nread_write = [\"{workspace}\", \"/var/tmp\"]\n[network]\nmode = \"host\"\n[env]\npass = [\"GITHUB_TOKEN\", \"LANG\"]\n").unwrap();
+    let out = mycelium(&["policy", "explain", "--json", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["risk"]["level"], "high");
+    let reasons: Vec<&str> = v["risk"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            "network.mode = \"host\": the agent can reach every address the host can (LAN, internet, cloud metadata, local services)",
+            "writes /var/tmp outside the workspace",
+            "writes {workspace} (changes files in the workspace)",
+        ]
+    );
+    assert_eq!(
+        v["withheld"],
+        serde_json::json!(["GITHUB_TOKEN (GitHub token; list it in env.allow_secrets to pass it)"])
+    );
+    let text = mycelium(&["policy", "explain", p.to_str().unwrap()]);
+    assert!(stdout(&text).contains("Risk: HIGH"), "{}", stdout(&text));
+}

@@ -1,12 +1,18 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code, reason = "each test module uses a different subset")]
 
+pub mod gate;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The binary under test.
+/// The binary under test: `MYCELIUM_TEST_BIN` when set (the unprivileged rerun copies the
+/// binaries somewhere every user can read), else the one cargo built.
 pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_mycelium"))
+    std::env::var_os("MYCELIUM_TEST_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_mycelium")),
+        PathBuf::from,
+    )
 }
 
 /// The repository's `policies/` directory.

@@ -1,0 +1,85 @@
+//! `mycelium exec`: run one command under a policy.
+
+use std::process::Stdio;
+
+use anyhow::Result;
+
+use super::args::ExecArgs;
+use super::{exit, load_options};
+use crate::isolation::{self, IsolationError};
+use crate::policy::Policy;
+
+pub(super) fn run(args: ExecArgs) -> Result<i32> {
+    let policy = match Policy::load(&args.policy, &load_options()) {
+        Ok(p) => p,
+        Err(e) => {
+            for d in e.diagnostics(&args.policy) {
+                eprintln!("{d}");
+            }
+            eprintln!("mycelium: policy is invalid; nothing was run");
+            return Ok(exit::SANDBOX);
+        }
+    };
+    let caller: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let prepared = match isolation::prepare(
+        &policy,
+        args.workspace.as_deref(),
+        args.command,
+        caller.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    ) {
+        Ok(p) => p,
+        Err(e) => return Ok(report_error(&e)),
+    };
+    let forwarder = isolation::SignalForwarder::install()?;
+    let mut sandbox = match isolation::launch(
+        &prepared.plan,
+        Stdio::inherit(),
+        Stdio::inherit(),
+        Stdio::inherit(),
+    ) {
+        Ok(s) => s,
+        Err(e) => return Ok(report_error(&e)),
+    };
+    let report = match sandbox.wait_started() {
+        Ok(r) => r,
+        Err(e) => return Ok(report_error(&e)),
+    };
+    if args.report {
+        let withheld: Vec<&str> = prepared
+            .env
+            .withheld
+            .iter()
+            .map(|w| w.name.as_str())
+            .collect();
+        let json = serde_json::json!({
+            "policy": policy.path,
+            "risk": policy.risk().level,
+            "sandbox": report,
+            "env": { "passed": prepared.plan.env.keys().collect::<Vec<_>>(), "withheld": withheld },
+        });
+        eprintln!("{}", serde_json::to_string(&json)?);
+    }
+    match sandbox.wait_forwarding_signals(&forwarder) {
+        Ok(code) => Ok(code),
+        Err(e) => Ok(report_error(&e)),
+    }
+}
+
+fn report_error(e: &IsolationError) -> i32 {
+    eprintln!("mycelium: {e}");
+    match e {
+        IsolationError::Exec { failure } if failure.errno == libc::ENOENT => {
+            eprintln!(
+                "mycelium: the command must be inside a path the policy grants (see `mycelium policy explain`)"
+            );
+            exit::NOT_FOUND
+        }
+        IsolationError::Exec { .. } => exit::NOT_EXECUTABLE,
+        _ => {
+            eprintln!("mycelium: nothing was run");
+            exit::SANDBOX
+        }
+    }
+}

@@ -1,0 +1,496 @@
+//! Inside the sandbox: pid 1's setup of the new root, then the agent's last steps to exec.
+//!
+//! Runs in the process created by the launcher's `clone`, which is single-threaded and so
+//! may allocate freely. The order of steps is the security argument, so each says why it
+//! sits where it does. Any failure is reported as a [`SetupFailure`] on the status pipe
+//! and the process exits; nothing of the command has run at that point.
+
+use std::ffi::CString;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sched::CloneFlags;
+use nix::sys::prctl;
+use nix::sys::resource::{Resource, setrlimit};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::statvfs::{FsFlags, statvfs};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{Pid, chdir, execve, pivot_root, sethostname, setsid};
+
+use super::plan::{HOSTNAME, MountSpec, RlimitKind, SandboxPlan};
+use super::protocol::SetupFailure;
+use super::signal_set;
+use super::sys::{self, CloneResult};
+use super::{landlock, seccomp};
+
+/// Where the new root is assembled, inside the first (scratch) root.
+const NEW_ROOT: &str = "/newroot";
+/// Where the host's root is visible while the new root is assembled.
+const OLD_ROOT: &str = "/oldroot";
+/// Device nodes the sandbox provides, bound from the host's `/dev`.
+pub(crate) const DEVICES: [&str; 5] = ["null", "zero", "full", "random", "urandom"];
+
+type Step<T = ()> = Result<T, SetupFailure>;
+
+fn fail(step: impl Into<String>, errno: Errno) -> SetupFailure {
+    let step = step.into();
+    SetupFailure {
+        detail: format!("{step}: {}", errno.desc()),
+        step,
+        errno: errno as i32,
+    }
+}
+
+fn message_fail(step: &str, e: &dyn std::error::Error) -> SetupFailure {
+    let mut detail = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        detail.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    SetupFailure {
+        step: step.into(),
+        errno: 0,
+        detail,
+    }
+}
+
+fn io_fail(step: impl Into<String>, e: &std::io::Error) -> SetupFailure {
+    let step = step.into();
+    SetupFailure {
+        detail: format!("{step}: {e}"),
+        step,
+        errno: e.raw_os_error().unwrap_or(0),
+    }
+}
+
+/// Report a failure to the launcher and end this process.
+fn die(status: &mut std::fs::File, failure: &SetupFailure) -> ! {
+    if let Ok(json) = serde_json::to_vec(failure) {
+        let _ = status.write_all(&json);
+    }
+    sys::exit_immediately(super::SETUP_FAILED_CODE)
+}
+
+/// pid 1 of the sandbox: wait for the id maps, build the root, start the agent, then reap
+/// and forward signals until the agent exits. Never returns.
+pub(super) fn run_init(plan: &SandboxPlan, go: OwnedFd, status: OwnedFd) -> ! {
+    let mut status = std::fs::File::from(status);
+    if let Err(f) = setup_root(plan, go) {
+        die(&mut status, &f);
+    }
+    let signals = match SignalFd::with_flags(&signal_set(), SfdFlags::SFD_CLOEXEC) {
+        Ok(s) => s,
+        Err(e) => die(&mut status, &fail("signalfd", e)),
+    };
+    match sys::clone_process(CloneFlags::empty()) {
+        Err(e) => die(&mut status, &fail("fork agent", e.errno)),
+        Ok(CloneResult::Child) => {
+            drop(signals);
+            let failure = start_agent(plan);
+            die(&mut status, &failure)
+        }
+        Ok(CloneResult::Parent(agent)) => {
+            // Our copy of the status pipe must close so the launcher sees EOF at the agent's
+            // exec; the agent's copy closes there (close-on-exec).
+            drop(status);
+            // pid 1 needs no privilege to reap and forward signals: give it all up, and
+            // stay non-dumpable so the agent can neither ptrace it nor read its memory.
+            let _ = prctl::set_dumpable(false);
+            if sys::drop_all_capabilities().is_err() {
+                let _ = kill(agent, Signal::SIGKILL);
+                sys::exit_immediately(super::SETUP_FAILED_CODE);
+            }
+            reap_until_agent_exits(agent, &signals)
+        }
+    }
+}
+
+fn reap_until_agent_exits(agent: Pid, signals: &SignalFd) -> ! {
+    loop {
+        let info = match signals.read_signal() {
+            Ok(Some(info)) => info,
+            Ok(None) | Err(Errno::EINTR) => continue,
+            Err(_) => sys::exit_immediately(super::SETUP_FAILED_CODE),
+        };
+        let signo = info.ssi_signo as i32;
+        if signo == libc::SIGCHLD {
+            loop {
+                match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                    Ok(WaitStatus::Exited(pid, code)) if pid == agent => {
+                        // Exiting pid 1 makes the kernel kill every other process of the
+                        // namespace (double-forked daemons included) before we are reaped.
+                        sys::exit_immediately(code)
+                    }
+                    Ok(WaitStatus::Signaled(pid, sig, _)) if pid == agent => {
+                        sys::exit_immediately(128 + sig as i32)
+                    }
+                    Ok(WaitStatus::StillAlive) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        } else if info.ssi_pid == 0 {
+            // Sent from outside our pid namespace (the launcher): pass it on to the agent's
+            // process group. Signals the agent sends to pid 1 itself are not echoed back.
+            if let Ok(sig) = Signal::try_from(signo) {
+                let _ = kill(Pid::from_raw(-agent.as_raw()), sig);
+            }
+        }
+    }
+}
+
+/// Everything before the agent is forked: the new root, hostname, loopback.
+fn setup_root(plan: &SandboxPlan, go: OwnedFd) -> Step {
+    // Die with the launcher. Set before waiting, then the wait itself detects a launcher
+    // that died earlier (EOF instead of the go byte).
+    prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| fail("prctl PR_SET_PDEATHSIG", e))?;
+    let mut byte = [0u8; 1];
+    match std::fs::File::from(go).read(&mut byte) {
+        Ok(1) => {}
+        _ => sys::exit_immediately(super::SETUP_FAILED_CODE),
+    }
+    sethostname(HOSTNAME).map_err(|e| fail("sethostname", e))?;
+    build_root(plan)?;
+    if plan.network == crate::policy::NetworkMode::Loopback {
+        sys::bring_loopback_up().map_err(|e| fail("bring up lo", e.errno))?;
+    }
+    Ok(())
+}
+
+fn mnt(
+    source: Option<&Path>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Step {
+    mount(source, target, fstype, flags, data)
+        .map_err(|e| fail(format!("mount {}", target.display()), e))
+}
+
+/// Inside path `p` under the new root.
+fn under(root: &str, p: &Path) -> PathBuf {
+    Path::new(root).join(p.strip_prefix("/").unwrap_or(p))
+}
+
+fn mkdir_p(p: &Path) -> Step {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(p)
+        .map_err(|e| io_fail(format!("mkdir {}", p.display()), &e))
+}
+
+fn touch(p: &Path) -> Step {
+    if let Some(parent) = p.parent() {
+        mkdir_p(parent)?;
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o644)
+        .open(p)
+        .map(drop)
+        .map_err(|e| io_fail(format!("create mount point {}", p.display()), &e))
+}
+
+/// Flags a bind mount inherits from its source and that a user namespace may not clear
+/// (clearing them is `EPERM`: mount_namespaces(7), "locked" mount flags).
+fn locked_flags(source: &Path) -> Step<MsFlags> {
+    let st = statvfs(source).map_err(|e| fail(format!("statvfs {}", source.display()), e))?;
+    let f = st.flags();
+    let mut out = MsFlags::empty();
+    for (fs, ms) in [
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(fs) {
+            out |= ms;
+        }
+    }
+    Ok(out)
+}
+
+/// Bind `source` (a host path under the old root) at `target` and remount it with `flags`
+/// plus whatever the source has locked.
+fn bind(source: &Path, target: &Path, flags: MsFlags) -> Step {
+    mnt(Some(source), target, None, MsFlags::MS_BIND, None)?;
+    let keep = locked_flags(source)?;
+    mnt(
+        None,
+        target,
+        None,
+        MsFlags::MS_REMOUNT | MsFlags::MS_BIND | flags | keep,
+        None,
+    )
+}
+
+fn build_root(plan: &SandboxPlan) -> Step {
+    // Nothing we mount may propagate back to the host's mount namespace.
+    mnt(
+        None,
+        Path::new("/"),
+        None,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None,
+    )?;
+
+    // A scratch root on top of /tmp: pivoting into it leaves the host's root reachable at
+    // /oldroot (with the host's /tmp uncovered), so every bind below reads host paths
+    // from one place without the new root hiding any of them.
+    let scratch = Path::new("/tmp");
+    mnt(
+        Some(Path::new("tmpfs")),
+        scratch,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=0700,size=1m"),
+    )?;
+    chdir(scratch).map_err(|e| fail("chdir scratch", e))?;
+    mkdir_p(&scratch.join("oldroot"))?;
+    pivot_root(".", "oldroot").map_err(|e| fail("pivot_root scratch", e))?;
+    chdir("/").map_err(|e| fail("chdir /", e))?;
+
+    let root = Path::new(NEW_ROOT);
+    mkdir_p(root)?;
+    mnt(
+        Some(Path::new("tmpfs")),
+        root,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=0755,size=1m"),
+    )?;
+
+    for m in &plan.mounts {
+        match m {
+            MountSpec::Bind {
+                source,
+                target,
+                writable,
+                is_dir,
+            } => {
+                let inside = under(NEW_ROOT, target);
+                if *is_dir {
+                    mkdir_p(&inside)?;
+                } else {
+                    touch(&inside)?;
+                }
+                let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+                if !writable {
+                    flags |= MsFlags::MS_RDONLY;
+                }
+                bind(&under(OLD_ROOT, source), &inside, flags)?;
+            }
+            MountSpec::Symlink { at, points_to } => {
+                let inside = under(NEW_ROOT, at);
+                if let Some(parent) = inside.parent() {
+                    mkdir_p(parent)?;
+                }
+                std::os::unix::fs::symlink(points_to, &inside)
+                    .map_err(|e| io_fail(format!("symlink {}", at.display()), &e))?;
+            }
+            MountSpec::Tmpfs { target, size } => {
+                let inside = under(NEW_ROOT, target);
+                mkdir_p(&inside)?;
+                let data = format!("mode=1777,size={size}");
+                mnt(
+                    Some(Path::new("tmpfs")),
+                    &inside,
+                    Some("tmpfs"),
+                    MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                    Some(&data),
+                )?;
+            }
+        }
+    }
+
+    // A fresh /proc for the new pid namespace: it shows only the sandbox's processes.
+    let proc_dir = under(NEW_ROOT, Path::new("/proc"));
+    mkdir_p(&proc_dir)?;
+    mnt(
+        Some(Path::new("proc")),
+        &proc_dir,
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None,
+    )?;
+    // Kernel knobs stay read-only even where the kernel would let namespace root write.
+    for sub in ["sys", "sysrq-trigger", "irq", "bus"] {
+        let p = proc_dir.join(sub);
+        if p.exists() {
+            mnt(Some(&p), &p, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+            mnt(
+                None,
+                &p,
+                None,
+                MsFlags::MS_REMOUNT
+                    | MsFlags::MS_BIND
+                    | MsFlags::MS_RDONLY
+                    | MsFlags::MS_NOSUID
+                    | MsFlags::MS_NODEV
+                    | MsFlags::MS_NOEXEC,
+                None,
+            )?;
+        }
+    }
+
+    // A minimal /dev: five harmless character devices and the fd links.
+    let dev = under(NEW_ROOT, Path::new("/dev"));
+    mkdir_p(&dev)?;
+    mnt(
+        Some(Path::new("tmpfs")),
+        &dev,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("mode=0755,size=64k"),
+    )?;
+    for name in DEVICES {
+        let node = dev.join(name);
+        touch(&node)?;
+        // No MS_NODEV here: these mounts exist to be opened as devices.
+        bind(
+            &Path::new(OLD_ROOT).join("dev").join(name),
+            &node,
+            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        )?;
+    }
+    for (link, to) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        std::os::unix::fs::symlink(to, dev.join(link))
+            .map_err(|e| io_fail(format!("symlink /dev/{link}"), &e))?;
+    }
+
+    // Let go of the host's root: from here on nothing outside the new root is reachable.
+    umount2(OLD_ROOT, MntFlags::MNT_DETACH).map_err(|e| fail("umount old root", e))?;
+    // The new root's own directory tree (mount points) is read-only: the agent cannot add
+    // files at /, only in what the policy made writable and in its tmpfs mounts.
+    mnt(
+        None,
+        root,
+        None,
+        MsFlags::MS_REMOUNT
+            | MsFlags::MS_BIND
+            | MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV,
+        None,
+    )?;
+    chdir(root).map_err(|e| fail("chdir new root", e))?;
+    pivot_root(".", ".").map_err(|e| fail("pivot_root", e))?;
+    // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves
+    // only the new root (pivot_root(2), NOTES).
+    umount2(".", MntFlags::MNT_DETACH).map_err(|e| fail("umount scratch root", e))?;
+    chdir("/").map_err(|e| fail("chdir /", e))?;
+    Ok(())
+}
+
+/// The agent's process: last steps, then exec. Returns only on failure.
+fn start_agent(plan: &SandboxPlan) -> SetupFailure {
+    match prepare_agent(plan) {
+        Ok(()) => exec_command(plan),
+        Err(f) => f,
+    }
+}
+
+fn prepare_agent(plan: &SandboxPlan) -> Step {
+    // A new session: no controlling terminal, and its own process group for signals.
+    setsid().map_err(|e| fail("setsid", e))?;
+    prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| fail("prctl PR_SET_PDEATHSIG", e))?;
+    for l in &plan.rlimits {
+        let res = match l.name {
+            RlimitKind::RlimitAs => Resource::RLIMIT_AS,
+            RlimitKind::RlimitNproc => Resource::RLIMIT_NPROC,
+            RlimitKind::RlimitNofile => Resource::RLIMIT_NOFILE,
+            RlimitKind::RlimitFsize => Resource::RLIMIT_FSIZE,
+            RlimitKind::RlimitCpu => Resource::RLIMIT_CPU,
+            RlimitKind::RlimitCore => Resource::RLIMIT_CORE,
+        };
+        setrlimit(res, l.value, l.value).map_err(|e| fail(format!("setrlimit {:?}", l.name), e))?;
+    }
+    chdir(&plan.cwd).map_err(|e| fail(format!("chdir {}", plan.cwd.display()), e))?;
+    // Every capability of the sandbox's user namespace goes, bounding set included, so not
+    // even uid 0 inside regains any at exec.
+    sys::drop_all_capabilities().map_err(|e| fail("drop capabilities", e.errno))?;
+    // No privilege can be gained by exec from here on (setuid bits, file capabilities).
+    prctl::set_no_new_privs().map_err(|e| fail("prctl PR_SET_NO_NEW_PRIVS", e))?;
+    // Landlock after the new root exists (its rules name paths as seen inside): even a
+    // wrong bind mount would still be refused by the kernel's own access checks.
+    landlock::apply(&plan.landlock).map_err(|e| message_fail("landlock", &e))?;
+    // The launcher blocked signals and the Rust runtime ignores SIGPIPE; the agent gets
+    // the defaults a freshly started program expects.
+    sys::reset_signal_dispositions().map_err(|e| fail("reset signal dispositions", e.errno))?;
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+        .map_err(|e| fail("sigprocmask", e))?;
+    // seccomp last: every step above may use calls the filter denies.
+    seccomp::install(&plan.seccomp).map_err(|e| message_fail("seccomp", &e))?;
+    Ok(())
+}
+
+/// `execve` the command, searching the agent's `PATH` for a bare name.
+fn exec_command(plan: &SandboxPlan) -> SetupFailure {
+    let cstr = |s: &str| {
+        CString::new(s).map_err(|_| SetupFailure {
+            step: "execve".into(),
+            errno: libc::EINVAL,
+            detail: format!("{s:?} contains a NUL byte"),
+        })
+    };
+    let argv: Result<Vec<CString>, _> = plan.argv.iter().map(|a| cstr(a)).collect();
+    let envp: Result<Vec<CString>, _> = plan
+        .env
+        .iter()
+        .map(|(k, v)| cstr(&format!("{k}={v}")))
+        .collect();
+    let (argv, envp) = match (argv, envp) {
+        (Ok(a), Ok(e)) => (a, e),
+        (Err(f), _) | (_, Err(f)) => return f,
+    };
+    let program = &plan.argv[0];
+    let candidates: Vec<PathBuf> = if program.contains('/') {
+        vec![PathBuf::from(program)]
+    } else {
+        let path = plan
+            .env
+            .get("PATH")
+            .map_or(super::env::SAFE_PATH, String::as_str);
+        path.split(':')
+            .filter(|d| !d.is_empty())
+            .map(|d| Path::new(d).join(program))
+            .collect()
+    };
+    let mut last = Errno::ENOENT;
+    for c in &candidates {
+        let Ok(cpath) = CString::new(c.as_os_str().as_encoded_bytes()) else {
+            continue;
+        };
+        let Err(e) = execve(&cpath, &argv, &envp);
+        // Like execvp: keep looking past a missing or unreadable candidate, but remember
+        // that one existed and could not be run.
+        if e != Errno::ENOENT && e != Errno::ENOTDIR {
+            last = e;
+            if e != Errno::EACCES {
+                break;
+            }
+        }
+    }
+    SetupFailure {
+        step: "execve".into(),
+        errno: last as i32,
+        detail: format!("{program}: {}", last.desc()),
+    }
+}

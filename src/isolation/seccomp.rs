@@ -1,0 +1,868 @@
+//! The agent's system-call filter: `[seccomp]` → a compiled BPF program → installed.
+//!
+//! This module owns the two built-in allow-lists (`default`, `strict`), the calls that the
+//! default profile never allows (each with its reason), the argument checks on `clone`,
+//! `ioctl`, `personality` and `socket`, and the x86_64 and aarch64 name tables. Building a
+//! filter is pure ([`compile`], [`validate`], [`describe`]); only [`install`] touches the
+//! kernel, through `seccompiler`'s safe `apply_filter`.
+//!
+//! Shape of every compiled program, in evaluation order:
+//!
+//! 1. a guard: a foreign audit architecture (i386 on x86_64, arm32 on aarch64) or an x32
+//!    call (`__X32_SYSCALL_BIT`) kills the whole process; `clone3` answers `ENOSYS`, because
+//!    its flags live in memory a filter cannot read and libc falls back to `clone`, whose
+//!    flags it can;
+//! 2. `seccompiler`'s program: allowed calls (some only for some arguments) return ALLOW,
+//!    everything else — including calls added by kernels newer than these tables — answers
+//!    `EPERM`.
+//!
+//! Invariant: a call in [`NEVER_ALLOWED`] is allowed only when the policy's own `allow`
+//! names it, which `policy` counts as relaxing the profile (higher risk).
+
+mod syscalls_aarch64;
+mod syscalls_x86_64;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompRule,
+    TargetArch, sock_filter,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::policy::{NetworkMode, Seccomp, SeccompProfile};
+
+/// A CPU architecture whose system-call table this module knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arch {
+    /// 64-bit x86 (the native x86_64 ABI; x32 and i386 calls are killed).
+    X86_64,
+    /// 64-bit Arm.
+    Aarch64,
+}
+
+impl Arch {
+    /// The architecture this binary was built for.
+    #[must_use]
+    pub const fn native() -> Arch {
+        #[cfg(target_arch = "x86_64")]
+        {
+            Arch::X86_64
+        }
+        #[cfg(target_arch = "aarch64")]
+        {
+            Arch::Aarch64
+        }
+    }
+
+    /// The name used in messages (`x86_64`, `aarch64`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Aarch64 => "aarch64",
+        }
+    }
+
+    /// `(name, number)` pairs of this architecture's calls, sorted by name.
+    fn table(self) -> &'static [(&'static str, i64)] {
+        match self {
+            Arch::X86_64 => syscalls_x86_64::SYSCALLS,
+            Arch::Aarch64 => syscalls_aarch64::SYSCALLS,
+        }
+    }
+
+    /// The number of the system call `name` on this architecture.
+    #[must_use]
+    pub fn syscall_number(self, name: &str) -> Option<i64> {
+        let table = self.table();
+        table
+            .binary_search_by(|(n, _)| (*n).cmp(name))
+            .ok()
+            .and_then(|i| table.get(i))
+            .map(|(_, nr)| *nr)
+    }
+
+    /// Every system-call name this architecture has, sorted.
+    pub fn syscall_names(self) -> impl Iterator<Item = &'static str> {
+        self.table().iter().map(|(n, _)| *n)
+    }
+
+    fn target(self) -> TargetArch {
+        match self {
+            Arch::X86_64 => TargetArch::x86_64,
+            Arch::Aarch64 => TargetArch::aarch64,
+        }
+    }
+
+    /// `AUDIT_ARCH_*` as seen in `seccomp_data.arch`.
+    fn audit_arch(self) -> u32 {
+        const EM_X86_64: u32 = 62;
+        const EM_AARCH64: u32 = 183;
+        const AUDIT_ARCH_64BIT: u32 = 0x8000_0000;
+        const AUDIT_ARCH_LE: u32 = 0x4000_0000;
+        let machine = match self {
+            Arch::X86_64 => EM_X86_64,
+            Arch::Aarch64 => EM_AARCH64,
+        };
+        machine | AUDIT_ARCH_64BIT | AUDIT_ARCH_LE
+    }
+}
+
+impl std::fmt::Display for Arch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What can go wrong compiling or installing a filter.
+#[derive(Debug, thiserror::Error)]
+pub enum SeccompError {
+    /// A name in `[seccomp] allow` or `deny` is not a system call of the architecture.
+    #[error(
+        "`{name}` is not a system call on {arch}; run `mycelium policy check` to list such names"
+    )]
+    UnknownSyscall {
+        /// The name as written.
+        name: String,
+        /// The architecture it was looked up in.
+        arch: Arch,
+    },
+    /// `seccompiler` refused the rule set.
+    #[error("could not build the seccomp program")]
+    Build {
+        /// Its reason.
+        #[source]
+        source: seccompiler::Error,
+    },
+    /// The filter was compiled for another architecture than the one running.
+    #[error("the seccomp filter was compiled for {filter} but this machine is {native}")]
+    WrongArch {
+        /// The filter's architecture.
+        filter: Arch,
+        /// The machine's.
+        native: Arch,
+    },
+    /// Joining a fresh session keyring failed.
+    #[error("could not join a fresh session keyring")]
+    Keyring {
+        /// The kernel's answer.
+        #[source]
+        source: crate::isolation::sys::SysError,
+    },
+    /// The kernel refused the program.
+    #[error("could not install the seccomp filter (no_new_privs must be set first)")]
+    Install {
+        /// The kernel's answer.
+        #[source]
+        source: seccompiler::Error,
+    },
+}
+
+/// A compiled filter: a BPF program for one architecture, cheap to clone and to send over
+/// the launcher's pipe. Compile once per policy with [`compile`], install per spawn with
+/// [`install`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeccompFilter {
+    arch: Arch,
+    /// `sock_filter` instructions as `(code, jt, jf, k)`.
+    program: Vec<(u16, u8, u8, u32)>,
+}
+
+impl SeccompFilter {
+    /// The architecture the program was built for.
+    #[must_use]
+    pub fn arch(&self) -> Arch {
+        self.arch
+    }
+
+    /// Number of BPF instructions (the kernel allows at most 4096).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.program.len()
+    }
+
+    /// Whether the program has no instruction (never true for a compiled filter).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.program.is_empty()
+    }
+
+    /// The instructions as `(code, jt, jf, k)`.
+    #[must_use]
+    pub fn instructions(&self) -> &[(u16, u8, u8, u32)] {
+        &self.program
+    }
+
+    fn bpf(&self) -> BpfProgram {
+        self.program
+            .iter()
+            .map(|&(code, jt, jf, k)| sock_filter { code, jt, jf, k })
+            .collect()
+    }
+}
+
+// Argument values the rules compare against (identical on x86_64 and aarch64).
+const CLONE_NAMESPACE_FLAGS: u64 = (libc::CLONE_NEWNS
+    | libc::CLONE_NEWCGROUP
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUSER
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWNET) as u32 as u64;
+const PER_LINUX: u64 = 0;
+const PERSONALITY_QUERY: u64 = 0xffff_ffff;
+const TIOCSTI: u64 = 0x5412;
+const TIOCLINUX: u64 = 0x541c;
+const AF_NETLINK: u64 = libc::AF_NETLINK as u64;
+const AF_PACKET: u64 = libc::AF_PACKET as u64;
+const NETLINK_AUDIT: u64 = libc::NETLINK_AUDIT as u64;
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+
+/// Calls the default profile never allows, each with the reason.
+#[rustfmt::skip]
+pub const NEVER_ALLOWED: &[(&str, &str)] = &[
+    ("ptrace", "reads and rewrites the memory and registers of other processes"),
+    ("process_vm_readv", "reads another process's memory directly"),
+    ("process_vm_writev", "writes another process's memory directly"),
+    ("kcmp", "compares kernel objects of other processes, leaking their layout"),
+    ("pidfd_getfd", "copies file descriptors out of another process"),
+    ("keyctl", "reaches kernel keyrings that may hold the caller's credentials"),
+    ("add_key", "stores keys in kernel keyrings shared beyond the sandbox"),
+    ("request_key", "asks the kernel (and its upcall helpers) for keys"),
+    ("bpf", "loads programs into the kernel; a large and often-exploited surface"),
+    ("perf_event_open", "exposes kernel and hardware performance data; frequent exploit vector"),
+    ("userfaultfd", "stalls kernel page faults at will, a standard race-widening exploit tool"),
+    ("io_uring_setup", "io_uring bypasses per-call filtering and has had many kernel bugs"),
+    ("io_uring_enter", "io_uring bypasses per-call filtering and has had many kernel bugs"),
+    ("io_uring_register", "io_uring bypasses per-call filtering and has had many kernel bugs"),
+    ("kexec_load", "replaces the running kernel"),
+    ("kexec_file_load", "replaces the running kernel"),
+    ("init_module", "loads code into the kernel"),
+    ("finit_module", "loads code into the kernel"),
+    ("delete_module", "unloads kernel code"),
+    ("mount", "changes the file-system view the sandbox was built with"),
+    ("umount2", "removes mounts, possibly uncovering what they hid"),
+    ("pivot_root", "changes the root the sandbox was built with"),
+    ("chroot", "changes the root directory, a classic step in escapes"),
+    ("move_mount", "new mount API: changes the file-system view"),
+    ("open_tree", "new mount API: clones mount trees"),
+    ("open_tree_attr", "new mount API: clones mount trees with new attributes"),
+    ("fsopen", "new mount API: creates file-system contexts"),
+    ("fsconfig", "new mount API: configures file-system contexts"),
+    ("fsmount", "new mount API: creates mounts"),
+    ("fspick", "new mount API: reconfigures existing mounts"),
+    ("mount_setattr", "new mount API: changes mount flags such as read-only"),
+    ("setns", "joins other namespaces"),
+    ("unshare", "creates namespaces, where the agent would regain capabilities"),
+    ("reboot", "restarts or halts the machine (or a pid namespace)"),
+    ("swapon", "changes the host's swap devices"),
+    ("swapoff", "changes the host's swap devices"),
+    ("acct", "turns process accounting on or off host-wide"),
+    ("quotactl", "changes or reads disk quotas of the host's file systems"),
+    ("quotactl_fd", "changes or reads disk quotas of the host's file systems"),
+    ("open_by_handle_at", "opens files by handle, bypassing path checks (the shocker escape)"),
+    ("name_to_handle_at", "produces file handles for open_by_handle_at"),
+    ("lookup_dcookie", "resolves kernel directory cookies to host paths"),
+    ("clone3", "its flags are in memory a filter cannot read; answered with ENOSYS"),
+];
+
+/// The `default` profile: what shells, coreutils, Python, Node, git and compilers use.
+/// Names missing from an architecture's table (e.g. `open` on aarch64) are skipped there.
+#[rustfmt::skip]
+const DEFAULT_ALLOW: &[&str] = &[
+    // Files and descriptors.
+    "read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev", "preadv2",
+    "pwritev2", "open", "openat", "openat2", "creat", "close", "close_range", "lseek", "dup",
+    "dup2", "dup3", "pipe", "pipe2", "fcntl", "flock", "fsync", "fdatasync", "sync", "syncfs",
+    "sync_file_range", "truncate", "ftruncate", "fallocate", "fadvise64", "readahead", "sendfile",
+    "splice", "tee", "vmsplice", "copy_file_range", "stat", "fstat", "lstat", "newfstatat", "statx",
+    "statfs", "fstatfs", "access", "faccessat", "faccessat2", "getdents", "getdents64", "getcwd",
+    "chdir", "fchdir", "rename", "renameat", "renameat2", "mkdir", "mkdirat", "rmdir", "link",
+    "linkat", "unlink", "unlinkat", "symlink", "symlinkat", "readlink", "readlinkat", "chmod",
+    "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat", "umask", "utime",
+    "utimes", "utimensat", "futimesat", "mknod", "mknodat", "getxattr", "lgetxattr", "fgetxattr",
+    "getxattrat", "listxattr", "llistxattr", "flistxattr", "listxattrat", "setxattr", "lsetxattr",
+    "fsetxattr", "setxattrat", "removexattr", "lremovexattr", "fremovexattr", "removexattrat",
+    "file_getattr", "file_setattr", "inotify_init", "inotify_init1", "inotify_add_watch",
+    "inotify_rm_watch", "memfd_create", "cachestat", "ioctl",
+    // Memory.
+    "brk", "mmap", "munmap", "mprotect", "mremap", "msync", "mincore", "madvise", "mlock", "mlock2",
+    "munlock", "mlockall", "munlockall", "pkey_alloc", "pkey_free", "pkey_mprotect", "mseal",
+    "membarrier", "remap_file_pages", "get_mempolicy", "set_mempolicy", "mbind", "map_shadow_stack",
+    // Processes, threads and signals.
+    "clone", "fork", "vfork", "execve", "execveat", "exit", "exit_group", "wait4", "waitid", "kill",
+    "tkill", "tgkill", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigsuspend",
+    "rt_sigpending", "rt_sigtimedwait", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "sigaltstack",
+    "signalfd", "signalfd4", "pause", "restart_syscall", "getpid", "getppid", "gettid", "getpgid",
+    "setpgid", "getpgrp", "getsid", "setsid", "getuid", "geteuid", "getgid", "getegid", "getresuid",
+    "getresgid", "getgroups", "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid",
+    "setgroups", "setfsuid", "setfsgid", "capget", "capset", "prctl", "arch_prctl",
+    "set_tid_address", "set_robust_list", "get_robust_list", "futex", "futex_waitv", "futex_wake",
+    "futex_wait", "futex_requeue", "rseq", "sched_yield", "sched_getaffinity", "sched_setaffinity",
+    "sched_getparam", "sched_setparam", "sched_getscheduler", "sched_setscheduler",
+    "sched_get_priority_max", "sched_get_priority_min", "sched_rr_get_interval", "sched_getattr",
+    "sched_setattr", "getpriority", "setpriority", "ioprio_get", "ioprio_set", "getrlimit",
+    "setrlimit", "prlimit64", "getrusage", "times", "personality", "pidfd_open",
+    "pidfd_send_signal", "seccomp", "landlock_create_ruleset", "landlock_add_rule",
+    "landlock_restrict_self",
+    // Time and system information.
+    "uname", "sysinfo", "getrandom", "gettimeofday", "time", "clock_gettime", "clock_getres",
+    "clock_nanosleep", "nanosleep", "alarm", "getitimer", "setitimer", "timer_create",
+    "timer_settime", "timer_gettime", "timer_getoverrun", "timer_delete", "timerfd_create",
+    "timerfd_settime", "timerfd_gettime", "getcpu",
+    // Waiting on events.
+    "eventfd", "eventfd2", "epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait",
+    "epoll_pwait", "epoll_pwait2", "poll", "ppoll", "select", "pselect6",
+    // Asynchronous I/O (the old interface, which seccomp can still see call by call).
+    "io_setup", "io_destroy", "io_getevents", "io_pgetevents", "io_submit", "io_cancel",
+    // Sockets.
+    "socket", "socketpair", "bind", "listen", "accept", "accept4", "connect", "getsockname",
+    "getpeername", "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg", "shutdown",
+    "setsockopt", "getsockopt",
+    // System V and POSIX IPC (private to the sandbox's IPC namespace).
+    "shmget", "shmat", "shmdt", "shmctl", "semget", "semop", "semtimedop", "semctl", "msgget",
+    "msgsnd", "msgrcv", "msgctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive",
+    "mq_notify", "mq_getsetattr",
+];
+
+/// The `strict` profile: enough for `sh`, coreutils and `python3`, nothing more (no
+/// sockets, no IPC, no scheduling or memory-policy changes).
+#[rustfmt::skip]
+const STRICT_ALLOW: &[&str] = &[
+    "read", "write", "readv", "writev", "pread64", "pwrite64", "open", "openat", "close",
+    "close_range", "lseek", "dup", "dup2", "dup3", "pipe", "pipe2", "fcntl", "flock", "fsync",
+    "fdatasync", "sync", "truncate", "ftruncate", "fadvise64", "sendfile", "copy_file_range",
+    "stat", "fstat", "lstat", "newfstatat", "statx", "statfs", "fstatfs", "access", "faccessat",
+    "faccessat2", "getdents", "getdents64", "getcwd", "chdir", "fchdir", "rename", "renameat",
+    "renameat2", "mkdir", "mkdirat", "rmdir", "link", "linkat", "unlink", "unlinkat", "symlink",
+    "symlinkat", "readlink", "readlinkat", "chmod", "fchmod", "fchmodat", "fchmodat2", "chown",
+    "fchown", "lchown", "fchownat", "umask", "utimensat", "getxattr", "lgetxattr", "fgetxattr",
+    "listxattr", "llistxattr", "flistxattr", "ioctl", "brk", "mmap", "munmap", "mprotect", "mremap",
+    "madvise", "clone", "fork", "vfork", "execve", "exit", "exit_group", "wait4", "waitid", "kill",
+    "tgkill", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigsuspend", "sigaltstack",
+    "restart_syscall", "getpid", "getppid", "gettid", "getpgid", "setpgid", "getpgrp", "getsid",
+    "getuid", "geteuid", "getgid", "getegid", "getresuid", "getresgid", "getgroups", "arch_prctl",
+    "set_tid_address", "set_robust_list", "rseq", "futex", "sched_yield", "sched_getaffinity",
+    "getrlimit", "prlimit64", "getrusage", "times", "personality", "uname", "sysinfo", "getrandom",
+    "gettimeofday", "time", "clock_gettime", "clock_getres", "clock_nanosleep", "nanosleep",
+    "alarm", "poll", "ppoll", "select", "pselect6", "epoll_create1", "epoll_ctl", "epoll_wait",
+    "epoll_pwait", "eventfd2",
+];
+
+/// What `/bin/sh` cannot start without; each inner list is one need, met by any of its
+/// names (architectures differ: aarch64 has no `open`, `fork` or `pipe`).
+const NEEDED_BY_SH: &[&[&str]] = &[
+    &["execve"],
+    &["brk"],
+    &["mmap"],
+    &["mprotect"],
+    &["munmap"],
+    &["read"],
+    &["write"],
+    &["close"],
+    &["openat", "open"],
+    &["fstat", "newfstatat", "statx"],
+    &["fcntl"],
+    &["dup2", "dup3"],
+    &["pipe2", "pipe"],
+    &["clone", "fork", "vfork"],
+    &["wait4", "waitid"],
+    &["rt_sigaction"],
+    &["rt_sigprocmask"],
+    &["rt_sigreturn"],
+    &["exit_group"],
+];
+
+/// How much of an argument a check compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArgWidth {
+    /// Only the low 32 bits: right for `int`/`unsigned int` arguments, which the kernel
+    /// truncates itself, so that set high bits cannot slip a value past the check.
+    Low32,
+}
+
+/// A comparison on one argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArgOp {
+    /// Equal to the value.
+    Eq,
+    /// Different from the value.
+    Ne,
+    /// No bit of the value is set in the argument.
+    NoBitOf,
+}
+
+/// One argument check: `arg <op> value` on `width` bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ArgCheck {
+    /// Argument index, 0-based.
+    pub arg: u8,
+    /// Bits compared.
+    pub width: ArgWidth,
+    /// The comparison.
+    pub op: ArgOp,
+    /// The constant.
+    pub value: u64,
+}
+
+/// When an allowed call is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Allowance {
+    /// With any arguments.
+    Always,
+    /// When every check of at least one of the lists holds.
+    When(Vec<Vec<ArgCheck>>),
+}
+
+/// The filter as data, before it is lowered to BPF: allowed calls by name and whether
+/// `clone3` gets `ENOSYS`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleSet {
+    /// The architecture.
+    pub arch: Arch,
+    /// Allowed calls and their argument conditions.
+    pub allowed: BTreeMap<&'static str, Allowance>,
+    /// `clone3` answers `ENOSYS` (so libc falls back to the inspectable `clone`).
+    pub clone3_enosys: bool,
+}
+
+fn low32(arg: u8, op: ArgOp, value: u64) -> ArgCheck {
+    ArgCheck {
+        arg,
+        width: ArgWidth::Low32,
+        op,
+        value,
+    }
+}
+
+/// The argument conditions the profiles put on a call, if any.
+fn conditions(name: &str, network: NetworkMode) -> Option<Vec<Vec<ArgCheck>>> {
+    match name {
+        // clone(flags, …): the kernel reads only the low 32 bits of flags; any namespace
+        // flag would give the child fresh namespaces where it holds every capability.
+        "clone" => Some(vec![vec![low32(0, ArgOp::NoBitOf, CLONE_NAMESPACE_FLAGS)]]),
+        // ioctl(fd, request, …): request is an unsigned int to the kernel, so compare the low
+        // 32 bits only (CVE-2019-10063: a 64-bit compare let TIOCSTI | 1 << 32 through).
+        // TIOCSTI pushes input into the controlling terminal; TIOCLINUX can do the same on
+        // virtual consoles.
+        "ioctl" => Some(vec![vec![
+            low32(1, ArgOp::Ne, TIOCSTI),
+            low32(1, ArgOp::Ne, TIOCLINUX),
+        ]]),
+        // personality(persona): other personas switch off ASLR (ADDR_NO_RANDOMIZE) or make
+        // mappings executable (READ_IMPLIES_EXEC); the default one and the query are fine.
+        "personality" => Some(vec![
+            vec![low32(0, ArgOp::Eq, PER_LINUX)],
+            vec![low32(0, ArgOp::Eq, PERSONALITY_QUERY)],
+        ]),
+        // socket(domain, type, protocol): with the sandbox's own network namespace, raw
+        // packet sockets and the audit netlink protocol serve nothing but attacks on the
+        // kernel; netlink routing (used by getaddrinfo) stays allowed. On the host's network
+        // the kernel's own capability checks refuse both to an unprivileged agent.
+        "socket" if network != NetworkMode::Host => Some(vec![
+            vec![
+                low32(0, ArgOp::Ne, AF_NETLINK),
+                low32(0, ArgOp::Ne, AF_PACKET),
+            ],
+            vec![
+                low32(0, ArgOp::Eq, AF_NETLINK),
+                low32(2, ArgOp::Ne, NETLINK_AUDIT),
+            ],
+        ]),
+        _ => None,
+    }
+}
+
+fn profile_names(profile: SeccompProfile) -> &'static [&'static str] {
+    match profile {
+        SeccompProfile::Default => DEFAULT_ALLOW,
+        SeccompProfile::Strict => STRICT_ALLOW,
+    }
+}
+
+/// Build the rule set for `spec` on `arch`: the profile's names present on `arch`, with
+/// their argument conditions, plus `allow` (unconditionally), minus `deny`.
+///
+/// A name in `allow` lifts the argument conditions the profile would put on it; a name in
+/// both lists is denied.
+///
+/// # Errors
+/// [`SeccompError::UnknownSyscall`] for a name in `allow` or `deny` that `arch` lacks.
+pub fn rules(spec: &Seccomp, network: NetworkMode, arch: Arch) -> Result<RuleSet, SeccompError> {
+    let known = |name: &str| -> Result<&'static str, SeccompError> {
+        arch.syscall_names()
+            .find(|n| *n == name)
+            .ok_or_else(|| SeccompError::UnknownSyscall {
+                name: name.to_owned(),
+                arch,
+            })
+    };
+    let mut allowed = BTreeMap::new();
+    for &name in profile_names(spec.profile) {
+        if arch.syscall_number(name).is_some() {
+            let allowance = conditions(name, network).map_or(Allowance::Always, Allowance::When);
+            allowed.insert(name, allowance);
+        }
+    }
+    let mut clone3_enosys = true;
+    for name in &spec.allow {
+        let name = known(name)?;
+        if name == "clone3" {
+            clone3_enosys = false;
+        }
+        allowed.insert(name, Allowance::Always);
+    }
+    for name in &spec.deny {
+        let name = known(name)?;
+        allowed.remove(name);
+        if name == "clone3" {
+            // Denying clone3 outright would break libc's fallback; ENOSYS is the refusal.
+            clone3_enosys = true;
+        }
+    }
+    Ok(RuleSet {
+        arch,
+        allowed,
+        clone3_enosys,
+    })
+}
+
+fn to_condition(check: &ArgCheck) -> Result<SeccompCondition, seccompiler::BackendError> {
+    let len = match check.width {
+        ArgWidth::Low32 => SeccompCmpArgLen::Dword,
+    };
+    let (op, value) = match check.op {
+        ArgOp::Eq => (SeccompCmpOp::Eq, check.value),
+        ArgOp::Ne => (SeccompCmpOp::Ne, check.value),
+        ArgOp::NoBitOf => (SeccompCmpOp::MaskedEq(check.value), 0),
+    };
+    SeccompCondition::new(check.arg, len, op, value)
+}
+
+fn stmt(code: u16, k: u32) -> (u16, u8, u8, u32) {
+    (code, 0, 0, k)
+}
+
+fn jump(code: u16, k: u32, jt: u8, jf: u8) -> (u16, u8, u8, u32) {
+    (code, jt, jf, k)
+}
+
+/// The guard run before `seccompiler`'s program (see the module docs).
+fn guard(arch: Arch, clone3: Option<i64>) -> Result<Vec<(u16, u8, u8, u32)>, SeccompError> {
+    const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+    const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const JSET_K: u16 = 0x45; // BPF_JMP | BPF_JSET | BPF_K
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+    const DATA_NR: u32 = 0;
+    const DATA_ARCH: u32 = 4;
+    let kill = u32::from(SeccompAction::KillProcess);
+    let mut g = vec![
+        stmt(LD_W_ABS, DATA_ARCH),
+        jump(JEQ_K, arch.audit_arch(), 1, 0),
+        stmt(RET_K, kill),
+        stmt(LD_W_ABS, DATA_NR),
+    ];
+    if arch == Arch::X86_64 {
+        // x32 calls arrive with the x86_64 audit arch and bit 30 set in the number.
+        g.push(jump(JSET_K, X32_SYSCALL_BIT, 0, 1));
+        g.push(stmt(RET_K, kill));
+    }
+    if let Some(nr) = clone3 {
+        let nr = u32::try_from(nr).map_err(|_| SeccompError::UnknownSyscall {
+            name: "clone3".into(),
+            arch,
+        })?;
+        g.push(jump(JEQ_K, nr, 0, 1));
+        g.push(stmt(
+            RET_K,
+            u32::from(SeccompAction::Errno(libc::ENOSYS as u32)),
+        ));
+    }
+    Ok(g)
+}
+
+/// Compile `spec` into a BPF program for `arch`. Do it once per policy and reuse the result
+/// for every spawn.
+///
+/// # Errors
+/// [`SeccompError::UnknownSyscall`] for a name `arch` lacks, [`SeccompError::Build`] if
+/// `seccompiler` refuses the rules (e.g. a program over 4096 instructions).
+pub fn compile(
+    spec: &Seccomp,
+    network: NetworkMode,
+    arch: Arch,
+) -> Result<SeccompFilter, SeccompError> {
+    let set = rules(spec, network, arch)?;
+    let build = |source: seccompiler::BackendError| SeccompError::Build {
+        source: source.into(),
+    };
+    let mut by_number: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    for (name, allowance) in &set.allowed {
+        let Some(nr) = arch.syscall_number(name) else {
+            continue;
+        };
+        let chain = match allowance {
+            Allowance::Always => Vec::new(),
+            Allowance::When(alternatives) => alternatives
+                .iter()
+                .map(|checks| {
+                    let conds = checks.iter().map(to_condition).collect::<Result<_, _>>()?;
+                    SeccompRule::new(conds)
+                })
+                .collect::<Result<_, _>>()
+                .map_err(build)?,
+        };
+        by_number.insert(nr, chain);
+    }
+    let filter = seccompiler::SeccompFilter::new(
+        by_number,
+        SeccompAction::Errno(libc::EPERM as u32),
+        SeccompAction::Allow,
+        arch.target(),
+    )
+    .map_err(build)?;
+    let body: BpfProgram = filter.try_into().map_err(build)?;
+    let clone3 = if set.clone3_enosys {
+        arch.syscall_number("clone3")
+    } else {
+        None
+    };
+    let mut program = guard(arch, clone3)?;
+    program.extend(body.iter().map(|i| (i.code, i.jt, i.jf, i.k)));
+    Ok(SeccompFilter { arch, program })
+}
+
+/// Install `filter` on the calling thread (and so on everything it executes). Call it last
+/// before `execve`, after `no_new_privs` is set.
+///
+/// # Errors
+/// [`SeccompError::WrongArch`] for a filter built for another architecture,
+/// [`SeccompError::Install`] when the kernel refuses it (no `no_new_privs`, no seccomp).
+pub fn install(filter: &SeccompFilter) -> Result<(), SeccompError> {
+    if filter.arch != Arch::native() {
+        return Err(SeccompError::WrongArch {
+            filter: filter.arch,
+            native: Arch::native(),
+        });
+    }
+    seccompiler::apply_filter(&filter.bpf()).map_err(|source| SeccompError::Install { source })
+}
+
+/// Whether this kernel can run seccomp filters (the `Seccomp:` field of
+/// `/proc/self/status` exists only on kernels built with `CONFIG_SECCOMP`), for `doctor`
+/// and fail-closed checks.
+#[must_use]
+pub fn kernel_supports_filters() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .is_ok_and(|status| status.lines().any(|l| l.starts_with("Seccomp:")))
+}
+
+/// Make the calling process join a new, anonymous session keyring, so no key of the
+/// caller's session is reachable from the sandbox even where `keyctl` is allowed. Call it in
+/// the child before [`install`] (the default filter denies `keyctl`).
+///
+/// # Errors
+/// [`SeccompError::Keyring`] with the kernel's answer.
+pub fn join_fresh_session_keyring() -> Result<(), SeccompError> {
+    crate::isolation::sys::keyring::join_session_keyring()
+        .map(|_| ())
+        .map_err(|source| SeccompError::Keyring { source })
+}
+
+/// Which list of `[seccomp]` a problem is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeccompList {
+    /// `allow`.
+    Allow,
+    /// `deny`.
+    Deny,
+    /// The resulting allow-list as a whole.
+    Profile,
+}
+
+/// A problem `policy check` reports in `[seccomp]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeccompProblem {
+    /// The list the problem is in.
+    pub list: SeccompList,
+    /// The entry's index in that list, when one entry is at fault.
+    pub index: Option<usize>,
+    /// What is wrong, in words.
+    pub message: String,
+}
+
+impl SeccompProblem {
+    /// The policy key path, e.g. `seccomp.deny[2]` or `seccomp.profile`.
+    #[must_use]
+    pub fn key(&self) -> String {
+        match (self.list, self.index) {
+            (SeccompList::Allow, Some(i)) => format!("seccomp.allow[{i}]"),
+            (SeccompList::Deny, Some(i)) => format!("seccomp.deny[{i}]"),
+            (SeccompList::Allow, None) => "seccomp.allow".into(),
+            (SeccompList::Deny, None) => "seccomp.deny".into(),
+            (SeccompList::Profile, _) => "seccomp.profile".into(),
+        }
+    }
+}
+
+/// Check `[seccomp]` against `arch`: unknown or repeated names, names both allowed and
+/// denied, and an allow-list that could not start `/bin/sh`.
+#[must_use]
+pub fn validate(spec: &Seccomp, arch: Arch) -> Vec<SeccompProblem> {
+    let mut problems = Vec::new();
+    let mut check_list = |list: SeccompList, names: &[String]| {
+        let mut seen = BTreeSet::new();
+        for (i, name) in names.iter().enumerate() {
+            if arch.syscall_number(name).is_none() {
+                problems.push(SeccompProblem {
+                    list,
+                    index: Some(i),
+                    message: format!("`{name}` is not a system call on {arch}"),
+                });
+            } else if !seen.insert(name.as_str()) {
+                problems.push(SeccompProblem {
+                    list,
+                    index: Some(i),
+                    message: format!("`{name}` is listed twice"),
+                });
+            }
+        }
+    };
+    check_list(SeccompList::Allow, &spec.allow);
+    check_list(SeccompList::Deny, &spec.deny);
+    for (i, name) in spec.allow.iter().enumerate() {
+        if spec.deny.contains(name) {
+            problems.push(SeccompProblem {
+                list: SeccompList::Allow,
+                index: Some(i),
+                message: format!("`{name}` is both allowed and denied; deny wins, remove one"),
+            });
+        }
+    }
+    // The effective allow-list on `arch`, ignoring unknown names (reported above).
+    let mut effective: BTreeSet<&str> = profile_names(spec.profile)
+        .iter()
+        .copied()
+        .filter(|n| arch.syscall_number(n).is_some())
+        .collect();
+    effective.extend(spec.allow.iter().map(String::as_str));
+    for name in &spec.deny {
+        effective.remove(name.as_str());
+    }
+    for need in NEEDED_BY_SH {
+        let present: Vec<&str> = need
+            .iter()
+            .copied()
+            .filter(|n| arch.syscall_number(n).is_some())
+            .collect();
+        if present.is_empty() || present.iter().any(|n| effective.contains(n)) {
+            continue;
+        }
+        let index = spec.deny.iter().position(|d| present.contains(&d.as_str()));
+        problems.push(SeccompProblem {
+            list: if index.is_some() {
+                SeccompList::Deny
+            } else {
+                SeccompList::Profile
+            },
+            index,
+            message: format!(
+                "/bin/sh cannot start without `{}`; the agent would be stopped before it runs",
+                present.join("` or `")
+            ),
+        });
+    }
+    problems
+}
+
+/// A short account of a filter for `policy explain` and `exec --report`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeccompSummary {
+    /// `default` or `strict`.
+    pub profile: &'static str,
+    /// The architecture counted.
+    pub arch: Arch,
+    /// How many calls are allowed (some only with certain arguments).
+    pub allowed: usize,
+    /// What every other call answers.
+    pub otherwise: &'static str,
+    /// Argument checks, in words.
+    pub argument_checks: Vec<String>,
+    /// Calls the policy adds to the profile.
+    pub added: Vec<String>,
+    /// Calls the policy removes from it.
+    pub removed: Vec<String>,
+    /// Notable calls that stay denied, with the reason.
+    pub denied: Vec<(&'static str, &'static str)>,
+    /// What happens to calls of a foreign ABI (x32, i386).
+    pub foreign_abi: &'static str,
+}
+
+/// Summarise what `spec` allows on this machine's architecture.
+#[must_use]
+pub fn describe(spec: &Seccomp, network: NetworkMode) -> SeccompSummary {
+    let arch = Arch::native();
+    // Unknown names are `policy check`'s to report; describe what the known ones do.
+    let known = |names: &[String]| -> Vec<String> {
+        names
+            .iter()
+            .filter(|n| arch.syscall_number(n).is_some())
+            .cloned()
+            .collect()
+    };
+    let cleaned = Seccomp {
+        profile: spec.profile,
+        allow: known(&spec.allow),
+        deny: known(&spec.deny),
+    };
+    let set = rules(&cleaned, network, arch).ok();
+    let allowed = set.as_ref().map_or(0, |s| s.allowed.len());
+    let mut argument_checks = Vec::new();
+    if let Some(set) = &set {
+        for (name, allowance) in &set.allowed {
+            if let Allowance::When(_) = allowance {
+                argument_checks.push(
+                    match *name {
+                        "clone" => "clone: no namespace flags",
+                        "ioctl" => "ioctl: not TIOCSTI or TIOCLINUX (low 32 bits compared)",
+                        "personality" => "personality: only the default persona or a query",
+                        "socket" => "socket: no AF_PACKET, no AF_NETLINK with NETLINK_AUDIT",
+                        other => other,
+                    }
+                    .to_owned(),
+                );
+            }
+        }
+        if set.clone3_enosys {
+            argument_checks.push("clone3: answers ENOSYS so libc falls back to clone".into());
+        }
+    }
+    let denied = NEVER_ALLOWED
+        .iter()
+        .copied()
+        .filter(|(n, _)| {
+            arch.syscall_number(n).is_some()
+                && set.as_ref().is_none_or(|s| !s.allowed.contains_key(n))
+        })
+        .collect();
+    SeccompSummary {
+        profile: spec.profile.as_str(),
+        arch,
+        allowed,
+        otherwise: "EPERM",
+        argument_checks,
+        added: cleaned.allow,
+        removed: cleaned.deny,
+        denied,
+        foreign_abi: "process killed",
+    }
+}
+
+#[cfg(test)]
+mod tests;

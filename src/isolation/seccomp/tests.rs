@@ -1,0 +1,710 @@
+use std::collections::BTreeSet;
+use std::os::fd::AsFd;
+use std::time::Instant;
+
+use nix::errno::Errno;
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use nix::sys::socket::{AddressFamily, SockFlag, SockProtocol, SockType, socket};
+use pretty_assertions::assert_eq;
+
+use super::*;
+use crate::isolation::sys::fork::{ChildExit, fork_and_run};
+use crate::isolation::sys::probe::{Probe, clone_probe, ioctl_probe};
+use crate::isolation::testutil::{SETUP_FAILED, code, gate};
+
+fn spec(profile: SeccompProfile, allow: &[&str], deny: &[&str]) -> Seccomp {
+    Seccomp {
+        profile,
+        allow: allow.iter().map(|s| (*s).to_owned()).collect(),
+        deny: deny.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
+
+fn default_spec() -> Seccomp {
+    spec(SeccompProfile::Default, &[], &[])
+}
+
+const EPERM: ChildExit = ChildExit::Code(Errno::EPERM as i32);
+const OK: ChildExit = ChildExit::Code(0);
+
+// ---- Pure: tables, profiles, rules ----
+
+#[test]
+fn tables_are_sorted_without_duplicates() {
+    for arch in [Arch::X86_64, Arch::Aarch64] {
+        let names: Vec<&str> = arch.syscall_names().collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(
+            names, sorted,
+            "{arch} table must be sorted by name, no duplicates"
+        );
+        let numbers: BTreeSet<i64> = arch.table().iter().map(|(_, nr)| *nr).collect();
+        assert_eq!(
+            numbers.len(),
+            names.len(),
+            "{arch}: two names share a number"
+        );
+    }
+}
+
+#[test]
+fn native_table_agrees_with_libc() {
+    let arch = Arch::native();
+    for (name, nr) in [
+        ("read", libc::SYS_read),
+        ("write", libc::SYS_write),
+        ("openat", libc::SYS_openat),
+        ("execve", libc::SYS_execve),
+        ("clone", libc::SYS_clone),
+        ("clone3", libc::SYS_clone3),
+        ("ioctl", libc::SYS_ioctl),
+        ("socket", libc::SYS_socket),
+        ("personality", libc::SYS_personality),
+        ("keyctl", libc::SYS_keyctl),
+        ("io_uring_setup", libc::SYS_io_uring_setup),
+        ("landlock_restrict_self", libc::SYS_landlock_restrict_self),
+        ("process_mrelease", libc::SYS_process_mrelease),
+        ("futex_waitv", libc::SYS_futex_waitv),
+    ] {
+        assert_eq!(arch.syscall_number(name), Some(nr), "{name}");
+    }
+    assert_eq!(Arch::X86_64.syscall_number("open"), Some(2));
+    assert_eq!(Arch::Aarch64.syscall_number("open"), None);
+    assert_eq!(Arch::Aarch64.syscall_number("openat"), Some(56));
+    assert_eq!(Arch::Aarch64.syscall_number("clone3"), Some(435));
+    assert_eq!(Arch::X86_64.syscall_number("mseal"), Some(462));
+    assert_eq!(Arch::X86_64.syscall_number("no_such_call"), None);
+}
+
+#[test]
+fn every_profile_name_exists_on_some_architecture() {
+    let lists = [DEFAULT_ALLOW, STRICT_ALLOW];
+    let names = lists
+        .iter()
+        .flat_map(|l| l.iter().copied())
+        .chain(NEVER_ALLOWED.iter().map(|(n, _)| *n))
+        .chain(NEEDED_BY_SH.iter().flat_map(|n| n.iter().copied()));
+    for name in names {
+        assert!(
+            Arch::X86_64.syscall_number(name).is_some()
+                || Arch::Aarch64.syscall_number(name).is_some(),
+            "`{name}` is in no table (typo?)"
+        );
+    }
+}
+
+#[test]
+fn never_allowed_calls_are_in_no_profile() {
+    for (name, reason) in NEVER_ALLOWED {
+        assert!(!reason.is_empty());
+        assert!(!DEFAULT_ALLOW.contains(name), "default allows {name}");
+        assert!(!STRICT_ALLOW.contains(name), "strict allows {name}");
+        for arch in [Arch::X86_64, Arch::Aarch64] {
+            for profile in [SeccompProfile::Default, SeccompProfile::Strict] {
+                let set = rules(&spec(profile, &[], &[]), NetworkMode::None, arch).unwrap();
+                assert!(
+                    !set.allowed.contains_key(name),
+                    "{arch} {profile:?} allows {name}"
+                );
+                assert!(set.clone3_enosys);
+            }
+        }
+    }
+}
+
+#[test]
+fn strict_is_a_subset_of_default() {
+    for name in STRICT_ALLOW {
+        assert!(
+            DEFAULT_ALLOW.contains(name),
+            "strict allows {name}, default does not"
+        );
+    }
+    for list in [DEFAULT_ALLOW, STRICT_ALLOW] {
+        let unique: BTreeSet<&str> = list.iter().copied().collect();
+        assert_eq!(unique.len(), list.len(), "a profile lists a name twice");
+    }
+}
+
+#[test]
+fn argument_checks_compare_low_32_bits() {
+    let set = rules(&default_spec(), NetworkMode::None, Arch::X86_64).unwrap();
+    assert_eq!(
+        set.allowed["ioctl"],
+        Allowance::When(vec![vec![
+            ArgCheck {
+                arg: 1,
+                width: ArgWidth::Low32,
+                op: ArgOp::Ne,
+                value: 0x5412
+            },
+            ArgCheck {
+                arg: 1,
+                width: ArgWidth::Low32,
+                op: ArgOp::Ne,
+                value: 0x541c
+            },
+        ]])
+    );
+    assert_eq!(
+        set.allowed["clone"],
+        Allowance::When(vec![vec![ArgCheck {
+            arg: 0,
+            width: ArgWidth::Low32,
+            op: ArgOp::NoBitOf,
+            value: 0x7e02_0000,
+        }]])
+    );
+    assert_eq!(
+        set.allowed["personality"],
+        Allowance::When(vec![
+            vec![ArgCheck {
+                arg: 0,
+                width: ArgWidth::Low32,
+                op: ArgOp::Eq,
+                value: 0
+            }],
+            vec![ArgCheck {
+                arg: 0,
+                width: ArgWidth::Low32,
+                op: ArgOp::Eq,
+                value: 0xffff_ffff
+            }],
+        ])
+    );
+    assert_eq!(set.allowed["read"], Allowance::Always);
+    // The BPF program itself never loads the upper half of an argument: offsets 16 + 8 * i
+    // hold the low words, 20 + 8 * i the high ones (little-endian seccomp_data).
+    let filter = compile(&default_spec(), NetworkMode::None, Arch::native()).unwrap();
+    let loads: BTreeSet<u32> = filter
+        .instructions()
+        .iter()
+        .filter(|(code, ..)| *code == 0x20)
+        .map(|(.., k)| *k)
+        .collect();
+    assert_eq!(loads, BTreeSet::from([0, 4, 16, 24, 32]));
+}
+
+#[test]
+fn socket_family_checks_apply_off_the_host_network() {
+    for mode in [NetworkMode::None, NetworkMode::Loopback] {
+        let set = rules(&default_spec(), mode, Arch::X86_64).unwrap();
+        assert!(
+            matches!(set.allowed["socket"], Allowance::When(_)),
+            "{mode:?}"
+        );
+    }
+    let host = rules(&default_spec(), NetworkMode::Host, Arch::X86_64).unwrap();
+    assert_eq!(host.allowed["socket"], Allowance::Always);
+    let strict = rules(
+        &spec(SeccompProfile::Strict, &[], &[]),
+        NetworkMode::Host,
+        Arch::X86_64,
+    );
+    assert!(!strict.unwrap().allowed.contains_key("socket"));
+}
+
+#[test]
+fn allow_and_deny_adjust_the_profile() {
+    let s = spec(
+        SeccompProfile::Default,
+        &["ptrace", "ioctl", "clone3"],
+        &["mknod", "clone3"],
+    );
+    let set = rules(&s, NetworkMode::None, Arch::X86_64).unwrap();
+    assert_eq!(set.allowed.get("ptrace"), Some(&Allowance::Always));
+    assert_eq!(set.allowed.get("ioctl"), Some(&Allowance::Always));
+    assert_eq!(set.allowed.get("mknod"), None);
+    assert!(set.clone3_enosys, "deny wins over allow for clone3");
+    let set = rules(
+        &spec(SeccompProfile::Default, &["clone3"], &[]),
+        NetworkMode::None,
+        Arch::X86_64,
+    );
+    assert!(!set.unwrap().clone3_enosys);
+}
+
+#[test]
+fn unknown_names_do_not_compile() {
+    let err = compile(
+        &spec(SeccompProfile::Default, &["frobnicate"], &[]),
+        NetworkMode::None,
+        Arch::X86_64,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`frobnicate` is not a system call on x86_64; run `mycelium policy check` to list such names"
+    );
+    // `open` exists on x86_64 only.
+    assert!(
+        compile(
+            &spec(SeccompProfile::Default, &[], &["open"]),
+            NetworkMode::None,
+            Arch::Aarch64
+        )
+        .is_err()
+    );
+    assert!(
+        compile(
+            &spec(SeccompProfile::Default, &[], &["open"]),
+            NetworkMode::None,
+            Arch::X86_64
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn validate_reports_unknown_repeated_and_conflicting_names() {
+    let s = spec(
+        SeccompProfile::Default,
+        &["ptrace", "frobnicate", "ptrace", "mknodat"],
+        &["mknodat", "open"],
+    );
+    let problems: Vec<(String, String)> = validate(&s, Arch::Aarch64)
+        .into_iter()
+        .map(|p| (p.key(), p.message))
+        .collect();
+    assert_eq!(
+        problems,
+        vec![
+            (
+                "seccomp.allow[1]".into(),
+                "`frobnicate` is not a system call on aarch64".into()
+            ),
+            ("seccomp.allow[2]".into(), "`ptrace` is listed twice".into()),
+            (
+                "seccomp.deny[1]".into(),
+                "`open` is not a system call on aarch64".into()
+            ),
+            (
+                "seccomp.allow[3]".into(),
+                "`mknodat` is both allowed and denied; deny wins, remove one".into()
+            ),
+        ]
+    );
+    assert_eq!(validate(&default_spec(), Arch::X86_64), vec![]);
+    assert_eq!(
+        validate(&spec(SeccompProfile::Strict, &[], &[]), Arch::Aarch64),
+        vec![]
+    );
+}
+
+#[test]
+fn validate_rejects_an_allow_list_that_cannot_start_sh() {
+    let s = spec(SeccompProfile::Strict, &[], &["read", "getpid", "execve"]);
+    assert_eq!(
+        validate(&s, Arch::X86_64),
+        vec![
+            SeccompProblem {
+                list: SeccompList::Deny,
+                index: Some(2),
+                message: "/bin/sh cannot start without `execve`; the agent would be stopped \
+                          before it runs"
+                    .into(),
+            },
+            SeccompProblem {
+                list: SeccompList::Deny,
+                index: Some(0),
+                message: "/bin/sh cannot start without `read`; the agent would be stopped \
+                          before it runs"
+                    .into(),
+            },
+        ]
+    );
+    // Alternatives: denying `open` is fine while `openat` remains, on either architecture.
+    let s = spec(SeccompProfile::Default, &[], &["open", "fork"]);
+    assert_eq!(validate(&s, Arch::X86_64), vec![]);
+    let s = spec(SeccompProfile::Default, &[], &["openat"]);
+    assert_eq!(validate(&s, Arch::X86_64), vec![]);
+    assert_eq!(validate(&s, Arch::Aarch64).len(), 1);
+    assert_eq!(validate(&s, Arch::Aarch64)[0].key(), "seccomp.deny[0]");
+}
+
+#[test]
+fn compiled_program_starts_with_the_guard_and_round_trips() {
+    let started = Instant::now();
+    let filter = compile(&default_spec(), NetworkMode::None, Arch::X86_64).unwrap();
+    let elapsed = started.elapsed();
+    eprintln!(
+        "default x86_64 filter: {} instructions, compiled in {elapsed:?}",
+        filter.len()
+    );
+    assert!(filter.len() < 4096);
+    let kill = 0x8000_0000;
+    let enosys = 0x0005_0000 | 38;
+    assert_eq!(
+        filter.instructions()[..9],
+        [
+            (0x20, 0, 0, 4),           // load arch
+            (0x15, 1, 0, 0xc000_003e), // x86_64?
+            (0x06, 0, 0, kill),        // no: kill
+            (0x20, 0, 0, 0),           // load nr
+            (0x45, 0, 1, 0x4000_0000), // x32 bit?
+            (0x06, 0, 0, kill),        // yes: kill
+            (0x15, 0, 1, 435),         // clone3?
+            (0x06, 0, 0, enosys),      // yes: ENOSYS
+            (0x20, 0, 0, 4),           // seccompiler's program
+        ]
+    );
+    let json = serde_json::to_string(&filter).unwrap();
+    let back: SeccompFilter = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, filter);
+    let arm = compile(&default_spec(), NetworkMode::None, Arch::Aarch64).unwrap();
+    assert_eq!(arm.instructions()[1], (0x15, 1, 0, 0xc000_00b7));
+    assert_eq!(
+        arm.instructions()[4],
+        (0x15, 0, 1, 435),
+        "no x32 check on aarch64"
+    );
+}
+
+#[test]
+fn describe_summarises_the_profile() {
+    let s = spec(SeccompProfile::Default, &["ptrace", "bogus"], &["mknod"]);
+    let d = describe(&s, NetworkMode::None);
+    assert_eq!(d.profile, "default");
+    assert_eq!(d.otherwise, "EPERM");
+    assert_eq!(d.added, vec!["ptrace".to_owned()]);
+    assert_eq!(d.removed, vec!["mknod".to_owned()]);
+    assert!(d.denied.iter().all(|(n, _)| *n != "ptrace"));
+    assert!(d.denied.iter().any(|(n, _)| *n == "bpf"));
+    assert!(d.argument_checks.iter().any(|c| c.starts_with("ioctl:")));
+    assert!(d.argument_checks.iter().any(|c| c.starts_with("socket:")));
+    let host = describe(&default_spec(), NetworkMode::Host);
+    assert!(
+        !host
+            .argument_checks
+            .iter()
+            .any(|c| c.starts_with("socket:"))
+    );
+}
+
+#[test]
+fn install_refuses_a_foreign_architecture() {
+    let other = match Arch::native() {
+        Arch::X86_64 => Arch::Aarch64,
+        Arch::Aarch64 => Arch::X86_64,
+    };
+    let filter = compile(&default_spec(), NetworkMode::None, other).unwrap();
+    // Refused before reaching the kernel, so the test process stays unfiltered.
+    assert!(matches!(
+        install(&filter),
+        Err(SeccompError::WrongArch { .. })
+    ));
+}
+
+// ---- Enforcement, each in a forked child ----
+
+fn seccomp_available(test: &str) -> bool {
+    let missing =
+        (!kernel_supports_filters()).then(|| "no Seccomp field in /proc/self/status".to_owned());
+    gate(test, "seccomp filters", missing)
+}
+
+/// Run `probe` in a child under `filter` (after no_new_privs).
+fn confined(filter: &SeccompFilter, probe: impl FnOnce() -> i32) -> ChildExit {
+    fork_and_run(|| {
+        if nix::sys::prctl::set_no_new_privs().is_err() || install(filter).is_err() {
+            return SETUP_FAILED;
+        }
+        probe()
+    })
+    .unwrap()
+}
+
+/// Run `probe` in a child without any filter.
+fn unconfined(probe: impl FnOnce() -> i32) -> ChildExit {
+    fork_and_run(probe).unwrap()
+}
+
+fn filter_for(network: NetworkMode) -> SeccompFilter {
+    compile(&default_spec(), network, Arch::native()).unwrap()
+}
+
+#[test]
+fn never_allowed_calls_answer_eperm() {
+    if !seccomp_available("never_allowed_calls_answer_eperm") {
+        return;
+    }
+    let filter = filter_for(NetworkMode::None);
+    // (probe, what the kernel itself answers an unprivileged or root caller, when known
+    // to differ from EPERM: the positive twin proving the probe reaches the kernel.)
+    let cases: &[(Probe, Option<&[Errno]>)] = &[
+        (Probe::PtraceTraceme, Some(&[])),
+        (Probe::ProcessVmReadvSelf, Some(&[])),
+        (Probe::ProcessVmWritevSelf, Some(&[])),
+        (Probe::KcmpSelf, Some(&[Errno::ENOSYS])),
+        (Probe::KeyctlSessionId, Some(&[])),
+        (Probe::AddKeyNull, Some(&[Errno::EFAULT, Errno::EINVAL])),
+        (Probe::RequestKeyNull, Some(&[Errno::EFAULT, Errno::EINVAL])),
+        (Probe::BpfNull, None),
+        (Probe::PerfEventOpenNull, Some(&[Errno::EFAULT])),
+        (Probe::UserfaultfdUserMode, None),
+        (Probe::IoUringSetupNull, None),
+        (Probe::IoUringEnterBadFd, None),
+        (Probe::IoUringRegisterBadFd, None),
+        (Probe::KexecFileLoadBadFd, None),
+        (Probe::InitModuleNull, None),
+        (Probe::FinitModuleBadFd, None),
+        (Probe::DeleteModuleNull, None),
+        (Probe::MountNull, None),
+        (Probe::Umount2Null, None),
+        (Probe::PivotRootNull, None),
+        (Probe::ChrootNull, Some(&[Errno::EFAULT])),
+        (Probe::MoveMountBadFd, None),
+        (Probe::OpenTreeNull, None),
+        (Probe::FsopenNull, None),
+        (Probe::FsconfigBadFd, None),
+        (Probe::FsmountBadFd, None),
+        (Probe::FspickNull, None),
+        (Probe::MountSetattrNull, None),
+        (Probe::SetnsBadFd, Some(&[Errno::EBADF])),
+        (Probe::UnshareUser, Some(&[])),
+        (Probe::RebootBadMagic, None),
+        (Probe::SwaponNull, None),
+        (Probe::SwapoffNull, None),
+        (Probe::AcctNull, None),
+        (Probe::QuotactlNull, None),
+        (Probe::OpenByHandleAtNull, None),
+        (Probe::NameToHandleAtNull, Some(&[Errno::EFAULT])),
+        (Probe::PidfdGetfdBadFd, Some(&[Errno::EBADF])),
+        (Probe::PersonalityNoRandomize, Some(&[])),
+        (Probe::Unassigned, Some(&[Errno::ENOSYS])),
+    ];
+    for &(probe, twin) in cases {
+        assert_eq!(
+            confined(&filter, || code(probe.run())),
+            EPERM,
+            "{probe:?} under the filter"
+        );
+        if let Some(allowed) = twin {
+            let free = unconfined(|| code(probe.run()));
+            let expected: Vec<ChildExit> = std::iter::once(OK)
+                .chain(allowed.iter().map(|e| ChildExit::Code(*e as i32)))
+                .collect();
+            assert!(
+                expected.contains(&free),
+                "{probe:?} unconfined gave {free:?}, not {expected:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn clone3_answers_enosys_and_clone_without_namespaces_works() {
+    if !seccomp_available("clone3_answers_enosys_and_clone_without_namespaces_works") {
+        return;
+    }
+    let filter = filter_for(NetworkMode::None);
+    let enosys = ChildExit::Code(Errno::ENOSYS as i32);
+    assert_eq!(confined(&filter, || code(Probe::Clone3Null.run())), enosys);
+    assert_eq!(
+        unconfined(|| code(Probe::Clone3Null.run())),
+        ChildExit::Code(Errno::EINVAL as i32)
+    );
+    // Namespace flags are refused, plain clone (fork) is not.
+    for flags in [
+        CloneFlags::CLONE_NEWUSER,
+        CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID,
+    ] {
+        assert_eq!(
+            confined(&filter, || code(clone_probe(flags))),
+            EPERM,
+            "{flags:?}"
+        );
+    }
+    assert_eq!(
+        unconfined(|| code(clone_probe(CloneFlags::CLONE_NEWUSER))),
+        OK
+    );
+    assert_eq!(
+        confined(&filter, || code(clone_probe(CloneFlags::empty()))),
+        OK
+    );
+}
+
+#[test]
+fn personality_query_is_allowed() {
+    if !seccomp_available("personality_query_is_allowed") {
+        return;
+    }
+    let filter = filter_for(NetworkMode::None);
+    assert_eq!(
+        confined(&filter, || code(Probe::PersonalityQuery.run())),
+        OK
+    );
+}
+
+#[test]
+fn terminal_injection_ioctls_are_refused_whatever_the_high_bits() {
+    if !seccomp_available("terminal_injection_ioctls_are_refused_whatever_the_high_bits") {
+        return;
+    }
+    let filter = filter_for(NetworkMode::None);
+    let devnull = std::fs::File::open("/dev/null").unwrap();
+    let enotty = ChildExit::Code(Errno::ENOTTY as i32);
+    let tcgets = u64::from(libc::TCGETS as u32);
+    for request in [
+        TIOCSTI,
+        TIOCSTI | 1 << 32,
+        0xdead_beef_0000_0000 | TIOCSTI,
+        TIOCLINUX,
+    ] {
+        let fd = devnull.as_fd();
+        assert_eq!(
+            confined(&filter, || code(ioctl_probe(fd, request))),
+            EPERM,
+            "{request:#x}"
+        );
+        // Unconfined, the kernel sees the same request (truncated to 32 bits) and answers
+        // that /dev/null is not a terminal.
+        assert_eq!(
+            unconfined(|| code(ioctl_probe(fd, request))),
+            enotty,
+            "{request:#x}"
+        );
+    }
+    let fd = devnull.as_fd();
+    assert_eq!(confined(&filter, || code(ioctl_probe(fd, tcgets))), enotty);
+}
+
+fn open_socket(family: AddressFamily, ty: SockType, proto: Option<SockProtocol>) -> i32 {
+    code(socket(family, ty, SockFlag::SOCK_CLOEXEC, proto))
+}
+
+#[test]
+fn audit_and_packet_sockets_are_refused_off_the_host_network() {
+    if !seccomp_available("audit_and_packet_sockets_are_refused_off_the_host_network") {
+        return;
+    }
+    let audit = || {
+        open_socket(
+            AddressFamily::Netlink,
+            SockType::Raw,
+            Some(SockProtocol::NetlinkAudit),
+        )
+    };
+    let packet = || open_socket(AddressFamily::Packet, SockType::Raw, None);
+    let route = || {
+        open_socket(
+            AddressFamily::Netlink,
+            SockType::Raw,
+            Some(SockProtocol::NetlinkRoute),
+        )
+    };
+    let tcp = || open_socket(AddressFamily::Inet, SockType::Stream, None);
+    for mode in [NetworkMode::None, NetworkMode::Loopback] {
+        let filter = filter_for(mode);
+        assert_eq!(confined(&filter, audit), EPERM, "{mode:?}");
+        assert_eq!(confined(&filter, packet), EPERM, "{mode:?}");
+        assert_eq!(confined(&filter, route), OK, "{mode:?}");
+        assert_eq!(confined(&filter, tcp), OK, "{mode:?}");
+    }
+    // Twins: the audit socket opens without the filter and with the host-network filter.
+    assert_eq!(unconfined(audit), OK);
+    assert_eq!(confined(&filter_for(NetworkMode::Host), audit), OK);
+    let strict = compile(
+        &spec(SeccompProfile::Strict, &[], &[]),
+        NetworkMode::None,
+        Arch::native(),
+    );
+    assert_eq!(
+        confined(&strict.unwrap(), tcp),
+        EPERM,
+        "strict has no sockets"
+    );
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn x32_calls_kill_the_process() {
+    if !seccomp_available("x32_calls_kill_the_process") {
+        return;
+    }
+    let filter = filter_for(NetworkMode::None);
+    assert_eq!(
+        confined(&filter, || code(Probe::X32Getpid.run())),
+        ChildExit::Signal(Signal::SIGSYS)
+    );
+    // Twin: without the filter the process survives (the call returns, or ENOSYS where the
+    // kernel has no x32 support).
+    let free = unconfined(|| code(Probe::X32Getpid.run()));
+    assert!(matches!(free, ChildExit::Code(0 | 38)), "{free:?}");
+}
+
+#[test]
+fn fresh_session_keyring_hides_the_parents() {
+    if !seccomp_available("fresh_session_keyring_hides_the_parents") {
+        return;
+    }
+    // In one child: the session keyring before joining, then after; exit 0 if they differ.
+    let outcome = unconfined(|| {
+        let Ok(before) = Probe::KeyctlSessionId.run() else {
+            return SETUP_FAILED;
+        };
+        if join_fresh_session_keyring().is_err() {
+            return SETUP_FAILED;
+        }
+        match Probe::KeyctlSessionId.run() {
+            Ok(after) if after != before => 0,
+            Ok(_) => 1,
+            Err(_) => SETUP_FAILED,
+        }
+    });
+    assert_eq!(outcome, OK);
+}
+
+fn run_shell_under(filter: &SeccompFilter, script: &str) -> ChildExit {
+    let script = std::ffi::CString::new(script).unwrap();
+    let sh = c"/bin/sh";
+    confined(filter, || {
+        let args = [sh, c"-c", script.as_c_str()];
+        code(nix::unistd::execv(sh, &args))
+    })
+}
+
+#[test]
+fn shells_coreutils_and_python_run_under_both_profiles() {
+    if !seccomp_available("shells_coreutils_and_python_run_under_both_profiles") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let python = std::path::Path::new("/usr/bin/python3");
+    let script = format!(
+        "cd {} && echo hello > a && cat a | sort | wc -l > /dev/null && cp a b && mv b c \
+         && mkdir d && ls -la . > /dev/null && rm -r c d && test \"$(cat a)\" = hello \
+         && date > /dev/null && (sleep 0 &) && wait \
+         && if [ -x {py} ]; then {py} -c 'import json, os, subprocess, threading; \
+         t = threading.Thread(target=print); t.start(); t.join(); \
+         subprocess.run([\"true\"], check=True); open(\"py-ok\", \"w\").write(\"1\")' \
+         > /dev/null; fi",
+        dir.path().display(),
+        py = python.display(),
+    );
+    for profile in [SeccompProfile::Default, SeccompProfile::Strict] {
+        let filter = compile(&spec(profile, &[], &[]), NetworkMode::None, Arch::native()).unwrap();
+        assert_eq!(run_shell_under(&filter, &script), OK, "{profile:?}");
+        let marker = dir.path().join("py-ok");
+        if python.exists() {
+            assert!(marker.exists(), "python3 did not run under {profile:?}");
+            std::fs::remove_file(marker).unwrap();
+        } else {
+            eprintln!(
+                "note: {} is absent, python3 not exercised",
+                python.display()
+            );
+        }
+    }
+    // Twin: a filter that denies `execve` stops the shell before it runs.
+    let broken = compile(
+        &spec(SeccompProfile::Strict, &[], &["execve"]),
+        NetworkMode::None,
+        Arch::native(),
+    );
+    assert_eq!(run_shell_under(&broken.unwrap(), "true"), EPERM);
+}

@@ -1,0 +1,50 @@
+//! The only `unsafe` code of the project: thin wrappers over system calls that have no safe
+//! binding in `nix`.
+//!
+//! Each function performs one kernel operation with typed arguments and returns a
+//! [`SysError`] naming the call; none of them decides anything. The order in which they are
+//! called, and why, is `child.rs`'s and `launcher.rs`'s business.
+
+mod caps;
+mod clone;
+mod fd;
+#[cfg(test)]
+pub(crate) mod fork;
+pub(crate) mod keyring;
+pub(crate) mod landlock_abi;
+mod net;
+#[cfg(test)]
+pub(crate) mod probe;
+mod signal;
+
+pub use caps::drop_all_capabilities;
+pub use clone::{CloneResult, clone_process, drop_to_nobody, exit_immediately};
+pub use fd::{adopt_inherited_fd, close_fds_from, spawn_with_channel};
+pub(crate) use keyring::join_session_keyring;
+pub use net::bring_loopback_up;
+pub use signal::reset_signal_dispositions;
+
+use nix::errno::Errno;
+
+/// A failed system call: which one, on what, and the kernel's answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{call}{} failed: {errno}", if arg.is_empty() { String::new() } else { format!("({arg})") })]
+pub struct SysError {
+    /// The system call.
+    pub call: &'static str,
+    /// Its key argument, for the message.
+    pub arg: String,
+    /// The error number.
+    pub errno: Errno,
+}
+
+impl SysError {
+    /// Build from the current `errno`.
+    pub(crate) fn last(call: &'static str, arg: impl Into<String>) -> Self {
+        SysError {
+            call,
+            arg: arg.into(),
+            errno: Errno::last(),
+        }
+    }
+}

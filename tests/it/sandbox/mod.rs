@@ -1,0 +1,108 @@
+//! Real confined processes under `mycelium exec`: each test asserts what the command could
+//! not do, next to a positive twin proving the probe would have seen it.
+
+mod env;
+mod exit;
+mod fs;
+mod net;
+mod procs;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::common::bin;
+
+/// The system paths every test policy grants read-only.
+pub const SYSTEM: &str = r#""/usr", "/bin", "/lib", "?/lib64", "?/etc/ld.so.cache""#;
+
+/// A world-readable scratch directory (the suite also runs as an unprivileged user).
+pub struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("mycelium-it-")
+            .tempdir()
+            .unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        Fixture { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Create a directory (mode 0777 so an unprivileged sandbox user can write it).
+    pub fn mkdir(&self, name: &str) -> PathBuf {
+        let p = self.path().join(name);
+        std::fs::create_dir_all(&p).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o777)).unwrap();
+        p
+    }
+
+    /// Write a world-readable file.
+    pub fn file(&self, name: &str, content: &str) -> PathBuf {
+        let p = self.path().join(name);
+        std::fs::write(&p, content).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        p
+    }
+
+    /// Write a policy file from its body.
+    pub fn policy(&self, name: &str, body: &str) -> PathBuf {
+        self.file(&format!("{name}.toml"), body)
+    }
+}
+
+/// A policy granting the system paths read-only plus `extra` TOML.
+pub fn policy_body(read_only_extra: &str, rest: &str) -> String {
+    let extra = if read_only_extra.is_empty() {
+        String::new()
+    } else {
+        format!(", {read_only_extra}")
+    };
+    format!("[filesystem]\nread_only = [{SYSTEM}{extra}]\n{rest}\n")
+}
+
+/// `mycelium exec --policy POLICY [--workspace WS] -- ARGV`, with an explicit environment.
+pub fn exec_cmd(policy: &Path, workspace: Option<&Path>, argv: &[&str]) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.arg("exec").arg("--policy").arg(policy);
+    if let Some(ws) = workspace {
+        cmd.arg("--workspace").arg(ws);
+    }
+    cmd.arg("--").args(argv);
+    cmd.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", "/nonexistent")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Run a shell script in the sandbox.
+pub fn sh(policy: &Path, workspace: Option<&Path>, script: &str) -> Output {
+    exec_cmd(policy, workspace, &["/bin/sh", "-c", script])
+        .output()
+        .unwrap()
+}
+
+pub fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Skip the test (returning early) unless the sandbox can run here.
+#[macro_export]
+macro_rules! gate {
+    ($name:expr) => {
+        if !$crate::common::gate::require_sandbox($name) {
+            return;
+        }
+    };
+}
