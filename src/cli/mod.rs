@@ -10,6 +10,7 @@ mod doctor_cmd;
 mod exec_cmd;
 pub mod exit;
 mod policy_cmd;
+mod sanitize_cmd;
 
 use clap::Parser;
 
@@ -34,6 +35,7 @@ pub fn run() -> i32 {
         Command::Exec(args) => exec_cmd::run(args),
         Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::Doctor(args) => doctor_cmd::run(&args),
+        Command::Sanitize(args) => sanitize_cmd::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -8,3 +8,4 @@
 mod common;
 mod policy_cli;
 mod sandbox;
+mod sanitize_cli;
