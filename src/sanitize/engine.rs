@@ -9,12 +9,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use serde::Serialize;
 
 use super::SanitizeError;
 use super::literal::{MIN_LITERAL_LEN, variants};
 use super::rules::{Rule, RuleSet};
+use super::scan::KeywordScanner;
 use super::stream::SanitizeStream;
 
 /// What an automaton pattern stands for.
@@ -30,7 +30,7 @@ pub(crate) enum Target {
 /// The compiled, shared part of a sanitizer.
 #[derive(Debug)]
 pub(crate) struct Engine {
-    pub(crate) ac: AhoCorasick,
+    pub(crate) scanner: KeywordScanner,
     pub(crate) targets: Vec<Target>,
     pub(crate) rules: Vec<Rule>,
     /// Literal variants, by automaton pattern index (empty for keywords).
@@ -133,25 +133,14 @@ impl SanitizerBuilder {
                 literals.push((v, label));
             }
         }
-        let ac = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&patterns)
-            .or_else(|_| {
-                AhoCorasick::builder()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .build(&patterns)
-            })
-            .map_err(SanitizeError::Automaton)?;
+        let scanner = KeywordScanner::new(&patterns).map_err(SanitizeError::Automaton)?;
         let template = self.rules.replacement();
         let replacements = labels
             .iter()
             .map(|id| template.replace("{id}", id).into_bytes())
             .collect();
         let engine = Engine {
-            ac,
+            scanner,
             targets,
             max_pattern_len: patterns.iter().map(Vec::len).max().unwrap_or(0),
             max_rule_len: rules.iter().map(|r| r.max_len).max().unwrap_or(0),

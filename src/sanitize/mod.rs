@@ -18,6 +18,7 @@ mod engine;
 mod literal;
 pub mod naive;
 pub mod rules;
+mod scan;
 mod stream;
 
 use std::path::PathBuf;

@@ -51,10 +51,39 @@ pub struct Rule {
     pub(crate) secret_groups: Vec<(usize, bool)>,
     pub(crate) guard: Guard,
     pub(crate) block: Option<BlockEnd>,
+    /// Every match starts with a keyword: search anchored at the hit.
+    pub(crate) anchored: bool,
 }
 
 /// A compiled pattern: the regex, its longest match, its secret groups.
 type Compiled = (meta::Regex, usize, Vec<(usize, bool)>);
+
+/// Whether every match of `pattern` begins with one of `keywords` (ASCII case folded):
+/// then the match containing a keyword hit starts at a hit, and an anchored search there
+/// replaces a search of the whole window.
+fn starts_with_keyword(pattern: &str, keywords: &[String]) -> bool {
+    let Ok(hir) = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+    else {
+        return false;
+    };
+    let seq = regex_syntax::hir::literal::Extractor::new()
+        .kind(regex_syntax::hir::literal::ExtractKind::Prefix)
+        .extract(&hir);
+    let Some(literals) = seq.literals() else {
+        return false;
+    };
+    !literals.is_empty()
+        && literals.iter().all(|lit| {
+            let lit = lit.as_bytes().to_ascii_lowercase();
+            keywords
+                .iter()
+                .any(|k| lit.starts_with(&k.as_bytes().to_ascii_lowercase()))
+        })
+}
 
 /// Compile a pattern; the error says why it cannot be a rule and is located by the caller.
 fn compile(pattern: &str) -> Result<Compiled, String> {
@@ -159,7 +188,6 @@ impl Rule {
             id: b.id.to_owned(),
             provider: b.provider.to_owned(),
             reason: b.reason.to_owned(),
-            keywords,
             entropy: b.entropy.filter(|e| *e > 0.0),
             pattern: b.pattern.to_owned(),
             builtin: true,
@@ -168,6 +196,8 @@ impl Rule {
             secret_groups,
             guard: b.guard,
             block: b.block,
+            anchored: starts_with_keyword(b.pattern, &keywords),
+            keywords,
         })
     }
 
@@ -343,7 +373,9 @@ impl RuleSet {
                 Some(e) => Some(*e.get_ref()).filter(|v| *v > 0.0),
                 None => None,
             };
+            let anchored = starts_with_keyword(r.regex.get_ref(), r.keywords.get_ref());
             next.rules.push(Rule {
+                anchored,
                 id: id.clone(),
                 provider: r.provider.unwrap_or_else(|| "user".to_owned()),
                 reason: r.reason.unwrap_or_default(),

@@ -23,7 +23,6 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use aho_corasick::Input as AcInput;
 use memchr::{memchr2, memmem, memrchr2};
 use regex_automata::Input;
 
@@ -163,33 +162,38 @@ impl SanitizeStream {
             .max(self.base);
         let old = self.scanned;
         let base = self.base;
-        let input = AcInput::new(&self.buf).range(from - base..);
-        for m in engine.ac.find_overlapping_iter(input) {
-            let (start, stop) = (base + m.start(), base + m.end());
-            if stop <= old {
-                continue;
-            }
-            match &engine.targets[m.pattern().as_usize()] {
+        let after = old.saturating_sub(base);
+        let Self {
+            buf,
+            pending,
+            spans,
+            ..
+        } = self;
+        let hay: &[u8] = buf;
+        engine.scanner.scan(
+            hay,
+            from - base,
+            after,
+            &mut |pid, a, e| match &engine.targets[pid] {
                 Target::Keyword(rules) => {
                     for &r in rules {
                         insert_sorted(
-                            &mut self.pending[r],
+                            &mut pending[r],
                             Hit {
-                                start,
-                                end: stop,
+                                start: base + a,
+                                end: base + e,
                                 block: None,
                             },
                         );
                     }
                 }
                 Target::Literal(label) => {
-                    let want = &engine.literal_bytes[m.pattern().as_usize()];
-                    if &self.buf[m.start()..m.end()] == want.as_slice() {
-                        add_span(&mut self.spans, start, stop, *label);
+                    if hay[a..e] == engine.literal_bytes[pid][..] {
+                        add_span(spans, base + a, base + e, *label);
                     }
                 }
-            }
-        }
+            },
+        );
         self.scanned = end;
     }
 
@@ -258,17 +262,33 @@ impl SanitizeStream {
         a: usize,
         b: usize,
     ) -> Option<(usize, usize, usize, bool)> {
-        let mut caps = rule.regex.create_captures();
-        let mut from = a;
+        let mut from = if rule.anchored { hit.start } else { a };
         while from < b {
-            let input = Input::new(&self.buf).range(self.idx(from)..self.idx(b));
-            rule.regex.search_captures(&input, &mut caps);
-            let m = caps.get_match()?;
+            if rule.anchored && from > hit.start {
+                return None;
+            }
+            // Bounds first (DFA only); capture groups only for the match that counts.
+            let input = Input::new(&self.buf)
+                .range(self.idx(from)..self.idx(b))
+                .anchored(if rule.anchored {
+                    regex_automata::Anchored::Yes
+                } else {
+                    regex_automata::Anchored::No
+                });
+            let m = rule.regex.search(&input)?;
             let (ms, me) = (self.base + m.start(), self.base + m.end());
             if ms > hit.start {
                 return None;
             }
             if me >= hit.end {
+                if rule.secret_groups.is_empty() {
+                    return Some((me, ms, me, true));
+                }
+                let mut caps = rule.regex.create_captures();
+                let input = Input::new(&self.buf)
+                    .range(m.start()..self.idx(b))
+                    .anchored(regex_automata::Anchored::Yes);
+                rule.regex.search_captures(&input, &mut caps);
                 let (ss, se, quoted) = rule
                     .secret_groups
                     .iter()
