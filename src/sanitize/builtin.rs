@@ -48,6 +48,9 @@ pub(crate) struct Builtin {
     pub reason: &'static str,
     /// `Some` for a block rule: the header is `pattern`, the end as given.
     pub block: Option<BlockEnd>,
+    /// A byte every match contains: a window without it is skipped without running the
+    /// regex (URLs are everywhere in logs; credentials in them need an `@`).
+    pub needs: Option<u8>,
     /// Test template of a true positive (empty for block rules, tested separately).
     #[cfg_attr(not(test), allow(dead_code, reason = "read by the rule tests"))]
     pub example: &'static str,
@@ -111,6 +114,7 @@ const fn token(
         guard: Guard::Token,
         reason,
         block: None,
+        needs: None,
         example,
         near_miss,
     }
@@ -136,6 +140,7 @@ const fn ctx(
         guard: Guard::Generic,
         reason,
         block: None,
+        needs: None,
         example,
         near_miss,
     }
@@ -151,6 +156,7 @@ const fn pem(id: &'static str, label: &'static str, reason: &'static str) -> Bui
         guard: Guard::Token,
         reason,
         block: Some(BlockEnd::PemDashes),
+        needs: None,
         example: "",
         near_miss: &[],
     }
@@ -1126,15 +1132,18 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         "{hex:36}NRAL",
         &["{hex:10}NRAL"],
     ),
-    token(
-        "sentry-dsn",
-        "Sentry",
-        r"(?i)\bhttps?://(?P<secret>[a-f0-9]{32})(?::[a-f0-9]{32})?@[A-Za-z0-9.-]{0,100}sentry[A-Za-z0-9.-]{0,100}(?::\d{1,5})?/\d{1,12}\b",
-        &["sentry"],
-        "a DSN's key lets anyone submit events to (and flood) the project",
-        "https://{hex:32}@o{d:6}.ingest.sentry.io/{d:7}",
-        &["https://o{d:6}.ingest.sentry.io/{d:7}"],
-    ),
+    Builtin {
+        needs: Some(b'@'),
+        ..token(
+            "sentry-dsn",
+            "Sentry",
+            r"(?i)\bhttps?://(?P<secret>[a-f0-9]{32})(?::[a-f0-9]{32})?@[A-Za-z0-9.-]{0,100}sentry[A-Za-z0-9.-]{0,100}(?::\d{1,5})?/\d{1,12}\b",
+            &["sentry"],
+            "a DSN's key lets anyone submit events to (and flood) the project",
+            "https://{hex:32}@o{d:6}.ingest.sentry.io/{d:7}",
+            &["https://o{d:6}.ingest.sentry.io/{d:7}"],
+        )
+    },
     token(
         "sentry-auth-token",
         "Sentry",
@@ -1399,20 +1408,23 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         "x-api-key: {an:32}",
         &["x-api-key: ${API_KEY}"],
     ),
-    ctx(
-        "url-credentials",
-        "URL",
-        r#"(?i)\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|https?|s?ftp|smtps?|imaps?|ldaps?|mssql|sqlserver|oracle|cockroachdb|clickhouse|nats|kafka|jdbc:[a-z]{2,12}|git\+https|ssh|svn|socks5h?)://[^\s:@/"'<>\\]{0,128}:(?P<secret>[^\s@/"'<>\\]{1,256})@[A-Za-z0-9.\[\]_-]"#,
-        &["://"],
-        0.0,
-        "a user:password in a connection URL is the database or service password",
-        "postgres://app:{an:20}@db.internal:5432/app",
-        &[
-            "postgres://user:password@localhost/db",
-            "https://user:${PASSWORD}@host/",
-            "https://host:8443/path",
-        ],
-    ),
+    Builtin {
+        needs: Some(b'@'),
+        ..ctx(
+            "url-credentials",
+            "URL",
+            r#"(?i)\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|https?|s?ftp|smtps?|imaps?|ldaps?|mssql|sqlserver|oracle|cockroachdb|clickhouse|nats|kafka|jdbc:[a-z]{2,12}|git\+https|ssh|svn|socks5h?)://[^\s:@/"'<>\\]{0,128}:(?P<secret>[^\s@/"'<>\\]{1,256})@[A-Za-z0-9.\[\]_-]"#,
+            &["://"],
+            0.0,
+            "a user:password in a connection URL is the database or service password",
+            "postgres://app:{an:20}@db.internal:5432/app",
+            &[
+                "postgres://user:password@localhost/db",
+                "https://user:${PASSWORD}@host/",
+                "https://host:8443/path",
+            ],
+        )
+    },
     ctx(
         "curl-user",
         "URL",
@@ -1585,6 +1597,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         guard: Guard::Token,
         reason: "an SSH.com (SECSH) private key",
         block: Some(BlockEnd::Ssh2Dashes),
+        needs: None,
         example: "",
         near_miss: &[],
     },
@@ -1602,6 +1615,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         guard: Guard::Token,
         reason: "a PuTTY .ppk private key",
         block: Some(BlockEnd::PuttyMac),
+        needs: None,
         example: "",
         near_miss: &[],
     },

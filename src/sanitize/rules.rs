@@ -53,6 +53,8 @@ pub struct Rule {
     pub(crate) block: Option<BlockEnd>,
     /// Every match starts with a keyword: search anchored at the hit.
     pub(crate) anchored: bool,
+    /// A byte every match contains.
+    pub(crate) needs: Option<u8>,
 }
 
 /// A compiled pattern: the regex, its longest match, its secret groups.
@@ -197,6 +199,7 @@ impl Rule {
             guard: b.guard,
             block: b.block,
             anchored: starts_with_keyword(b.pattern, &keywords),
+            needs: b.needs,
             keywords,
         })
     }
@@ -376,6 +379,7 @@ impl RuleSet {
             let anchored = starts_with_keyword(r.regex.get_ref(), r.keywords.get_ref());
             next.rules.push(Rule {
                 anchored,
+                needs: None,
                 id: id.clone(),
                 provider: r.provider.unwrap_or_else(|| "user".to_owned()),
                 reason: r.reason.unwrap_or_default(),

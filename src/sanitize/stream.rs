@@ -340,6 +340,11 @@ impl SanitizeStream {
             return Decision::Wait;
         };
         let a = self.window_start(r, rule, hit);
+        if let Some(byte) = rule.needs
+            && memchr::memchr(byte, &self.buf[self.idx(a)..self.idx(b)]).is_none()
+        {
+            return Decision::Done;
+        }
         if let Some((me, ss, se, quoted)) = self.find_containing(rule, hit, a, b)
             && self.accepts(rule, ss, se, quoted)
         {
