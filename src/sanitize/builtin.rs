@@ -67,7 +67,9 @@ macro_rules! sep {
 }
 
 /// A value after a separator: double-quoted (escapes kept inside the redaction, so the
-/// quotes around it stay), single-quoted, or bare.
+/// quotes around it stay), single-quoted, or bare. A bare value never starts with `:` or
+/// `=` (`auth::tests`, `a == b` are code, not assignments) and is one byte longer than the
+/// bounds say.
 macro_rules! value {
     ($min:literal, $max:literal) => {
         concat!(
@@ -79,7 +81,7 @@ macro_rules! value {
             $min,
             ",",
             $max,
-            r#"})'|(?P<secret>[^\s"'`,;\\]{"#,
+            r#"})'|(?P<secret>[^\s"'`,;\\:=][^\s"'`,;\\]{"#,
             $min,
             ",",
             $max,

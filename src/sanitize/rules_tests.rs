@@ -200,6 +200,8 @@ fn ordinary_identifiers_and_data_are_left_alone() {
         "max_tokens: 4096\ntoken_count = 17\n".to_owned(),
         "\u{1b}[32mPASS\u{1b}[0m tests/auth_test.rs (12 tests)\n".to_owned(),
         "Downloading crates ...\r  50%\r 100%\n".to_owned(),
+        // Found by the corpus script: a Rust test path is not `auth: <value>`.
+        "test auth::tests::rejects_expired_token ... ok\n".to_owned(),
     ];
     for text in samples {
         let out = s.sanitize(text.as_bytes());
