@@ -23,3 +23,4 @@ pub mod consent;
 pub mod isolation;
 pub mod policy;
 pub mod registry;
+pub mod sanitize;

@@ -49,6 +49,14 @@ pub enum Command {
     /// built here.
     #[command(after_help = HELP)]
     Doctor(DoctorArgs),
+    /// Redact credentials from standard input to standard output, as a stream.
+    ///
+    /// Uses the same engine as agent output: the built-in rules, then
+    /// $MYCELIUM_HOME/rules.toml when it exists, then each --rules file. Text is released
+    /// as soon as it cannot be part of a secret; a partial secret is held until it is
+    /// complete, however long the pause.
+    #[command(after_help = HELP)]
+    Sanitize(SanitizeArgs),
 }
 
 /// Arguments of `exec`.
@@ -68,6 +76,30 @@ pub struct ExecArgs {
     /// sandbox's PATH.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+/// Arguments of `sanitize`.
+#[derive(Debug, Args)]
+pub struct SanitizeArgs {
+    /// A rules file (TOML) adding or disabling rules; may be repeated.
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+    /// Redact the values of these environment variables wherever they appear, also
+    /// base64-, URL- or JSON-encoded (values under 8 bytes are skipped with a warning).
+    #[arg(long, value_name = "NAME[,NAME...]", value_delimiter = ',')]
+    pub redact_env: Vec<String>,
+    /// At the end, print the byte counts and redactions per rule as JSON on standard error.
+    #[arg(long)]
+    pub stats: bool,
+    /// The replacement text; {id} stands for the rule id [default: [REDACTED:{id}]].
+    #[arg(long, value_name = "TEMPLATE")]
+    pub replacement: Option<String>,
+    /// Print the rules in use (id, provider, reason) and exit.
+    #[arg(long)]
+    pub list_rules: bool,
+    /// Benchmark baseline: apply every rule's regex to the whole input in turn.
+    #[arg(long, hide = true)]
+    pub naive: bool,
 }
 
 /// Arguments of `doctor`.

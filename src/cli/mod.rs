@@ -13,6 +13,7 @@ mod exec_cmd;
 pub mod exit;
 mod policy_cmd;
 mod run_cmd;
+mod sanitize_cmd;
 
 use clap::Parser;
 
@@ -41,6 +42,7 @@ pub fn run() -> i32 {
         Command::Policy(cmd) => policy_cmd::run(cmd, policies),
         Command::Agents(args) => agents_cmd::run(&args, policies),
         Command::Consent(cmd) => consent_cmd::run(cmd, policies),
+        Command::Sanitize(args) => sanitize_cmd::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -11,3 +11,4 @@ mod escape;
 mod policy_cli;
 mod run;
 mod sandbox;
+mod sanitize_cli;

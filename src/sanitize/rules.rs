@@ -1,0 +1,543 @@
+//! Rules: the built-in library and user rules files, compiled and validated.
+//!
+//! A rule is a regular expression over bytes (Unicode off: `\w`, `\b` and `(?i)` are ASCII,
+//! `.` and negated classes match any byte), the keywords that gate it, an optional entropy
+//! floor and a guard against placeholders. Every rule must have a bounded maximum match
+//! length, since the streaming engine holds back at most that much text; a pattern with
+//! `*` or `+` is refused with a message saying to use `{m,n}`.
+//!
+//! Rules files are TOML and are validated like policy files: every problem names the file,
+//! line and column.
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use regex_automata::meta;
+use regex_automata::util::syntax;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::SanitizeError;
+use super::builtin::{BUILTIN, Builtin};
+pub(crate) use super::builtin::{BlockEnd, Guard};
+
+/// The longest text one regex rule may match. Bounds the stream's hold-back.
+pub const MAX_RULE_LEN: usize = 8 * 1024;
+
+/// The default replacement; `{id}` is replaced by the rule id.
+pub const DEFAULT_REPLACEMENT: &str = "[REDACTED:{id}]";
+
+/// One compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Stable id, shown in the replacement and the counts (`github-pat`).
+    pub id: String,
+    /// Who issues the credential (`GitHub`).
+    pub provider: String,
+    /// Why it is a secret, one line.
+    pub reason: String,
+    /// The literals that must occur inside every match (ASCII case-insensitive).
+    pub keywords: Vec<String>,
+    /// Minimum Shannon entropy (bits per byte) of the redacted value, when set.
+    pub entropy: Option<f64>,
+    /// The pattern as written.
+    pub pattern: String,
+    /// Whether the rule ships with mycelium.
+    pub builtin: bool,
+    pub(crate) regex: meta::Regex,
+    pub(crate) max_len: usize,
+    /// Capture groups whose span is the secret, with whether the value was quoted.
+    pub(crate) secret_groups: Vec<(usize, bool)>,
+    pub(crate) guard: Guard,
+    pub(crate) block: Option<BlockEnd>,
+    /// Every match starts with a keyword: search anchored at the hit.
+    pub(crate) anchored: bool,
+    /// A byte every match contains.
+    pub(crate) needs: Option<u8>,
+}
+
+/// A compiled pattern: the regex, its longest match, its secret groups.
+type Compiled = (meta::Regex, usize, Vec<(usize, bool)>);
+
+/// Whether every match of `pattern` begins with one of `keywords` (ASCII case folded):
+/// then the match containing a keyword hit starts at a hit, and an anchored search there
+/// replaces a search of the whole window.
+fn starts_with_keyword(pattern: &str, keywords: &[String]) -> bool {
+    let Ok(hir) = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+    else {
+        return false;
+    };
+    let seq = regex_syntax::hir::literal::Extractor::new()
+        .kind(regex_syntax::hir::literal::ExtractKind::Prefix)
+        .extract(&hir);
+    let Some(literals) = seq.literals() else {
+        return false;
+    };
+    !literals.is_empty()
+        && literals.iter().all(|lit| {
+            let lit = lit.as_bytes().to_ascii_lowercase();
+            keywords
+                .iter()
+                .any(|k| lit.starts_with(&k.as_bytes().to_ascii_lowercase()))
+        })
+}
+
+/// Compile a pattern; the error says why it cannot be a rule and is located by the caller.
+fn compile(pattern: &str) -> Result<Compiled, String> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .multi_line(true)
+        .crlf(true)
+        .build()
+        .parse(pattern)
+        .map_err(|e| format!("invalid regex: {}", one_line(&e.to_string())))?;
+    let props = hir.properties();
+    let Some(max_len) = props.maximum_len() else {
+        return Err(
+            "regex can match text of unbounded length; use bounded repetition such as \
+             {1,64} instead of + or *"
+                .to_owned(),
+        );
+    };
+    if max_len > MAX_RULE_LEN {
+        return Err(format!(
+            "regex can match up to {max_len} bytes; the limit is {MAX_RULE_LEN}"
+        ));
+    }
+    if props.minimum_len().unwrap_or(0) == 0 {
+        return Err("regex can match the empty string".to_owned());
+    }
+    let regex = meta::Regex::builder()
+        .syntax(
+            syntax::Config::new()
+                .unicode(false)
+                .utf8(false)
+                .multi_line(true)
+                .crlf(true),
+        )
+        .configure(meta::Config::new().utf8_empty(false))
+        .build(pattern)
+        .map_err(|e| format!("invalid regex: {}", one_line(&e.to_string())))?;
+    let mut secret_groups = Vec::new();
+    for (index, name) in regex
+        .group_info()
+        .pattern_names(regex_automata::PatternID::ZERO)
+        .enumerate()
+    {
+        if let Some(name) = name
+            && name.starts_with("secret")
+        {
+            secret_groups.push((index, name != "secret"));
+        }
+    }
+    Ok((regex, max_len, secret_groups))
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn check_keywords(keywords: &[String]) -> Result<(), String> {
+    if keywords.is_empty() {
+        return Err(
+            "a rule needs at least one keyword (the prefilter only tries a rule \
+                    where one occurs)"
+                .to_owned(),
+        );
+    }
+    for k in keywords {
+        if k.len() < 2 {
+            return Err(format!("keyword {k:?} is shorter than 2 bytes"));
+        }
+        if k.bytes().any(|b| b == b'\n' || b == b'\r') {
+            return Err(format!("keyword {k:?} contains a line break"));
+        }
+    }
+    Ok(())
+}
+
+fn check_id(id: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "rule id {id:?} must be 1-64 characters of a-z, 0-9, '-', '_' and '.'"
+        ))
+    }
+}
+
+impl Rule {
+    fn from_builtin(b: &Builtin) -> Result<Self, SanitizeError> {
+        let bad = |message: String| SanitizeError::BadBuiltin {
+            id: b.id.to_owned(),
+            message,
+        };
+        let (regex, max_len, secret_groups) = compile(b.pattern).map_err(bad)?;
+        let keywords: Vec<String> = b.keywords.iter().map(|k| (*k).to_owned()).collect();
+        check_keywords(&keywords).map_err(bad)?;
+        Ok(Self {
+            id: b.id.to_owned(),
+            provider: b.provider.to_owned(),
+            reason: b.reason.to_owned(),
+            entropy: b.entropy.filter(|e| *e > 0.0),
+            pattern: b.pattern.to_owned(),
+            builtin: true,
+            regex,
+            max_len,
+            secret_groups,
+            guard: b.guard,
+            block: b.block,
+            anchored: starts_with_keyword(b.pattern, &keywords),
+            needs: b.needs,
+            keywords,
+        })
+    }
+
+    /// Whether this rule redacts a multi-line block (a private key) rather than one match.
+    #[must_use]
+    pub fn is_block(&self) -> bool {
+        self.block.is_some()
+    }
+}
+
+/// A set of rules and the replacement template: the built-ins, minus any disabled, plus
+/// user rules.
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    replacement: String,
+}
+
+/// A rules file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    replacement: Option<Spanned<String>>,
+    #[serde(default)]
+    disable: Vec<Spanned<String>>,
+    #[serde(default)]
+    rule: Vec<RawRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    id: Spanned<String>,
+    provider: Option<String>,
+    regex: Spanned<String>,
+    keywords: Spanned<Vec<String>>,
+    entropy: Option<Spanned<f64>>,
+    reason: Option<String>,
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let col = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+    (line, col)
+}
+
+impl RuleSet {
+    /// Every built-in rule and the default replacement.
+    ///
+    /// # Errors
+    ///
+    /// [`SanitizeError::BadBuiltin`] if a built-in rule does not compile (a bug, caught by
+    /// the test suite).
+    pub fn builtin() -> Result<Self, SanitizeError> {
+        let rules = BUILTIN
+            .iter()
+            .map(Rule::from_builtin)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            rules,
+            replacement: DEFAULT_REPLACEMENT.to_owned(),
+        })
+    }
+
+    /// No rules at all (literals only, or user rules only).
+    #[must_use]
+    pub fn empty() -> Self {
+        Self {
+            rules: Vec::new(),
+            replacement: DEFAULT_REPLACEMENT.to_owned(),
+        }
+    }
+
+    /// The rules, in order.
+    #[must_use]
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The replacement template (`{id}` stands for the rule id).
+    #[must_use]
+    pub fn replacement(&self) -> &str {
+        &self.replacement
+    }
+
+    /// Set the replacement template; `{id}` stands for the rule id.
+    pub fn set_replacement(&mut self, template: impl Into<String>) {
+        self.replacement = template.into();
+    }
+
+    /// Remove a rule by id.
+    ///
+    /// # Errors
+    ///
+    /// [`SanitizeError::UnknownRule`] when no rule has that id.
+    pub fn disable(&mut self, id: &str) -> Result<(), SanitizeError> {
+        let before = self.rules.len();
+        self.rules.retain(|r| r.id != id);
+        if self.rules.len() == before {
+            return Err(SanitizeError::UnknownRule { id: id.to_owned() });
+        }
+        Ok(())
+    }
+
+    /// Read a rules file and apply it: `disable`, `replacement`, then each `[[rule]]`.
+    ///
+    /// # Errors
+    ///
+    /// [`SanitizeError::ReadRules`] when the file cannot be read,
+    /// [`SanitizeError::RulesFile`] (with line and column) when it is invalid. Nothing is
+    /// changed when an error is returned.
+    pub fn load_file(&mut self, path: &Path) -> Result<(), SanitizeError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SanitizeError::ReadRules {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.load_str(&text, path)
+    }
+
+    /// [`RuleSet::load_file`] on text already read; `path` is only used in messages.
+    ///
+    /// # Errors
+    ///
+    /// [`SanitizeError::RulesFile`] when the text is not a valid rules file.
+    pub fn load_str(&mut self, text: &str, path: &Path) -> Result<(), SanitizeError> {
+        let fail = |span: Option<Range<usize>>, message: String| {
+            let (line, column) = span.map_or((1, 1), |s| line_col(text, s.start));
+            SanitizeError::RulesFile {
+                path: PathBuf::from(path),
+                line,
+                column,
+                message,
+            }
+        };
+        let raw: RawFile =
+            toml::from_str(text).map_err(|e| fail(e.span(), one_line(e.message())))?;
+        let mut next = self.clone();
+        for id in &raw.disable {
+            next.disable(id.get_ref()).map_err(|_| {
+                fail(
+                    Some(id.span()),
+                    format!("disable: no rule has id {:?}", id.get_ref()),
+                )
+            })?;
+        }
+        if let Some(rep) = &raw.replacement {
+            next.replacement = rep.get_ref().clone();
+        }
+        let mut ids: HashSet<String> = next.rules.iter().map(|r| r.id.clone()).collect();
+        for r in raw.rule {
+            let id = r.id.get_ref();
+            check_id(id).map_err(|m| fail(Some(r.id.span()), m))?;
+            if !ids.insert(id.clone()) {
+                return Err(fail(
+                    Some(r.id.span()),
+                    format!(
+                        "duplicate rule id {id:?} (to replace a built-in rule, disable it first)"
+                    ),
+                ));
+            }
+            let (regex, max_len, secret_groups) =
+                compile(r.regex.get_ref()).map_err(|m| fail(Some(r.regex.span()), m))?;
+            check_keywords(r.keywords.get_ref()).map_err(|m| fail(Some(r.keywords.span()), m))?;
+            let entropy = match &r.entropy {
+                Some(e) if !(0.0..=8.0).contains(e.get_ref()) => {
+                    return Err(fail(
+                        Some(e.span()),
+                        "entropy is in bits per byte, between 0 and 8".to_owned(),
+                    ));
+                }
+                Some(e) => Some(*e.get_ref()).filter(|v| *v > 0.0),
+                None => None,
+            };
+            let anchored = starts_with_keyword(r.regex.get_ref(), r.keywords.get_ref());
+            next.rules.push(Rule {
+                anchored,
+                needs: None,
+                id: id.clone(),
+                provider: r.provider.unwrap_or_else(|| "user".to_owned()),
+                reason: r.reason.unwrap_or_default(),
+                keywords: r.keywords.into_inner(),
+                entropy,
+                pattern: r.regex.into_inner(),
+                builtin: false,
+                regex,
+                max_len,
+                secret_groups,
+                guard: Guard::Token,
+                block: None,
+            });
+        }
+        *self = next;
+        Ok(())
+    }
+}
+
+/// Shannon entropy of a byte string, in bits per byte.
+#[must_use]
+pub fn shannon_entropy(bytes: &[u8]) -> f64 {
+    if bytes.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u32; 256];
+    for &b in bytes {
+        counts[usize::from(b)] += 1;
+    }
+    #[expect(clippy::cast_precision_loss, reason = "lengths are far below 2^52")]
+    let n = bytes.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// Values that documentation and templates use in place of a real secret.
+const PLACEHOLDER_WORDS: &[&str] = &[
+    "changeme",
+    "change_me",
+    "change-me",
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "example",
+    "sample",
+    "dummy",
+    "test",
+    "testing",
+    "placeholder",
+    "redacted",
+    "null",
+    "none",
+    "nil",
+    "undefined",
+    "true",
+    "false",
+    "empty",
+    "notset",
+    "not_set",
+    "unset",
+    "todo",
+    "fixme",
+    "foobar",
+    "string",
+    "value",
+    "default",
+    "required",
+    "optional",
+    "hidden",
+    "masked",
+];
+
+/// Substrings that mark a value as a placeholder wherever they appear in it.
+const PLACEHOLDER_PARTS: &[&str] = &[
+    "example",
+    "placeholder",
+    "your_",
+    "your-",
+    "yourkey",
+    "changeme",
+    "xxxxxxxx",
+    "redacted",
+    "****",
+    "....",
+    "<",
+    ">",
+    "${",
+    "{{",
+    "}}",
+    "%(",
+    "process.env",
+    "os.environ",
+    "secrets.",
+    "getenv",
+    "lorem",
+    "dummy",
+    "sample",
+    "insert_",
+    "insert-",
+    "replace_me",
+    "replace-me",
+    "-here",
+    "_here",
+];
+
+/// Whether `value` is a documentation placeholder rather than a credential.
+pub(crate) fn is_placeholder(value: &[u8]) -> bool {
+    let lower = value.to_ascii_lowercase();
+    let Ok(text) = std::str::from_utf8(&lower) else {
+        return false;
+    };
+    if PLACEHOLDER_WORDS.contains(&text) || PLACEHOLDER_PARTS.iter().any(|p| text.contains(p)) {
+        return true;
+    }
+    // A shell or template variable: $NAME, $(cmd), %NAME%.
+    if let Some(rest) = text.strip_prefix('$') {
+        if rest.starts_with('(') || rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return true;
+        }
+    }
+    if text.len() > 2 && text.starts_with('%') && text.ends_with('%') {
+        return true;
+    }
+    // One character repeated (aaaaaaaa, 00000000).
+    value.iter().all(|&b| b == value[0])
+}
+
+/// Whether an unquoted value reads as code or a name rather than a secret: a bare word of
+/// lower-case letters (`getpass`, `incorrect`), an UPPER_SNAKE constant, or a dotted path
+/// (`config.db.password`).
+pub(crate) fn looks_like_code(value: &[u8]) -> bool {
+    let ident = |s: &[u8]| {
+        !s.is_empty()
+            && (s[0].is_ascii_alphabetic() || s[0] == b'_')
+            && s.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+    };
+    let lower_word = value
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || *b == b'_' || *b == b'-');
+    let upper_const = value.contains(&b'_')
+        && value
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || *b == b'_' || b.is_ascii_digit());
+    // Digits are rare in code paths and near-certain in a long random token.
+    let dotted = value.contains(&b'.')
+        && !value.iter().any(u8::is_ascii_digit)
+        && value.split(|&b| b == b'.').all(ident);
+    let call = value.ends_with(b"()") || value.contains(&b'(');
+    lower_word || upper_const || dotted || call
+}
+
+#[cfg(test)]
+#[path = "rules_tests.rs"]
+mod tests;

@@ -1,0 +1,312 @@
+//! Per-rule tests: a generated, format-valid example of every built-in rule is redacted,
+//! and its near misses are not; rules files report located errors.
+
+use std::path::Path;
+
+use pretty_assertions::assert_eq;
+
+use super::super::builtin::BUILTIN;
+use super::super::{OutputSanitizer, SanitizeError};
+use super::*;
+
+/// A small deterministic generator, so failures reproduce.
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    pub(crate) fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub(crate) fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % (n as u64)).unwrap()
+    }
+}
+
+fn charset(name: &str) -> &'static [u8] {
+    match name {
+        "hex" => b"0123456789abcdef",
+        "HEX" => b"0123456789ABCDEF",
+        "an" => b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+        "lan" => b"abcdefghijklmnopqrstuvwxyz0123456789",
+        "uan" => b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+        "b64" => b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+        "b64u" => b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-",
+        "b32" => b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567",
+        "bech" => b"QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L",
+        "d" => b"0123456789",
+        "l" => b"abcdefghijklmnopqrstuvwxyz",
+        "u" => b"ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        other => panic!("unknown charset {other}"),
+    }
+}
+
+/// Expand `{set:N}` and `{uuid}`; returns the text and the random parts.
+pub(crate) fn expand(template: &str, rng: &mut Rng) -> (String, Vec<String>) {
+    let mut out = String::new();
+    let mut parts = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        let spec = &rest[open + 1..open + close];
+        let generated = if spec == "uuid" {
+            let hex = charset("hex");
+            let mut s = String::new();
+            for (i, n) in [8, 4, 4, 4, 12].iter().enumerate() {
+                if i > 0 {
+                    s.push('-');
+                }
+                for _ in 0..*n {
+                    s.push(char::from(hex[rng.below(16)]));
+                }
+            }
+            Some(s)
+        } else if let Some((set, n)) = spec.split_once(':')
+            && let Ok(n) = n.parse::<usize>()
+        {
+            let chars = charset(set);
+            Some(
+                (0..n)
+                    .map(|_| char::from(chars[rng.below(chars.len())]))
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        out.push_str(&rest[..open]);
+        match generated {
+            Some(g) => {
+                out.push_str(&g);
+                parts.push(g);
+                rest = &rest[open + close + 1..];
+            }
+            // Not a template (a JSON brace in the example): keep it.
+            None => {
+                out.push('{');
+                rest = &rest[open + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    (out, parts)
+}
+
+fn sanitizer() -> OutputSanitizer {
+    static S: std::sync::OnceLock<OutputSanitizer> = std::sync::OnceLock::new();
+    S.get_or_init(|| OutputSanitizer::with_builtin_rules().unwrap())
+        .clone()
+}
+
+#[test]
+fn library_has_at_least_80_rules_with_unique_ids_and_reasons() {
+    let rules = RuleSet::builtin().unwrap();
+    assert!(rules.rules().len() >= 80, "{} rules", rules.rules().len());
+    let mut ids = std::collections::HashSet::new();
+    for r in rules.rules() {
+        assert!(ids.insert(r.id.clone()), "duplicate id {}", r.id);
+        assert!(!r.reason.is_empty() && !r.provider.is_empty(), "{}", r.id);
+        check_id(&r.id).unwrap();
+    }
+}
+
+#[test]
+fn every_rule_has_a_test_example_or_is_a_block_rule() {
+    for b in BUILTIN {
+        assert!(
+            !b.example.is_empty() || b.block.is_some(),
+            "rule {} has no example",
+            b.id
+        );
+    }
+}
+
+#[test]
+fn every_generated_example_is_redacted_by_its_rule() {
+    let s = sanitizer();
+    for (i, b) in BUILTIN
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| !b.example.is_empty())
+    {
+        for round in 0..8u64 {
+            let mut rng = Rng::new(i as u64 * 1000 + round);
+            let (example, parts) = expand(b.example, &mut rng);
+            let text = format!("log: starting\n  {example}\nnext line\n");
+            let out = s.sanitize(text.as_bytes());
+            let shown = String::from_utf8_lossy(&out.output);
+            assert!(
+                out.redactions.get(b.id) >= 1,
+                "rule {} did not redact its example {example:?}: {shown} {:?}",
+                b.id,
+                out.redactions
+            );
+            let longest = parts.iter().max_by_key(|p| p.len()).unwrap();
+            assert!(
+                !shown.contains(longest.as_str()),
+                "rule {}: random part {longest} survived: {shown}",
+                b.id
+            );
+            assert!(shown.starts_with("log: starting\n  ") && shown.ends_with("\nnext line\n"));
+        }
+    }
+}
+
+#[test]
+fn near_misses_are_not_redacted_by_their_rule() {
+    let s = sanitizer();
+    for (i, b) in BUILTIN.iter().enumerate() {
+        for (j, near) in b.near_miss.iter().enumerate() {
+            let mut rng = Rng::new((i * 100 + j) as u64);
+            let (near, _) = expand(near, &mut rng);
+            let text = format!("note: {near}\n");
+            let out = s.sanitize(text.as_bytes());
+            assert_eq!(
+                out.redactions.get(b.id),
+                0,
+                "rule {} redacted its near miss {near:?}: {}",
+                b.id,
+                String::from_utf8_lossy(&out.output)
+            );
+        }
+    }
+}
+
+#[test]
+fn ordinary_identifiers_and_data_are_left_alone() {
+    let s = sanitizer();
+    let mut rng = Rng::new(7);
+    let mut b64 = |n: usize| expand(&format!("{{b64:{n}}}"), &mut rng).0;
+    let image = b64(4000);
+    let integrity = b64(86);
+    let samples = [
+        "commit 9fceb02d0ae598e95dc970b74767f19372d61af8\nAuthor: A <a@b.c>\n".to_owned(),
+        "Merge: 1a2b3c4 5d6e7f8\nsha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"
+            .to_owned(),
+        "request_id=3f2504e0-4f89-11d3-9a0c-0305e82c3301 status=200 took=12ms\n".to_owned(),
+        "{\"id\": \"123e4567-e89b-12d3-a456-426614174000\", \"name\": \"widget\"}\n".to_owned(),
+        format!("\"integrity\": \"sha512-{integrity}==\",\n"),
+        format!("<img src=\"data:image/png;base64,{image}\">\n"),
+        "password = \"changeme\"  # set your own\n".to_owned(),
+        "export TOKEN=${TOKEN}\nAPI_KEY=<your-api-key>\n".to_owned(),
+        "The password must be at least 12 characters.\n".to_owned(),
+        "max_tokens: 4096\ntoken_count = 17\n".to_owned(),
+        "\u{1b}[32mPASS\u{1b}[0m tests/auth_test.rs (12 tests)\n".to_owned(),
+        "Downloading crates ...\r  50%\r 100%\n".to_owned(),
+        // Found by the corpus script: a Rust test path is not `auth: <value>`.
+        "test auth::tests::rejects_expired_token ... ok\n".to_owned(),
+    ];
+    for text in samples {
+        let out = s.sanitize(text.as_bytes());
+        assert_eq!(
+            String::from_utf8_lossy(&out.output),
+            text,
+            "redacted: {:?}",
+            out.redactions
+        );
+    }
+}
+
+#[test]
+fn user_rules_add_disable_and_replace() {
+    let mut rules = RuleSet::builtin().unwrap();
+    let n = rules.rules().len();
+    rules
+        .load_str(
+            r#"
+replacement = "<<{id}>>"
+disable = ["jwt", "generic-token"]
+
+[[rule]]
+id = "acme-key"
+provider = "Acme"
+regex = 'acme_[a-z0-9]{32}'
+keywords = ["acme_"]
+entropy = 3.0
+reason = "Acme API key"
+"#,
+            Path::new("rules.toml"),
+        )
+        .unwrap();
+    assert_eq!(rules.rules().len(), n - 1);
+    let s = OutputSanitizer::builder(rules).build().unwrap();
+    let out = s.sanitize(b"k=acme_0123456789abcdefghijklmnopqrstuv\n");
+    assert_eq!(String::from_utf8_lossy(&out.output), "k=<<acme-key>>\n");
+}
+
+fn load_err(text: &str) -> String {
+    let mut rules = RuleSet::builtin().unwrap();
+    match rules.load_str(text, Path::new("r.toml")) {
+        Err(e @ SanitizeError::RulesFile { .. }) => e.to_string(),
+        other => panic!("expected a located error, got {other:?}"),
+    }
+}
+
+#[test]
+fn rules_file_errors_name_file_line_and_column() {
+    assert_eq!(
+        load_err(
+            "disable = [\"jwt\"]\n\n[[rule]]\nid = \"x\"\nregex = 'a+'\nkeywords = [\"ab\"]\n"
+        ),
+        "r.toml:5:9: regex can match text of unbounded length; use bounded repetition such as \
+         {1,64} instead of + or *"
+    );
+    assert_eq!(
+        load_err("disable = [\"nope\"]\n"),
+        "r.toml:1:12: disable: no rule has id \"nope\""
+    );
+    assert_eq!(
+        load_err("[[rule]]\nid = \"github-pat\"\nregex = 'x{2}'\nkeywords = [\"xx\"]\n"),
+        "r.toml:2:6: duplicate rule id \"github-pat\" (to replace a built-in rule, disable it first)"
+    );
+    assert_eq!(
+        load_err("[[rule]]\nid = \"a\"\nregex = 'x{2}'\nkeywords = []\n"),
+        "r.toml:4:12: a rule needs at least one keyword (the prefilter only tries a rule where \
+         one occurs)"
+    );
+    assert!(
+        load_err("[[rule]]\nid = \"a\"\nregex = '(x{2}'\nkeywords = [\"xx\"]\n")
+            .starts_with("r.toml:3:9: invalid regex")
+    );
+    assert!(
+        load_err("[[rule]]\nid = \"a\"\nregexp = 'x'\n").starts_with("r.toml:3:1: unknown field")
+    );
+    assert!(load_err("nonsense = = 1").starts_with("r.toml:1:"));
+}
+
+#[test]
+fn placeholder_and_code_guards() {
+    for p in [
+        "changeme",
+        "${DB_PASS}",
+        "$DB_PASS",
+        "{{ secret }}",
+        "<password>",
+        "xxxxxxxxxx",
+        "********",
+        "%PASSWORD%",
+    ] {
+        assert!(is_placeholder(p.as_bytes()), "{p}");
+    }
+    for p in ["hunter2!", "Zq8#kP2m", "ghp_abc123"] {
+        assert!(!is_placeholder(p.as_bytes()), "{p}");
+    }
+    for c in [
+        "getpass",
+        "config.db.password",
+        "DB_PASSWORD",
+        "read_secret()",
+    ] {
+        assert!(looks_like_code(c.as_bytes()), "{c}");
+    }
+    for c in ["hunter22", "Tr0ub4dor", "s3cr3t.value!"] {
+        assert!(!looks_like_code(c.as_bytes()), "{c}");
+    }
+}

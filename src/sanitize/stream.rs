@@ -1,0 +1,590 @@
+//! Streaming: carry-over between chunks, so a secret split across writes is still caught
+//! and the output is identical for every chunking of the same text.
+//!
+//! The stream keeps the bytes it has not emitted yet (plus one byte of context for `\b`
+//! and `^`). After each chunk it
+//!
+//! 1. runs the keyword automaton over the new bytes (re-reading the last few old ones, so
+//!    a keyword split across chunks is found), queueing each hit on the rules it gates and
+//!    recording literal matches at once;
+//! 2. decides every queued hit whose outcome the text seen so far already fixes: a rule's
+//!    match must contain the keyword, lies within one line and is at most the rule's
+//!    maximum length, so the hit is settled once the line has ended or that many bytes
+//!    have arrived after it. Private-key blocks are settled by their `-----END` line, by
+//!    [`BLOCK_CAP`] bytes (then the whole held part is redacted: fail closed), or by the end
+//!    of the stream;
+//! 3. emits everything before the earliest byte that an undecided hit, a hit that could
+//!    still form at the tail, or a partial literal at the tail could cover.
+//!
+//! Every decision depends only on the text and on absolute positions, never on where chunks
+//! begin or on time, which is why the output does not depend on the chunking. There is no
+//! timer anywhere: a half-printed key followed by a long pause stays held.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use memchr::{memchr2, memmem, memrchr2};
+use regex_automata::Input;
+
+use super::engine::{Engine, Redactions, Target};
+use super::rules::{BlockEnd, Guard, Rule, is_placeholder, looks_like_code, shannon_entropy};
+
+/// The most bytes a private-key block may span. A block with no end marker within this
+/// many bytes is redacted up to here (fail closed) and scanning resumes after it.
+pub const BLOCK_CAP: usize = 64 * 1024;
+
+/// How far after `-----END` the closing dashes may be (the label's length).
+const END_LABEL_MAX: usize = 64;
+
+/// A keyword hit queued on one rule; absolute positions.
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    start: usize,
+    end: usize,
+    /// For a block rule whose header has matched: where the block starts and where the
+    /// search for its end resumes.
+    block: Option<(usize, usize)>,
+}
+
+/// The outcome of trying to decide a hit.
+enum Decision {
+    /// Not enough text yet.
+    Wait,
+    /// Settled (with or without a redaction).
+    Done,
+}
+
+/// One output channel being sanitized. Feed it with [`SanitizeStream::push`], end it with
+/// [`SanitizeStream::finish`].
+#[derive(Debug)]
+pub struct SanitizeStream {
+    engine: Arc<Engine>,
+    /// Bytes from absolute offset `base` on.
+    buf: Vec<u8>,
+    base: usize,
+    /// Absolute offset up to which output has been emitted.
+    emitted: usize,
+    /// Absolute offset up to which the automaton has run.
+    scanned: usize,
+    /// Queued hits per rule, ordered by (start, end).
+    pending: Vec<VecDeque<Hit>>,
+    /// Per rule: where its next match may start (the end of its last one).
+    next: Vec<usize>,
+    /// Decided redactions not yet emitted: (start, end) → label (the lowest index wins
+    /// when two rules redact exactly the same bytes).
+    spans: BTreeMap<(usize, usize), usize>,
+    counts: Vec<u64>,
+    finished: bool,
+}
+
+impl SanitizeStream {
+    pub(crate) fn new(engine: Arc<Engine>) -> Self {
+        let rules = engine.rules.len();
+        let labels = engine.labels.len();
+        Self {
+            engine,
+            buf: Vec::new(),
+            base: 0,
+            emitted: 0,
+            scanned: 0,
+            pending: vec![VecDeque::new(); rules],
+            next: vec![0; rules],
+            spans: BTreeMap::new(),
+            counts: vec![0; labels],
+            finished: false,
+        }
+    }
+
+    /// Feed the next chunk; append whatever can already be released to `out`.
+    ///
+    /// Pushing after [`SanitizeStream::finish`] starts nothing new: the bytes are appended
+    /// to the same (finished) stream and released at once.
+    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        if chunk.is_empty() {
+            return;
+        }
+        self.buf.extend_from_slice(chunk);
+        self.step(out);
+    }
+
+    /// The end of the stream: settle everything and release the rest.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        self.finished = true;
+        self.step(out);
+    }
+
+    /// Redactions so far (those already emitted).
+    #[must_use]
+    pub fn redactions(&self) -> Redactions {
+        Redactions(
+            self.engine
+                .labels
+                .iter()
+                .zip(&self.counts)
+                .filter(|(_, c)| **c > 0)
+                .map(|(l, c)| (l.clone(), *c))
+                .collect(),
+        )
+    }
+
+    /// Bytes currently held back (not yet emitted).
+    #[must_use]
+    pub fn held(&self) -> usize {
+        self.end() - self.emitted
+    }
+
+    fn end(&self) -> usize {
+        self.base + self.buf.len()
+    }
+
+    fn idx(&self, abs: usize) -> usize {
+        abs - self.base
+    }
+
+    fn step(&mut self, out: &mut Vec<u8>) {
+        self.scan();
+        self.decide();
+        let safe = self.safe_point();
+        self.emit(safe, out);
+        self.compact();
+    }
+
+    /// Run the automaton over the bytes not scanned yet.
+    fn scan(&mut self) {
+        let end = self.end();
+        if self.scanned >= end {
+            return;
+        }
+        let engine = Arc::clone(&self.engine);
+        let from = self
+            .scanned
+            .saturating_sub(engine.max_pattern_len.saturating_sub(1))
+            .max(self.base);
+        let old = self.scanned;
+        let base = self.base;
+        let after = old.saturating_sub(base);
+        let Self {
+            buf,
+            pending,
+            spans,
+            ..
+        } = self;
+        let hay: &[u8] = buf;
+        engine.scanner.scan(
+            hay,
+            from - base,
+            after,
+            &mut |pid, a, e| match &engine.targets[pid] {
+                Target::Keyword(rules) => {
+                    for &r in rules {
+                        insert_sorted(
+                            &mut pending[r],
+                            Hit {
+                                start: base + a,
+                                end: base + e,
+                                block: None,
+                            },
+                        );
+                    }
+                }
+                Target::Literal(label) => {
+                    if hay[a..e] == engine.literal_bytes[pid][..] {
+                        add_span(spans, base + a, base + e, *label);
+                    }
+                }
+            },
+        );
+        self.scanned = end;
+    }
+
+    fn add_span(&mut self, start: usize, end: usize, label: usize) {
+        add_span(&mut self.spans, start, end, label);
+    }
+
+    /// Settle every queued hit that can be settled.
+    fn decide(&mut self) {
+        let engine = Arc::clone(&self.engine);
+        for (r, rule) in engine.rules.iter().enumerate() {
+            while let Some(hit) = self.pending[r].front().copied() {
+                let decision = if rule.block.is_some() {
+                    self.decide_block(r, rule, hit)
+                } else {
+                    self.decide_regex(r, rule, hit)
+                };
+                match decision {
+                    Decision::Done => {
+                        self.pending[r].pop_front();
+                    }
+                    Decision::Wait => break,
+                }
+            }
+        }
+    }
+
+    /// The earliest position a match containing `hit` may start at: after the rule's
+    /// previous match, no further back than the rule's length, and on the hit's line.
+    fn window_start(&self, r: usize, rule: &Rule, hit: Hit) -> usize {
+        let lo = self.next[r]
+            .max(hit.end.saturating_sub(rule.max_len))
+            .max(self.base);
+        if lo >= hit.start {
+            return lo;
+        }
+        let slice = &self.buf[self.idx(lo)..self.idx(hit.start)];
+        memrchr2(b'\n', b'\r', slice).map_or(lo, |i| lo + i + 1)
+    }
+
+    /// Where the search window for `hit` ends, or `None` when the text so far does not
+    /// fix it yet.
+    fn window_end(&self, rule: &Rule, hit: Hit) -> Option<usize> {
+        // A rule shorter than its keyword cannot contain it; the window is then empty.
+        let limit = (hit.start + rule.max_len).max(hit.end);
+        let end = self.end();
+        let slice = &self.buf[self.idx(hit.end)..self.idx(limit.min(end))];
+        if let Some(i) = memchr2(b'\n', b'\r', slice) {
+            Some(hit.end + i)
+        } else if end > limit {
+            // One byte past the window must be there: `\b` and `$` look at it.
+            Some(limit)
+        } else if self.finished {
+            Some(end)
+        } else {
+            None
+        }
+    }
+
+    /// Find the match of `rule` containing `hit` within `[a, b)`: returns the match's end
+    /// and the secret span with whether it was quoted.
+    fn find_containing(
+        &self,
+        rule: &Rule,
+        hit: Hit,
+        a: usize,
+        b: usize,
+    ) -> Option<(usize, usize, usize, bool)> {
+        let mut from = if rule.anchored { hit.start } else { a };
+        while from < b {
+            if rule.anchored && from > hit.start {
+                return None;
+            }
+            // Bounds first (DFA only); capture groups only for the match that counts.
+            let input = Input::new(&self.buf)
+                .range(self.idx(from)..self.idx(b))
+                .anchored(if rule.anchored {
+                    regex_automata::Anchored::Yes
+                } else {
+                    regex_automata::Anchored::No
+                });
+            let m = rule.regex.search(&input)?;
+            let (ms, me) = (self.base + m.start(), self.base + m.end());
+            if ms > hit.start {
+                return None;
+            }
+            if me >= hit.end {
+                if rule.secret_groups.is_empty() {
+                    return Some((me, ms, me, true));
+                }
+                let mut caps = rule.regex.create_captures();
+                let input = Input::new(&self.buf)
+                    .range(m.start()..self.idx(b))
+                    .anchored(regex_automata::Anchored::Yes);
+                rule.regex.search_captures(&input, &mut caps);
+                let (ss, se, quoted) = rule
+                    .secret_groups
+                    .iter()
+                    .find_map(|&(g, quoted)| caps.get_group(g).map(|s| (s.start, s.end, quoted)))
+                    .map_or((ms, me, true), |(s, e, q)| {
+                        (self.base + s, self.base + e, q)
+                    });
+                return Some((me, ss, se, quoted));
+            }
+            from = me.max(ms + 1);
+        }
+        None
+    }
+
+    fn accepts(&self, rule: &Rule, start: usize, end: usize, quoted: bool) -> bool {
+        let value = &self.buf[self.idx(start)..self.idx(end)];
+        if value.is_empty() {
+            return false;
+        }
+        if let Some(floor) = rule.entropy
+            && shannon_entropy(value) < floor
+        {
+            return false;
+        }
+        match rule.guard {
+            Guard::Token => {
+                let lower = value.to_ascii_lowercase();
+                let has = |needle: &[u8]| memmem::find(&lower, needle).is_some();
+                !(has(b"example")
+                    || has(b"xxxxxxxx")
+                    || has(b"placeholder")
+                    || has(b"redacted")
+                    || value.iter().all(|&b| b == value[0]))
+            }
+            Guard::Generic | Guard::Base64 => {
+                if is_placeholder(value) || (!quoted && looks_like_code(value)) {
+                    return false;
+                }
+                !(rule.guard == Guard::Base64 && value.iter().all(u8::is_ascii_hexdigit))
+            }
+        }
+    }
+
+    fn decide_regex(&mut self, r: usize, rule: &Rule, hit: Hit) -> Decision {
+        if hit.start < self.next[r] {
+            return Decision::Done;
+        }
+        let Some(b) = self.window_end(rule, hit) else {
+            return Decision::Wait;
+        };
+        let a = self.window_start(r, rule, hit);
+        if let Some(byte) = rule.needs
+            && memchr::memchr(byte, &self.buf[self.idx(a)..self.idx(b)]).is_none()
+        {
+            return Decision::Done;
+        }
+        if let Some((me, ss, se, quoted)) = self.find_containing(rule, hit, a, b)
+            && self.accepts(rule, ss, se, quoted)
+        {
+            self.next[r] = me;
+            self.add_span(ss, se, r);
+        }
+        Decision::Done
+    }
+
+    fn decide_block(&mut self, r: usize, rule: &Rule, hit: Hit) -> Decision {
+        let (start, mut from) = match hit.block {
+            Some(state) => state,
+            None => {
+                if hit.start < self.next[r] {
+                    return Decision::Done;
+                }
+                let Some(b) = self.window_end(rule, hit) else {
+                    return Decision::Wait;
+                };
+                let a = self.window_start(r, rule, hit);
+                match self.find_containing(rule, hit, a, b) {
+                    Some((me, ms, _, _)) if ms <= hit.start => {
+                        // For a header the whole match is the span start; find_containing
+                        // reports the match start when there is no secret group.
+                        let state = (ms, me);
+                        if let Some(front) = self.pending[r].front_mut() {
+                            front.block = Some(state);
+                        }
+                        state
+                    }
+                    _ => return Decision::Done,
+                }
+            }
+        };
+        let kind = rule.block.unwrap_or(BlockEnd::PemDashes);
+        let (marker, closing): (&[u8], &[u8]) = match kind {
+            BlockEnd::PemDashes => (b"-----END", b"-----"),
+            BlockEnd::Ssh2Dashes => (b"---- END", b"----"),
+            BlockEnd::PuttyMac => (b"Private-MAC: ", b""),
+        };
+        let end = self.end();
+        let cap_end = start + BLOCK_CAP;
+        loop {
+            let limit = end.min(cap_end);
+            let found = if from < limit {
+                memmem::find(&self.buf[self.idx(from)..self.idx(limit)], marker).map(|i| from + i)
+            } else {
+                None
+            };
+            let Some(p) = found else {
+                if end >= cap_end || self.finished {
+                    self.close_block(r, start, limit);
+                    return Decision::Done;
+                }
+                let resume = end.saturating_sub(marker.len() - 1).max(from);
+                if let Some(front) = self.pending[r].front_mut() {
+                    front.block = Some((start, resume));
+                }
+                return Decision::Wait;
+            };
+            let tail = p + marker.len();
+            match self.block_close(kind, tail, closing) {
+                Some(Some(close)) => {
+                    self.close_block(r, start, close);
+                    return Decision::Done;
+                }
+                // Not a valid end line: keep looking after it.
+                Some(None) => from = p + 1,
+                None => {
+                    if let Some(front) = self.pending[r].front_mut() {
+                        front.block = Some((start, p));
+                    }
+                    return Decision::Wait;
+                }
+            }
+        }
+    }
+
+    /// After an end marker at `tail`: `Some(Some(end))` when the end line is complete,
+    /// `Some(None)` when this is not a valid end line, `None` when more text is needed.
+    fn block_close(&self, kind: BlockEnd, tail: usize, closing: &[u8]) -> Option<Option<usize>> {
+        let end = self.end();
+        let limit = tail + END_LABEL_MAX;
+        let avail = &self.buf[self.idx(tail.min(end))..self.idx(limit.min(end))];
+        let line = memchr2(b'\n', b'\r', avail).map_or(avail, |i| &avail[..i]);
+        match kind {
+            BlockEnd::PuttyMac => {
+                let hex = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+                let line_ended = line.len() < avail.len();
+                if hex < line.len() || line_ended || tail + hex >= limit || self.finished {
+                    Some(Some(tail + hex))
+                } else {
+                    None
+                }
+            }
+            BlockEnd::PemDashes | BlockEnd::Ssh2Dashes => {
+                if let Some(i) = memmem::find(line, closing) {
+                    return Some(Some(tail + i + closing.len()));
+                }
+                let line_ended = line.len() < avail.len();
+                if line_ended || tail + avail.len() >= limit || self.finished {
+                    Some(None)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    fn close_block(&mut self, r: usize, start: usize, end: usize) {
+        self.next[r] = end;
+        self.add_span(start, end, r);
+    }
+
+    /// The first byte that must still be held back.
+    fn safe_point(&self) -> usize {
+        let end = self.end();
+        if self.finished {
+            return end;
+        }
+        let engine = &self.engine;
+        let mut safe = end;
+        // A keyword that has not (fully) arrived yet lies on the last line, so its match
+        // starts on that line and no more than the longest rule before the tail.
+        if engine.max_rule_len > 0 {
+            let lo = (end + 1).saturating_sub(engine.max_rule_len).max(self.base);
+            let line = memrchr2(b'\n', b'\r', &self.buf[self.idx(lo)..]).map_or(lo, |i| lo + i + 1);
+            safe = safe.min(line);
+        }
+        // A literal whose first bytes are the tail.
+        if engine.max_literal_len > 1 {
+            let from = end
+                .saturating_sub(engine.max_literal_len - 1)
+                .max(self.emitted)
+                .max(self.base);
+            for i in from..end {
+                let tail = &self.buf[self.idx(i)..];
+                if engine
+                    .literals
+                    .iter()
+                    .any(|(v, _)| v.len() > tail.len() && v.starts_with(tail))
+                {
+                    safe = safe.min(i);
+                    break;
+                }
+            }
+        }
+        // Hits not settled yet.
+        for (r, queue) in self.pending.iter().enumerate() {
+            let rule = &engine.rules[r];
+            for hit in queue {
+                let bound = match hit.block {
+                    Some((start, _)) => start,
+                    None => self.window_start(r, rule, *hit),
+                };
+                safe = safe.min(bound);
+            }
+        }
+        // Never cut a redaction (or a group of overlapping ones) in two.
+        let mut group: Option<(usize, usize)> = None;
+        for &(s, e) in self.spans.keys() {
+            if s >= safe {
+                break;
+            }
+            group = match group {
+                Some((gs, ge)) if s < ge => Some((gs, ge.max(e))),
+                _ => Some((s, e)),
+            };
+            if let Some((gs, ge)) = group
+                && ge > safe
+            {
+                safe = gs;
+                break;
+            }
+        }
+        safe.max(self.emitted)
+    }
+
+    /// Release `[emitted, safe)`, replacing redacted spans.
+    fn emit(&mut self, safe: usize, out: &mut Vec<u8>) {
+        let mut pos = self.emitted;
+        while let Some((&(s, e), &label)) = self.spans.first_key_value() {
+            if s >= safe {
+                break;
+            }
+            self.spans.remove(&(s, e));
+            self.counts[label] += 1;
+            let mut group_end = e;
+            while let Some((&(s2, e2), &l2)) = self.spans.first_key_value() {
+                if s2 >= group_end {
+                    break;
+                }
+                self.spans.remove(&(s2, e2));
+                self.counts[l2] += 1;
+                group_end = group_end.max(e2);
+            }
+            let s = s.max(pos);
+            out.extend_from_slice(&self.buf[self.idx(pos)..self.idx(s)]);
+            out.extend_from_slice(&self.engine.replacements[label]);
+            pos = group_end.max(pos);
+        }
+        if pos < safe {
+            out.extend_from_slice(&self.buf[self.idx(pos)..self.idx(safe)]);
+            pos = safe;
+        }
+        self.emitted = pos;
+    }
+
+    /// Drop bytes no longer needed: all but one byte of context before the emitted point,
+    /// and what the automaton must re-read.
+    fn compact(&mut self) {
+        let keep = self
+            .emitted
+            .saturating_sub(1)
+            .min(self.scanned.saturating_sub(self.engine.max_pattern_len))
+            .max(self.base);
+        let drop = keep - self.base;
+        if drop > 0 && (drop >= 4096 || drop * 2 >= self.buf.len()) {
+            self.buf.drain(..drop);
+            self.base = keep;
+        }
+    }
+}
+
+fn add_span(spans: &mut BTreeMap<(usize, usize), usize>, start: usize, end: usize, label: usize) {
+    spans
+        .entry((start, end))
+        .and_modify(|l| *l = (*l).min(label))
+        .or_insert(label);
+}
+
+fn insert_sorted(queue: &mut VecDeque<Hit>, hit: Hit) {
+    let key = (hit.start, hit.end);
+    let mut i = queue.len();
+    while i > 0 && (queue[i - 1].start, queue[i - 1].end) > key {
+        i -= 1;
+    }
+    queue.insert(i, hit);
+}
+
+#[cfg(test)]
+#[path = "stream_tests.rs"]
+mod tests;

@@ -1,0 +1,317 @@
+//! Streaming tests: chunking never changes the output, partial secrets are held, memory
+//! stays bounded, and odd output (binary, CRLF, progress bars, long lines) survives.
+
+use pretty_assertions::assert_eq;
+use proptest::prelude::*;
+
+use super::super::rules::{RuleSet, shannon_entropy};
+use super::super::{OutputSanitizer, Sanitized};
+use super::BLOCK_CAP;
+
+/// Built once: compiling every rule in a debug build is the slow part of these tests.
+fn sanitizer() -> OutputSanitizer {
+    static S: std::sync::OnceLock<OutputSanitizer> = std::sync::OnceLock::new();
+    S.get_or_init(|| {
+        let mut b = OutputSanitizer::builder(RuleSet::builtin().unwrap());
+        b.literal("env:DB_URL_PASSWORD", "Wq9!zr-7 Lm@p");
+        b.build().unwrap()
+    })
+    .clone()
+}
+
+/// Feed `text` split at `cuts`; return the output and the redactions.
+fn stream(s: &OutputSanitizer, text: &[u8], cuts: &[usize]) -> Sanitized {
+    let mut st = s.stream();
+    let mut out = Vec::new();
+    let mut prev = 0;
+    for &c in cuts {
+        let c = c.clamp(prev, text.len());
+        st.push(&text[prev..c], &mut out);
+        prev = c;
+    }
+    st.push(&text[prev..], &mut out);
+    st.finish(&mut out);
+    Sanitized {
+        output: out,
+        redactions: st.redactions(),
+    }
+}
+
+const GH: &str = "ghp_R8xk2LmQ9vTz4NpW7yHc3JdF6sBq1AeG5uKo";
+const PEM: &str = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAvK3m\nq9Zr7Tn2XcW0\n-----END RSA PRIVATE KEY-----";
+
+#[test]
+fn a_secret_split_at_every_position_is_redacted_the_same() {
+    let s = sanitizer();
+    let text = format!("before\nexport GH={GH} after\n{PEM}\nend");
+    let whole = s.sanitize(text.as_bytes());
+    assert_eq!(
+        String::from_utf8_lossy(&whole.output),
+        "before\nexport GH=[REDACTED:github-pat] after\n[REDACTED:private-key-rsa]\nend"
+    );
+    for cut in 0..=text.len() {
+        assert_eq!(stream(&s, text.as_bytes(), &[cut]), whole, "cut at {cut}");
+    }
+    let every_byte: Vec<usize> = (0..text.len()).collect();
+    assert_eq!(stream(&s, text.as_bytes(), &every_byte), whole);
+}
+
+#[test]
+fn half_a_key_is_held_however_long_the_pause() {
+    let s = sanitizer();
+    let mut st = s.stream();
+    let mut out = Vec::new();
+    st.push(b"line one\ntoken ", &mut out);
+    assert_eq!(out, b"line one\n");
+    st.push(&GH.as_bytes()[..20], &mut out);
+    // No timer exists: pushing nothing or waiting changes nothing.
+    st.push(b"", &mut out);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(!String::from_utf8_lossy(&out).contains("ghp_"), "{out:?}");
+    st.push(&GH.as_bytes()[20..], &mut out);
+    st.push(b"\nok\n", &mut out);
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "line one\ntoken [REDACTED:github-pat]\nok\n"
+    );
+}
+
+#[test]
+fn complete_lines_are_released_immediately() {
+    let s = sanitizer();
+    let mut st = s.stream();
+    let mut out = Vec::new();
+    st.push(b"compiling foo v1.0\n", &mut out);
+    assert_eq!(out, b"compiling foo v1.0\n");
+    st.push(b"progress 10%\rprogress 20%\r", &mut out);
+    assert_eq!(out, b"compiling foo v1.0\nprogress 10%\rprogress 20%\r");
+}
+
+#[test]
+fn pem_blocks_in_every_layout() {
+    let s = sanitizer();
+    let body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\nq3Vx0pZ8yY2Jt/4mQ==";
+    let layouts = [
+        format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----"),
+        format!(
+            "-----BEGIN PRIVATE KEY-----\r\n{}\r\n-----END PRIVATE KEY-----",
+            body.replace('\n', "\r\n")
+        ),
+        format!(
+            "    -----BEGIN PRIVATE KEY-----\n    {}\n    -----END PRIVATE KEY-----",
+            body.replace('\n', "\n    ")
+        ),
+        format!(
+            "-----BEGIN PRIVATE KEY-----\\n{}\\n-----END PRIVATE KEY-----\\n",
+            body.replace('\n', "\\n")
+        ),
+    ];
+    for (i, key) in layouts.iter().enumerate() {
+        let json =
+            format!("{{\"type\": \"service_account\", \"private_key\": \"{key}\", \"x\": 1}}\n");
+        let out = s.sanitize(json.as_bytes());
+        let text = String::from_utf8(out.output).unwrap();
+        assert!(
+            !text.contains("MIIEvQ") && !text.contains("q3Vx0"),
+            "layout {i}: {text}"
+        );
+        assert_eq!(
+            out.redactions.get("private-key-pkcs8"),
+            1,
+            "layout {i}: {text}"
+        );
+        if i == 3 {
+            // JSON-escaped layout: the document stays valid JSON.
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(v["x"], 1);
+        }
+    }
+    for label in ["EC", "DSA", "OPENSSH", "ENCRYPTED"] {
+        let key = format!(
+            "-----BEGIN {label} PRIVATE KEY-----\nAAAA{body}\n-----END {label} PRIVATE KEY-----\n"
+        );
+        let out = s.sanitize(key.as_bytes());
+        assert_eq!(out.redactions.total(), 1, "{label}");
+        assert!(
+            !String::from_utf8_lossy(&out.output).contains("q3Vx0"),
+            "{label}"
+        );
+    }
+    let pgp = format!(
+        "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQdGBF{body}\n=ab12\n-----END PGP PRIVATE KEY BLOCK-----\n"
+    );
+    assert_eq!(
+        s.sanitize(pgp.as_bytes()).redactions.get("private-key-pgp"),
+        1
+    );
+}
+
+#[test]
+fn an_unterminated_key_is_redacted_to_the_end_or_the_cap() {
+    let s = sanitizer();
+    let out = s.sanitize(b"x\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n");
+    assert_eq!(out.output, b"x\n[REDACTED:private-key-openssh]");
+    // Past the cap, the held part is redacted (fail closed) and text after it flows again.
+    let mut text = b"-----BEGIN RSA PRIVATE KEY-----\n".to_vec();
+    while text.len() < BLOCK_CAP + 100 {
+        text.extend_from_slice(b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\n");
+    }
+    text.extend_from_slice(b"after\n");
+    let mut st = s.stream();
+    let mut out = Vec::new();
+    let mut max_held = 0;
+    for chunk in text.chunks(1000) {
+        st.push(chunk, &mut out);
+        max_held = max_held.max(st.held());
+    }
+    st.finish(&mut out);
+    assert!(max_held <= BLOCK_CAP + 1000, "held {max_held}");
+    let shown = String::from_utf8_lossy(&out);
+    assert!(
+        shown.starts_with("[REDACTED:private-key-rsa]"),
+        "{}",
+        &shown[..80]
+    );
+    assert!(shown.ends_with("after\n"));
+    assert_eq!(out, s.sanitize(&text).output);
+}
+
+#[test]
+fn memory_stays_bounded_on_long_lines() {
+    let s = sanitizer();
+    let mut st = s.stream();
+    let mut out = Vec::new();
+    let line = "word ".repeat(20_000); // a 100 KB line, no newline
+    let mut max_held = 0;
+    for chunk in line.as_bytes().chunks(4096) {
+        st.push(chunk, &mut out);
+        max_held = max_held.max(st.held());
+    }
+    assert!(max_held <= s.max_holdback() + 4096, "held {max_held}");
+    st.finish(&mut out);
+    assert_eq!(out, line.as_bytes());
+}
+
+#[test]
+fn literals_and_their_encodings_are_redacted() {
+    let s = sanitizer();
+    let value = "Wq9!zr-7 Lm@p";
+    let b64 = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(format!("u:{value}"))
+    };
+    let text =
+        format!("a {value} b\nurl=Wq9%21zr-7%20Lm%40p\nform=Wq9%21zr-7+Lm%40p\nauth {b64}\n");
+    let out = s.sanitize(text.as_bytes());
+    let shown = String::from_utf8_lossy(&out.output);
+    assert!(!shown.contains("zr-7"), "{shown}");
+    assert!(
+        out.redactions.get("env:DB_URL_PASSWORD") >= 4,
+        "{:?}",
+        out.redactions
+    );
+    let mut b = OutputSanitizer::builder(RuleSet::empty());
+    b.literal("env:SHORT", "abc1234");
+    assert_eq!(b.skipped_literals(), ["env:SHORT"]);
+}
+
+#[test]
+fn binary_and_invalid_utf8_pass_through_except_secrets() {
+    let s = sanitizer();
+    let mut text: Vec<u8> = (0u8..=255).collect();
+    text.extend_from_slice(b"\xff\xfe ");
+    text.extend_from_slice(GH.as_bytes());
+    text.extend_from_slice(b" \xc3\x28\x00\x1b[31mred\x1b[0m\r\n");
+    let out = s.sanitize(&text);
+    let mut want: Vec<u8> = (0u8..=255).collect();
+    want.extend_from_slice(b"\xff\xfe [REDACTED:github-pat] \xc3\x28\x00\x1b[31mred\x1b[0m\r\n");
+    assert_eq!(out.output, want);
+}
+
+#[test]
+fn json_quoting_survives_redaction() {
+    let s = sanitizer();
+    let text = br#"{"password": "p4ss\"w0rd\\x", "api_key": "Zk29vLqP0aXe7TnB4cWd", "n": 1}"#;
+    let out = s.sanitize(text);
+    let v: serde_json::Value = serde_json::from_slice(&out.output).unwrap();
+    assert_eq!(v["password"], "[REDACTED:generic-password]");
+    assert_eq!(v["api_key"], "[REDACTED:generic-api-key]");
+}
+
+/// Pieces random texts are made of: ordinary words, separators, keyword bait, secrets.
+fn piece() -> impl Strategy<Value = (Vec<u8>, Option<String>)> {
+    let plain = prop_oneof![
+        Just(b"hello ".to_vec()),
+        Just(b"\n".to_vec()),
+        Just(b"\r\n".to_vec()),
+        Just(b"\r".to_vec()),
+        Just(b"token ".to_vec()),
+        Just(b"password: ".to_vec()),
+        Just(b"-----BEGIN ".to_vec()),
+        Just(b"ghp_".to_vec()),
+        Just(b"sk-ant-".to_vec()),
+        Just(b"://".to_vec()),
+        Just(b"\x1b[1m".to_vec()),
+        proptest::collection::vec(any::<u8>(), 0..12),
+        "[a-zA-Z0-9 =:\"'_./+-]{0,30}".prop_map(String::into_bytes),
+    ]
+    .prop_map(|p| (p, None));
+    let secret = prop_oneof![
+        "[A-Za-z0-9]{36}".prop_map(|s| format!("ghp_{s}")),
+        "[A-Za-z0-9_-]{93}".prop_map(|s| format!("sk-ant-api03-{s}AA")),
+        "[A-Z2-7]{16}".prop_map(|s| format!("AKIA{s}")),
+        "[A-Za-z0-9]{20}".prop_map(|s| format!("postgres://app:{s}@db/x")),
+        "[A-Za-z0-9+/]{64}".prop_map(|s| format!(
+            "-----BEGIN EC PRIVATE KEY-----\n{}\n{}\n-----END EC PRIVATE KEY-----",
+            &s[..32],
+            &s[32..]
+        )),
+        Just("Wq9!zr-7 Lm@p".to_owned()),
+    ]
+    // Real tokens are random; shrinking would otherwise walk towards AKIAAAAA…, which the
+    // rules' entropy floors rightly refuse as a secret.
+    .prop_filter("random-looking", |s| shannon_entropy(s.as_bytes()) >= 3.5)
+    .prop_map(|s| {
+        // Surround with separators so neighbours cannot extend the token.
+        (format!(" {s} \n").into_bytes(), Some(s))
+    });
+    prop_oneof![4 => plain, 1 => secret]
+}
+
+/// The part of a secret that must never appear in output.
+fn core_of(secret: &str) -> &str {
+    if let Some(rest) = secret.strip_prefix("postgres://app:") {
+        return &rest[..20];
+    }
+    if secret.starts_with("-----BEGIN") {
+        return &secret[31..63];
+    }
+    secret
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn chunking_never_changes_the_output_and_no_secret_survives(
+        pieces in proptest::collection::vec(piece(), 0..40),
+        cuts in proptest::collection::vec(0usize..2000, 0..12),
+    ) {
+        let s = sanitizer();
+        let mut text = Vec::new();
+        let mut secrets = Vec::new();
+        for (p, secret) in pieces {
+            text.extend_from_slice(&p);
+            secrets.extend(secret);
+        }
+        let mut cuts = cuts;
+        cuts.sort_unstable();
+        let whole = s.sanitize(&text);
+        let streamed = stream(&s, &text, &cuts);
+        prop_assert_eq!(&streamed, &whole);
+        let shown = String::from_utf8_lossy(&whole.output);
+        for secret in &secrets {
+            prop_assert!(!shown.contains(core_of(secret)), "{} survived in {}", secret, shown);
+        }
+    }
+}
