@@ -3,11 +3,13 @@
 //! The agent's files are read once (`registry::load_agent`): the policy bytes that were
 //! hashed are the ones parsed, and every pinned file is executed from a sealed in-memory copy
 //! of exactly the bytes that were hashed, passed into the sandbox as a descriptor — a file
-//! swapped or rewritten after the consent check is never what runs.
+//! swapped or rewritten after the consent check is never what runs. Everything the agent
+//! prints goes through the output sanitizer, with this run's withheld secrets as literals.
 
-use std::io::{IsTerminal, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::os::fd::OwnedFd;
 use std::process::Stdio;
+use std::sync::Arc;
 
 use anyhow::{Result, bail};
 
@@ -19,6 +21,7 @@ use crate::consent::{Grantor, Status};
 use crate::isolation::{self, IsolationError, protocol::FIRST_PASSED_FD};
 use crate::policy::TaskMode;
 use crate::registry;
+use crate::sanitize::{OutputSanitizer, Redactions, RuleSet};
 
 pub(super) fn run(args: RunArgs, policies: Option<&std::path::Path>) -> Result<i32> {
     let opts = load_options(policies);
@@ -80,13 +83,12 @@ pub(super) fn run(args: RunArgs, policies: Option<&std::path::Path>) -> Result<i
             argv[i] = format!("/proc/self/fd/{fd_num}");
         }
     }
-    let mut caller: Vec<(String, String)> = std::env::vars_os()
+    let caller: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
     let task = args.task.clone();
     match (agent.policy.agent.task, &task) {
         (TaskMode::Arg, Some(t)) => argv.push(t.clone()),
-        (TaskMode::Env, Some(t)) => caller.push(("MYCELIUM_TASK".into(), t.clone())),
         _ => {}
     }
     let mut prepared = match isolation::prepare(
@@ -106,6 +108,10 @@ pub(super) fn run(args: RunArgs, policies: Option<&std::path::Path>) -> Result<i
     prepared.plan.passed_fds = u32::try_from(passed.len()).unwrap_or(u32::MAX);
     prepared.plan.exec_fd = exec_fd;
 
+    // Everything the agent prints reaches us only through the sanitizer, with the withheld
+    // secret values of this run as literals.
+    let sanitizer = Arc::new(build_sanitizer(&prepared.env.withheld)?);
+
     let stdin_task = agent.policy.agent.task == TaskMode::Stdin && task.is_some();
     let stdin = if stdin_task {
         Stdio::piped()
@@ -116,8 +122,8 @@ pub(super) fn run(args: RunArgs, policies: Option<&std::path::Path>) -> Result<i
     let mut sandbox = match isolation::launch_with_fds(
         &prepared.plan,
         stdin,
-        Stdio::inherit(),
-        Stdio::inherit(),
+        Stdio::piped(),
+        Stdio::piped(),
         &passed,
     ) {
         Ok(s) => s,
@@ -128,13 +134,84 @@ pub(super) fn run(args: RunArgs, policies: Option<&std::path::Path>) -> Result<i
         // An agent that exits without reading its task is not an error of ours.
         let _ = pipe.write_all(t.as_bytes());
     }
-    if let Err(e) = sandbox.wait_started() {
-        return Ok(report_error(&e));
+    let pumps = [
+        sandbox
+            .take_stdout()
+            .map(|r| pump(r, std::io::stdout(), Arc::clone(&sanitizer))),
+        sandbox
+            .take_stderr()
+            .map(|r| pump(r, std::io::stderr(), Arc::clone(&sanitizer))),
+    ];
+    let result = match sandbox.wait_started() {
+        Ok(_) => sandbox.wait_forwarding_signals(&forwarder),
+        Err(e) => Err(e),
+    };
+    let mut redactions = Redactions::default();
+    for p in pumps.into_iter().flatten() {
+        if let Ok(r) = p.join() {
+            for (id, n) in r.0 {
+                *redactions.0.entry(id).or_default() += n;
+            }
+        }
     }
-    match sandbox.wait_forwarding_signals(&forwarder) {
+    if redactions.total() > 0 {
+        let list: Vec<String> = redactions
+            .0
+            .iter()
+            .map(|(id, n)| format!("{id}: {n}"))
+            .collect();
+        eprintln!(
+            "mycelium: redacted {} secret(s) from the output ({})",
+            redactions.total(),
+            list.join(", ")
+        );
+    }
+    match result {
         Ok(code) => Ok(code),
         Err(e) => Ok(report_error(&e)),
     }
+}
+
+/// The built-in rules, the user's `$MYCELIUM_HOME/rules.toml`, and the withheld values.
+fn build_sanitizer(withheld: &[crate::isolation::env::Withheld]) -> Result<OutputSanitizer> {
+    let mut rules = RuleSet::builtin()?;
+    let user = super::mycelium_home().join("rules.toml");
+    if user.is_file() {
+        rules.load_file(&user)?;
+    }
+    let mut builder = OutputSanitizer::builder(rules);
+    for w in withheld {
+        builder.literal(format!("env:{}", w.name), w.value.as_bytes());
+    }
+    Ok(builder.build()?)
+}
+
+/// Copy `from` to `to` through a sanitizing stream; the redaction counts at the end.
+fn pump<R: Read + Send + 'static, W: Write + Send + 'static>(
+    mut from: R,
+    mut to: W,
+    sanitizer: Arc<OutputSanitizer>,
+) -> std::thread::JoinHandle<Redactions> {
+    std::thread::spawn(move || {
+        let mut stream = sanitizer.stream();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut out = Vec::new();
+        loop {
+            let n = match from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            out.clear();
+            stream.push(&buf[..n], &mut out);
+            if to.write_all(&out).and_then(|()| to.flush()).is_err() {
+                break;
+            }
+        }
+        out.clear();
+        stream.finish(&mut out);
+        let _ = to.write_all(&out).and_then(|()| to.flush());
+        stream.redactions()
+    })
 }
 
 fn report_error(e: &IsolationError) -> i32 {

@@ -211,6 +211,16 @@ fn launch_inner(
 }
 
 impl RunningSandbox {
+    /// The read end of the sandbox's standard output, when it was created as a pipe.
+    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.stdout.take()
+    }
+
+    /// The read end of the sandbox's standard error, when it was created as a pipe.
+    pub fn take_stderr(&mut self) -> Option<std::process::ChildStderr> {
+        self.child.stderr.take()
+    }
+
     /// The write end of the sandbox's standard input, when it was created as a pipe.
     pub fn take_stdin(&mut self) -> Option<std::process::ChildStdin> {
         self.child.stdin.take()

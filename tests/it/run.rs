@@ -191,3 +191,41 @@ fn an_agent_without_a_command_is_an_error_that_points_to_exec() {
         text(&o.stderr)
     );
 }
+
+#[test]
+fn agent_output_is_sanitized_including_withheld_values_and_split_writes() {
+    gate!("agent_output_is_sanitized_including_withheld_values_and_split_writes");
+    let a = Agents::new();
+    let canary = "canary-foo-token-0123456789";
+    // The agent prints the value of a variable it was never given (as if it had found it in
+    // a file), then half a GitHub token, a pause, the other half: neither may leak.
+    let script = a.script(&format!(
+        "echo found {canary} here; printf 'ghp_abcdefghijklmn'; sleep 1; printf 'opqrstuvwxyz0123456789 done\\n'"
+    ));
+    a.policy(
+        "talker",
+        &format!(
+            "command = [\"/bin/sh\", {s}]\npin = [{s}]",
+            s = toml_str(&script)
+        ),
+        "",
+    );
+    let o = a
+        .cmd(&["run", "talker"])
+        .env("FOO_TOKEN", canary)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(!out.contains(canary), "{out}");
+    assert!(!out.contains("ghp_abcdefghijklmn"), "{out}");
+    assert_eq!(
+        out,
+        "found [REDACTED:env:FOO_TOKEN] here\n[REDACTED:github-pat] done\n"
+    );
+    assert!(
+        text(&o.stderr).contains("redacted 2 secret(s)"),
+        "{}",
+        text(&o.stderr)
+    );
+}
