@@ -87,9 +87,8 @@ pub(super) fn run(args: RunArgs, policies: Option<&std::path::Path>) -> Result<i
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
     let task = args.task.clone();
-    match (agent.policy.agent.task, &task) {
-        (TaskMode::Arg, Some(t)) => argv.push(t.clone()),
-        _ => {}
+    if let (TaskMode::Arg, Some(t)) = (agent.policy.agent.task, &task) {
+        argv.push(t.clone());
     }
     let mut prepared = match isolation::prepare(
         &agent.policy,
