@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Kernel time of the one seccomp(SECCOMP_SET_MODE_FILTER) call a sandbox start makes
 # (BPF checks, conversion to eBPF, JIT, the constant-action cache), measured with
-# `perf trace -s` around `mycelium exec`. Prints the median and the range over RUNS runs.
+# `perf trace -s` around `mycelium exec`. Prints the median and the range over RUNS runs
+# (a run whose syscall entry perf lost, reported as 0, is left out).
 #
 #   scripts/seccomp-install-time.sh [BIN] [POLICY] [RUNS]
 #   (defaults: target/release/mycelium, policies/bench-default.toml, 50; needs perf and
@@ -13,7 +14,7 @@ policy=${2:-policies/bench-default.toml}
 runs=${3:-50}
 for _ in $(seq "$runs"); do
   perf trace -s -e seccomp -- "$bin" exec --policy "$policy" -- /bin/true 2>&1 |
-    awk '$1 == "seccomp" { print $4 }'
+    awk '$1 == "seccomp" && $4 > 0 { print $4 }'
 done | sort -n | awk '
   { v[NR] = $1 }
   END {
