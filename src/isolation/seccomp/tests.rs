@@ -348,7 +348,8 @@ fn compiled_program_starts_with_the_guard_and_round_trips() {
         "default x86_64 filter: {} instructions, compiled in {elapsed:?}",
         filter.len()
     );
-    assert!(filter.len() < 4096);
+    // Intervals in a tree (191 instructions when written), not a test per call (about 1,500).
+    assert!(filter.len() < 512, "{}", filter.len());
     let kill = 0x8000_0000;
     let enosys = 0x0005_0000 | 38;
     assert_eq!(
