@@ -129,21 +129,6 @@ pub struct RunningSandbox {
     events: BufReader<UnixStream>,
 }
 
-/// Like [`launch`], passing `passed` along into the sandbox at descriptors
-/// [`protocol::FIRST_PASSED_FD`], `+1`, … (the plan's `passed_fds` must say how many).
-///
-/// # Errors
-/// [`IsolationError::Launcher`] when the binary cannot be re-executed or the counts differ.
-pub fn launch_with_fds(
-    plan: &SandboxPlan,
-    stdin: Stdio,
-    stdout: Stdio,
-    stderr: Stdio,
-    passed: &[OwnedFd],
-) -> Result<RunningSandbox, IsolationError> {
-    launch_inner(plan, stdin, stdout, stderr, passed)
-}
-
 /// Start the launcher for `plan` with the given standard streams.
 ///
 /// # Errors
@@ -154,10 +139,15 @@ pub fn launch(
     stdout: Stdio,
     stderr: Stdio,
 ) -> Result<RunningSandbox, IsolationError> {
-    launch_inner(plan, stdin, stdout, stderr, &[])
+    launch_with_fds(plan, stdin, stdout, stderr, &[])
 }
 
-fn launch_inner(
+/// Like [`launch`], passing `passed` along into the sandbox at descriptors
+/// [`protocol::FIRST_PASSED_FD`], `+1`, … (the plan's `passed_fds` must say how many).
+///
+/// # Errors
+/// [`IsolationError::Launcher`] when the binary cannot be re-executed or the counts differ.
+pub fn launch_with_fds(
     plan: &SandboxPlan,
     stdin: Stdio,
     stdout: Stdio,
