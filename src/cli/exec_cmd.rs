@@ -21,18 +21,13 @@ pub(super) fn run(args: ExecArgs, policies: Option<&std::path::Path>) -> Result<
             return Ok(exit::SANDBOX);
         }
     };
-    if policy.uses_workspace()
-        && let Some(ws) = &args.workspace
-        && let Err(e) = isolation::plan::refuse_protected_workspace(&policy, ws, &opts.protected)
-    {
-        return Ok(report_error(&e));
-    }
     let caller: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
     let prepared = match isolation::prepare(
         &policy,
         args.workspace.as_deref(),
+        &opts.protected,
         args.command,
         caller.iter().map(|(k, v)| (k.as_str(), v.as_str())),
     ) {

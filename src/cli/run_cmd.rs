@@ -93,6 +93,7 @@ pub(super) fn run(args: RunArgs, policies: Option<&std::path::Path>) -> Result<i
     let mut prepared = match isolation::prepare(
         &agent.policy,
         args.workspace.as_deref(),
+        &opts.protected,
         argv,
         caller.iter().map(|(k, v)| (k.as_str(), v.as_str())),
     ) {

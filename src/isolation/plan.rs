@@ -217,7 +217,8 @@ pub fn refuse_protected_workspace(
 
 /// Build the plan for running `argv` under `policy`.
 ///
-/// `workspace` is required when the policy grants `{workspace}`; `caller_env` is the
+/// `workspace` is required when the policy grants `{workspace}`, and may not expose any of
+/// `protected` (mycelium's own state: `policy::LoadOptions::protected`); `caller_env` is the
 /// environment the command would otherwise inherit.
 ///
 /// # Errors
@@ -226,6 +227,7 @@ pub fn refuse_protected_workspace(
 pub fn prepare<'a>(
     policy: &Policy,
     workspace: Option<&Path>,
+    protected: &[PathBuf],
     argv: Vec<String>,
     caller_env: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<PreparedSandbox, IsolationError> {
@@ -255,6 +257,11 @@ pub fn prepare<'a>(
         return Err(plan_err(
             "the policy grants {workspace} but no workspace was given: pass --workspace DIR".into(),
         ));
+    }
+    if policy.uses_workspace()
+        && let Some(w) = &workspace
+    {
+        refuse_protected_workspace(policy, w, protected)?;
     }
 
     // Resolve every grant to (inside path, canonical host path).

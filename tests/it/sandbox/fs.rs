@@ -141,3 +141,32 @@ fn declared_reads_work_and_tmp_is_private() {
     // The sandbox's /tmp is its own tmpfs: nothing it wrote there reaches the host.
     assert!(!std::path::Path::new(&scratch).exists());
 }
+
+#[test]
+fn a_workspace_exposing_mycelium_state_is_refused() {
+    gate!("a_workspace_exposing_mycelium_state_is_refused");
+    let fx = Fixture::new();
+    let ws = fx.mkdir("ws");
+    let state = fx.mkdir("ws/state");
+    let marker = ws.join("ran");
+    let policy = fx.policy("p", &policy_body("", "read_write = [\"{workspace}\"]"));
+    let script = format!("touch {}", marker.display());
+    // Positive twin: with mycelium's state elsewhere the same run works.
+    let o = super::exec_cmd(&policy, Some(&ws), &["/bin/sh", "-c", &script])
+        .env("MYCELIUM_HOME", fx.path().join("elsewhere"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    std::fs::remove_file(&marker).unwrap();
+    let o = super::exec_cmd(&policy, Some(&ws), &["/bin/sh", "-c", &script])
+        .env("MYCELIUM_HOME", &state)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(125), "{}", err(&o));
+    assert!(
+        err(&o).contains(&format!("would expose {}", state.display())),
+        "{}",
+        err(&o)
+    );
+    assert!(!marker.exists());
+}
