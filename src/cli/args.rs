@@ -139,8 +139,8 @@ pub struct CheckArgs {
 /// Arguments of `policy explain`.
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// The policy file.
-    #[arg(value_name = "FILE")]
+    /// A policy file, or the name of an agent on the search path (see `mycelium agents`).
+    #[arg(value_name = "FILE|AGENT")]
     pub file: PathBuf,
     /// Print JSON instead of text.
     #[arg(long)]

@@ -11,7 +11,15 @@ pub(super) fn run(cmd: PolicyCommand, policies: Option<&std::path::Path>) -> Res
     let opts = load_options(policies);
     match cmd {
         PolicyCommand::Check(args) => check(&args, &opts),
-        PolicyCommand::Explain(args) => explain_cmd(&args, &opts),
+        PolicyCommand::Explain(mut args) => {
+            // A name that is not a file is looked up as an agent.
+            let name = args.file.to_string_lossy().into_owned();
+            if !args.file.exists() && crate::registry::is_valid_name(&name) {
+                args.file =
+                    crate::registry::find(&super::search_path(policies), &name)?.policy_path;
+            }
+            explain_cmd(&args, &opts)
+        }
     }
 }
 

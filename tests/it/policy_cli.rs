@@ -285,3 +285,41 @@ fn explain_describes_risk_in_plain_words() {
     let text = mycelium(&["policy", "explain", p.to_str().unwrap()]);
     assert!(stdout(&text).contains("Risk: HIGH"), "{}", stdout(&text));
 }
+
+#[test]
+fn explain_takes_an_agent_name_too() {
+    let by_name = mycelium(&[
+        "--policies",
+        policies_dir().to_str().unwrap(),
+        "policy",
+        "explain",
+        "--json",
+        "minimal",
+    ]);
+    let by_file = mycelium(&[
+        "policy",
+        "explain",
+        "--json",
+        policies_dir().join("minimal.toml").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        by_name.status.code(),
+        Some(0),
+        "{}",
+        crate::common::stderr(&by_name)
+    );
+    assert_eq!(stdout(&by_name), stdout(&by_file));
+    let missing = mycelium(&[
+        "--policies",
+        policies_dir().to_str().unwrap(),
+        "policy",
+        "explain",
+        "no-such-agent",
+    ]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        crate::common::stderr(&missing).contains("no agent \"no-such-agent\""),
+        "{}",
+        crate::common::stderr(&missing)
+    );
+}
