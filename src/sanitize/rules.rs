@@ -55,6 +55,9 @@ pub struct Rule {
     pub(crate) anchored: bool,
     /// A byte every match contains.
     pub(crate) needs: Option<u8>,
+    /// A generic `key = value` assignment (see `Builtin::assignment`): a hit needs a
+    /// separator after its key or before it.
+    pub(crate) assignment: bool,
 }
 
 /// A compiled pattern: the regex, its longest match, its secret groups.
@@ -200,6 +203,7 @@ impl Rule {
             block: b.block,
             anchored: starts_with_keyword(b.pattern, &keywords),
             needs: b.needs,
+            assignment: b.assignment,
             keywords,
         })
     }
@@ -380,6 +384,7 @@ impl RuleSet {
             next.rules.push(Rule {
                 anchored,
                 needs: None,
+                assignment: false,
                 id: id.clone(),
                 provider: r.provider.unwrap_or_else(|| "user".to_owned()),
                 reason: r.reason.unwrap_or_default(),
