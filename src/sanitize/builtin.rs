@@ -103,8 +103,9 @@ macro_rules! value {
     };
 }
 
+pub(crate) use key_prefix;
 #[cfg(test)]
-pub(crate) use {key_prefix, sep};
+pub(crate) use sep;
 
 /// A token-character boundary after base64/url-safe tokens, where `\b` fails on a
 /// trailing `-` or `/`.

@@ -438,18 +438,23 @@ impl SanitizeStream {
         }
     }
 
-    /// Whether an assignment rule (`key_prefix!()`, key bytes, `sep!()`, value) can have a
+    /// Whether an assignment rule (`key_prefix!()`, key names, `sep!()`, value) can have a
     /// match containing `hit` in `[a, b)`: a necessary condition, so `false` answers as the
     /// regex would, for the cost of a few byte tests instead of a search of the line.
     ///
     /// The hit's keyword is made of key bytes and starts with a letter, so in a match it
-    /// lies either in the key or in the value (separator bytes are never key bytes). In
-    /// the key, the key ends where the run of key bytes after the hit ends, and the
-    /// separator (`\?["'`]?\s{0,3}` then `=` or `:`) starts right there. In the value,
-    /// the separator's `=` or `:` lies in the window before the hit.
-    fn may_assign(&self, hit: Hit, a: usize, b: usize) -> bool {
+    /// lies either in the key or in the value (separator bytes are never key bytes).
+    fn may_assign(&self, rule: &Rule, hit: Hit, a: usize, b: usize) -> bool {
+        self.may_be_in_key(rule, hit, a, b) || self.may_be_in_value(hit, a)
+    }
+
+    /// In the key: the key ends where the run of key bytes after the hit ends, with one of
+    /// the rule's names, and the separator (`\\?["'`]?\s{0,3}` then `=` or `:`) starts
+    /// right there.
+    fn may_be_in_key(&self, rule: &Rule, hit: Hit, a: usize, b: usize) -> bool {
         let after = &self.buf[self.idx(hit.end)..self.idx(b)];
-        let mut i = after.iter().take_while(|&&c| is_key_byte(c)).count();
+        let key_end = after.iter().take_while(|&&c| is_key_byte(c)).count();
+        let mut i = key_end;
         if after.get(i) == Some(&b'\\') {
             i += 1;
         }
@@ -462,10 +467,49 @@ impl SanitizeStream {
             .take(3)
             .take_while(|&&c| is_regex_space(c))
             .count();
-        if matches!(after.get(i), Some(b'=' | b':')) {
-            return true;
+        if !matches!(after.get(i), Some(b'=' | b':')) {
+            return false;
         }
-        a < hit.start && memchr2(b'=', b':', &self.buf[self.idx(a)..self.idx(hit.start)]).is_some()
+        let key = &self.buf[self.idx(a)..self.idx(hit.end) + key_end];
+        rule.names.is_empty()
+            || rule.names.iter().any(|name| {
+                key.len() >= name.len() && key[key.len() - name.len()..].eq_ignore_ascii_case(name)
+            })
+    }
+
+    /// In the value: some `=` or `:` before the hit ends a separator, and after it and at
+    /// most three spaces the value starts, either quoted (`"` or `\"` with no unescaped
+    /// `"` up to the hit; `'` with no `'` up to it) or bare, with no space, quote, `,`, `;`
+    /// or `\` between its start and the hit.
+    fn may_be_in_value(&self, hit: Hit, a: usize) -> bool {
+        if a >= hit.start {
+            return false;
+        }
+        let before = &self.buf[self.idx(a)..self.idx(hit.start)];
+        let value_from = |v: usize| {
+            let v = v + before[v.min(before.len())..]
+                .iter()
+                .take(3)
+                .take_while(|&&c| is_regex_space(c))
+                .count();
+            let rest = &before[v.min(before.len())..];
+            match rest.first() {
+                // `\"` or `"`: no unescaped `"` up to the hit.
+                Some(b'"' | b'\\') => {
+                    let open = usize::from(rest[0] == b'\\') + 1;
+                    rest.get(open - 1) == Some(&b'"')
+                        && memchr::memchr_iter(b'"', &rest[open.min(rest.len())..])
+                            .all(|q| rest[open + q - 1] == b'\\')
+                }
+                Some(b'\'') => memchr::memchr(b'\'', &rest[1..]).is_none(),
+                _ => rest.iter().all(|&c| is_bare_value_byte(c)),
+            }
+        };
+        memchr::memchr2_iter(b'=', b':', before).any(|p| {
+            // `=>` and `:=` are one separator: the value may start after either byte.
+            value_from(p + 1)
+                || (matches!(before.get(p + 1), Some(b'>' | b'=')) && value_from(p + 2))
+        })
     }
 
     fn decide_regex(
@@ -487,7 +531,7 @@ impl SanitizeStream {
         {
             return Decision::Done;
         }
-        if self.shared && rule.assignment && !self.may_assign(hit, a, b) {
+        if self.shared && rule.assignment && !self.may_assign(rule, hit, a, b) {
             return Decision::Done;
         }
         let verdict = if self.shared && !rule.anchored {
@@ -721,6 +765,11 @@ impl SanitizeStream {
 /// A byte of a generic key name (`[A-Za-z0-9_.-]`).
 fn is_key_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
+}
+
+/// A byte a bare assignment value may hold after its first (`[^\s"'`,;\\]`).
+fn is_bare_value_byte(b: u8) -> bool {
+    !is_regex_space(b) && !matches!(b, b'"' | b'\'' | b'`' | b',' | b';' | b'\\')
 }
 
 /// `\s` in the rules' regexes: ASCII whitespace including vertical tab (Unicode is off).
