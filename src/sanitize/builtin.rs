@@ -51,12 +51,25 @@ pub(crate) struct Builtin {
     /// A byte every match contains: a window without it is skipped without running the
     /// regex (URLs are everywhere in logs; credentials in them need an `@`).
     pub needs: Option<u8>,
+    /// The pattern is `key_prefix!()`, names made of key bytes (`[A-Za-z0-9_.-]`), then
+    /// `sep!()` and a value: a hit can only be in a match if its key run is followed by a
+    /// separator or a separator precedes it, which the engine checks before the regex.
+    pub assignment: bool,
     /// Test template of a true positive (empty for block rules, tested separately).
     #[cfg_attr(not(test), allow(dead_code, reason = "read by the rule tests"))]
     pub example: &'static str,
     /// Test templates that must not be redacted by this rule.
     #[cfg_attr(not(test), allow(dead_code, reason = "read by the rule tests"))]
     pub near_miss: &'static [&'static str],
+}
+
+/// The key of a generic assignment up to its name: a boundary, then an optional prefix of
+/// key bytes ending in `_`, `.` or `-` (`DB_`, `app.`). The names follow as a group of key
+/// bytes, closed with `)`.
+macro_rules! key_prefix {
+    () => {
+        r"(?i)(?:^|[^A-Za-z0-9])(?:[A-Za-z0-9_.-]{0,30}[_.-])?(?:"
+    };
 }
 
 /// `key = value` separators: `=`, `:`, `=>`, `:=`, with optional quotes around the key.
@@ -90,6 +103,10 @@ macro_rules! value {
     };
 }
 
+pub(crate) use key_prefix;
+#[cfg(test)]
+pub(crate) use sep;
+
 /// A token-character boundary after base64/url-safe tokens, where `\b` fails on a
 /// trailing `-` or `/`.
 macro_rules! end_b64 {
@@ -117,6 +134,7 @@ const fn token(
         reason,
         block: None,
         needs: None,
+        assignment: false,
         example,
         near_miss,
     }
@@ -143,6 +161,7 @@ const fn ctx(
         reason,
         block: None,
         needs: None,
+        assignment: false,
         example,
         near_miss,
     }
@@ -159,6 +178,7 @@ const fn pem(id: &'static str, label: &'static str, reason: &'static str) -> Bui
         reason,
         block: Some(BlockEnd::PemDashes),
         needs: None,
+        assignment: false,
         example: "",
         near_miss: &[],
     }
@@ -1447,92 +1467,108 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         "machine api.example.org login bot password {an:20}",
         &["machine api.example.org login bot password ${PW}"],
     ),
-    ctx(
-        "generic-password",
-        "generic",
-        concat!(
-            r"(?i)(?:^|[^A-Za-z0-9])(?:[A-Za-z0-9_.-]{0,30}[_.-])?(?:password|passwd|passphrase|pass|pwd|db_pass|pass_?word)",
-            sep!(),
-            value!(4, 200)
-        ),
-        &["password", "passwd", "passphrase", "pass", "pwd"],
-        2.2,
-        "a value assigned to a password-like key",
-        "DB_PASSWORD=\"{an:14}\"",
-        &[
-            "password = \"changeme\"",
-            "password: ${DB_PASSWORD}",
-            "password = getpass",
-            "password_file = /run/secrets/db",
-        ],
-    ),
-    ctx(
-        "generic-secret",
-        "generic",
-        concat!(
-            r"(?i)(?:^|[^A-Za-z0-9])(?:[A-Za-z0-9_.-]{0,30}[_.-])?(?:secret|secret[_.-]?key|client[_.-]?secret|secret[_.-]?access[_.-]?key|private[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key)",
-            sep!(),
-            value!(8, 300)
-        ),
-        &["secret", "private", "signing", "encryption", "master"],
-        3.0,
-        "a value assigned to a secret-like key",
-        "export APP_SECRET={an:32}",
-        &[
-            "secret: {{ .Values.secret }}",
-            "client_secret: <your-client-secret>",
-        ],
-    ),
-    ctx(
-        "generic-api-key",
-        "generic",
-        concat!(
-            r"(?i)(?:^|[^A-Za-z0-9])(?:[A-Za-z0-9_.-]{0,30}[_.-])?(?:api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|app[_.-]?key|client[_.-]?key|license[_.-]?key|subscription[_.-]?key)",
-            sep!(),
-            value!(12, 300)
-        ),
-        &[
-            "api_key",
-            "apikey",
-            "api-key",
-            "api.key",
-            "access_key",
-            "accesskey",
-            "access-key",
-            "auth_key",
-            "authkey",
-            "app_key",
-            "appkey",
-            "client_key",
-            "license_key",
-            "subscription_key",
-        ],
-        3.3,
-        "a value assigned to an API-key-like key",
-        "\"api_key\": \"{an:32}\"",
-        &[
-            "\"api_key\": \"your-api-key-here\"",
-            "api_key = os.environ.get",
-        ],
-    ),
-    ctx(
-        "generic-token",
-        "generic",
-        concat!(
-            r"(?i)(?:^|[^A-Za-z0-9])(?:[A-Za-z0-9_.-]{0,30}[_.-])?(?:token|access[_.-]?token|auth[_.-]?token|refresh[_.-]?token|api[_.-]?token|bearer[_.-]?token|session[_.-]?token|id[_.-]?token|credentials?|auth)",
-            sep!(),
-            value!(12, 1024)
-        ),
-        &["token", "credential", "auth"],
-        3.3,
-        "a value assigned to a token- or credential-like key",
-        "GITHUB_TOKEN={an:40}",
-        &[
-            "\"token_type\": \"bearer\"",
-            "max_tokens = 4096",
-            "token: ${{ secrets.GITHUB_TOKEN }}",
-        ],
-    ),
+    Builtin {
+        assignment: true,
+        ..ctx(
+            "generic-password",
+            "generic",
+            concat!(
+                key_prefix!(),
+                r"password|passwd|passphrase|pass|pwd|db_pass|pass_?word)",
+                sep!(),
+                value!(4, 200)
+            ),
+            &["password", "passwd", "passphrase", "pass", "pwd"],
+            2.2,
+            "a value assigned to a password-like key",
+            "DB_PASSWORD=\"{an:14}\"",
+            &[
+                "password = \"changeme\"",
+                "password: ${DB_PASSWORD}",
+                "password = getpass",
+                "password_file = /run/secrets/db",
+            ],
+        )
+    },
+    Builtin {
+        assignment: true,
+        ..ctx(
+            "generic-secret",
+            "generic",
+            concat!(
+                key_prefix!(),
+                r"secret|secret[_.-]?key|client[_.-]?secret|secret[_.-]?access[_.-]?key|private[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key)",
+                sep!(),
+                value!(8, 300)
+            ),
+            &["secret", "private", "signing", "encryption", "master"],
+            3.0,
+            "a value assigned to a secret-like key",
+            "export APP_SECRET={an:32}",
+            &[
+                "secret: {{ .Values.secret }}",
+                "client_secret: <your-client-secret>",
+            ],
+        )
+    },
+    Builtin {
+        assignment: true,
+        ..ctx(
+            "generic-api-key",
+            "generic",
+            concat!(
+                key_prefix!(),
+                r"api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|app[_.-]?key|client[_.-]?key|license[_.-]?key|subscription[_.-]?key)",
+                sep!(),
+                value!(12, 300)
+            ),
+            &[
+                "api_key",
+                "apikey",
+                "api-key",
+                "api.key",
+                "access_key",
+                "accesskey",
+                "access-key",
+                "auth_key",
+                "authkey",
+                "app_key",
+                "appkey",
+                "client_key",
+                "license_key",
+                "subscription_key",
+            ],
+            3.3,
+            "a value assigned to an API-key-like key",
+            "\"api_key\": \"{an:32}\"",
+            &[
+                "\"api_key\": \"your-api-key-here\"",
+                "api_key = os.environ.get",
+            ],
+        )
+    },
+    Builtin {
+        assignment: true,
+        ..ctx(
+            "generic-token",
+            "generic",
+            concat!(
+                key_prefix!(),
+                r"token|access[_.-]?token|auth[_.-]?token|refresh[_.-]?token|api[_.-]?token|bearer[_.-]?token|session[_.-]?token|id[_.-]?token|credentials?|auth)",
+                sep!(),
+                value!(12, 1024)
+            ),
+            &["token", "credential", "auth"],
+            3.3,
+            "a value assigned to a token- or credential-like key",
+            "GITHUB_TOKEN={an:40}",
+            &[
+                "\"token_type\": \"bearer\"",
+                "max_tokens = 4096",
+                "token: ${{ secrets.GITHUB_TOKEN }}",
+            ],
+        )
+    },
     ctx(
         "cli-secret-flag",
         "generic",
@@ -1600,6 +1636,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         reason: "an SSH.com (SECSH) private key",
         block: Some(BlockEnd::Ssh2Dashes),
         needs: None,
+        assignment: false,
         example: "",
         near_miss: &[],
     },
@@ -1618,6 +1655,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         reason: "a PuTTY .ppk private key",
         block: Some(BlockEnd::PuttyMac),
         needs: None,
+        assignment: false,
         example: "",
         near_miss: &[],
     },

@@ -232,6 +232,13 @@ impl OutputSanitizer {
         SanitizeStream::new(Arc::clone(&self.engine))
     }
 
+    /// A stream that settles every hit with its own search (no shared window searches,
+    /// no separator pre-check): the reference the differential tests hold the engine to.
+    #[cfg(test)]
+    pub(crate) fn reference_stream(&self) -> SanitizeStream {
+        SanitizeStream::reference(Arc::clone(&self.engine))
+    }
+
     /// The rules in use.
     #[must_use]
     pub fn rules(&self) -> &[Rule] {

@@ -55,6 +55,12 @@ pub struct Rule {
     pub(crate) anchored: bool,
     /// A byte every match contains.
     pub(crate) needs: Option<u8>,
+    /// A generic `key = value` assignment (see `Builtin::assignment`): a hit needs a
+    /// separator after its key or before it.
+    pub(crate) assignment: bool,
+    /// For an assignment rule, every key name it accepts, lower-case (`password`,
+    /// `secret_key`, …); empty when the names are not a small finite set.
+    pub(crate) names: Vec<Vec<u8>>,
 }
 
 /// A compiled pattern: the regex, its longest match, its secret groups.
@@ -85,6 +91,34 @@ fn starts_with_keyword(pattern: &str, keywords: &[String]) -> bool {
                 .iter()
                 .any(|k| lit.starts_with(&k.as_bytes().to_ascii_lowercase()))
         })
+}
+
+/// The key names of an assignment pattern (`key_prefix!()`, then `name|name…)`): the
+/// exact finite set of strings the names group matches, lower-case, or none when it is
+/// not small and finite.
+fn assignment_names(pattern: &str) -> Vec<Vec<u8>> {
+    let Some((names, _)) = pattern
+        .strip_prefix(super::builtin::key_prefix!())
+        .and_then(|rest| rest.split_once(')'))
+    else {
+        return Vec::new();
+    };
+    let Ok(hir) = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(names)
+    else {
+        return Vec::new();
+    };
+    let seq = regex_syntax::hir::literal::Extractor::new().extract(&hir);
+    match seq.literals() {
+        Some(literals) if seq.is_exact() => literals
+            .iter()
+            .map(|lit| lit.as_bytes().to_ascii_lowercase())
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Compile a pattern; the error says why it cannot be a rule and is located by the caller.
@@ -200,6 +234,12 @@ impl Rule {
             block: b.block,
             anchored: starts_with_keyword(b.pattern, &keywords),
             needs: b.needs,
+            assignment: b.assignment,
+            names: if b.assignment {
+                assignment_names(b.pattern)
+            } else {
+                Vec::new()
+            },
             keywords,
         })
     }
@@ -380,6 +420,8 @@ impl RuleSet {
             next.rules.push(Rule {
                 anchored,
                 needs: None,
+                assignment: false,
+                names: Vec::new(),
                 id: id.clone(),
                 provider: r.provider.unwrap_or_else(|| "user".to_owned()),
                 reason: r.reason.unwrap_or_default(),

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use pretty_assertions::assert_eq;
 
-use super::super::builtin::BUILTIN;
+use super::super::builtin::{BUILTIN, key_prefix, sep};
 use super::super::{OutputSanitizer, SanitizeError};
 use super::*;
 
@@ -126,6 +126,41 @@ fn every_rule_has_a_test_example_or_is_a_block_rule() {
             b.id
         );
     }
+}
+
+/// The engine's separator pre-check for assignment rules reasons from their shape: the
+/// key prefix, a group of names made of key bytes, `sep!()`, a value; and keywords made of
+/// key bytes that start with a letter. A rule marked `assignment` must keep that shape.
+#[test]
+fn assignment_rules_have_the_shape_the_precheck_assumes() {
+    let key_byte = |b: u8| b.is_ascii_alphanumeric() || b"_.-".contains(&b);
+    let mut marked = 0;
+    for b in BUILTIN.iter().filter(|b| b.assignment) {
+        marked += 1;
+        let names = b
+            .pattern
+            .strip_prefix(key_prefix!())
+            .unwrap_or_else(|| panic!("{}: pattern does not start with key_prefix!()", b.id));
+        let (names, rest) = names.split_once(')').unwrap();
+        assert!(
+            rest.starts_with(sep!()),
+            "{}: no sep!() after the names",
+            b.id
+        );
+        assert!(
+            names.bytes().all(|c| key_byte(c) || b"|[]?".contains(&c)),
+            "{}: names {names:?} may match a byte that is not a key byte",
+            b.id
+        );
+        for k in b.keywords {
+            assert!(
+                k.as_bytes()[0].is_ascii_alphabetic() && k.bytes().all(key_byte),
+                "{}: keyword {k:?}",
+                b.id
+            );
+        }
+    }
+    assert_eq!(marked, 4);
 }
 
 #[test]

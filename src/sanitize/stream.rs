@@ -75,6 +75,31 @@ pub struct SanitizeStream {
     spans: BTreeMap<(usize, usize), usize>,
     counts: Vec<u64>,
     finished: bool,
+    /// Share one search among the hits of a rule in the same window. Off only in the
+    /// tests' reference streams, which search once per hit as the definition says.
+    shared: bool,
+}
+
+/// The leftmost-first matches of one rule in one window `[a, b)`, found lazily and shared
+/// by every hit of the rule whose window it is. A hit's answer is the first of these
+/// matches that ends at or after the hit (none if it starts after the hit), exactly what
+/// a search per hit from `a` would find, because that search walks the same sequence.
+#[derive(Debug, Default)]
+struct WindowMatches {
+    /// The window; `None` before the first search.
+    window: Option<(usize, usize)>,
+    /// Matches found so far, in order, with the verdict once one was asked for.
+    found: Vec<WindowMatch>,
+    /// Where the next search starts; `None` once the window has no more matches.
+    resume: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct WindowMatch {
+    start: usize,
+    end: usize,
+    /// The secret span and whether the guard accepted it, once computed.
+    verdict: Option<(usize, usize, bool)>,
 }
 
 impl SanitizeStream {
@@ -92,6 +117,17 @@ impl SanitizeStream {
             spans: BTreeMap::new(),
             counts: vec![0; labels],
             finished: false,
+            shared: true,
+        }
+    }
+
+    /// A stream that searches once per hit, with no sharing or shortcuts: the reference
+    /// the tests compare the engine against.
+    #[cfg(test)]
+    pub(crate) fn reference(engine: Arc<Engine>) -> Self {
+        Self {
+            shared: false,
+            ..Self::new(engine)
         }
     }
 
@@ -204,12 +240,14 @@ impl SanitizeStream {
     /// Settle every queued hit that can be settled.
     fn decide(&mut self) {
         let engine = Arc::clone(&self.engine);
+        let mut memo = WindowMatches::default();
         for (r, rule) in engine.rules.iter().enumerate() {
+            memo.window = None;
             while let Some(hit) = self.pending[r].front().copied() {
                 let decision = if rule.block.is_some() {
                     self.decide_block(r, rule, hit)
                 } else {
-                    self.decide_regex(r, rule, hit)
+                    self.decide_regex(r, rule, hit, &mut memo)
                 };
                 match decision {
                     Decision::Done => {
@@ -253,8 +291,43 @@ impl SanitizeStream {
         }
     }
 
+    /// The leftmost-first match of `rule` in `[from, b)` (anchored at `from` when the rule
+    /// is), as absolute offsets. Bounds only (DFA): capture groups are computed only for
+    /// the match that counts.
+    fn next_match(&self, rule: &Rule, from: usize, b: usize) -> Option<(usize, usize)> {
+        let input = Input::new(&self.buf)
+            .range(self.idx(from)..self.idx(b))
+            .anchored(if rule.anchored {
+                regex_automata::Anchored::Yes
+            } else {
+                regex_automata::Anchored::No
+            });
+        let m = rule.regex.search(&input)?;
+        Some((self.base + m.start(), self.base + m.end()))
+    }
+
+    /// The secret span of the match `[ms, me)` found in a window ending at `b`, and whether
+    /// it was quoted.
+    fn secret(&self, rule: &Rule, ms: usize, me: usize, b: usize) -> (usize, usize, bool) {
+        if rule.secret_groups.is_empty() {
+            return (ms, me, true);
+        }
+        let mut caps = rule.regex.create_captures();
+        let input = Input::new(&self.buf)
+            .range(self.idx(ms)..self.idx(b))
+            .anchored(regex_automata::Anchored::Yes);
+        rule.regex.search_captures(&input, &mut caps);
+        rule.secret_groups
+            .iter()
+            .find_map(|&(g, quoted)| caps.get_group(g).map(|s| (s.start, s.end, quoted)))
+            .map_or((ms, me, true), |(s, e, q)| {
+                (self.base + s, self.base + e, q)
+            })
+    }
+
     /// Find the match of `rule` containing `hit` within `[a, b)`: returns the match's end
-    /// and the secret span with whether it was quoted.
+    /// and the secret span with whether it was quoted. One search per hit: the definition
+    /// that [`SanitizeStream::shared_verdict`] reproduces.
     fn find_containing(
         &self,
         rule: &Rule,
@@ -267,40 +340,73 @@ impl SanitizeStream {
             if rule.anchored && from > hit.start {
                 return None;
             }
-            // Bounds first (DFA only); capture groups only for the match that counts.
-            let input = Input::new(&self.buf)
-                .range(self.idx(from)..self.idx(b))
-                .anchored(if rule.anchored {
-                    regex_automata::Anchored::Yes
-                } else {
-                    regex_automata::Anchored::No
-                });
-            let m = rule.regex.search(&input)?;
-            let (ms, me) = (self.base + m.start(), self.base + m.end());
+            let (ms, me) = self.next_match(rule, from, b)?;
             if ms > hit.start {
                 return None;
             }
             if me >= hit.end {
-                if rule.secret_groups.is_empty() {
-                    return Some((me, ms, me, true));
-                }
-                let mut caps = rule.regex.create_captures();
-                let input = Input::new(&self.buf)
-                    .range(m.start()..self.idx(b))
-                    .anchored(regex_automata::Anchored::Yes);
-                rule.regex.search_captures(&input, &mut caps);
-                let (ss, se, quoted) = rule
-                    .secret_groups
-                    .iter()
-                    .find_map(|&(g, quoted)| caps.get_group(g).map(|s| (s.start, s.end, quoted)))
-                    .map_or((ms, me, true), |(s, e, q)| {
-                        (self.base + s, self.base + e, q)
-                    });
+                let (ss, se, quoted) = self.secret(rule, ms, me, b);
                 return Some((me, ss, se, quoted));
             }
             from = me.max(ms + 1);
         }
         None
+    }
+
+    /// For an unanchored rule: the match containing `hit` in `[a, b)` and whether the
+    /// guard accepts its secret, as `(match end, secret start, secret end, accepted)`,
+    /// walking the window's matches in `memo` (searching only past what earlier hits
+    /// of the same window already found).
+    fn shared_verdict(
+        &self,
+        rule: &Rule,
+        hit: Hit,
+        a: usize,
+        b: usize,
+        memo: &mut WindowMatches,
+    ) -> Option<(usize, usize, usize, bool)> {
+        if memo.window != Some((a, b)) {
+            memo.window = Some((a, b));
+            memo.found.clear();
+            memo.resume = Some(a);
+        }
+        let mut i = 0;
+        loop {
+            if i == memo.found.len() {
+                let from = memo.resume.filter(|&f| f < b)?;
+                match self.next_match(rule, from, b) {
+                    Some((ms, me)) => {
+                        memo.found.push(WindowMatch {
+                            start: ms,
+                            end: me,
+                            verdict: None,
+                        });
+                        memo.resume = Some(me.max(ms + 1));
+                    }
+                    None => {
+                        memo.resume = None;
+                        return None;
+                    }
+                }
+            }
+            let m = &mut memo.found[i];
+            if m.start > hit.start {
+                return None;
+            }
+            if m.end >= hit.end {
+                let (ss, se, accepted) = match m.verdict {
+                    Some(v) => v,
+                    None => {
+                        let (ss, se, quoted) = self.secret(rule, m.start, m.end, b);
+                        let v = (ss, se, self.accepts(rule, ss, se, quoted));
+                        m.verdict = Some(v);
+                        v
+                    }
+                };
+                return Some((m.end, ss, se, accepted));
+            }
+            i += 1;
+        }
     }
 
     fn accepts(&self, rule: &Rule, start: usize, end: usize, quoted: bool) -> bool {
@@ -332,7 +438,87 @@ impl SanitizeStream {
         }
     }
 
-    fn decide_regex(&mut self, r: usize, rule: &Rule, hit: Hit) -> Decision {
+    /// Whether an assignment rule (`key_prefix!()`, key names, `sep!()`, value) can have a
+    /// match containing `hit` in `[a, b)`: a necessary condition, so `false` answers as the
+    /// regex would, for the cost of a few byte tests instead of a search of the line.
+    ///
+    /// The hit's keyword is made of key bytes and starts with a letter, so in a match it
+    /// lies either in the key or in the value (separator bytes are never key bytes).
+    fn may_assign(&self, rule: &Rule, hit: Hit, a: usize, b: usize) -> bool {
+        self.may_be_in_key(rule, hit, a, b) || self.may_be_in_value(hit, a)
+    }
+
+    /// In the key: the key ends where the run of key bytes after the hit ends, with one of
+    /// the rule's names, and the separator (`\\?["'`]?\s{0,3}` then `=` or `:`) starts
+    /// right there.
+    fn may_be_in_key(&self, rule: &Rule, hit: Hit, a: usize, b: usize) -> bool {
+        let after = &self.buf[self.idx(hit.end)..self.idx(b)];
+        let key_end = after.iter().take_while(|&&c| is_key_byte(c)).count();
+        let mut i = key_end;
+        if after.get(i) == Some(&b'\\') {
+            i += 1;
+        }
+        if matches!(after.get(i), Some(b'"' | b'\'' | b'`')) {
+            i += 1;
+        }
+        i += after
+            .iter()
+            .skip(i)
+            .take(3)
+            .take_while(|&&c| is_regex_space(c))
+            .count();
+        if !matches!(after.get(i), Some(b'=' | b':')) {
+            return false;
+        }
+        let key = &self.buf[self.idx(a)..self.idx(hit.end) + key_end];
+        rule.names.is_empty()
+            || rule.names.iter().any(|name| {
+                key.len() >= name.len() && key[key.len() - name.len()..].eq_ignore_ascii_case(name)
+            })
+    }
+
+    /// In the value: some `=` or `:` before the hit ends a separator, and after it and at
+    /// most three spaces the value starts, either quoted (`"` or `\"` with no unescaped
+    /// `"` up to the hit; `'` with no `'` up to it) or bare, with no space, quote, `,`, `;`
+    /// or `\` between its start and the hit.
+    fn may_be_in_value(&self, hit: Hit, a: usize) -> bool {
+        if a >= hit.start {
+            return false;
+        }
+        let before = &self.buf[self.idx(a)..self.idx(hit.start)];
+        let value_from = |v: usize| {
+            let v = v + before[v.min(before.len())..]
+                .iter()
+                .take(3)
+                .take_while(|&&c| is_regex_space(c))
+                .count();
+            let rest = &before[v.min(before.len())..];
+            match rest.first() {
+                // `\"` or `"`: no unescaped `"` up to the hit.
+                Some(b'"' | b'\\') => {
+                    let open = usize::from(rest[0] == b'\\') + 1;
+                    rest.get(open - 1) == Some(&b'"')
+                        && memchr::memchr_iter(b'"', &rest[open.min(rest.len())..])
+                            .all(|q| rest[open + q - 1] == b'\\')
+                }
+                Some(b'\'') => memchr::memchr(b'\'', &rest[1..]).is_none(),
+                _ => rest.iter().all(|&c| is_bare_value_byte(c)),
+            }
+        };
+        memchr::memchr2_iter(b'=', b':', before).any(|p| {
+            // `=>` and `:=` are one separator: the value may start after either byte.
+            value_from(p + 1)
+                || (matches!(before.get(p + 1), Some(b'>' | b'=')) && value_from(p + 2))
+        })
+    }
+
+    fn decide_regex(
+        &mut self,
+        r: usize,
+        rule: &Rule,
+        hit: Hit,
+        memo: &mut WindowMatches,
+    ) -> Decision {
         if hit.start < self.next[r] {
             return Decision::Done;
         }
@@ -345,9 +531,16 @@ impl SanitizeStream {
         {
             return Decision::Done;
         }
-        if let Some((me, ss, se, quoted)) = self.find_containing(rule, hit, a, b)
-            && self.accepts(rule, ss, se, quoted)
-        {
+        if self.shared && rule.assignment && !self.may_assign(rule, hit, a, b) {
+            return Decision::Done;
+        }
+        let verdict = if self.shared && !rule.anchored {
+            self.shared_verdict(rule, hit, a, b, memo)
+        } else {
+            self.find_containing(rule, hit, a, b)
+                .map(|(me, ss, se, quoted)| (me, ss, se, self.accepts(rule, ss, se, quoted)))
+        };
+        if let Some((me, ss, se, true)) = verdict {
             self.next[r] = me;
             self.add_span(ss, se, r);
         }
@@ -567,6 +760,21 @@ impl SanitizeStream {
             self.base = keep;
         }
     }
+}
+
+/// A byte of a generic key name (`[A-Za-z0-9_.-]`).
+fn is_key_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
+}
+
+/// A byte a bare assignment value may hold after its first (`[^\s"'`,;\\]`).
+fn is_bare_value_byte(b: u8) -> bool {
+    !is_regex_space(b) && !matches!(b, b'"' | b'\'' | b'`' | b',' | b';' | b'\\')
+}
+
+/// `\s` in the rules' regexes: ASCII whitespace including vertical tab (Unicode is off).
+fn is_regex_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r')
 }
 
 fn add_span(spans: &mut BTreeMap<(usize, usize), usize>, start: usize, end: usize, label: usize) {
