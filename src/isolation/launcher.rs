@@ -1,7 +1,8 @@
 //! The launcher: re-executed from this binary, single-threaded, it creates the sandbox.
 //!
-//! It starts with an empty environment and only descriptors 0–2 and its channel (fd 3),
-//! closes anything else it inherited, reads the [`SandboxPlan`], leaves the caller's session
+//! It starts with an empty environment, descriptors 0–2, its channel (fd 3) and any pinned
+//! files the caller passes (fd 4 on), reads the [`SandboxPlan`], closes anything else it
+//! inherited, leaves the caller's session
 //! keyring, and clones pid 1 of the sandbox into new namespaces. It writes the id maps,
 //! lets pid 1 proceed, relays setup failures, forwards signals, and reports the exit code.
 //! None of the caller's environment, descriptors or keys exist in any process it creates.
