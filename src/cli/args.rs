@@ -6,8 +6,9 @@ use clap::{Args, Parser, Subcommand};
 
 use super::exit::HELP;
 
-/// Run untrusted programs confined by a policy: namespaces, a private root, scrubbed
-/// environment; validate and explain policies.
+/// Run untrusted programs and agents confined by a policy (namespaces, a private root,
+/// Landlock, seccomp, no capabilities, a scrubbed environment), with consent tied to the
+/// policy's exact bytes and credentials redacted from what they print.
 #[derive(Debug, Parser)]
 #[command(name = "mycelium", version, after_help = HELP, propagate_version = true)]
 pub struct Cli {

@@ -16,10 +16,10 @@ pub const NOT_FOUND: i32 = 127;
 /// The text appended to `--help`.
 pub const HELP: &str = "\
 Exit codes:
-  0    success; for `exec`, the command exited 0
+  0    success; for `exec` and `run`, the command exited 0
   1    a check failed (invalid policy, consent missing or refused) or the command failed
   2    usage error
-  125  exec: the sandbox could not be built (invalid policy, missing kernel feature)
-  126  exec: the command exists but could not be executed
-  127  exec: the command was not found inside the sandbox
-  N    exec: the command's own exit code; 128+N when it was killed by signal N";
+  125  exec, run: the sandbox could not be built (invalid policy, missing kernel feature)
+  126  exec, run: the command exists but could not be executed
+  127  exec, run: the command was not found inside the sandbox
+  N    exec, run: the command's own exit code; 128+N when it was killed by signal N";
