@@ -20,7 +20,7 @@ use toml::Spanned;
 
 use super::SanitizeError;
 use super::builtin::{BUILTIN, Builtin};
-pub(crate) use super::builtin::{BlockEnd, Guard};
+pub(crate) use super::builtin::{BlockEnd, Guard, Precheck};
 
 /// The longest text one regex rule may match. Bounds the stream's hold-back.
 pub const MAX_RULE_LEN: usize = 8 * 1024;
@@ -59,8 +59,11 @@ pub struct Rule {
     /// separator after its key or before it.
     pub(crate) assignment: bool,
     /// For an assignment rule, every key name it accepts, lower-case (`password`,
-    /// `secret_key`, …); empty when the names are not a small finite set.
+    /// `secret_key`, …); empty when the names are not a small finite set. For a
+    /// [`Precheck::Flag`] rule, its flag names.
     pub(crate) names: Vec<Vec<u8>>,
+    /// Another necessary condition for a hit to lie in a match (see [`Precheck`]).
+    pub(crate) precheck: Option<Precheck>,
 }
 
 /// A compiled pattern: the regex, its longest match, its secret groups.
@@ -97,8 +100,14 @@ fn starts_with_keyword(pattern: &str, keywords: &[String]) -> bool {
 /// exact finite set of strings the names group matches, lower-case, or none when it is
 /// not small and finite.
 fn assignment_names(pattern: &str) -> Vec<Vec<u8>> {
+    group_names(pattern, super::builtin::key_prefix!())
+}
+
+/// The exact finite set of strings the group after `prefix` (closed by the first `)`)
+/// matches, lower-case, or none when it is not small and finite.
+fn group_names(pattern: &str, prefix: &str) -> Vec<Vec<u8>> {
     let Some((names, _)) = pattern
-        .strip_prefix(super::builtin::key_prefix!())
+        .strip_prefix(prefix)
         .and_then(|rest| rest.split_once(')'))
     else {
         return Vec::new();
@@ -220,6 +229,21 @@ impl Rule {
         let (regex, max_len, secret_groups) = compile(b.pattern).map_err(bad)?;
         let keywords: Vec<String> = b.keywords.iter().map(|k| (*k).to_owned()).collect();
         check_keywords(&keywords).map_err(bad)?;
+        let names = match b.precheck {
+            _ if b.assignment => assignment_names(b.pattern),
+            Some(Precheck::Flag) => group_names(b.pattern, super::builtin::flag_prefix!()),
+            _ => Vec::new(),
+        };
+        if b.precheck == Some(Precheck::Flag) && names.is_empty() {
+            return Err(bad(
+                "a flag pre-check needs a finite set of flag names".to_owned()
+            ));
+        }
+        if let Some(Precheck::Leads(word)) = b.precheck
+            && !starts_with_keyword(b.pattern, &[word.to_owned()])
+        {
+            return Err(bad(format!("not every match begins with {word:?}")));
+        }
         Ok(Self {
             id: b.id.to_owned(),
             provider: b.provider.to_owned(),
@@ -235,11 +259,8 @@ impl Rule {
             anchored: starts_with_keyword(b.pattern, &keywords),
             needs: b.needs,
             assignment: b.assignment,
-            names: if b.assignment {
-                assignment_names(b.pattern)
-            } else {
-                Vec::new()
-            },
+            names,
+            precheck: b.precheck,
             keywords,
         })
     }
@@ -422,6 +443,7 @@ impl RuleSet {
                 needs: None,
                 assignment: false,
                 names: Vec::new(),
+                precheck: None,
                 id: id.clone(),
                 provider: r.provider.unwrap_or_else(|| "user".to_owned()),
                 reason: r.reason.unwrap_or_default(),

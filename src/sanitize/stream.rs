@@ -27,7 +27,9 @@ use memchr::{memchr2, memmem, memrchr2};
 use regex_automata::Input;
 
 use super::engine::{Engine, Redactions, Target};
-use super::rules::{BlockEnd, Guard, Rule, is_placeholder, looks_like_code, shannon_entropy};
+use super::rules::{
+    BlockEnd, Guard, Precheck, Rule, is_placeholder, looks_like_code, shannon_entropy,
+};
 
 /// The most bytes a private-key block may span. A block with no end marker within this
 /// many bytes is redacted up to here (fail closed) and scanning resumes after it.
@@ -512,6 +514,32 @@ impl SanitizeStream {
         })
     }
 
+    /// Whether `rule` can have a match containing `hit` in `[a, b)`, by its [`Precheck`]:
+    /// a necessary condition, so `false` answers as the regex would.
+    fn may_match(&self, rule: &Rule, precheck: Precheck, hit: Hit, a: usize, b: usize) -> bool {
+        if a >= b {
+            return false;
+        }
+        let window = &self.buf[self.idx(a)..self.idx(b)];
+        // Offsets into `window` at or before which the match's leading part must start.
+        let upto = |len: usize| (hit.start.saturating_sub(a) + len).min(window.len());
+        match precheck {
+            Precheck::Leads(word) => find_ci(&window[..upto(word.len())], word.as_bytes()),
+            Precheck::Header => rule.keywords.iter().any(|k| {
+                ci_positions(window, k.as_bytes())
+                    .any(|p| header_sep_follows(&window[p + k.len()..]))
+            }),
+            Precheck::Flag => memchr::memchr_iter(b'-', &window[..upto(1)]).any(|d| {
+                let flag = &window[d + 1..];
+                rule.names.iter().any(|name| {
+                    flag.len() > name.len()
+                        && flag[..name.len()].eq_ignore_ascii_case(name)
+                        && (flag[name.len()] == b'=' || is_regex_space(flag[name.len()]))
+                })
+            }),
+        }
+    }
+
     fn decide_regex(
         &mut self,
         r: usize,
@@ -532,6 +560,12 @@ impl SanitizeStream {
             return Decision::Done;
         }
         if self.shared && rule.assignment && !self.may_assign(rule, hit, a, b) {
+            return Decision::Done;
+        }
+        if self.shared
+            && let Some(precheck) = rule.precheck
+            && !self.may_match(rule, precheck, hit, a, b)
+        {
             return Decision::Done;
         }
         let verdict = if self.shared && !rule.anchored {
@@ -760,6 +794,36 @@ impl SanitizeStream {
             self.base = keep;
         }
     }
+}
+
+/// Whether `needle` occurs in `hay`, ASCII case-insensitively.
+fn find_ci(hay: &[u8], needle: &[u8]) -> bool {
+    ci_positions(hay, needle).next().is_some()
+}
+
+/// Where `needle` (non-empty) starts in `hay`, ASCII case-insensitively.
+fn ci_positions<'h>(hay: &'h [u8], needle: &'h [u8]) -> impl Iterator<Item = usize> + 'h {
+    let first = needle.first().copied().unwrap_or(0);
+    memchr::memchr2_iter(first.to_ascii_lowercase(), first.to_ascii_uppercase(), hay).filter(
+        move |&p| {
+            hay.len() - p >= needle.len() && hay[p..p + needle.len()].eq_ignore_ascii_case(needle)
+        },
+    )
+}
+
+/// Whether `rest` starts with `header_sep!()`: `\\?["']?\s{0,3}[:=]`.
+fn header_sep_follows(rest: &[u8]) -> bool {
+    let mut i = usize::from(rest.first() == Some(&b'\\'));
+    if matches!(rest.get(i), Some(b'"' | b'\'')) {
+        i += 1;
+    }
+    i += rest
+        .iter()
+        .skip(i)
+        .take(3)
+        .take_while(|&&c| is_regex_space(c))
+        .count();
+    matches!(rest.get(i), Some(b':' | b'='))
 }
 
 /// A byte of a generic key name (`[A-Za-z0-9_.-]`).
