@@ -152,9 +152,9 @@ macro_rules! value {
     };
 }
 
-pub(crate) use {flag_prefix, key_prefix};
+pub(crate) use {flag_prefix, key_prefix, sep};
 #[cfg(test)]
-pub(crate) use {flag_sep, header_key, header_sep, sep};
+pub(crate) use {flag_sep, header_key, header_sep};
 
 /// A token-character boundary after base64/url-safe tokens, where `\b` fails on a
 /// trailing `-` or `/`.

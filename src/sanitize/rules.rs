@@ -64,6 +64,21 @@ pub struct Rule {
     pub(crate) names: Vec<Vec<u8>>,
     /// Another necessary condition for a hit to lie in a match (see [`Precheck`]).
     pub(crate) precheck: Option<Precheck>,
+    /// For an assignment rule: the pattern after its key names (`sep!()` and the value),
+    /// compiled on its own with its secret groups. A match's key ends at the first non-key
+    /// byte after its first byte, so the value's groups can be found by this small regex
+    /// from there instead of the whole one (whose capture search costs far more).
+    pub(crate) value: Option<AssignmentTail>,
+}
+
+/// The part of an assignment pattern after its key names: `sep!()` and the value
+/// (`value!()`: double-quoted, single-quoted or bare), compiled apart.
+#[derive(Debug, Clone)]
+pub(crate) struct AssignmentTail {
+    pub(crate) sep: meta::Regex,
+    pub(crate) value: meta::Regex,
+    /// The value's secret groups, as in [`Rule`].
+    pub(crate) groups: Vec<(usize, bool)>,
 }
 
 /// A compiled pattern: the regex, its longest match, its secret groups.
@@ -106,10 +121,7 @@ fn assignment_names(pattern: &str) -> Vec<Vec<u8>> {
 /// The exact finite set of strings the group after `prefix` (closed by the first `)`)
 /// matches, lower-case, or none when it is not small and finite.
 fn group_names(pattern: &str, prefix: &str) -> Vec<Vec<u8>> {
-    let Some((names, _)) = pattern
-        .strip_prefix(prefix)
-        .and_then(|rest| rest.split_once(')'))
-    else {
+    let Some((names, _)) = after_prefix(pattern, prefix) else {
         return Vec::new();
     };
     let Ok(hir) = regex_syntax::ParserBuilder::new()
@@ -128,6 +140,25 @@ fn group_names(pattern: &str, prefix: &str) -> Vec<Vec<u8>> {
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// The pattern after `prefix` split at the first `)`: the names and the rest.
+fn after_prefix<'p>(pattern: &'p str, prefix: &str) -> Option<(&'p str, &'p str)> {
+    pattern.strip_prefix(prefix)?.split_once(')')
+}
+
+/// The separator and value of an assignment pattern, each compiled alone (see
+/// `Rule::value`), with `(?i)` as in the whole pattern. Neither part has look-around, so run
+/// anchored where the key ends they find what the whole pattern would.
+fn compile_value(pattern: &str) -> Result<Option<AssignmentTail>, String> {
+    let Some(value) = after_prefix(pattern, super::builtin::key_prefix!())
+        .and_then(|(_, rest)| rest.strip_prefix(super::builtin::sep!()))
+    else {
+        return Ok(None);
+    };
+    let (sep, _, _) = compile(concat!("(?i)", super::builtin::sep!()))?;
+    let (value, _, groups) = compile(&format!("(?i){value}"))?;
+    Ok(Some(AssignmentTail { sep, value, groups }))
 }
 
 /// Compile a pattern; the error says why it cannot be a rule and is located by the caller.
@@ -258,6 +289,11 @@ impl Rule {
             block: b.block,
             anchored: starts_with_keyword(b.pattern, &keywords),
             needs: b.needs,
+            value: if b.assignment {
+                compile_value(b.pattern).map_err(bad)?
+            } else {
+                None
+            },
             assignment: b.assignment,
             names,
             precheck: b.precheck,
@@ -444,6 +480,7 @@ impl RuleSet {
                 assignment: false,
                 names: Vec::new(),
                 precheck: None,
+                value: None,
                 id: id.clone(),
                 provider: r.provider.unwrap_or_else(|| "user".to_owned()),
                 reason: r.reason.unwrap_or_default(),

@@ -28,7 +28,8 @@ use regex_automata::Input;
 
 use super::engine::{Engine, Redactions, Target};
 use super::rules::{
-    BlockEnd, Guard, Precheck, Rule, is_placeholder, looks_like_code, shannon_entropy,
+    AssignmentTail, BlockEnd, Guard, Precheck, Rule, is_placeholder, looks_like_code,
+    shannon_entropy,
 };
 
 /// The most bytes a private-key block may span. A block with no end marker within this
@@ -314,6 +315,12 @@ impl SanitizeStream {
         if rule.secret_groups.is_empty() {
             return (ms, me, true);
         }
+        if self.shared
+            && let Some(tail) = &rule.value
+            && let Some(span) = self.assignment_secret(tail, ms, me, b)
+        {
+            return span;
+        }
         let mut caps = rule.regex.create_captures();
         let input = Input::new(&self.buf)
             .range(self.idx(ms)..self.idx(b))
@@ -325,6 +332,54 @@ impl SanitizeStream {
             .map_or((ms, me, true), |(s, e, q)| {
                 (self.base + s, self.base + e, q)
             })
+    }
+
+    /// The secret span of an assignment rule's match `[ms, me)` (window end `b`), found
+    /// without the whole pattern's capture search, or `None` to fall back to it.
+    ///
+    /// The key is the match's first byte (a boundary or a key byte) and the key bytes after
+    /// it; the separator starts with a byte that is not one, so every path of the match
+    /// leaves the key at the same place `k`. Leftmost-first takes the separator's
+    /// preferred path (what its own anchored search at `k` returns, ending at `v`) if any
+    /// value can follow it; the value's own anchored search at `v` over the same window
+    /// then ends where the match does, at `me`. When it does, the value's first byte says
+    /// which form it is (a bare value never starts with a quote or `\`): bare is `[v, me)`,
+    /// single-quoted `[v + 1, me - 1)`, and double-quoted, whose escapes need care, gets a
+    /// capture search of the value alone.
+    fn assignment_secret(
+        &self,
+        tail: &AssignmentTail,
+        ms: usize,
+        me: usize,
+        b: usize,
+    ) -> Option<(usize, usize, bool)> {
+        let anchored = |from: usize| {
+            Input::new(&self.buf)
+                .range(self.idx(from)..self.idx(b))
+                .anchored(regex_automata::Anchored::Yes)
+        };
+        let k = ms
+            + 1
+            + self.buf[self.idx(ms) + 1..self.idx(me)]
+                .iter()
+                .take_while(|&&c| is_key_byte(c))
+                .count();
+        let v = self.base + tail.sep.search(&anchored(k))?.end();
+        if self.base + tail.value.search(&anchored(v))?.end() != me || v >= me {
+            return None;
+        }
+        match self.buf[self.idx(v)] {
+            b'\'' => Some((v + 1, me - 1, true)),
+            b'"' | b'\\' => {
+                let mut caps = tail.value.create_captures();
+                tail.value.search_captures(&anchored(v), &mut caps);
+                tail.groups
+                    .iter()
+                    .find_map(|&(g, quoted)| caps.get_group(g).map(|s| (s.start, s.end, quoted)))
+                    .map(|(s, e, q)| (self.base + s, self.base + e, q))
+            }
+            _ => Some((v, me, false)),
+        }
     }
 
     /// Find the match of `rule` containing `hit` within `[a, b)`: returns the match's end
