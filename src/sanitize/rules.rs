@@ -12,6 +12,9 @@
 use std::collections::HashSet;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
 
 use regex_automata::meta;
 use regex_automata::util::syntax;
@@ -593,13 +596,24 @@ const PLACEHOLDER_PARTS: &[&str] = &[
     "_here",
 ];
 
+/// Whether any of [`PLACEHOLDER_PARTS`] occurs in `text`: one automaton pass instead of a
+/// substring search per part (this runs for every candidate a generic rule finds).
+fn has_placeholder_part(text: &str) -> bool {
+    static PARTS: LazyLock<Option<AhoCorasick>> =
+        LazyLock::new(|| AhoCorasick::new(PLACEHOLDER_PARTS).ok());
+    match &*PARTS {
+        Some(parts) => parts.is_match(text),
+        None => PLACEHOLDER_PARTS.iter().any(|p| text.contains(p)),
+    }
+}
+
 /// Whether `value` is a documentation placeholder rather than a credential.
 pub(crate) fn is_placeholder(value: &[u8]) -> bool {
     let lower = value.to_ascii_lowercase();
     let Ok(text) = std::str::from_utf8(&lower) else {
         return false;
     };
-    if PLACEHOLDER_WORDS.contains(&text) || PLACEHOLDER_PARTS.iter().any(|p| text.contains(p)) {
+    if PLACEHOLDER_WORDS.contains(&text) || has_placeholder_part(text) {
         return true;
     }
     // A shell or template variable: $NAME, $(cmd), %NAME%.
