@@ -905,6 +905,14 @@ fn add_span(spans: &mut BTreeMap<(usize, usize), usize>, start: usize, end: usiz
 
 fn insert_sorted(queue: &mut VecDeque<Hit>, hit: Hit) {
     let key = (hit.start, hit.end);
+    // Hits mostly arrive in order: append without VecDeque::insert's general path.
+    if queue
+        .back()
+        .is_none_or(|last| (last.start, last.end) <= key)
+    {
+        queue.push_back(hit);
+        return;
+    }
     let mut i = queue.len();
     while i > 0 && (queue[i - 1].start, queue[i - 1].end) > key {
         i -= 1;
