@@ -55,12 +55,61 @@ pub(crate) struct Builtin {
     /// `sep!()` and a value: a hit can only be in a match if its key run is followed by a
     /// separator or a separator precedes it, which the engine checks before the regex.
     pub assignment: bool,
+    /// Another necessary condition for a hit to lie in a match, checked before the regex.
+    pub precheck: Option<Precheck>,
     /// Test template of a true positive (empty for block rules, tested separately).
     #[cfg_attr(not(test), allow(dead_code, reason = "read by the rule tests"))]
     pub example: &'static str,
     /// Test templates that must not be redacted by this rule.
     #[cfg_attr(not(test), allow(dead_code, reason = "read by the rule tests"))]
     pub near_miss: &'static [&'static str],
+}
+
+/// A cheap necessary condition for a keyword hit to lie inside a match of its rule; a hit
+/// that fails it is settled without running the regex. Each kind relies on the pattern's
+/// shape, which `rules_tests.rs` asserts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Precheck {
+    /// Every match begins with this word (ASCII case-insensitive), so it occurs in the
+    /// window starting no later than the hit (`.netrc`: `machine`). Checked when the rule
+    /// is compiled.
+    Leads(&'static str),
+    /// The pattern is `header_key!()`, one keyword, then `header_sep!()`: the match holds
+    /// that keyword followed by `\?["']?\s{0,3}[:=]`.
+    Header,
+    /// The pattern is `flag_prefix!()`, names, `)`, then `flag_sep!()`: the match holds a
+    /// `-` followed by one of the names and `=` or a space, and that `-` is at or before
+    /// the hit (the keywords are `-` and a letter, so a hit in the flag starts at or after
+    /// the dash before the name, and a hit in the value starts after the flag).
+    Flag,
+}
+
+/// The start of an HTTP authorization header, up to its name.
+macro_rules! header_key {
+    () => {
+        r"(?i)\b(?:proxy-)?"
+    };
+}
+
+/// The separator after a header name, up to `:` or `=`.
+macro_rules! header_sep {
+    () => {
+        r#"\\?["']?\s{0,3}[:=]"#
+    };
+}
+
+/// The start of a command-line flag, up to its names' group.
+macro_rules! flag_prefix {
+    () => {
+        r"(?i)(?:^|\s)--?(?:"
+    };
+}
+
+/// What follows a flag's name: `=` or up to three spaces.
+macro_rules! flag_sep {
+    () => {
+        r"(?:=|\s{1,3})"
+    };
 }
 
 /// The key of a generic assignment up to its name: a boundary, then an optional prefix of
@@ -103,9 +152,9 @@ macro_rules! value {
     };
 }
 
-pub(crate) use key_prefix;
+pub(crate) use {flag_prefix, key_prefix, sep};
 #[cfg(test)]
-pub(crate) use sep;
+pub(crate) use {flag_sep, header_key, header_sep};
 
 /// A token-character boundary after base64/url-safe tokens, where `\b` fails on a
 /// trailing `-` or `/`.
@@ -135,6 +184,7 @@ const fn token(
         block: None,
         needs: None,
         assignment: false,
+        precheck: None,
         example,
         near_miss,
     }
@@ -162,6 +212,7 @@ const fn ctx(
         block: None,
         needs: None,
         assignment: false,
+        precheck: None,
         example,
         near_miss,
     }
@@ -179,6 +230,7 @@ const fn pem(id: &'static str, label: &'static str, reason: &'static str) -> Bui
         block: Some(BlockEnd::PemDashes),
         needs: None,
         assignment: false,
+        precheck: None,
         example: "",
         near_miss: &[],
     }
@@ -1367,19 +1419,27 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         "eyJhbGciOiJIUzI1NiJ9.eyJ{b64u:60}.{b64u:43}",
         &["eyJhbGciOiJIUzI1NiJ9", "eyJ{b64u:4}.eyJ{b64u:4}."],
     ),
-    ctx(
-        "authorization-bearer",
-        "HTTP",
-        r#"(?i)\b(?:proxy-)?authorization\\?["']?\s{0,3}[:=]\s{0,3}\\?["']?bearer\s{1,3}(?P<secret>[A-Za-z0-9._~+/=-]{8,2048})"#,
-        &["authorization"],
-        2.5,
-        "an Authorization: Bearer header carries the caller's credential as-is",
-        "Authorization: Bearer {b64u:40}",
-        &[
-            "Authorization: Bearer ${TOKEN}",
-            "Authorization: Bearer <token>",
-        ],
-    ),
+    Builtin {
+        precheck: Some(Precheck::Header),
+        ..ctx(
+            "authorization-bearer",
+            "HTTP",
+            concat!(
+                header_key!(),
+                "authorization",
+                header_sep!(),
+                r#"\s{0,3}\\?["']?bearer\s{1,3}(?P<secret>[A-Za-z0-9._~+/=-]{8,2048})"#
+            ),
+            &["authorization"],
+            2.5,
+            "an Authorization: Bearer header carries the caller's credential as-is",
+            "Authorization: Bearer {b64u:40}",
+            &[
+                "Authorization: Bearer ${TOKEN}",
+                "Authorization: Bearer <token>",
+            ],
+        )
+    },
     ctx(
         "bearer-token",
         "HTTP",
@@ -1390,26 +1450,42 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         "-H 'X: Bearer {b64u:40}'",
         &["bearer authentication is required"],
     ),
-    ctx(
-        "authorization-basic",
-        "HTTP",
-        r#"(?i)\b(?:proxy-)?authorization\\?["']?\s{0,3}[:=]\s{0,3}\\?["']?basic\s{1,3}(?P<secret>[A-Za-z0-9+/]{6,1024}={0,2})"#,
-        &["authorization"],
-        2.5,
-        "Basic credentials are base64 of user:password, not encryption",
-        "Authorization: Basic {b64:28}",
-        &["Authorization: Basic <credentials>"],
-    ),
-    ctx(
-        "authorization-other",
-        "HTTP",
-        r#"(?i)\b(?:proxy-)?authorization\\?["']?\s{0,3}[:=]\s{0,3}\\?["']?(?:token|apikey|api-key|digest|hmac|aws4-hmac-sha256|sso-key|key)\s{1,3}(?P<secret>[^\s"'\\]{8,2048})"#,
-        &["authorization"],
-        2.5,
-        "other Authorization schemes (token, Digest, AWS SigV4, …) carry a credential too",
-        "Authorization: token {hex:40}",
-        &["Authorization: token ${GITHUB_TOKEN}"],
-    ),
+    Builtin {
+        precheck: Some(Precheck::Header),
+        ..ctx(
+            "authorization-basic",
+            "HTTP",
+            concat!(
+                header_key!(),
+                "authorization",
+                header_sep!(),
+                r#"\s{0,3}\\?["']?basic\s{1,3}(?P<secret>[A-Za-z0-9+/]{6,1024}={0,2})"#
+            ),
+            &["authorization"],
+            2.5,
+            "Basic credentials are base64 of user:password, not encryption",
+            "Authorization: Basic {b64:28}",
+            &["Authorization: Basic <credentials>"],
+        )
+    },
+    Builtin {
+        precheck: Some(Precheck::Header),
+        ..ctx(
+            "authorization-other",
+            "HTTP",
+            concat!(
+                header_key!(),
+                "authorization",
+                header_sep!(),
+                r#"\s{0,3}\\?["']?(?:token|apikey|api-key|digest|hmac|aws4-hmac-sha256|sso-key|key)\s{1,3}(?P<secret>[^\s"'\\]{8,2048})"#
+            ),
+            &["authorization"],
+            2.5,
+            "other Authorization schemes (token, Digest, AWS SigV4, …) carry a credential too",
+            "Authorization: token {hex:40}",
+            &["Authorization: token ${GITHUB_TOKEN}"],
+        )
+    },
     ctx(
         "api-key-header",
         "HTTP",
@@ -1457,16 +1533,19 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         "curl -u admin:{an:16} https://api.internal/",
         &["curl -u admin:$PASS https://api.internal/"],
     ),
-    ctx(
-        "netrc-password",
-        "URL",
-        r"(?i)\bmachine\s{1,3}[^\s]{1,100}\s{1,3}login\s{1,3}[^\s]{1,100}\s{1,3}password\s{1,3}(?P<secret>[^\s]{3,128})",
-        &["password"],
-        1.5,
-        "a .netrc line holds the login password for its host",
-        "machine api.example.org login bot password {an:20}",
-        &["machine api.example.org login bot password ${PW}"],
-    ),
+    Builtin {
+        precheck: Some(Precheck::Leads("machine")),
+        ..ctx(
+            "netrc-password",
+            "URL",
+            r"(?i)\bmachine\s{1,3}[^\s]{1,100}\s{1,3}login\s{1,3}[^\s]{1,100}\s{1,3}password\s{1,3}(?P<secret>[^\s]{3,128})",
+            &["password"],
+            1.5,
+            "a .netrc line holds the login password for its host",
+            "machine api.example.org login bot password {an:20}",
+            &["machine api.example.org login bot password ${PW}"],
+        )
+    },
     Builtin {
         assignment: true,
         ..ctx(
@@ -1569,27 +1648,35 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             ],
         )
     },
-    ctx(
-        "cli-secret-flag",
-        "generic",
-        r#"(?i)(?:^|\s)--?(?:password|passwd|pass|token|api-key|apikey|secret|client-secret|access-token|auth-token)(?:=|\s{1,3})["']?(?P<secret>[^\s"'-][^\s"']{5,255})"#,
-        &[
-            "-password",
-            "-passwd",
-            "-pass",
-            "-token",
-            "-api-key",
-            "-apikey",
-            "-secret",
-            "-client-secret",
-            "-access-token",
-            "-auth-token",
-        ],
-        2.5,
-        "a secret passed as a command-line flag ends up in ps output and logs",
-        "deploy --api-key {an:24} --verbose",
-        &["mysql --password=$DB_PASS -h db", "--token-file /run/token"],
-    ),
+    Builtin {
+        precheck: Some(Precheck::Flag),
+        ..ctx(
+            "cli-secret-flag",
+            "generic",
+            concat!(
+                flag_prefix!(),
+                "password|passwd|pass|token|api-key|apikey|secret|client-secret|access-token|auth-token)",
+                flag_sep!(),
+                r#"["']?(?P<secret>[^\s"'-][^\s"']{5,255})"#
+            ),
+            &[
+                "-password",
+                "-passwd",
+                "-pass",
+                "-token",
+                "-api-key",
+                "-apikey",
+                "-secret",
+                "-client-secret",
+                "-access-token",
+                "-auth-token",
+            ],
+            2.5,
+            "a secret passed as a command-line flag ends up in ps output and logs",
+            "deploy --api-key {an:24} --verbose",
+            &["mysql --password=$DB_PASS -h db", "--token-file /run/token"],
+        )
+    },
     // ---- Private keys (blocks) ----
     pem(
         "private-key-rsa",
@@ -1637,6 +1724,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         block: Some(BlockEnd::Ssh2Dashes),
         needs: None,
         assignment: false,
+        precheck: None,
         example: "",
         near_miss: &[],
     },
@@ -1656,6 +1744,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         block: Some(BlockEnd::PuttyMac),
         needs: None,
         assignment: false,
+        precheck: None,
         example: "",
         near_miss: &[],
     },

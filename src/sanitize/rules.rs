@@ -12,6 +12,9 @@
 use std::collections::HashSet;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
 
 use regex_automata::meta;
 use regex_automata::util::syntax;
@@ -20,7 +23,7 @@ use toml::Spanned;
 
 use super::SanitizeError;
 use super::builtin::{BUILTIN, Builtin};
-pub(crate) use super::builtin::{BlockEnd, Guard};
+pub(crate) use super::builtin::{BlockEnd, Guard, Precheck};
 
 /// The longest text one regex rule may match. Bounds the stream's hold-back.
 pub const MAX_RULE_LEN: usize = 8 * 1024;
@@ -59,8 +62,26 @@ pub struct Rule {
     /// separator after its key or before it.
     pub(crate) assignment: bool,
     /// For an assignment rule, every key name it accepts, lower-case (`password`,
-    /// `secret_key`, …); empty when the names are not a small finite set.
+    /// `secret_key`, …); empty when the names are not a small finite set. For a
+    /// [`Precheck::Flag`] rule, its flag names.
     pub(crate) names: Vec<Vec<u8>>,
+    /// Another necessary condition for a hit to lie in a match (see [`Precheck`]).
+    pub(crate) precheck: Option<Precheck>,
+    /// For an assignment rule: the pattern after its key names (`sep!()` and the value),
+    /// compiled on its own with its secret groups. A match's key ends at the first non-key
+    /// byte after its first byte, so the value's groups can be found by this small regex
+    /// from there instead of the whole one (whose capture search costs far more).
+    pub(crate) value: Option<AssignmentTail>,
+}
+
+/// The part of an assignment pattern after its key names: `sep!()` and the value
+/// (`value!()`: double-quoted, single-quoted or bare), compiled apart.
+#[derive(Debug, Clone)]
+pub(crate) struct AssignmentTail {
+    pub(crate) sep: meta::Regex,
+    pub(crate) value: meta::Regex,
+    /// The value's secret groups, as in [`Rule`].
+    pub(crate) groups: Vec<(usize, bool)>,
 }
 
 /// A compiled pattern: the regex, its longest match, its secret groups.
@@ -97,10 +118,13 @@ fn starts_with_keyword(pattern: &str, keywords: &[String]) -> bool {
 /// exact finite set of strings the names group matches, lower-case, or none when it is
 /// not small and finite.
 fn assignment_names(pattern: &str) -> Vec<Vec<u8>> {
-    let Some((names, _)) = pattern
-        .strip_prefix(super::builtin::key_prefix!())
-        .and_then(|rest| rest.split_once(')'))
-    else {
+    group_names(pattern, super::builtin::key_prefix!())
+}
+
+/// The exact finite set of strings the group after `prefix` (closed by the first `)`)
+/// matches, lower-case, or none when it is not small and finite.
+fn group_names(pattern: &str, prefix: &str) -> Vec<Vec<u8>> {
+    let Some((names, _)) = after_prefix(pattern, prefix) else {
         return Vec::new();
     };
     let Ok(hir) = regex_syntax::ParserBuilder::new()
@@ -119,6 +143,25 @@ fn assignment_names(pattern: &str) -> Vec<Vec<u8>> {
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// The pattern after `prefix` split at the first `)`: the names and the rest.
+fn after_prefix<'p>(pattern: &'p str, prefix: &str) -> Option<(&'p str, &'p str)> {
+    pattern.strip_prefix(prefix)?.split_once(')')
+}
+
+/// The separator and value of an assignment pattern, each compiled alone (see
+/// `Rule::value`), with `(?i)` as in the whole pattern. Neither part has look-around, so run
+/// anchored where the key ends they find what the whole pattern would.
+fn compile_value(pattern: &str) -> Result<Option<AssignmentTail>, String> {
+    let Some(value) = after_prefix(pattern, super::builtin::key_prefix!())
+        .and_then(|(_, rest)| rest.strip_prefix(super::builtin::sep!()))
+    else {
+        return Ok(None);
+    };
+    let (sep, _, _) = compile(concat!("(?i)", super::builtin::sep!()))?;
+    let (value, _, groups) = compile(&format!("(?i){value}"))?;
+    Ok(Some(AssignmentTail { sep, value, groups }))
 }
 
 /// Compile a pattern; the error says why it cannot be a rule and is located by the caller.
@@ -220,6 +263,21 @@ impl Rule {
         let (regex, max_len, secret_groups) = compile(b.pattern).map_err(bad)?;
         let keywords: Vec<String> = b.keywords.iter().map(|k| (*k).to_owned()).collect();
         check_keywords(&keywords).map_err(bad)?;
+        let names = match b.precheck {
+            _ if b.assignment => assignment_names(b.pattern),
+            Some(Precheck::Flag) => group_names(b.pattern, super::builtin::flag_prefix!()),
+            _ => Vec::new(),
+        };
+        if b.precheck == Some(Precheck::Flag) && names.is_empty() {
+            return Err(bad(
+                "a flag pre-check needs a finite set of flag names".to_owned()
+            ));
+        }
+        if let Some(Precheck::Leads(word)) = b.precheck
+            && !starts_with_keyword(b.pattern, &[word.to_owned()])
+        {
+            return Err(bad(format!("not every match begins with {word:?}")));
+        }
         Ok(Self {
             id: b.id.to_owned(),
             provider: b.provider.to_owned(),
@@ -234,12 +292,14 @@ impl Rule {
             block: b.block,
             anchored: starts_with_keyword(b.pattern, &keywords),
             needs: b.needs,
-            assignment: b.assignment,
-            names: if b.assignment {
-                assignment_names(b.pattern)
+            value: if b.assignment {
+                compile_value(b.pattern).map_err(bad)?
             } else {
-                Vec::new()
+                None
             },
+            assignment: b.assignment,
+            names,
+            precheck: b.precheck,
             keywords,
         })
     }
@@ -422,6 +482,8 @@ impl RuleSet {
                 needs: None,
                 assignment: false,
                 names: Vec::new(),
+                precheck: None,
+                value: None,
                 id: id.clone(),
                 provider: r.provider.unwrap_or_else(|| "user".to_owned()),
                 reason: r.reason.unwrap_or_default(),
@@ -534,13 +596,24 @@ const PLACEHOLDER_PARTS: &[&str] = &[
     "_here",
 ];
 
+/// Whether any of [`PLACEHOLDER_PARTS`] occurs in `text`: one automaton pass instead of a
+/// substring search per part (this runs for every candidate a generic rule finds).
+fn has_placeholder_part(text: &str) -> bool {
+    static PARTS: LazyLock<Option<AhoCorasick>> =
+        LazyLock::new(|| AhoCorasick::new(PLACEHOLDER_PARTS).ok());
+    match &*PARTS {
+        Some(parts) => parts.is_match(text),
+        None => PLACEHOLDER_PARTS.iter().any(|p| text.contains(p)),
+    }
+}
+
 /// Whether `value` is a documentation placeholder rather than a credential.
 pub(crate) fn is_placeholder(value: &[u8]) -> bool {
     let lower = value.to_ascii_lowercase();
     let Ok(text) = std::str::from_utf8(&lower) else {
         return false;
     };
-    if PLACEHOLDER_WORDS.contains(&text) || PLACEHOLDER_PARTS.iter().any(|p| text.contains(p)) {
+    if PLACEHOLDER_WORDS.contains(&text) || has_placeholder_part(text) {
         return true;
     }
     // A shell or template variable: $NAME, $(cmd), %NAME%.

@@ -5,7 +5,9 @@ use std::path::Path;
 
 use pretty_assertions::assert_eq;
 
-use super::super::builtin::{BUILTIN, key_prefix, sep};
+use super::super::builtin::{
+    BUILTIN, flag_prefix, flag_sep, header_key, header_sep, key_prefix, sep,
+};
 use super::super::{OutputSanitizer, SanitizeError};
 use super::*;
 
@@ -161,6 +163,57 @@ fn assignment_rules_have_the_shape_the_precheck_assumes() {
         }
     }
     assert_eq!(marked, 4);
+}
+
+/// The engine's other pre-checks reason from the pattern's shape too: a `Header` rule is
+/// `header_key!()`, its one keyword, `header_sep!()`; a `Flag` rule is `flag_prefix!()`,
+/// names, `)`, `flag_sep!()`, with keywords of a `-` and a letter; a `Leads` rule is
+/// checked when it is compiled (every match begins with the word).
+#[test]
+fn prechecked_rules_have_the_shape_their_precheck_assumes() {
+    let mut marked = 0;
+    for b in BUILTIN.iter().filter(|b| b.precheck.is_some()) {
+        marked += 1;
+        match b.precheck {
+            Some(Precheck::Header) => {
+                assert_eq!(b.keywords.len(), 1, "{}", b.id);
+                let want = format!("{}{}{}", header_key!(), b.keywords[0], header_sep!());
+                assert!(b.pattern.starts_with(&want), "{}: not {want}…", b.id);
+            }
+            Some(Precheck::Flag) => {
+                let names = b.pattern.strip_prefix(flag_prefix!()).unwrap_or_else(|| {
+                    panic!("{}: pattern does not start with flag_prefix!()", b.id)
+                });
+                let (names, rest) = names.split_once(')').unwrap();
+                assert!(rest.starts_with(flag_sep!()), "{}: no flag_sep!()", b.id);
+                assert!(
+                    names
+                        .bytes()
+                        .all(|c| c.is_ascii_lowercase() || b"-|".contains(&c)),
+                    "{}: names {names:?} are not plain words",
+                    b.id
+                );
+                for k in b.keywords {
+                    assert!(
+                        k.starts_with('-') && k.as_bytes()[1].is_ascii_alphabetic(),
+                        "{}: keyword {k:?}",
+                        b.id
+                    );
+                }
+            }
+            Some(Precheck::Leads(word)) => {
+                // Rule::from_builtin refuses the rule otherwise; prove that check bites.
+                let wrong = Builtin {
+                    pattern: r"(?i)\blogin\s{1,3}password\s{1,3}(?P<secret>\S{3,128})",
+                    ..*b
+                };
+                assert!(Rule::from_builtin(&wrong).is_err(), "{}: {word}", b.id);
+                assert!(Rule::from_builtin(b).is_ok(), "{}", b.id);
+            }
+            None => {}
+        }
+    }
+    assert_eq!(marked, 5);
 }
 
 #[test]

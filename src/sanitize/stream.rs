@@ -27,7 +27,10 @@ use memchr::{memchr2, memmem, memrchr2};
 use regex_automata::Input;
 
 use super::engine::{Engine, Redactions, Target};
-use super::rules::{BlockEnd, Guard, Rule, is_placeholder, looks_like_code, shannon_entropy};
+use super::rules::{
+    AssignmentTail, BlockEnd, Guard, Precheck, Rule, is_placeholder, looks_like_code,
+    shannon_entropy,
+};
 
 /// The most bytes a private-key block may span. A block with no end marker within this
 /// many bytes is redacted up to here (fail closed) and scanning resumes after it.
@@ -312,6 +315,12 @@ impl SanitizeStream {
         if rule.secret_groups.is_empty() {
             return (ms, me, true);
         }
+        if self.shared
+            && let Some(tail) = &rule.value
+            && let Some(span) = self.assignment_secret(tail, ms, me, b)
+        {
+            return span;
+        }
         let mut caps = rule.regex.create_captures();
         let input = Input::new(&self.buf)
             .range(self.idx(ms)..self.idx(b))
@@ -323,6 +332,54 @@ impl SanitizeStream {
             .map_or((ms, me, true), |(s, e, q)| {
                 (self.base + s, self.base + e, q)
             })
+    }
+
+    /// The secret span of an assignment rule's match `[ms, me)` (window end `b`), found
+    /// without the whole pattern's capture search, or `None` to fall back to it.
+    ///
+    /// The key is the match's first byte (a boundary or a key byte) and the key bytes after
+    /// it; the separator starts with a byte that is not one, so every path of the match
+    /// leaves the key at the same place `k`. Leftmost-first takes the separator's
+    /// preferred path (what its own anchored search at `k` returns, ending at `v`) if any
+    /// value can follow it; the value's own anchored search at `v` over the same window
+    /// then ends where the match does, at `me`. When it does, the value's first byte says
+    /// which form it is (a bare value never starts with a quote or `\`): bare is `[v, me)`,
+    /// single-quoted `[v + 1, me - 1)`, and double-quoted, whose escapes need care, gets a
+    /// capture search of the value alone.
+    fn assignment_secret(
+        &self,
+        tail: &AssignmentTail,
+        ms: usize,
+        me: usize,
+        b: usize,
+    ) -> Option<(usize, usize, bool)> {
+        let anchored = |from: usize| {
+            Input::new(&self.buf)
+                .range(self.idx(from)..self.idx(b))
+                .anchored(regex_automata::Anchored::Yes)
+        };
+        let k = ms
+            + 1
+            + self.buf[self.idx(ms) + 1..self.idx(me)]
+                .iter()
+                .take_while(|&&c| is_key_byte(c))
+                .count();
+        let v = self.base + tail.sep.search(&anchored(k))?.end();
+        if self.base + tail.value.search(&anchored(v))?.end() != me || v >= me {
+            return None;
+        }
+        match self.buf[self.idx(v)] {
+            b'\'' => Some((v + 1, me - 1, true)),
+            b'"' | b'\\' => {
+                let mut caps = tail.value.create_captures();
+                tail.value.search_captures(&anchored(v), &mut caps);
+                tail.groups
+                    .iter()
+                    .find_map(|&(g, quoted)| caps.get_group(g).map(|s| (s.start, s.end, quoted)))
+                    .map(|(s, e, q)| (self.base + s, self.base + e, q))
+            }
+            _ => Some((v, me, false)),
+        }
     }
 
     /// Find the match of `rule` containing `hit` within `[a, b)`: returns the match's end
@@ -512,6 +569,32 @@ impl SanitizeStream {
         })
     }
 
+    /// Whether `rule` can have a match containing `hit` in `[a, b)`, by its [`Precheck`]:
+    /// a necessary condition, so `false` answers as the regex would.
+    fn may_match(&self, rule: &Rule, precheck: Precheck, hit: Hit, a: usize, b: usize) -> bool {
+        if a >= b {
+            return false;
+        }
+        let window = &self.buf[self.idx(a)..self.idx(b)];
+        // Offsets into `window` at or before which the match's leading part must start.
+        let upto = |len: usize| (hit.start.saturating_sub(a) + len).min(window.len());
+        match precheck {
+            Precheck::Leads(word) => find_ci(&window[..upto(word.len())], word.as_bytes()),
+            Precheck::Header => rule.keywords.iter().any(|k| {
+                ci_positions(window, k.as_bytes())
+                    .any(|p| header_sep_follows(&window[p + k.len()..]))
+            }),
+            Precheck::Flag => memchr::memchr_iter(b'-', &window[..upto(1)]).any(|d| {
+                let flag = &window[d + 1..];
+                rule.names.iter().any(|name| {
+                    flag.len() > name.len()
+                        && flag[..name.len()].eq_ignore_ascii_case(name)
+                        && (flag[name.len()] == b'=' || is_regex_space(flag[name.len()]))
+                })
+            }),
+        }
+    }
+
     fn decide_regex(
         &mut self,
         r: usize,
@@ -532,6 +615,12 @@ impl SanitizeStream {
             return Decision::Done;
         }
         if self.shared && rule.assignment && !self.may_assign(rule, hit, a, b) {
+            return Decision::Done;
+        }
+        if self.shared
+            && let Some(precheck) = rule.precheck
+            && !self.may_match(rule, precheck, hit, a, b)
+        {
             return Decision::Done;
         }
         let verdict = if self.shared && !rule.anchored {
@@ -762,6 +851,36 @@ impl SanitizeStream {
     }
 }
 
+/// Whether `needle` occurs in `hay`, ASCII case-insensitively.
+fn find_ci(hay: &[u8], needle: &[u8]) -> bool {
+    ci_positions(hay, needle).next().is_some()
+}
+
+/// Where `needle` (non-empty) starts in `hay`, ASCII case-insensitively.
+fn ci_positions<'h>(hay: &'h [u8], needle: &'h [u8]) -> impl Iterator<Item = usize> + 'h {
+    let first = needle.first().copied().unwrap_or(0);
+    memchr::memchr2_iter(first.to_ascii_lowercase(), first.to_ascii_uppercase(), hay).filter(
+        move |&p| {
+            hay.len() - p >= needle.len() && hay[p..p + needle.len()].eq_ignore_ascii_case(needle)
+        },
+    )
+}
+
+/// Whether `rest` starts with `header_sep!()`: `\\?["']?\s{0,3}[:=]`.
+fn header_sep_follows(rest: &[u8]) -> bool {
+    let mut i = usize::from(rest.first() == Some(&b'\\'));
+    if matches!(rest.get(i), Some(b'"' | b'\'')) {
+        i += 1;
+    }
+    i += rest
+        .iter()
+        .skip(i)
+        .take(3)
+        .take_while(|&&c| is_regex_space(c))
+        .count();
+    matches!(rest.get(i), Some(b':' | b'='))
+}
+
 /// A byte of a generic key name (`[A-Za-z0-9_.-]`).
 fn is_key_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
@@ -786,6 +905,14 @@ fn add_span(spans: &mut BTreeMap<(usize, usize), usize>, start: usize, end: usiz
 
 fn insert_sorted(queue: &mut VecDeque<Hit>, hit: Hit) {
     let key = (hit.start, hit.end);
+    // Hits mostly arrive in order: append without VecDeque::insert's general path.
+    if queue
+        .back()
+        .is_none_or(|last| (last.start, last.end) <= key)
+    {
+        queue.push_back(hit);
+        return;
+    }
     let mut i = queue.len();
     while i > 0 && (queue[i - 1].start, queue[i - 1].end) > key {
         i -= 1;

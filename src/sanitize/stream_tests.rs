@@ -356,6 +356,14 @@ fn dense_piece() -> impl Strategy<Value = Vec<u8>> {
             "access.key",
             "9api_key7",
             "Q2token8",
+            // Flags and headers with every separator their pre-checks allow.
+            "--api-key\t",
+            "-passwd\x0b",
+            "Proxy-Authorization\\\":\x0c",
+            "authorization'   =",
+            "Basic ",
+            "token ",
+            "machine\th\x0clogin u\tpassword\x0b",
         ])
         .prop_map(|s| s.as_bytes().to_vec()),
         prop::sample::select(vec![
