@@ -21,9 +21,7 @@ pub(super) fn run(args: ExecArgs, policies: Option<&std::path::Path>) -> Result<
             return Ok(exit::SANDBOX);
         }
     };
-    let caller: Vec<(String, String)> = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect();
+    let caller = super::caller_env();
     let prepared = match isolation::prepare(
         &policy,
         args.workspace.as_deref(),

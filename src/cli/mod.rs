@@ -53,6 +53,14 @@ pub fn run() -> i32 {
     }
 }
 
+/// This process's environment as text (variables that are not UTF-8 are left out: they
+/// can be neither passed nor matched by name), for environment scrubbing.
+pub(crate) fn caller_env() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
 /// `$HOME` of the caller, for `{home}`.
 pub(crate) fn caller_home() -> std::path::PathBuf {
     std::env::var_os("HOME").map_or_else(|| std::path::PathBuf::from("/"), Into::into)

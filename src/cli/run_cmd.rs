@@ -21,7 +21,7 @@ use crate::consent::{Grantor, Status};
 use crate::isolation::{self, IsolationError, protocol::FIRST_PASSED_FD};
 use crate::policy::TaskMode;
 use crate::registry;
-use crate::sanitize::{OutputSanitizer, Redactions, RuleSet};
+use crate::sanitize::{OutputSanitizer, Redactions};
 
 pub(super) fn run(args: RunArgs, policies: Option<&std::path::Path>) -> Result<i32> {
     let opts = load_options(policies);
@@ -83,9 +83,7 @@ pub(super) fn run(args: RunArgs, policies: Option<&std::path::Path>) -> Result<i
             argv[i] = format!("/proc/self/fd/{fd_num}");
         }
     }
-    let caller: Vec<(String, String)> = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect();
+    let caller = super::caller_env();
     let task = args.task.clone();
     if let (TaskMode::Arg, Some(t)) = (agent.policy.agent.task, &task) {
         argv.push(t.clone());
@@ -174,12 +172,7 @@ pub(super) fn run(args: RunArgs, policies: Option<&std::path::Path>) -> Result<i
 
 /// The built-in rules, the user's `$MYCELIUM_HOME/rules.toml`, and the withheld values.
 fn build_sanitizer(withheld: &[crate::isolation::env::Withheld]) -> Result<OutputSanitizer> {
-    let mut rules = RuleSet::builtin()?;
-    let user = super::mycelium_home().join("rules.toml");
-    if user.is_file() {
-        rules.load_file(&user)?;
-    }
-    let mut builder = OutputSanitizer::builder(rules);
+    let mut builder = OutputSanitizer::builder(super::sanitize_cmd::builtin_and_user_rules()?);
     for w in withheld {
         builder.literal(format!("env:{}", w.name), w.value.as_bytes());
     }

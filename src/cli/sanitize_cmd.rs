@@ -1,13 +1,12 @@
 //! `mycelium sanitize`: standard input to standard output through the output sanitizer.
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::args::SanitizeArgs;
-use super::{caller_home, exit};
+use super::{exit, mycelium_home};
 use crate::sanitize::naive::NaiveSanitizer;
 use crate::sanitize::{OutputSanitizer, Redactions, RuleSet};
 
@@ -23,18 +22,19 @@ struct Stats {
     redactions: Redactions,
 }
 
-fn user_rules_file() -> PathBuf {
-    std::env::var_os("MYCELIUM_HOME")
-        .map_or_else(|| caller_home().join(".mycelium"), Into::into)
-        .join("rules.toml")
-}
-
-fn rule_set(args: &SanitizeArgs) -> Result<RuleSet> {
+/// The built-in rules plus the user's `$MYCELIUM_HOME/rules.toml`, if there is one: what
+/// every sanitizer of this command line starts from (`sanitize` and `run`).
+pub(super) fn builtin_and_user_rules() -> Result<RuleSet> {
     let mut rules = RuleSet::builtin()?;
-    let home_rules = user_rules_file();
+    let home_rules = mycelium_home().join("rules.toml");
     if home_rules.is_file() {
         rules.load_file(&home_rules)?;
     }
+    Ok(rules)
+}
+
+fn rule_set(args: &SanitizeArgs) -> Result<RuleSet> {
+    let mut rules = builtin_and_user_rules()?;
     for file in &args.rules {
         rules.load_file(file)?;
     }
