@@ -1,7 +1,5 @@
 //! `mycelium exec`: run one command under a policy.
 
-use std::process::Stdio;
-
 use anyhow::Result;
 
 use super::args::ExecArgs;
@@ -35,9 +33,9 @@ pub(super) fn run(args: ExecArgs, policies: Option<&std::path::Path>) -> Result<
     let forwarder = isolation::SignalForwarder::install()?;
     let mut sandbox = match isolation::launch(
         &prepared.plan,
-        Stdio::inherit(),
-        Stdio::inherit(),
-        Stdio::inherit(),
+        isolation::Io::Inherit,
+        isolation::Io::Inherit,
+        isolation::Io::Inherit,
     ) {
         Ok(s) => s,
         Err(e) => return Ok(report_error(&e)),

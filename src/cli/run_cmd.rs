@@ -8,7 +8,6 @@
 
 use std::io::{IsTerminal, Read, Write};
 use std::os::fd::OwnedFd;
-use std::process::Stdio;
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
@@ -112,16 +111,16 @@ pub(super) fn run(args: RunArgs, policies: Option<&std::path::Path>) -> Result<i
 
     let stdin_task = agent.policy.agent.task == TaskMode::Stdin && task.is_some();
     let stdin = if stdin_task {
-        Stdio::piped()
+        isolation::Io::Piped
     } else {
-        Stdio::inherit()
+        isolation::Io::Inherit
     };
     let forwarder = isolation::SignalForwarder::install()?;
     let mut sandbox = match isolation::launch_with_fds(
         &prepared.plan,
         stdin,
-        Stdio::piped(),
-        Stdio::piped(),
+        isolation::Io::Piped,
+        isolation::Io::Piped,
         &passed,
     ) {
         Ok(s) => s,

@@ -70,7 +70,7 @@ fn io_fail(step: impl Into<String>, e: &std::io::Error) -> SetupFailure {
 }
 
 /// Report a failure to the launcher and end this process.
-fn die(status: &mut std::fs::File, failure: &SetupFailure) -> ! {
+pub(super) fn die(status: &mut std::fs::File, failure: &SetupFailure) -> ! {
     if let Ok(json) = serde_json::to_vec(failure) {
         let _ = status.write_all(&json);
     }
@@ -78,8 +78,11 @@ fn die(status: &mut std::fs::File, failure: &SetupFailure) -> ! {
 }
 
 /// pid 1 of the sandbox: wait for the id maps, build the root, start the agent, then reap
-/// and forward signals until the agent exits. Never returns.
-pub(super) fn run_init(plan: &SandboxPlan, go: OwnedFd, status: OwnedFd) -> ! {
+/// and forward signals until the agent exits. When it has, and every other process of the
+/// sandbox is gone, the agent's exit code is written to `exit` (four bytes, native
+/// order) so the launcher can report it without waiting for the namespaces to be torn
+/// down. Never returns.
+pub(super) fn run_init(plan: &SandboxPlan, go: OwnedFd, status: OwnedFd, exit: OwnedFd) -> ! {
     let mut status = std::fs::File::from(status);
     if let Err(f) = setup_root(plan, go) {
         die(&mut status, &f);
@@ -91,7 +94,7 @@ pub(super) fn run_init(plan: &SandboxPlan, go: OwnedFd, status: OwnedFd) -> ! {
     match sys::clone_process(CloneFlags::empty()) {
         Err(e) => die(&mut status, &fail("fork agent", e.errno)),
         Ok(CloneResult::Child) => {
-            drop(signals);
+            drop((signals, exit));
             let failure = start_agent(plan);
             die(&mut status, &failure)
         }
@@ -102,7 +105,10 @@ pub(super) fn run_init(plan: &SandboxPlan, go: OwnedFd, status: OwnedFd) -> ! {
             // pid 1 needs no privilege to reap and forward signals: give it all up, and
             // stay non-dumpable so the agent can neither ptrace it nor read its memory.
             let _ = prctl::set_dumpable(false);
-            // Descriptors passed along are the agent's; pid 1 has no use for them.
+            // The standard streams and descriptors passed along are the agent's; pid 1
+            // keeps none of them open, so a reader of the agent's output sees the end of
+            // it when the agent's side closes, not when pid 1 exits.
+            let _ = sys::null_stdio();
             if plan.passed_fds > 0 {
                 let first = super::protocol::FIRST_PASSED_FD as u32;
                 let _ = sys::close_fd_range(first, first + plan.passed_fds - 1);
@@ -111,12 +117,19 @@ pub(super) fn run_init(plan: &SandboxPlan, go: OwnedFd, status: OwnedFd) -> ! {
                 let _ = kill(agent, Signal::SIGKILL);
                 sys::exit_immediately(super::SETUP_FAILED_CODE);
             }
-            reap_until_agent_exits(agent, &signals)
+            let code = reap_until_agent_exits(agent, &signals);
+            if kill_and_reap_the_rest() {
+                let _ = std::fs::File::from(exit).write_all(&code.to_ne_bytes());
+            }
+            // Exiting pid 1 makes the kernel kill whatever might be left of the namespace
+            // (only possible when the sweep above gave up) before we are reaped.
+            sys::exit_immediately(code)
         }
     }
 }
 
-fn reap_until_agent_exits(agent: Pid, signals: &SignalFd) -> ! {
+/// The agent's exit code (128+N for signal N), once it has exited.
+fn reap_until_agent_exits(agent: Pid, signals: &SignalFd) -> i32 {
     loop {
         let info = match signals.read_signal() {
             Ok(Some(info)) => info,
@@ -127,13 +140,9 @@ fn reap_until_agent_exits(agent: Pid, signals: &SignalFd) -> ! {
         if signo == libc::SIGCHLD {
             loop {
                 match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                    Ok(WaitStatus::Exited(pid, code)) if pid == agent => {
-                        // Exiting pid 1 makes the kernel kill every other process of the
-                        // namespace (double-forked daemons included) before we are reaped.
-                        sys::exit_immediately(code)
-                    }
+                    Ok(WaitStatus::Exited(pid, code)) if pid == agent => return code,
                     Ok(WaitStatus::Signaled(pid, sig, _)) if pid == agent => {
-                        sys::exit_immediately(128 + sig as i32)
+                        return 128 + sig as i32;
                     }
                     Ok(WaitStatus::StillAlive) | Err(_) => break,
                     Ok(_) => {}
@@ -147,6 +156,25 @@ fn reap_until_agent_exits(agent: Pid, signals: &SignalFd) -> ! {
             }
         }
     }
+}
+
+/// Kill every other process of the namespace (double-forked daemons included; orphans
+/// are ours to reap) and reap them all. True when none is left; false if some could not
+/// be made to go within the bound, in which case the exit of pid 1 must do it.
+fn kill_and_reap_the_rest() -> bool {
+    for _ in 0..1000 {
+        // kill(-1) from a namespace's init reaches every process of the namespace but
+        // itself; ESRCH means there is none.
+        let none_signalled = kill(Pid::from_raw(-1), Signal::SIGKILL) == Err(Errno::ESRCH);
+        match waitpid(None, None) {
+            Err(Errno::ECHILD) if none_signalled => return true,
+            // Alive but not yet ours: an orphan still being handed over by a dying
+            // subreaper. Give it a moment.
+            Err(Errno::ECHILD) => std::thread::yield_now(),
+            Ok(_) | Err(_) => {}
+        }
+    }
+    false
 }
 
 /// Everything before the agent is forked: the new root, hostname, loopback.

@@ -14,6 +14,7 @@ mod child;
 pub mod env;
 pub mod landlock;
 mod launcher;
+pub mod local;
 pub mod plan;
 pub mod probe;
 pub mod protocol;
@@ -25,7 +26,7 @@ mod sys;
 mod testutil;
 
 use std::io::{BufRead, BufReader, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -36,6 +37,7 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::unistd::Pid;
 
+pub use local::Io;
 pub use plan::{PreparedSandbox, SandboxPlan, prepare};
 pub use protocol::{LauncherEvent, SetupFailure};
 pub use report::SandboxReport;
@@ -122,22 +124,54 @@ pub fn launcher_main() -> ! {
     launcher::main()
 }
 
-/// A sandbox whose launcher is running.
+/// A started sandbox: its report, its standard streams, its exit code.
 #[derive(Debug)]
 pub struct RunningSandbox {
-    child: Child,
-    events: BufReader<UnixStream>,
+    inner: Started,
 }
 
-/// Start the launcher for `plan` with the given standard streams.
+#[derive(Debug)]
+enum Started {
+    /// Started by this process (see [`local`]).
+    Local(Box<local::LocalSandbox>),
+    /// Started by a re-executed launcher, which relays events over a socket.
+    Launcher {
+        child: Child,
+        events: BufReader<UnixStream>,
+    },
+}
+
+/// Whether a sandbox can be started from this process itself: it must have one thread,
+/// and `MYCELIUM_LAUNCHER=1` (which asks for the re-executed launcher every time) must not
+/// be set.
+fn can_start_here() -> bool {
+    if std::env::var_os("MYCELIUM_LAUNCHER").is_some_and(|v| v == "1") {
+        return false;
+    }
+    // Field 20 of /proc/self/stat is the thread count; the command name before it is in
+    // parentheses and may hold spaces, so count from the last ')'.
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = &s[s.rfind(')')? + 1..];
+            rest.split_whitespace().nth(17)?.parse::<u64>().ok()
+        })
+        == Some(1)
+}
+
+/// Start the sandbox `plan` describes, with the given standard streams.
+///
+/// A single-threaded caller starts it itself; any other goes through the launcher, a
+/// fresh single-threaded process re-executed from this binary.
 ///
 /// # Errors
-/// [`IsolationError::Launcher`] when the binary cannot be re-executed.
+/// [`IsolationError::Launcher`] when the binary cannot be re-executed, or what a failed
+/// step before the agent's setup tells (see [`RunningSandbox::wait_started`]).
 pub fn launch(
     plan: &SandboxPlan,
-    stdin: Stdio,
-    stdout: Stdio,
-    stderr: Stdio,
+    stdin: Io,
+    stdout: Io,
+    stderr: Io,
 ) -> Result<RunningSandbox, IsolationError> {
     launch_with_fds(plan, stdin, stdout, stderr, &[])
 }
@@ -146,29 +180,14 @@ pub fn launch(
 /// [`protocol::FIRST_PASSED_FD`], `+1`, … (the plan's `passed_fds` must say how many).
 ///
 /// # Errors
-/// [`IsolationError::Launcher`] when the binary cannot be re-executed or the counts differ.
+/// As [`launch`]; [`IsolationError::Launcher`] when the counts differ.
 pub fn launch_with_fds(
     plan: &SandboxPlan,
-    stdin: Stdio,
-    stdout: Stdio,
-    stderr: Stdio,
+    stdin: Io,
+    stdout: Io,
+    stderr: Io,
     passed: &[OwnedFd],
 ) -> Result<RunningSandbox, IsolationError> {
-    let io = |what: &str| {
-        let what = what.to_string();
-        move |e| IsolationError::Launcher {
-            what,
-            source: Some(e),
-        }
-    };
-    let (ours, theirs) = UnixStream::pair().map_err(io("socketpair"))?;
-    let mut cmd = Command::new("/proc/self/exe");
-    cmd.arg(protocol::LAUNCHER_ARG)
-        .env_clear()
-        .stdin(stdin)
-        .stdout(stdout)
-        .stderr(stderr);
-    let theirs = OwnedFd::from(theirs);
     if usize::try_from(plan.passed_fds).ok() != Some(passed.len())
         || passed.len() + 1 > sys::MAX_PASSED_FDS
     {
@@ -182,71 +201,90 @@ pub fn launch_with_fds(
             source: None,
         });
     }
+    if can_start_here() {
+        let raw: Vec<i32> = passed.iter().map(AsRawFd::as_raw_fd).collect();
+        return local::start(plan, [stdin, stdout, stderr], &raw)
+            .map(|s| RunningSandbox {
+                inner: Started::Local(Box::new(s)),
+            })
+            .map_err(probe::classify_failure);
+    }
+    spawn_launcher(plan, [stdin, stdout, stderr], passed)
+}
+
+fn spawn_launcher(
+    plan: &SandboxPlan,
+    io: [Io; 3],
+    passed: &[OwnedFd],
+) -> Result<RunningSandbox, IsolationError> {
+    let err = |what: &str| {
+        let what = what.to_string();
+        move |e| IsolationError::Launcher {
+            what,
+            source: Some(e),
+        }
+    };
+    let stdio = |i: Io| match i {
+        Io::Inherit => Stdio::inherit(),
+        Io::Piped => Stdio::piped(),
+    };
+    let (ours, theirs) = UnixStream::pair().map_err(err("socketpair"))?;
+    let mut cmd = Command::new("/proc/self/exe");
+    cmd.arg(protocol::LAUNCHER_ARG)
+        .env_clear()
+        .stdin(stdio(io[0]))
+        .stdout(stdio(io[1]))
+        .stderr(stdio(io[2]));
+    let theirs = OwnedFd::from(theirs);
     let mut fds: Vec<(&OwnedFd, i32)> = vec![(&theirs, protocol::LAUNCHER_FD)];
     fds.extend(passed.iter().zip(protocol::FIRST_PASSED_FD..));
-    let child = sys::spawn_with_fds(&mut cmd, &fds).map_err(io("spawn launcher"))?;
+    let child = sys::spawn_with_fds(&mut cmd, &fds).map_err(err("spawn launcher"))?;
     drop(theirs);
     let json = serde_json::to_vec(plan).map_err(|e| IsolationError::Launcher {
         what: format!("encode plan: {e}"),
         source: None,
     })?;
     let mut w = &ours;
-    w.write_all(&json).map_err(io("send plan"))?;
+    w.write_all(&json).map_err(err("send plan"))?;
     ours.shutdown(std::net::Shutdown::Write)
-        .map_err(io("send plan"))?;
+        .map_err(err("send plan"))?;
     Ok(RunningSandbox {
-        child,
-        events: BufReader::new(ours),
+        inner: Started::Launcher {
+            child,
+            events: BufReader::new(ours),
+        },
     })
 }
 
 impl RunningSandbox {
     /// The read end of the sandbox's standard output, when it was created as a pipe.
     pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
-        self.child.stdout.take()
+        match &mut self.inner {
+            Started::Local(s) => s.pipes[1].take().map(Into::into),
+            Started::Launcher { child, .. } => child.stdout.take(),
+        }
     }
 
     /// The read end of the sandbox's standard error, when it was created as a pipe.
     pub fn take_stderr(&mut self) -> Option<std::process::ChildStderr> {
-        self.child.stderr.take()
+        match &mut self.inner {
+            Started::Local(s) => s.pipes[2].take().map(Into::into),
+            Started::Launcher { child, .. } => child.stderr.take(),
+        }
     }
 
     /// The write end of the sandbox's standard input, when it was created as a pipe.
     pub fn take_stdin(&mut self) -> Option<std::process::ChildStdin> {
-        self.child.stdin.take()
-    }
-
-    /// The launcher's pid.
-    #[must_use]
-    pub fn launcher_pid(&self) -> Pid {
-        Pid::from_raw(self.child.id() as i32)
-    }
-
-    /// The next event, or `None` when the launcher closed its channel.
-    ///
-    /// # Errors
-    /// [`IsolationError::Launcher`] on a read error or a malformed event.
-    pub fn next_event(&mut self) -> Result<Option<LauncherEvent>, IsolationError> {
-        let mut line = String::new();
-        loop {
-            match self.events.read_line(&mut line) {
-                Ok(0) => return Ok(None),
-                Ok(_) => break,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    return Err(IsolationError::Launcher {
-                        what: "read event".into(),
-                        source: Some(e),
-                    });
-                }
-            }
+        match &mut self.inner {
+            Started::Local(s) => s.pipes[0].take().map(Into::into),
+            Started::Launcher { child, .. } => child.stdin.take(),
         }
-        serde_json::from_str(&line)
-            .map(Some)
-            .map_err(|e| IsolationError::Launcher {
-                what: format!("bad event {line:?}: {e}"),
-                source: None,
-            })
+    }
+
+    /// Whether this process started the sandbox itself (rather than through the launcher).
+    #[must_use]
+    pub fn started_here(&self) -> bool {
+        matches!(self.inner, Started::Local(_))
     }
 
     /// Wait until the command has started; its report, or why it did not start.
@@ -255,14 +293,18 @@ impl RunningSandbox {
     /// [`IsolationError::Setup`], [`IsolationError::Exec`] or a diagnosed
     /// [`IsolationError::Unsupported`] when the sandbox could not be built.
     pub fn wait_started(&mut self) -> Result<SandboxReport, IsolationError> {
-        match self.next_event()? {
+        let (child, events) = match &mut self.inner {
+            Started::Local(s) => return s.wait_started().map_err(probe::classify_failure),
+            Started::Launcher { child, events } => (child, events),
+        };
+        match next_event(events)? {
             Some(LauncherEvent::Started { report }) => Ok(*report),
             Some(LauncherEvent::Failed { failure }) => {
-                let _ = self.child.wait();
+                let _ = child.wait();
                 Err(probe::classify_failure(failure))
             }
             Some(LauncherEvent::Exited { .. }) | None => {
-                let status = self.child.wait().ok();
+                let status = child.wait().ok();
                 Err(IsolationError::Launcher {
                     what: format!("ended before the command started ({status:?})"),
                     source: None,
@@ -271,19 +313,25 @@ impl RunningSandbox {
         }
     }
 
-    /// Wait for the command to end; its exit code (128+N for signal N).
+    /// Wait for the command to end; its exit code (128+N for signal N). It returns once no
+    /// process of the sandbox runs any more; the kernel may still be tearing its
+    /// namespaces down.
     ///
     /// # Errors
     /// [`IsolationError::Launcher`] when the launcher died without reporting.
-    pub fn wait(mut self) -> Result<i32, IsolationError> {
+    pub fn wait(self) -> Result<i32, IsolationError> {
+        let (mut child, mut events) = match self.inner {
+            Started::Local(s) => return Ok(s.wait()),
+            Started::Launcher { child, events } => (child, events),
+        };
         let code = loop {
-            match self.next_event()? {
+            match next_event(&mut events)? {
                 Some(LauncherEvent::Exited { code }) => break Some(code),
                 Some(_) => {}
                 None => break None,
             }
         };
-        let status = self.child.wait().map_err(|e| IsolationError::Launcher {
+        let status = child.wait().map_err(|e| IsolationError::Launcher {
             what: "wait".into(),
             source: Some(e),
         })?;
@@ -302,11 +350,16 @@ impl RunningSandbox {
         self,
         forwarder: &SignalForwarder,
     ) -> Result<i32, IsolationError> {
-        let launcher = self.launcher_pid();
+        let (launcher, events) = match &self.inner {
+            // The sandbox's own signal descriptor takes the forwarded signals (they are
+            // blocked in this process) and passes them to pid 1.
+            Started::Local(_) => return self.wait(),
+            Started::Launcher { child, events } => (Pid::from_raw(child.id() as i32), events),
+        };
         // An event already buffered would never wake poll on the socket.
-        while self.events.buffer().is_empty() {
+        while events.buffer().is_empty() {
             let mut fds = [
-                PollFd::new(self.events.get_ref().as_fd(), PollFlags::POLLIN),
+                PollFd::new(events.get_ref().as_fd(), PollFlags::POLLIN),
                 PollFd::new(forwarder.fd.as_fd(), PollFlags::POLLIN),
             ];
             match poll(&mut fds, PollTimeout::NONE) {
@@ -330,6 +383,30 @@ impl RunningSandbox {
         }
         self.wait()
     }
+}
+
+/// The launcher's next event, or `None` when it closed its channel.
+fn next_event(events: &mut BufReader<UnixStream>) -> Result<Option<LauncherEvent>, IsolationError> {
+    let mut line = String::new();
+    loop {
+        match events.read_line(&mut line) {
+            Ok(0) => return Ok(None),
+            Ok(_) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(IsolationError::Launcher {
+                    what: "read event".into(),
+                    source: Some(e),
+                });
+            }
+        }
+    }
+    serde_json::from_str(&line)
+        .map(Some)
+        .map_err(|e| IsolationError::Launcher {
+            what: format!("bad event {line:?}: {e}"),
+            source: None,
+        })
 }
 
 /// Takes SIGINT, SIGTERM, SIGHUP and SIGQUIT for this process so they can be passed on to a

@@ -58,6 +58,7 @@ impl World {
     fn cmd_for(&self, program: &Path) -> Command {
         let mut c = Command::new(program);
         c.env_clear()
+            .envs(crate::common::launcher_env())
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", self.root.path())
             .env("MYCELIUM_HOME", self.home())

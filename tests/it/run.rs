@@ -50,6 +50,7 @@ impl Agents {
             .arg(self.fx.path().join("policies"))
             .args(args);
         c.env_clear()
+            .envs(crate::common::launcher_env())
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", self.fx.path())
             .env("MYCELIUM_HOME", self.fx.path().join("home"))

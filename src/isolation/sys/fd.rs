@@ -103,3 +103,118 @@ pub fn adopt_inherited_fd(fd: i32) -> Result<OwnedFd, SysError> {
     // at start-up, before any other code could have used that number.
     Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
 }
+
+/// Lowest number used for the temporary copies in [`arrange_fds`]: above every target.
+const ARRANGE_SCRATCH_FD: i32 = 64;
+
+/// In a freshly cloned child: put `stdio[i]` (when given) at descriptor `i`, `passed[k]` at
+/// `first_passed + k` (neither close-on-exec), the `keep` descriptors right after the
+/// passed ones (close-on-exec), and close every other descriptor from 3 up. Returns the
+/// `keep` descriptors at their new numbers.
+///
+/// # Errors
+/// `EINVAL` when the targets would not fit below the scratch range; the kernel's answer to
+/// `fcntl`, `dup3` or `close_range`.
+pub fn arrange_fds<const K: usize>(
+    stdio: [Option<i32>; 3],
+    passed: &[i32],
+    first_passed: i32,
+    keep: [i32; K],
+) -> Result<[OwnedFd; K], SysError> {
+    let n = i32::try_from(passed.len()).unwrap_or(i32::MAX);
+    let end = first_passed.saturating_add(n).saturating_add(K as i32);
+    if first_passed < 3 || end > ARRANGE_SCRATCH_FD {
+        return Err(SysError {
+            call: "arrange_fds",
+            arg: format!("{} passed, {K} kept", passed.len()),
+            errno: nix::errno::Errno::EINVAL,
+        });
+    }
+    // Every source is first copied above every target, so no dup onto a target can close
+    // a source that still has to be moved.
+    let copy = |fd: i32| {
+        // SAFETY: F_DUPFD_CLOEXEC duplicates an open descriptor to the lowest free number at
+        // or above the scratch base; the copy is closed by the close_range below.
+        let c = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, ARRANGE_SCRATCH_FD) };
+        if c < 0 {
+            Err(SysError::last("fcntl", format!("F_DUPFD_CLOEXEC {fd}")))
+        } else {
+            Ok(c)
+        }
+    };
+    let place = |from: i32, to: i32, flags: libc::c_int| {
+        // SAFETY: dup3 onto a number this child reserves for the descriptor; whatever was
+        // open there was not handed over and is meant to be replaced.
+        if unsafe { libc::dup3(from, to, flags) } < 0 {
+            Err(SysError::last("dup3", format!("{from} -> {to}")))
+        } else {
+            Ok(())
+        }
+    };
+    let mut stdio_copies = [None; 3];
+    for (slot, fd) in stdio_copies.iter_mut().zip(stdio) {
+        if let Some(fd) = fd {
+            *slot = Some(copy(fd)?);
+        }
+    }
+    let mut passed_copies = [0; MAX_PASSED_FDS];
+    if passed.len() > MAX_PASSED_FDS {
+        return Err(SysError {
+            call: "arrange_fds",
+            arg: format!("{} passed", passed.len()),
+            errno: nix::errno::Errno::EINVAL,
+        });
+    }
+    for (slot, fd) in passed_copies.iter_mut().zip(passed) {
+        *slot = copy(*fd)?;
+    }
+    let mut keep_copies = [0; K];
+    for (slot, fd) in keep_copies.iter_mut().zip(keep) {
+        *slot = copy(fd)?;
+    }
+    for (i, c) in stdio_copies.iter().enumerate() {
+        if let Some(c) = c {
+            place(*c, i as i32, 0)?;
+        }
+    }
+    for (k, c) in passed_copies[..passed.len()].iter().enumerate() {
+        place(*c, first_passed + k as i32, 0)?;
+    }
+    for (j, c) in keep_copies.iter().enumerate() {
+        place(*c, first_passed + n + j as i32, libc::O_CLOEXEC)?;
+    }
+    if first_passed > 3 {
+        close_fd_range(3, u32::try_from(first_passed - 1).unwrap_or(3))?;
+    }
+    close_fds_from(u32::try_from(end).unwrap_or(u32::MAX))?;
+    Ok(std::array::from_fn(|j| {
+        // SAFETY: the number was just made to hold a copy of keep[j] and nothing else in
+        // this process owns it.
+        unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(first_passed + n + j as i32) }
+    }))
+}
+
+/// Point descriptors 0, 1 and 2 at `/dev/null`, letting go of whatever they were: for a
+/// process that hands its standard streams to a child and must not keep them open.
+///
+/// # Errors
+/// The kernel's answer to `open` or `dup2`.
+pub fn null_stdio() -> Result<(), SysError> {
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map_err(|e| SysError {
+            call: "open",
+            arg: "/dev/null".into(),
+            errno: nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        })?;
+    for target in 0..3 {
+        // SAFETY: dup2 of an open descriptor onto a standard stream number; the stream the
+        // number held is given up on purpose.
+        if unsafe { libc::dup2(null.as_raw_fd(), target) } < 0 {
+            return Err(SysError::last("dup2", format!("/dev/null -> {target}")));
+        }
+    }
+    Ok(())
+}

@@ -7,6 +7,7 @@
 
 mod caps;
 mod clone;
+mod env;
 mod fd;
 #[cfg(test)]
 pub(crate) mod fork;
@@ -19,7 +20,11 @@ mod signal;
 
 pub use caps::drop_all_capabilities;
 pub use clone::{CloneResult, clone_process, drop_to_nobody, exit_immediately};
-pub use fd::{MAX_PASSED_FDS, adopt_inherited_fd, close_fd_range, close_fds_from, spawn_with_fds};
+pub use env::wipe_arguments_and_environment;
+pub use fd::{
+    MAX_PASSED_FDS, adopt_inherited_fd, arrange_fds, close_fd_range, close_fds_from, null_stdio,
+    spawn_with_fds,
+};
 pub(crate) use keyring::join_session_keyring;
 pub use net::bring_loopback_up;
 pub use signal::reset_signal_dispositions;

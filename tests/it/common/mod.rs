@@ -40,3 +40,13 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// `MYCELIUM_LAUNCHER` of the test run, for commands whose environment a test clears:
+/// `scripts/test-unprivileged.sh` sets it, so that rerun starts every sandbox through the
+/// re-executed launcher while the main run starts them from the command itself.
+pub fn launcher_env() -> Vec<(&'static str, std::ffi::OsString)> {
+    std::env::var_os("MYCELIUM_LAUNCHER")
+        .map(|v| ("MYCELIUM_LAUNCHER", v))
+        .into_iter()
+        .collect()
+}

@@ -83,16 +83,103 @@ fn report_names_withheld_variables_and_layers() {
         .arg(&policy)
         .args(["--", "/bin/true"])
         .env_clear()
+        .envs(crate::common::launcher_env())
         .env("FOO_TOKEN", FOO_CANARY)
         .env("PATH", "/usr/bin:/bin")
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     let report: serde_json::Value = serde_json::from_str(err(&o).lines().next().unwrap()).unwrap();
-    assert_eq!(report["env"]["withheld"], serde_json::json!(["FOO_TOKEN"]));
+    // MYCELIUM_LAUNCHER, when the test run sets it, is withheld too (mycelium's own
+    // configuration never reaches the sandbox).
+    let withheld: Vec<&str> = report["env"]["withheld"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .filter(|n| *n != "MYCELIUM_LAUNCHER")
+        .collect();
+    assert_eq!(withheld, ["FOO_TOKEN"]);
     assert_eq!(
         report["sandbox"]["namespaces"],
         serde_json::json!(["user", "pid", "mount", "network", "ipc", "uts", "cgroup"])
     );
     assert!(!err(&o).contains(FOO_CANARY));
+}
+
+/// pid 1 of the sandbox, seen from the host: a child of `pid` (started there) or a
+/// grandchild (started by the launcher) that is pid 1 of its own pid namespace.
+fn find_init(pid: u32) -> Option<u32> {
+    let children = |p: u32| -> Vec<u32> {
+        std::fs::read_to_string(format!("/proc/{p}/task/{p}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|c| c.parse().ok())
+            .collect()
+    };
+    // NSpid lists the pid in each namespace from the host's down: pid 1 ends with 1.
+    let is_init = |p: &u32| {
+        std::fs::read_to_string(format!("/proc/{p}/status")).is_ok_and(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .is_some_and(|ids| ids.split_whitespace().count() == 2 && ids.ends_with("\t1"))
+        })
+    };
+    let direct = children(pid);
+    direct
+        .iter()
+        .copied()
+        .find(is_init)
+        .or_else(|| direct.iter().flat_map(|c| children(*c)).find(is_init))
+}
+
+/// Whether `/proc/PID/environ` and `/proc/PID/cmdline` of pid 1 hold `canary`, seen from
+/// the host while the sandbox runs (`None` when the host may not read them: an
+/// unprivileged caller cannot read a non-dumpable process's environment).
+fn init_holds(launcher: bool, canary: &str) -> Option<bool> {
+    use std::io::{BufRead, BufReader};
+    let fx = Fixture::new();
+    let policy = fx.policy("p", &policy_body("", ""));
+    let mut cmd = exec_cmd(&policy, None, &["/bin/sh", "-c", "echo ready; sleep 30"]);
+    cmd.env("INIT_CANARY_TOKEN", canary)
+        .stdout(std::process::Stdio::piped());
+    if launcher {
+        cmd.env("MYCELIUM_LAUNCHER", "1");
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "ready\n");
+    let init = find_init(child.id()).expect("pid 1 of the sandbox is found from the host");
+    let environ = std::fs::read(format!("/proc/{init}/environ"));
+    let cmdline = std::fs::read(format!("/proc/{init}/cmdline")).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let has = |b: &[u8]| b.windows(canary.len()).any(|w| w == canary.as_bytes());
+    assert!(!has(&cmdline), "pid 1's command line: {cmdline:?}");
+    environ.ok().map(|e| has(&e))
+}
+
+#[test]
+fn pid_1_keeps_none_of_the_callers_environment() {
+    gate!("pid_1_keeps_none_of_the_callers_environment");
+    let canary = "init-env-canary-7f3a9c2e51";
+    // Positive twin: this very process's environment shows a variable set on it, read the
+    // same way the probe reads pid 1's.
+    let me = std::process::Command::new("/bin/sh")
+        .args(["-c", "cat /proc/$$/environ"])
+        .env("INIT_CANARY_TOKEN", canary)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&me.stdout).contains(canary));
+    for launcher in [false, true] {
+        match init_holds(launcher, canary) {
+            Some(held) => assert!(!held, "pid 1 (launcher: {launcher}) holds the canary"),
+            None => eprintln!(
+                "note: /proc/PID/environ of pid 1 is unreadable to this user (non-dumpable); only the command line was checked"
+            ),
+        }
+    }
 }

@@ -27,9 +27,15 @@ fn host_pids_are_invisible_and_pid_1_is_the_sandbox_init() {
     let lines: Vec<&str> = text.lines().collect();
     // No SEES_HOST_PID line: the host pid does not exist inside.
     assert_eq!(lines.len(), 2, "{text}");
+    // pid 1 is our init, and its command line tells nothing of the caller's.
     assert!(
-        lines[0].contains("__mycelium_launcher"),
+        lines[0].starts_with("mycelium-init"),
         "pid 1 is {:?}",
+        lines[0]
+    );
+    assert!(
+        !lines[0].contains(policy.to_str().unwrap()),
+        "pid 1 shows the caller's arguments: {:?}",
         lines[0]
     );
     // pid 1, the shell, and the pipeline's ls and grep: a handful, never the host's hundreds.
@@ -53,6 +59,7 @@ fn leaked_descriptor_is_not_inherited() {
             .arg("-c")
             .arg(cmd)
             .env_clear()
+            .envs(crate::common::launcher_env())
             .output()
             .unwrap()
     };

@@ -1,0 +1,373 @@
+//! Starting a sandbox from the calling process: clone pid 1 into new namespaces, write its
+//! id maps, put it in its cgroup, let it build the root and start the agent, then forward
+//! signals and collect the agent's exit code.
+//!
+//! The calling process must be single-threaded: the child of `clone` runs Rust code (it
+//! allocates, builds the root) on a copy of the caller, and only the calling thread exists
+//! in that copy. The command line is single-threaded when it starts a sandbox; a
+//! multi-threaded caller goes through the launcher instead (a fresh, single-threaded
+//! process started from this binary that calls [`start`] on its behalf).
+//!
+//! What pid 1 inherits from the caller, and what it does about it:
+//! - descriptors: all are closed except the standard streams, the passed ones and its three
+//!   pipes, right after `clone`;
+//! - command line and environment: the strings the kernel placed at `execve` (what
+//!   `/proc/1/cmdline` and `/proc/1/environ` show) and those `environ` points to are
+//!   overwritten with zeros before anything else, and `/proc/1/cmdline` reads
+//!   `mycelium-init`;
+//! - memory: the rest of the caller's memory stays mapped in pid 1, copies of variables the
+//!   caller made on its heap included. That is why pid 1 is not dumpable, holds no
+//!   capability, is outside the agent's Landlock domain and is behind the agent's seccomp
+//!   filter (no `ptrace`, no `process_vm_readv`): four separate checks stand between the
+//!   agent and that memory. `MYCELIUM_LAUNCHER=1` starts every sandbox through the
+//!   re-executed launcher instead, whose memory never held the caller's; it costs one
+//!   more start of this binary (about a millisecond).
+
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sched::CloneFlags;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{Pid, geteuid, getgid, getuid, pipe2, setgroups};
+
+use super::cgroup::SandboxCgroup;
+use super::plan::SandboxPlan;
+use super::protocol::{FIRST_PASSED_FD, SetupFailure};
+use super::report::{self, SandboxReport};
+use super::sys::{self, CloneResult};
+use super::{child, signal_set};
+
+fn failure(step: &str, detail: String, errno: i32) -> SetupFailure {
+    SetupFailure {
+        step: step.into(),
+        errno,
+        detail,
+    }
+}
+
+fn errno_failure(step: &str, e: Errno) -> SetupFailure {
+    failure(step, e.desc().into(), e as i32)
+}
+
+/// One standard stream of the sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Io {
+    /// The caller's own stream.
+    Inherit,
+    /// A pipe; the caller gets the other end.
+    Piped,
+}
+
+/// A sandbox started by this process whose agent is running (or whose setup is still
+/// under way until [`LocalSandbox::wait_started`] answers).
+#[derive(Debug)]
+pub struct LocalSandbox {
+    init: Pid,
+    signals: SignalFd,
+    old_mask: SigSet,
+    status: Option<File>,
+    exit: Option<File>,
+    group: Option<SandboxCgroup>,
+    report: Option<SandboxReport>,
+    /// pid 1 has reported or been reaped: nothing of the sandbox is left to stop.
+    done: bool,
+    /// The caller's ends of piped standard streams: stdin (write), stdout, stderr (read).
+    pub(super) pipes: [Option<OwnedFd>; 3],
+}
+
+/// How the wait for pid 1 ended.
+enum InitEnd {
+    /// pid 1 wrote the agent's exit code: no process of the sandbox runs any more, though
+    /// pid 1 itself may not have exited yet.
+    Reported(i32),
+    /// pid 1 exited (and was reaped) without reporting: its own exit code.
+    Exited(i32),
+}
+
+/// Start the sandbox `plan` describes, with `passed` placed at descriptors
+/// [`FIRST_PASSED_FD`], `+1`, … inside. The calling process must be single-threaded.
+///
+/// # Errors
+/// The step that failed before pid 1 could be started or given its id maps and cgroup.
+pub fn start(
+    plan: &SandboxPlan,
+    io: [Io; 3],
+    passed: &[RawFd],
+) -> Result<LocalSandbox, SetupFailure> {
+    // Pipes for the standard streams: the child's end first, the caller's second.
+    let mut child_io: [Option<OwnedFd>; 3] = [None, None, None];
+    let mut pipes: [Option<OwnedFd>; 3] = [None, None, None];
+    for (i, kind) in io.iter().enumerate() {
+        if *kind == Io::Piped {
+            let (r, w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| errno_failure("pipe", e))?;
+            let (theirs, ours) = if i == 0 { (r, w) } else { (w, r) };
+            child_io[i] = Some(theirs);
+            pipes[i] = Some(ours);
+        }
+    }
+    // Real root may drop its supplementary groups (an unprivileged caller cannot, and
+    // writes `deny` to setgroups below so they cannot be used to drop access either).
+    if geteuid().is_root() {
+        setgroups(&[]).map_err(|e| errno_failure("setgroups", e))?;
+    }
+
+    // Signals are taken through a signalfd, so block them first; pid 1 inherits the mask
+    // and the agent clears it just before exec.
+    let mut old_mask = SigSet::empty();
+    sigprocmask(
+        SigmaskHow::SIG_BLOCK,
+        Some(&signal_set()),
+        Some(&mut old_mask),
+    )
+    .map_err(|e| errno_failure("sigprocmask", e))?;
+    let restore = |e: SetupFailure| {
+        let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+        e
+    };
+    let signals = SignalFd::with_flags(&signal_set(), SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| restore(errno_failure("signalfd", e)))?;
+    let pipe = || pipe2(OFlag::O_CLOEXEC).map_err(|e| restore(errno_failure("pipe", e)));
+    let (go_r, go_w) = pipe()?;
+    let (status_r, status_w) = pipe()?;
+    let (exit_r, exit_w) = pipe()?;
+
+    let mut flags = CloneFlags::CLONE_NEWUSER
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWCGROUP;
+    if plan.new_network_ns {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    let (outer_uid, outer_gid) = (getuid(), getgid());
+    let init = match sys::clone_process(flags) {
+        Err(e) => return Err(restore(failure("clone", e.to_string(), e.errno as i32))),
+        Ok(CloneResult::Child) => pid1(plan, child_io, passed, go_r, status_w, exit_w),
+        Ok(CloneResult::Parent(pid)) => pid,
+    };
+    drop((go_r, status_w, exit_w, child_io));
+    let abort = |f: SetupFailure| {
+        let _ = kill(init, Signal::SIGKILL);
+        let _ = waitpid(init, None);
+        restore(f)
+    };
+
+    let uid_map = format!("{} {} 1", plan.uid, outer_uid);
+    let gid_map = format!("{} {} 1", plan.gid, outer_gid);
+    write_id_maps(init, &uid_map, &gid_map).map_err(abort)?;
+    // Into its cgroup before it runs anything, so every process it ever starts is counted.
+    let group = SandboxCgroup::create(&format!("mycelium-{init}"), &plan.cgroup, init)
+        .map_err(|e| abort(failure("cgroup", e, 0)))?;
+    if group.is_none() && plan.cgroup_required {
+        return Err(abort(failure(
+            "cgroup",
+            "no usable pids cgroup; limits.processes cannot be enforced for root".into(),
+            0,
+        )));
+    }
+    let mut report = report::for_plan(plan, &uid_map, &gid_map);
+    if let Some(g) = &group {
+        report.limits.mechanism = format!("rlimit + {}", g.mechanism);
+        report.limits.applied.extend(g.applied.iter().cloned());
+    }
+    // Let pid 1 go on; it was waiting so that it never ran without its id maps.
+    let mut go = File::from(go_w);
+    std::io::Write::write_all(&mut go, b"G")
+        .map_err(|e| abort(failure("start sandbox", e.to_string(), 0)))?;
+    Ok(LocalSandbox {
+        init,
+        signals,
+        old_mask,
+        status: Some(File::from(status_r)),
+        exit: Some(File::from(exit_r)),
+        group,
+        report: Some(report),
+        done: false,
+        pipes,
+    })
+}
+
+/// pid 1 right after `clone`: its descriptors, keyring and environment, then the init.
+fn pid1(
+    plan: &SandboxPlan,
+    io: [Option<OwnedFd>; 3],
+    passed: &[RawFd],
+    go: OwnedFd,
+    status: OwnedFd,
+    exit: OwnedFd,
+) -> ! {
+    let stdio = io.each_ref().map(|o| o.as_ref().map(AsRawFd::as_raw_fd));
+    let keep = [go.as_raw_fd(), status.as_raw_fd(), exit.as_raw_fd()];
+    // Nothing of the caller's may reach the sandbox: its command line and environment are
+    // wiped (pid 1's command line, which the agent can read, says only what it is) and
+    // every descriptor it did not hand over explicitly is closed.
+    sys::wipe_arguments_and_environment(c"mycelium-init");
+    let Ok([go, status, exit]) = sys::arrange_fds(stdio, passed, FIRST_PASSED_FD, keep) else {
+        // There is no channel to report on yet; the caller sees the status pipe close.
+        sys::exit_immediately(super::SETUP_FAILED_CODE)
+    };
+    std::mem::forget(io);
+    let mut status_file = File::from(status);
+    // Keys in the caller's session keyring must not be reachable from the sandbox.
+    match sys::join_session_keyring() {
+        Ok(_) => {}
+        Err(e) if e.errno == Errno::ENOSYS => {}
+        Err(e) => child::die(
+            &mut status_file,
+            &failure("keyctl JOIN_SESSION_KEYRING", e.to_string(), e.errno as i32),
+        ),
+    }
+    child::run_init(plan, go, OwnedFd::from(status_file), exit)
+}
+
+fn write_id_maps(pid: Pid, uid_map: &str, gid_map: &str) -> Result<(), SetupFailure> {
+    let write = |file: &str, content: &str| {
+        let path = format!("/proc/{pid}/{file}");
+        std::fs::write(&path, content).map_err(|e| {
+            failure(
+                &format!("write {file}"),
+                format!("{path}: {e}"),
+                e.raw_os_error().unwrap_or(0),
+            )
+        })
+    };
+    // Without `deny`, an unprivileged user may not write gid_map (user_namespaces(7)); it
+    // also stops the sandbox from dropping supplementary groups to dodge a deny-ACL.
+    write("setgroups", "deny")?;
+    write("uid_map", uid_map)?;
+    write("gid_map", gid_map)
+}
+
+impl LocalSandbox {
+    /// pid 1, as this process sees it.
+    #[must_use]
+    pub fn init_pid(&self) -> Pid {
+        self.init
+    }
+
+    /// Wait until the agent has been executed; what was applied, or the step that failed.
+    ///
+    /// # Errors
+    /// The failure pid 1 or the agent reported; nothing of the command ran.
+    pub fn wait_started(&mut self) -> Result<SandboxReport, SetupFailure> {
+        let Some(mut status) = self.status.take() else {
+            return self
+                .report
+                .clone()
+                .ok_or_else(|| failure("start", "the sandbox has already ended".into(), 0));
+        };
+        // EOF: the agent's exec closed the last copy. Data: a failure.
+        let mut buf = Vec::new();
+        let _ = status.read_to_end(&mut buf);
+        if buf.is_empty() {
+            return self
+                .report
+                .clone()
+                .ok_or_else(|| failure("start", "no report".into(), 0));
+        }
+        let _ = waitpid(self.init, None);
+        self.done = true;
+        if let Some(g) = self.group.take() {
+            g.remove();
+        }
+        self.exit = None;
+        Err(serde_json::from_slice(&buf)
+            .unwrap_or_else(|_| failure("setup", String::from_utf8_lossy(&buf).into_owned(), 0)))
+    }
+
+    /// Wait for the agent to end, passing on the signals this process receives meanwhile
+    /// (`SIGINT`, `SIGTERM`, `SIGHUP`, `SIGQUIT`, `SIGUSR1`, `SIGUSR2`, `SIGWINCH`); its exit
+    /// code, 128+N for signal N.
+    ///
+    /// It returns as soon as pid 1 reports the code, which it does once every process of
+    /// the sandbox is gone; pid 1 itself may still be exiting then (the kernel tears the
+    /// namespaces down). Only with a cgroup is pid 1 waited for, since the group can only
+    /// be removed once it is empty.
+    #[must_use]
+    pub fn wait(mut self) -> i32 {
+        let end = self.wait_for_init();
+        self.done = true;
+        let code = match end {
+            InitEnd::Reported(code) if self.group.is_none() => return code,
+            InitEnd::Reported(code) => {
+                let _ = waitpid(self.init, None);
+                code
+            }
+            InitEnd::Exited(code) => code,
+        };
+        if let Some(g) = self.group.take() {
+            g.remove();
+        }
+        code
+    }
+
+    fn wait_for_init(&mut self) -> InitEnd {
+        loop {
+            let mut fds = vec![PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
+            if let Some(e) = &self.exit {
+                fds.push(PollFd::new(e.as_fd(), PollFlags::POLLIN));
+            }
+            let polled = poll(&mut fds, PollTimeout::NONE);
+            let exit_ready = fds
+                .get(1)
+                .and_then(PollFd::revents)
+                .is_some_and(|r| !r.is_empty());
+            // If poll itself fails, block on the signals alone: that wait still ends.
+            let broken = polled.is_err_and(|e| e != Errno::EINTR);
+            let signal_ready = broken || fds[0].revents().is_some_and(|r| !r.is_empty());
+            drop(fds);
+            if broken {
+                self.exit = None;
+            }
+            if exit_ready && let Some(mut e) = self.exit.take() {
+                let mut code = [0u8; 4];
+                // Four bytes or nothing: a pipe write that small is atomic.
+                if e.read_exact(&mut code).is_ok() {
+                    return InitEnd::Reported(i32::from_ne_bytes(code));
+                }
+            }
+            if !signal_ready {
+                continue;
+            }
+            match self.signals.read_signal() {
+                Ok(Some(info)) if info.ssi_signo as i32 == libc::SIGCHLD => {
+                    match waitpid(self.init, Some(WaitPidFlag::WNOHANG)) {
+                        Ok(WaitStatus::Exited(_, code)) => return InitEnd::Exited(code),
+                        Ok(WaitStatus::Signaled(_, sig, _)) => {
+                            return InitEnd::Exited(128 + sig as i32);
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(Some(info)) => {
+                    if let Ok(sig) = Signal::try_from(info.ssi_signo as i32) {
+                        let _ = kill(self.init, sig);
+                    }
+                }
+                Ok(None) | Err(_) => {}
+            }
+        }
+    }
+}
+
+impl Drop for LocalSandbox {
+    fn drop(&mut self) {
+        if !self.done {
+            // Dropped before the end: the sandbox goes with it (pid 1's death ends every
+            // process of its namespace).
+            let _ = kill(self.init, Signal::SIGKILL);
+            let _ = waitpid(self.init, None);
+        }
+        if let Some(g) = self.group.take() {
+            g.remove();
+        }
+        let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.old_mask), None);
+    }
+}
