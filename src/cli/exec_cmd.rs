@@ -40,10 +40,9 @@ pub(super) fn run(args: ExecArgs, policies: Option<&std::path::Path>) -> Result<
         Ok(s) => s,
         Err(e) => return Ok(report_error(&e)),
     };
-    let report = match sandbox.wait_started() {
-        Ok(r) => r,
-        Err(e) => return Ok(report_error(&e)),
-    };
+    if let Err(e) = sandbox.wait_started() {
+        return Ok(report_error(&e));
+    }
     if args.report {
         let withheld: Vec<&str> = prepared
             .env
@@ -54,7 +53,7 @@ pub(super) fn run(args: ExecArgs, policies: Option<&std::path::Path>) -> Result<
         let json = serde_json::json!({
             "policy": policy.path,
             "risk": policy.risk().level,
-            "sandbox": report,
+            "sandbox": sandbox.report(&prepared.plan),
             "env": { "passed": prepared.plan.env.keys().collect::<Vec<_>>(), "withheld": withheld },
         });
         eprintln!("{}", serde_json::to_string(&json)?);

@@ -12,6 +12,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sched::CloneFlags;
 use nix::sys::prctl;
@@ -20,7 +21,7 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::statvfs::{FsFlags, statvfs};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{Pid, chdir, execve, pivot_root, sethostname, setsid};
+use nix::unistd::{Pid, chdir, execve, pipe2, pivot_root, sethostname, setsid};
 
 use super::plan::{HOSTNAME, MountSpec, RlimitKind, SandboxPlan};
 use super::protocol::SetupFailure;
@@ -84,48 +85,66 @@ pub(super) fn die(status: &mut std::fs::File, failure: &SetupFailure) -> ! {
 /// down. Never returns.
 pub(super) fn run_init(plan: &SandboxPlan, go: OwnedFd, status: OwnedFd, exit: OwnedFd) -> ! {
     let mut status = std::fs::File::from(status);
-    if let Err(f) = setup_root(plan, go) {
+    if let Err(f) = wait_for_go(go) {
         die(&mut status, &f);
     }
     let signals = match SignalFd::with_flags(&signal_set(), SfdFlags::SFD_CLOEXEC) {
         Ok(s) => s,
         Err(e) => die(&mut status, &fail("signalfd", e)),
     };
-    match sys::clone_process(CloneFlags::empty()) {
+    // The agent is forked now, before the root is built, so that its own first steps
+    // (which need no file system) run while pid 1 mounts; it waits on `ready` for the
+    // rest. It shares pid 1's mount namespace, so it sees every mount pid 1 makes, and
+    // `pivot_root` moves its root along with pid 1's.
+    let (ready_r, ready_w) = match pipe2(OFlag::O_CLOEXEC) {
+        Ok(p) => p,
+        Err(e) => die(&mut status, &fail("pipe", e)),
+    };
+    let agent = match sys::clone_process(CloneFlags::empty()) {
         Err(e) => die(&mut status, &fail("fork agent", e.errno)),
         Ok(CloneResult::Child) => {
-            drop((signals, exit));
-            let failure = start_agent(plan);
+            drop((signals, exit, ready_w));
+            let failure = start_agent(plan, ready_r);
             die(&mut status, &failure)
         }
-        Ok(CloneResult::Parent(agent)) => {
-            // Our copy of the status pipe must close so the launcher sees EOF at the agent's
-            // exec; the agent's copy closes there (close-on-exec).
-            drop(status);
-            // pid 1 needs no privilege to reap and forward signals: give it all up, and
-            // stay non-dumpable so the agent can neither ptrace it nor read its memory.
-            let _ = prctl::set_dumpable(false);
-            // The standard streams and descriptors passed along are the agent's; pid 1
-            // keeps none of them open, so a reader of the agent's output sees the end of
-            // it when the agent's side closes, not when pid 1 exits.
-            let _ = sys::null_stdio();
-            if plan.passed_fds > 0 {
-                let first = super::protocol::FIRST_PASSED_FD as u32;
-                let _ = sys::close_fd_range(first, first + plan.passed_fds - 1);
-            }
-            if sys::drop_all_capabilities().is_err() {
-                let _ = kill(agent, Signal::SIGKILL);
-                sys::exit_immediately(super::SETUP_FAILED_CODE);
-            }
-            let code = reap_until_agent_exits(agent, &signals);
-            if kill_and_reap_the_rest() {
-                let _ = std::fs::File::from(exit).write_all(&code.to_ne_bytes());
-            }
-            // Exiting pid 1 makes the kernel kill whatever might be left of the namespace
-            // (only possible when the sweep above gave up) before we are reaped.
-            sys::exit_immediately(code)
-        }
+        Ok(CloneResult::Parent(agent)) => agent,
+    };
+    drop(ready_r);
+    if let Err(f) = setup_root(plan) {
+        // The agent sees `ready` close without a byte and ends; pdeathsig would end it
+        // anyway.
+        let _ = kill(agent, Signal::SIGKILL);
+        die(&mut status, &f);
     }
+    if std::fs::File::from(ready_w).write_all(b"R").is_err() {
+        let _ = kill(agent, Signal::SIGKILL);
+        die(&mut status, &fail("start agent", Errno::EPIPE));
+    }
+    // Our copy of the status pipe must close so the launcher sees EOF at the agent's exec;
+    // the agent's copy closes there (close-on-exec).
+    drop(status);
+    // pid 1 needs no privilege to reap and forward signals: give it all up, and stay
+    // non-dumpable so the agent can neither ptrace it nor read its memory.
+    let _ = prctl::set_dumpable(false);
+    // The standard streams and descriptors passed along are the agent's; pid 1 keeps none
+    // of them open, so a reader of the agent's output sees the end of it when the agent's
+    // side closes, not when pid 1 exits.
+    let _ = sys::null_stdio();
+    if plan.passed_fds > 0 {
+        let first = super::protocol::FIRST_PASSED_FD as u32;
+        let _ = sys::close_fd_range(first, first + plan.passed_fds - 1);
+    }
+    if sys::drop_all_capabilities().is_err() {
+        let _ = kill(agent, Signal::SIGKILL);
+        sys::exit_immediately(super::SETUP_FAILED_CODE);
+    }
+    let code = reap_until_agent_exits(agent, &signals);
+    if kill_and_reap_the_rest() {
+        let _ = std::fs::File::from(exit).write_all(&code.to_ne_bytes());
+    }
+    // Exiting pid 1 makes the kernel kill whatever might be left of the namespace (only
+    // possible when the sweep above gave up) before we are reaped.
+    sys::exit_immediately(code)
 }
 
 /// The agent's exit code (128+N for signal N), once it has exited.
@@ -177,16 +196,20 @@ fn kill_and_reap_the_rest() -> bool {
     false
 }
 
-/// Everything before the agent is forked: the new root, hostname, loopback.
-fn setup_root(plan: &SandboxPlan, go: OwnedFd) -> Step {
-    // Die with the launcher. Set before waiting, then the wait itself detects a launcher
-    // that died earlier (EOF instead of the go byte).
+/// Wait until the caller has written the id maps (and set up the cgroup).
+fn wait_for_go(go: OwnedFd) -> Step {
+    // Die with the caller. Set before waiting, then the wait itself detects a caller that
+    // died earlier (EOF instead of the go byte).
     prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| fail("prctl PR_SET_PDEATHSIG", e))?;
     let mut byte = [0u8; 1];
     match std::fs::File::from(go).read(&mut byte) {
-        Ok(1) => {}
+        Ok(1) => Ok(()),
         _ => sys::exit_immediately(super::SETUP_FAILED_CODE),
     }
+}
+
+/// The new root, hostname, loopback: everything the agent waits for.
+fn setup_root(plan: &SandboxPlan) -> Step {
     sethostname(HOSTNAME).map_err(|e| fail("sethostname", e))?;
     build_root(plan)?;
     if plan.network == crate::policy::NetworkMode::Loopback {
@@ -432,14 +455,24 @@ fn build_root(plan: &SandboxPlan) -> Step {
     Ok(())
 }
 
-/// The agent's process: last steps, then exec. Returns only on failure.
-fn start_agent(plan: &SandboxPlan) -> SetupFailure {
-    match prepare_agent(plan) {
+/// The agent's process: its own steps, then (once pid 1 says the root is ready) the steps
+/// that need the new root, then exec. Returns only on failure.
+fn start_agent(plan: &SandboxPlan, ready: OwnedFd) -> SetupFailure {
+    if let Err(f) = prepare_agent(plan) {
+        return f;
+    }
+    let mut byte = [0u8; 1];
+    if !matches!(std::fs::File::from(ready).read(&mut byte), Ok(1)) {
+        // pid 1 failed to build the root and has said why; there is nothing to add.
+        sys::exit_immediately(super::SETUP_FAILED_CODE);
+    }
+    match confine_agent(plan) {
         Ok(()) => exec_command(plan),
         Err(f) => f,
     }
 }
 
+/// The agent's steps that do not depend on the new root.
 fn prepare_agent(plan: &SandboxPlan) -> Step {
     // A new session: no controlling terminal, and its own process group for signals.
     setsid().map_err(|e| fail("setsid", e))?;
@@ -455,18 +488,26 @@ fn prepare_agent(plan: &SandboxPlan) -> Step {
         };
         setrlimit(res, l.value, l.value).map_err(|e| fail(format!("setrlimit {:?}", l.name), e))?;
     }
-    chdir(&plan.cwd).map_err(|e| fail(format!("chdir {}", plan.cwd.display()), e))?;
     // Every capability of the sandbox's user namespace goes, bounding set included, so not
-    // even uid 0 inside regains any at exec.
+    // even uid 0 inside regains any at exec. (Only one id is mapped, so none of them could
+    // have overridden a permission check on a file anyway.)
     sys::drop_all_capabilities().map_err(|e| fail("drop capabilities", e.errno))?;
     // No privilege can be gained by exec from here on (setuid bits, file capabilities).
     prctl::set_no_new_privs().map_err(|e| fail("prctl PR_SET_NO_NEW_PRIVS", e))?;
+    // The caller's runtime ignores SIGPIPE (and the caller may have inherited other
+    // ignored signals); the agent gets the defaults a freshly started program expects.
+    sys::reset_signal_dispositions().map_err(|e| fail("reset signal dispositions", e.errno))?;
+    Ok(())
+}
+
+/// The agent's steps on the new root, the seccomp filter last.
+fn confine_agent(plan: &SandboxPlan) -> Step {
+    chdir(&plan.cwd).map_err(|e| fail(format!("chdir {}", plan.cwd.display()), e))?;
     // Landlock after the new root exists (its rules name paths as seen inside): even a
     // wrong bind mount would still be refused by the kernel's own access checks.
     landlock::apply(&plan.landlock).map_err(|e| message_fail("landlock", &e))?;
-    // The launcher blocked signals and the Rust runtime ignores SIGPIPE; the agent gets
-    // the defaults a freshly started program expects.
-    sys::reset_signal_dispositions().map_err(|e| fail("reset signal dispositions", e.errno))?;
+    // Signals were blocked so pid 1 could take them through a signalfd; the agent starts
+    // with none blocked.
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .map_err(|e| fail("sigprocmask", e))?;
     // seccomp last: every step above may use calls the filter denies.

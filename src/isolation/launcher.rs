@@ -77,7 +77,8 @@ fn run(chan: &mut UnixStream) -> Result<i32, SetupFailure> {
         let _ = sys::close_fd_range(*first as u32, *last as u32);
     }
     let _ = sys::null_stdio();
-    let report = sandbox.wait_started()?;
+    sandbox.wait_started()?;
+    let report = sandbox.report(&plan);
     send(
         chan,
         &LauncherEvent::Started {

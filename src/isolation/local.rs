@@ -74,7 +74,7 @@ pub struct LocalSandbox {
     status: Option<File>,
     exit: Option<File>,
     group: Option<SandboxCgroup>,
-    report: Option<SandboxReport>,
+    maps: (String, String),
     /// pid 1 has reported or been reaped: nothing of the sandbox is left to stop.
     done: bool,
     /// The caller's ends of piped standard streams: stdin (write), stdout, stderr (read).
@@ -172,11 +172,6 @@ pub fn start(
             0,
         )));
     }
-    let mut report = report::for_plan(plan, &uid_map, &gid_map);
-    if let Some(g) = &group {
-        report.limits.mechanism = format!("rlimit + {}", g.mechanism);
-        report.limits.applied.extend(g.applied.iter().cloned());
-    }
     // Let pid 1 go on; it was waiting so that it never ran without its id maps.
     let mut go = File::from(go_w);
     std::io::Write::write_all(&mut go, b"G")
@@ -188,7 +183,7 @@ pub fn start(
         status: Some(File::from(status_r)),
         exit: Some(File::from(exit_r)),
         group,
-        report: Some(report),
+        maps: (uid_map, gid_map),
         done: false,
         pipes,
     })
@@ -252,25 +247,30 @@ impl LocalSandbox {
         self.init
     }
 
-    /// Wait until the agent has been executed; what was applied, or the step that failed.
+    /// What was applied to the sandbox `plan` (the plan it was started from) describes.
+    #[must_use]
+    pub fn report(&self, plan: &SandboxPlan) -> SandboxReport {
+        let mut report = report::for_plan(plan, &self.maps.0, &self.maps.1);
+        if let Some(g) = &self.group {
+            report.limits.mechanism = format!("rlimit + {}", g.mechanism);
+            report.limits.applied.extend(g.applied.iter().cloned());
+        }
+        report
+    }
+
+    /// Wait until the agent has been executed, or say which step failed.
     ///
     /// # Errors
     /// The failure pid 1 or the agent reported; nothing of the command ran.
-    pub fn wait_started(&mut self) -> Result<SandboxReport, SetupFailure> {
+    pub fn wait_started(&mut self) -> Result<(), SetupFailure> {
         let Some(mut status) = self.status.take() else {
-            return self
-                .report
-                .clone()
-                .ok_or_else(|| failure("start", "the sandbox has already ended".into(), 0));
+            return Ok(());
         };
         // EOF: the agent's exec closed the last copy. Data: a failure.
         let mut buf = Vec::new();
         let _ = status.read_to_end(&mut buf);
         if buf.is_empty() {
-            return self
-                .report
-                .clone()
-                .ok_or_else(|| failure("start", "no report".into(), 0));
+            return Ok(());
         }
         let _ = waitpid(self.init, None);
         self.done = true;

@@ -138,6 +138,8 @@ enum Started {
     Launcher {
         child: Child,
         events: BufReader<UnixStream>,
+        /// What the launcher reported once the command started.
+        report: Option<Box<SandboxReport>>,
     },
 }
 
@@ -252,6 +254,7 @@ fn spawn_launcher(
         inner: Started::Launcher {
             child,
             events: BufReader::new(ours),
+            report: None,
         },
     })
 }
@@ -287,18 +290,25 @@ impl RunningSandbox {
         matches!(self.inner, Started::Local(_))
     }
 
-    /// Wait until the command has started; its report, or why it did not start.
+    /// Wait until the command has started, or say why it did not.
     ///
     /// # Errors
     /// [`IsolationError::Setup`], [`IsolationError::Exec`] or a diagnosed
     /// [`IsolationError::Unsupported`] when the sandbox could not be built.
-    pub fn wait_started(&mut self) -> Result<SandboxReport, IsolationError> {
-        let (child, events) = match &mut self.inner {
+    pub fn wait_started(&mut self) -> Result<(), IsolationError> {
+        let (child, events, stored) = match &mut self.inner {
             Started::Local(s) => return s.wait_started().map_err(probe::classify_failure),
-            Started::Launcher { child, events } => (child, events),
+            Started::Launcher {
+                child,
+                events,
+                report,
+            } => (child, events, report),
         };
         match next_event(events)? {
-            Some(LauncherEvent::Started { report }) => Ok(*report),
+            Some(LauncherEvent::Started { report }) => {
+                *stored = Some(report);
+                Ok(())
+            }
             Some(LauncherEvent::Failed { failure }) => {
                 let _ = child.wait();
                 Err(probe::classify_failure(failure))
@@ -313,6 +323,19 @@ impl RunningSandbox {
         }
     }
 
+    /// What was applied: the layers of the sandbox `plan` (the plan it was launched with)
+    /// describes. Written on demand, so that a caller who does not ask pays nothing for it.
+    #[must_use]
+    pub fn report(&self, plan: &SandboxPlan) -> SandboxReport {
+        match &self.inner {
+            Started::Local(s) => s.report(plan),
+            Started::Launcher { report, .. } => report
+                .as_deref()
+                .cloned()
+                .unwrap_or_else(|| report::for_plan(plan, "", "")),
+        }
+    }
+
     /// Wait for the command to end; its exit code (128+N for signal N). It returns once no
     /// process of the sandbox runs any more; the kernel may still be tearing its
     /// namespaces down.
@@ -322,7 +345,7 @@ impl RunningSandbox {
     pub fn wait(self) -> Result<i32, IsolationError> {
         let (mut child, mut events) = match self.inner {
             Started::Local(s) => return Ok(s.wait()),
-            Started::Launcher { child, events } => (child, events),
+            Started::Launcher { child, events, .. } => (child, events),
         };
         let code = loop {
             match next_event(&mut events)? {
@@ -354,7 +377,7 @@ impl RunningSandbox {
             // The sandbox's own signal descriptor takes the forwarded signals (they are
             // blocked in this process) and passes them to pid 1.
             Started::Local(_) => return self.wait(),
-            Started::Launcher { child, events } => (Pid::from_raw(child.id() as i32), events),
+            Started::Launcher { child, events, .. } => (Pid::from_raw(child.id() as i32), events),
         };
         // An event already buffered would never wake poll on the socket.
         while events.buffer().is_empty() {

@@ -145,13 +145,14 @@ pub struct SandboxPlan {
     pub cgroup_required: bool,
 }
 
-/// Landlock's and seccomp's own accounts of what they enforce.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// Landlock's account of what it enforces, and what seccomp's account is made from (it is
+/// written after pid 1 has been started, off the path to the agent's start).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FiltersReport {
     /// From [`super::landlock::describe`].
     pub landlock: serde_json::Value,
-    /// From [`super::seccomp::describe`].
-    pub seccomp: serde_json::Value,
+    /// The policy's `[seccomp]`, for [`super::seccomp::describe`].
+    pub seccomp: crate::policy::Seccomp,
 }
 
 /// Compile the policy's filter once per process and reuse it for every later spawn of the
@@ -394,8 +395,7 @@ pub fn prepare<'a>(
     let filter = compiled_filter(policy)?;
     let filters_report = FiltersReport {
         landlock: serde_json::to_value(&landlock_report).unwrap_or_default(),
-        seccomp: serde_json::to_value(seccomp::describe(&policy.seccomp, policy.network.mode))
-            .unwrap_or_default(),
+        seccomp: policy.seccomp.clone(),
     };
 
     let plan = SandboxPlan {

@@ -111,7 +111,13 @@ pub fn for_plan(plan: &super::plan::SandboxPlan, uid_map: &str, gid_map: &str) -
         root,
         network,
         landlock: Some(plan.filters_report.landlock.clone()),
-        seccomp: Some(plan.filters_report.seccomp.clone()),
+        seccomp: Some(
+            serde_json::to_value(super::seccomp::describe(
+                &plan.filters_report.seccomp,
+                plan.network,
+            ))
+            .unwrap_or_default(),
+        ),
         limits,
         process: vec![
             "empty environment + policy env".into(),

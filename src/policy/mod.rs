@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use explain::{Explanation, explain};
 pub use load::{Diagnostic, LoadOptions, PolicyError};
@@ -127,7 +127,7 @@ pub struct Filesystem {
 }
 
 /// Network confinement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NetworkMode {
     /// A network namespace with no usable interface.
@@ -193,7 +193,7 @@ pub struct Limits {
 }
 
 /// Which system-call filter the agent runs under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SeccompProfile {
     /// A broad allow-list for ordinary programs.
@@ -214,7 +214,7 @@ impl SeccompProfile {
 }
 
 /// `[seccomp]`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Seccomp {
     /// The base profile.
     pub profile: SeccompProfile,

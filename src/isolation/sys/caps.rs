@@ -4,14 +4,6 @@ use caps::CapSet;
 
 use super::SysError;
 
-/// The highest capability number this kernel knows (`/proc/sys/kernel/cap_last_cap`).
-fn last_cap() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(63)
-}
-
 /// Empty the bounding set (so no later `execve` can gain a capability, even as uid 0 or
 /// from file capabilities), then the ambient, inheritable, effective and permitted sets.
 ///
@@ -20,11 +12,16 @@ fn last_cap() -> u32 {
 /// # Errors
 /// The kernel's answer to `prctl(PR_CAPBSET_DROP)` or `capset`.
 pub fn drop_all_capabilities() -> Result<(), SysError> {
-    for cap in 0..=last_cap() {
+    // Numbers go up without gaps to the kernel's last capability; the first one it does not
+    // know answers EINVAL (cheaper than reading /proc/sys/kernel/cap_last_cap, which may
+    // not even be mounted where this runs).
+    for cap in 0..64u32 {
         // SAFETY: PR_CAPBSET_DROP takes the capability number by value and reads no memory.
         let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, libc::c_ulong::from(cap), 0, 0, 0) };
-        // EINVAL: a number this kernel does not have, nothing to drop.
-        if r != 0 && nix::errno::Errno::last() != nix::errno::Errno::EINVAL {
+        if r != 0 {
+            if nix::errno::Errno::last() == nix::errno::Errno::EINVAL && cap > 0 {
+                break;
+            }
             return Err(SysError::last("prctl", format!("PR_CAPBSET_DROP {cap}")));
         }
     }
