@@ -29,6 +29,10 @@ pub enum Command {
     /// The command runs in new user, pid, mount, network, ipc, uts and cgroup namespaces,
     /// inside a new root holding only the paths the policy grants, with an environment
     /// built from nothing (sensitive variables withheld). Its exit code becomes mycelium's.
+    ///
+    /// The sandbox's init is started from this process and wipes the command line and
+    /// environment it inherits; set MYCELIUM_LAUNCHER=1 to start it from a fresh process
+    /// that never held them (about a millisecond slower; see docs/threat-model.md).
     #[command(after_help = HELP)]
     Exec(ExecArgs),
     /// Run an agent by name: checks consent (asking on a terminal), then runs the policy's

@@ -147,9 +147,19 @@ pub fn start(
         flags |= CloneFlags::CLONE_NEWNET;
     }
     let (outer_uid, outer_gid) = (getuid(), getgid());
+    let uid_map = format!("{} {} 1", plan.uid, outer_uid);
+    let gid_map = format!("{} {} 1", plan.gid, outer_gid);
+    // Without a cgroup to join first, pid 1 writes its own one-id maps (user_namespaces(7)
+    // lets a process map its own effective ids when it created the namespace's creds) and
+    // goes on at once; with one, this process writes them and moves pid 1 into the group
+    // before letting it run anything.
+    let maps_by_init = plan.cgroup.is_empty() && !plan.cgroup_required;
     let init = match sys::clone_process(flags) {
         Err(e) => return Err(restore(failure("clone", e.to_string(), e.errno as i32))),
-        Ok(CloneResult::Child) => pid1(plan, child_io, passed, go_r, status_w, exit_w),
+        Ok(CloneResult::Child) => {
+            let maps = maps_by_init.then_some((uid_map.as_str(), gid_map.as_str()));
+            pid1(plan, child_io, passed, [go_r, status_w, exit_w], maps)
+        }
         Ok(CloneResult::Parent(pid)) => pid,
     };
     drop((go_r, status_w, exit_w, child_io));
@@ -159,12 +169,15 @@ pub fn start(
         restore(f)
     };
 
-    let uid_map = format!("{} {} 1", plan.uid, outer_uid);
-    let gid_map = format!("{} {} 1", plan.gid, outer_gid);
-    write_id_maps(init, &uid_map, &gid_map).map_err(abort)?;
-    // Into its cgroup before it runs anything, so every process it ever starts is counted.
-    let group = SandboxCgroup::create(&format!("mycelium-{init}"), &plan.cgroup, init)
-        .map_err(|e| abort(failure("cgroup", e, 0)))?;
+    let group = if maps_by_init {
+        None
+    } else {
+        write_id_maps(&init.to_string(), &uid_map, &gid_map).map_err(abort)?;
+        // Into its cgroup before it runs anything, so every process it ever starts is
+        // counted.
+        SandboxCgroup::create(&format!("mycelium-{init}"), &plan.cgroup, init)
+            .map_err(|e| abort(failure("cgroup", e, 0)))?
+    };
     if group.is_none() && plan.cgroup_required {
         return Err(abort(failure(
             "cgroup",
@@ -172,7 +185,7 @@ pub fn start(
             0,
         )));
     }
-    // Let pid 1 go on; it was waiting so that it never ran without its id maps.
+    // Let pid 1 go on; it was waiting so that it never ran without its id maps and cgroup.
     let mut go = File::from(go_w);
     std::io::Write::write_all(&mut go, b"G")
         .map_err(|e| abort(failure("start sandbox", e.to_string(), 0)))?;
@@ -189,14 +202,14 @@ pub fn start(
     })
 }
 
-/// pid 1 right after `clone`: its descriptors, keyring and environment, then the init.
+/// pid 1 right after `clone`: its descriptors, keyring, environment and (when `maps` are
+/// given) its own id maps, then the init.
 fn pid1(
     plan: &SandboxPlan,
     io: [Option<OwnedFd>; 3],
     passed: &[RawFd],
-    go: OwnedFd,
-    status: OwnedFd,
-    exit: OwnedFd,
+    [go, status, exit]: [OwnedFd; 3],
+    maps: Option<(&str, &str)>,
 ) -> ! {
     let stdio = io.each_ref().map(|o| o.as_ref().map(AsRawFd::as_raw_fd));
     let keep = [go.as_raw_fd(), status.as_raw_fd(), exit.as_raw_fd()];
@@ -219,10 +232,16 @@ fn pid1(
             &failure("keyctl JOIN_SESSION_KEYRING", e.to_string(), e.errno as i32),
         ),
     }
+    if let Some((uid_map, gid_map)) = maps
+        && let Err(f) = write_id_maps("self", uid_map, gid_map)
+    {
+        child::die(&mut status_file, &f);
+    }
     child::run_init(plan, go, OwnedFd::from(status_file), exit)
 }
 
-fn write_id_maps(pid: Pid, uid_map: &str, gid_map: &str) -> Result<(), SetupFailure> {
+/// Write the one-id maps of process `pid` (a number, or `self`).
+fn write_id_maps(pid: &str, uid_map: &str, gid_map: &str) -> Result<(), SetupFailure> {
     let write = |file: &str, content: &str| {
         let path = format!("/proc/{pid}/{file}");
         std::fs::write(&path, content).map_err(|e| {
