@@ -40,11 +40,7 @@ type Step<T = ()> = Result<T, SetupFailure>;
 
 fn fail(step: impl Into<String>, errno: Errno) -> SetupFailure {
     let step = step.into();
-    SetupFailure {
-        detail: format!("{step}: {}", errno.desc()),
-        step,
-        errno: errno as i32,
-    }
+    SetupFailure::new(&step, format!("{step}: {}", errno.desc()), errno as i32)
 }
 
 fn message_fail(step: &str, e: &dyn std::error::Error) -> SetupFailure {
@@ -54,20 +50,12 @@ fn message_fail(step: &str, e: &dyn std::error::Error) -> SetupFailure {
         detail.push_str(&format!(": {c}"));
         cause = c.source();
     }
-    SetupFailure {
-        step: step.into(),
-        errno: 0,
-        detail,
-    }
+    SetupFailure::new(step, detail, 0)
 }
 
 fn io_fail(step: impl Into<String>, e: &std::io::Error) -> SetupFailure {
     let step = step.into();
-    SetupFailure {
-        detail: format!("{step}: {e}"),
-        step,
-        errno: e.raw_os_error().unwrap_or(0),
-    }
+    SetupFailure::new(&step, format!("{step}: {e}"), e.raw_os_error().unwrap_or(0))
 }
 
 /// Report a failure to the launcher and end this process.

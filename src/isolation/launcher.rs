@@ -27,14 +27,6 @@ fn send(chan: &mut UnixStream, event: &LauncherEvent) {
     }
 }
 
-fn failure(step: &str, detail: String, errno: i32) -> SetupFailure {
-    SetupFailure {
-        step: step.into(),
-        errno,
-        detail,
-    }
-}
-
 /// The launcher's whole life. Never returns.
 pub(super) fn main() -> ! {
     let Ok(fd) = sys::adopt_inherited_fd(LAUNCHER_FD) else {
@@ -54,20 +46,21 @@ pub(super) fn main() -> ! {
 fn run(chan: &mut UnixStream) -> Result<i32, SetupFailure> {
     let mut buf = Vec::new();
     chan.read_to_end(&mut buf)
-        .map_err(|e| failure("read plan", e.to_string(), 0))?;
-    let plan: SandboxPlan =
-        serde_json::from_slice(&buf).map_err(|e| failure("read plan", e.to_string(), 0))?;
+        .map_err(|e| SetupFailure::new("read plan", e.to_string(), 0))?;
+    let plan: SandboxPlan = serde_json::from_slice(&buf)
+        .map_err(|e| SetupFailure::new("read plan", e.to_string(), 0))?;
     // Descriptors the caller leaked to us (without close-on-exec) are not ours to keep;
     // ours are 0, 1, 2, the channel and the ones the plan says were passed.
     let passed = FIRST_PASSED_FD..FIRST_PASSED_FD + i32::try_from(plan.passed_fds).unwrap_or(0);
     let keep = u32::try_from(passed.end).unwrap_or(u32::MAX);
-    sys::close_fds_from(keep).map_err(|e| failure("close_range", e.to_string(), e.errno as i32))?;
+    sys::close_fds_from(keep)
+        .map_err(|e| SetupFailure::new("close_range", e.to_string(), e.errno as i32))?;
 
     // Die with the caller; if it already died, stop here.
     prctl::set_pdeathsig(Signal::SIGKILL)
-        .map_err(|e| failure("prctl PR_SET_PDEATHSIG", e.desc().into(), e as i32))?;
+        .map_err(|e| SetupFailure::new("prctl PR_SET_PDEATHSIG", e.desc().into(), e as i32))?;
     if getppid() == Pid::from_raw(1) {
-        return Err(failure("start", "the caller exited".into(), 0));
+        return Err(SetupFailure::new("start", "the caller exited".into(), 0));
     }
     let passed: Vec<i32> = passed.collect();
     let mut sandbox = local::start(&plan, [Io::Inherit; 3], &passed)?;

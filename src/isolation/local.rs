@@ -43,16 +43,8 @@ use super::report::{self, SandboxReport};
 use super::sys::{self, CloneResult};
 use super::{child, signal_set};
 
-fn failure(step: &str, detail: String, errno: i32) -> SetupFailure {
-    SetupFailure {
-        step: step.into(),
-        errno,
-        detail,
-    }
-}
-
 fn errno_failure(step: &str, e: Errno) -> SetupFailure {
-    failure(step, e.desc().into(), e as i32)
+    SetupFailure::new(step, e.desc().into(), e as i32)
 }
 
 /// One standard stream of the sandbox.
@@ -155,7 +147,13 @@ pub fn start(
     // before letting it run anything.
     let maps_by_init = plan.cgroup.is_empty() && !plan.cgroup_required;
     let init = match sys::clone_process(flags) {
-        Err(e) => return Err(restore(failure("clone", e.to_string(), e.errno as i32))),
+        Err(e) => {
+            return Err(restore(SetupFailure::new(
+                "clone",
+                e.to_string(),
+                e.errno as i32,
+            )));
+        }
         Ok(CloneResult::Child) => {
             let maps = maps_by_init.then_some((uid_map.as_str(), gid_map.as_str()));
             pid1(plan, child_io, passed, [go_r, status_w, exit_w], maps)
@@ -176,10 +174,10 @@ pub fn start(
         // Into its cgroup before it runs anything, so every process it ever starts is
         // counted.
         SandboxCgroup::create(&format!("mycelium-{init}"), &plan.cgroup, init)
-            .map_err(|e| abort(failure("cgroup", e, 0)))?
+            .map_err(|e| abort(SetupFailure::new("cgroup", e, 0)))?
     };
     if group.is_none() && plan.cgroup_required {
-        return Err(abort(failure(
+        return Err(abort(SetupFailure::new(
             "cgroup",
             "no usable pids cgroup; limits.processes cannot be enforced for root".into(),
             0,
@@ -188,7 +186,7 @@ pub fn start(
     // Let pid 1 go on; it was waiting so that it never ran without its id maps and cgroup.
     let mut go = File::from(go_w);
     std::io::Write::write_all(&mut go, b"G")
-        .map_err(|e| abort(failure("start sandbox", e.to_string(), 0)))?;
+        .map_err(|e| abort(SetupFailure::new("start sandbox", e.to_string(), 0)))?;
     Ok(LocalSandbox {
         init,
         signals,
@@ -229,7 +227,7 @@ fn pid1(
         Err(e) if e.errno == Errno::ENOSYS => {}
         Err(e) => child::die(
             &mut status_file,
-            &failure("keyctl JOIN_SESSION_KEYRING", e.to_string(), e.errno as i32),
+            &SetupFailure::new("keyctl JOIN_SESSION_KEYRING", e.to_string(), e.errno as i32),
         ),
     }
     if let Some((uid_map, gid_map)) = maps
@@ -245,7 +243,7 @@ fn write_id_maps(pid: &str, uid_map: &str, gid_map: &str) -> Result<(), SetupFai
     let write = |file: &str, content: &str| {
         let path = format!("/proc/{pid}/{file}");
         std::fs::write(&path, content).map_err(|e| {
-            failure(
+            SetupFailure::new(
                 &format!("write {file}"),
                 format!("{path}: {e}"),
                 e.raw_os_error().unwrap_or(0),
@@ -297,8 +295,9 @@ impl LocalSandbox {
             g.remove();
         }
         self.exit = None;
-        Err(serde_json::from_slice(&buf)
-            .unwrap_or_else(|_| failure("setup", String::from_utf8_lossy(&buf).into_owned(), 0)))
+        Err(serde_json::from_slice(&buf).unwrap_or_else(|_| {
+            SetupFailure::new("setup", String::from_utf8_lossy(&buf).into_owned(), 0)
+        }))
     }
 
     /// Wait for the agent to end, passing on the signals this process receives meanwhile

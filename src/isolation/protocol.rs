@@ -30,6 +30,19 @@ pub struct SetupFailure {
     pub detail: String,
 }
 
+impl SetupFailure {
+    /// A failure of `step`: what happened, and the kernel's error number (0 when not a
+    /// system call).
+    #[must_use]
+    pub fn new(step: &str, detail: String, errno: i32) -> Self {
+        SetupFailure {
+            step: step.into(),
+            errno,
+            detail,
+        }
+    }
+}
+
 /// A message from the launcher to the caller.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
