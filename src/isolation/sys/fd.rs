@@ -24,7 +24,7 @@ pub fn close_fds_from(first: u32) -> Result<(), SysError> {
 /// The most descriptors [`spawn_with_fds`] places.
 pub const MAX_PASSED_FDS: usize = 32;
 
-/// First number used for the temporary copies in [`place_fds`]: above every target.
+/// First number used for the temporary copies in [`spawn_with_fds`]: above every target.
 const SCRATCH_FD: i32 = 256;
 
 /// Spawn `cmd` with each `(source, target)` descriptor duplicated onto `target` (and not
@@ -37,38 +37,47 @@ pub fn spawn_with_fds(cmd: &mut Command, fds: &[(&OwnedFd, i32)]) -> std::io::Re
     if fds.len() > MAX_PASSED_FDS || fds.iter().any(|(_, t)| *t >= SCRATCH_FD || *t < 0) {
         return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
     }
-    let mut pairs = [(-1, -1); MAX_PASSED_FDS];
-    for (slot, (fd, target)) in pairs.iter_mut().zip(fds) {
-        *slot = (fd.as_raw_fd(), *target);
+    let mut moves = [(-1, -1, 0); MAX_PASSED_FDS];
+    for (slot, (fd, target)) in moves.iter_mut().zip(fds) {
+        *slot = (fd.as_raw_fd(), *target, 0);
     }
     let n = fds.len();
     // SAFETY: the hook runs in the forked child before exec, where only async-signal-safe
-    // calls are allowed; `place_fds` makes only fcntl/dup2 calls on arrays on its stack and
+    // calls are allowed; `move_fds` makes only fcntl/dup3 calls on arrays on its stack and
     // allocates nothing. The sources stay open in the parent until spawn returns, so they
     // are valid in the child.
     unsafe {
-        cmd.pre_exec(move || place_fds(&pairs[..n]));
+        cmd.pre_exec(move || move_fds(&moves[..n], SCRATCH_FD));
     }
     cmd.spawn()
 }
 
-/// Put each source at its target, not close-on-exec. Sources are first copied above every
-/// target, so a source that happens to sit at another pair's target is not clobbered.
-fn place_fds(pairs: &[(i32, i32)]) -> std::io::Result<()> {
-    let mut scratch = [-1; MAX_PASSED_FDS];
-    for (slot, (src, _)) in scratch.iter_mut().zip(pairs) {
+/// The most descriptors one [`move_fds`] places.
+const MAX_MOVES: usize = MAX_PASSED_FDS + 8;
+
+/// Put each `(source, target, flags)` source at its target (`flags`: 0 or `O_CLOEXEC`).
+/// Sources are first copied to `scratch` or above, beyond every target, so a source that
+/// sits at another pair's target is not clobbered; the copies are close-on-exec and left
+/// open. Makes only `fcntl`/`dup3` calls on its own stack: async-signal-safe.
+fn move_fds(moves: &[(i32, i32, libc::c_int)], scratch: i32) -> std::io::Result<()> {
+    if moves.len() > MAX_MOVES {
+        return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let mut copies = [-1; MAX_MOVES];
+    for (slot, (src, _, _)) in copies.iter_mut().zip(moves) {
         // SAFETY: F_DUPFD_CLOEXEC copies an open descriptor to the lowest free number at or
-        // above SCRATCH_FD; the copy is closed by the exec that follows.
-        let copy = unsafe { libc::fcntl(*src, libc::F_DUPFD_CLOEXEC, SCRATCH_FD) };
+        // above `scratch`; the copy is the caller's to close (or exec's).
+        let copy = unsafe { libc::fcntl(*src, libc::F_DUPFD_CLOEXEC, scratch) };
         if copy < 0 {
             return Err(std::io::Error::last_os_error());
         }
         *slot = copy;
     }
-    for (copy, (_, target)) in scratch.iter().zip(pairs) {
-        // SAFETY: dup2 onto a number this about-to-exec child reserves for the pair; the
-        // new descriptor is not close-on-exec.
-        if unsafe { libc::dup2(*copy, *target) } < 0 {
+    for (copy, (_, target, flags)) in copies.iter().zip(moves) {
+        // SAFETY: dup3 onto a number the caller reserves for the pair (never the copy's own
+        // number: copies lie above every target); whatever was open there is replaced on
+        // purpose.
+        if unsafe { libc::dup3(*copy, *target, *flags) } < 0 {
             return Err(std::io::Error::last_os_error());
         }
     }
@@ -123,66 +132,37 @@ pub fn arrange_fds<const K: usize>(
 ) -> Result<[OwnedFd; K], SysError> {
     let n = i32::try_from(passed.len()).unwrap_or(i32::MAX);
     let end = first_passed.saturating_add(n).saturating_add(K as i32);
-    if first_passed < 3 || end > ARRANGE_SCRATCH_FD {
+    if first_passed < 3
+        || end > ARRANGE_SCRATCH_FD
+        || passed.len() > MAX_PASSED_FDS
+        || 3 + passed.len() + K > MAX_MOVES
+    {
         return Err(SysError {
             call: "arrange_fds",
             arg: format!("{} passed, {K} kept", passed.len()),
             errno: nix::errno::Errno::EINVAL,
         });
     }
-    // Every source is first copied above every target, so no dup onto a target can close
-    // a source that still has to be moved.
-    let copy = |fd: i32| {
-        // SAFETY: F_DUPFD_CLOEXEC duplicates an open descriptor to the lowest free number at
-        // or above the scratch base; the copy is closed by the close_range below.
-        let c = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, ARRANGE_SCRATCH_FD) };
-        if c < 0 {
-            Err(SysError::last("fcntl", format!("F_DUPFD_CLOEXEC {fd}")))
-        } else {
-            Ok(c)
-        }
-    };
-    let place = |from: i32, to: i32, flags: libc::c_int| {
-        // SAFETY: dup3 onto a number this child reserves for the descriptor; whatever was
-        // open there was not handed over and is meant to be replaced.
-        if unsafe { libc::dup3(from, to, flags) } < 0 {
-            Err(SysError::last("dup3", format!("{from} -> {to}")))
-        } else {
-            Ok(())
-        }
-    };
-    let mut stdio_copies = [None; 3];
-    for (slot, fd) in stdio_copies.iter_mut().zip(stdio) {
-        if let Some(fd) = fd {
-            *slot = Some(copy(fd)?);
-        }
+    let mut moves = [(-1, -1, 0); MAX_MOVES];
+    let mut count = 0;
+    let targets = (0..3)
+        .filter_map(|i| stdio[i as usize].map(|fd| (fd, i, 0)))
+        .chain((first_passed..).zip(passed).map(|(t, fd)| (*fd, t, 0)))
+        .chain(
+            (first_passed + n..)
+                .zip(keep)
+                .map(|(t, fd)| (fd, t, libc::O_CLOEXEC)),
+        );
+    for (slot, m) in moves.iter_mut().zip(targets) {
+        *slot = m;
+        count += 1;
     }
-    let mut passed_copies = [0; MAX_PASSED_FDS];
-    if passed.len() > MAX_PASSED_FDS {
-        return Err(SysError {
-            call: "arrange_fds",
-            arg: format!("{} passed", passed.len()),
-            errno: nix::errno::Errno::EINVAL,
-        });
-    }
-    for (slot, fd) in passed_copies.iter_mut().zip(passed) {
-        *slot = copy(*fd)?;
-    }
-    let mut keep_copies = [0; K];
-    for (slot, fd) in keep_copies.iter_mut().zip(keep) {
-        *slot = copy(fd)?;
-    }
-    for (i, c) in stdio_copies.iter().enumerate() {
-        if let Some(c) = c {
-            place(*c, i as i32, 0)?;
-        }
-    }
-    for (k, c) in passed_copies[..passed.len()].iter().enumerate() {
-        place(*c, first_passed + k as i32, 0)?;
-    }
-    for (j, c) in keep_copies.iter().enumerate() {
-        place(*c, first_passed + n + j as i32, libc::O_CLOEXEC)?;
-    }
+    move_fds(&moves[..count], ARRANGE_SCRATCH_FD).map_err(|e| SysError {
+        call: "arrange_fds",
+        arg: String::from("fcntl/dup3"),
+        errno: nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EBADF)),
+    })?;
+    // The scratch copies lie at or above `end` and go with everything else there.
     if first_passed > 3 {
         close_fd_range(3, u32::try_from(first_passed - 1).unwrap_or(3))?;
     }
