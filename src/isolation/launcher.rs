@@ -63,7 +63,8 @@ fn run(chan: &mut UnixStream) -> Result<i32, SetupFailure> {
         return Err(SetupFailure::new("start", "the caller exited".into(), 0));
     }
     let passed: Vec<i32> = passed.collect();
-    let mut sandbox = local::start(&plan, [Io::Inherit; 3], &passed)?;
+    let areas = local::SelfStat::read().and_then(|s| s.areas);
+    let mut sandbox = local::start(&plan, [Io::Inherit; 3], &passed, areas)?;
     // pid 1 has its copies of the standard streams and passed descriptors; ours are let
     // go, so that the end of the agent's output is seen when the agent's side closes.
     if let (Some(first), Some(last)) = (passed.first(), passed.last()) {

@@ -56,6 +56,39 @@ pub enum Io {
     Piped,
 }
 
+/// What `/proc/self/stat` says of this process that starting a sandbox needs: read once,
+/// before the decision to start here and before `clone`.
+#[derive(Debug, Clone, Copy)]
+pub struct SelfStat {
+    /// Field 20: the number of threads.
+    pub threads: u64,
+    /// Fields 48–51: where the argument and environment strings are (copied as they are
+    /// into pid 1, which wipes them).
+    pub areas: Option<sys::StringAreas>,
+}
+
+impl SelfStat {
+    /// Read `/proc/self/stat`; `None` when it cannot be read or parsed.
+    #[must_use]
+    pub fn read() -> Option<Self> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // The command name (field 2) is in parentheses and may hold spaces: count fields
+        // from the last ')', where field 3 has index 0.
+        let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+        let num = |field: usize| fields.get(field - 3)?.parse::<usize>().ok();
+        let areas = (|| {
+            Some(sys::StringAreas {
+                args: (num(48)?, num(49)?),
+                env: (num(50)?, num(51)?),
+            })
+        })();
+        Some(SelfStat {
+            threads: num(20)? as u64,
+            areas,
+        })
+    }
+}
+
 /// A sandbox started by this process whose agent is running (or whose setup is still
 /// under way until [`LocalSandbox::wait_started`] answers).
 #[derive(Debug)]
@@ -83,7 +116,8 @@ enum InitEnd {
 }
 
 /// Start the sandbox `plan` describes, with `passed` placed at descriptors
-/// [`FIRST_PASSED_FD`], `+1`, … inside. The calling process must be single-threaded.
+/// [`FIRST_PASSED_FD`], `+1`, … inside. The calling process must be single-threaded;
+/// `areas` are its own argument and environment strings ([`SelfStat`]), for pid 1 to wipe.
 ///
 /// # Errors
 /// The step that failed before pid 1 could be started or given its id maps and cgroup.
@@ -91,6 +125,7 @@ pub fn start(
     plan: &SandboxPlan,
     io: [Io; 3],
     passed: &[RawFd],
+    areas: Option<sys::StringAreas>,
 ) -> Result<LocalSandbox, SetupFailure> {
     // Pipes for the standard streams: the child's end first, the caller's second.
     let mut child_io: [Option<OwnedFd>; 3] = [None, None, None];
@@ -156,7 +191,14 @@ pub fn start(
         }
         Ok(CloneResult::Child) => {
             let maps = maps_by_init.then_some((uid_map.as_str(), gid_map.as_str()));
-            pid1(plan, child_io, passed, [go_r, status_w, exit_w], maps)
+            pid1(
+                plan,
+                child_io,
+                passed,
+                [go_r, status_w, exit_w],
+                maps,
+                areas,
+            )
         }
         Ok(CloneResult::Parent(pid)) => pid,
     };
@@ -208,13 +250,14 @@ fn pid1(
     passed: &[RawFd],
     [go, status, exit]: [OwnedFd; 3],
     maps: Option<(&str, &str)>,
+    areas: Option<sys::StringAreas>,
 ) -> ! {
     let stdio = io.each_ref().map(|o| o.as_ref().map(AsRawFd::as_raw_fd));
     let keep = [go.as_raw_fd(), status.as_raw_fd(), exit.as_raw_fd()];
     // Nothing of the caller's may reach the sandbox: its command line and environment are
     // wiped (pid 1's command line, which the agent can read, says only what it is) and
     // every descriptor it did not hand over explicitly is closed.
-    sys::wipe_arguments_and_environment(c"mycelium-init");
+    sys::wipe_arguments_and_environment(c"mycelium-init", areas);
     let Ok([go, status, exit]) = sys::arrange_fds(stdio, passed, FIRST_PASSED_FD, keep) else {
         // There is no channel to report on yet; the caller sees the status pipe close.
         sys::exit_immediately(super::SETUP_FAILED_CODE)

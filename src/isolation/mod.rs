@@ -143,22 +143,14 @@ enum Started {
     },
 }
 
-/// Whether a sandbox can be started from this process itself: it must have one thread,
-/// and `MYCELIUM_LAUNCHER=1` (which asks for the re-executed launcher every time) must not
-/// be set.
-fn can_start_here() -> bool {
+/// This process's `/proc/self/stat` when a sandbox can be started from it: it must have
+/// one thread, and `MYCELIUM_LAUNCHER=1` (which asks for the re-executed launcher every
+/// time) must not be set.
+fn can_start_here() -> Option<local::SelfStat> {
     if std::env::var_os("MYCELIUM_LAUNCHER").is_some_and(|v| v == "1") {
-        return false;
+        return None;
     }
-    // Field 20 of /proc/self/stat is the thread count; the command name before it is in
-    // parentheses and may hold spaces, so count from the last ')'.
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            let rest = &s[s.rfind(')')? + 1..];
-            rest.split_whitespace().nth(17)?.parse::<u64>().ok()
-        })
-        == Some(1)
+    local::SelfStat::read().filter(|s| s.threads == 1)
 }
 
 /// Start the sandbox `plan` describes, with the given standard streams.
@@ -203,9 +195,9 @@ pub fn launch_with_fds(
             source: None,
         });
     }
-    if can_start_here() {
+    if let Some(stat) = can_start_here() {
         let raw: Vec<i32> = passed.iter().map(AsRawFd::as_raw_fd).collect();
-        return local::start(plan, [stdin, stdout, stderr], &raw)
+        return local::start(plan, [stdin, stdout, stderr], &raw, stat.areas)
             .map(|s| RunningSandbox {
                 inner: Started::Local(Box::new(s)),
             })

@@ -7,31 +7,28 @@ unsafe extern "C" {
     static mut environ: *mut *mut libc::c_char;
 }
 
-/// `[arg_start, arg_end)` and `[env_start, env_end)` of this process: fields 48 to 51 of
-/// `/proc/self/stat` (Linux 3.5+), counted after the parenthesised command name.
-fn string_areas() -> Option<[(usize, usize); 2]> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let f: Vec<usize> = rest
-        .split_whitespace()
-        .skip(45)
-        .take(4)
-        .map(str::parse)
-        .collect::<Result<_, _>>()
-        .ok()?;
-    let (a0, a1, e0, e1) = (*f.first()?, *f.get(1)?, *f.get(2)?, *f.get(3)?);
-    (a0 < a1 && e0 <= e1).then_some([(a0, a1), (e0, e1)])
+/// Where the kernel put a process's argument and environment strings at `execve`:
+/// `[start, end)` of each (`arg_start`…`env_end` of `/proc/PID/stat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StringAreas {
+    /// The argument strings.
+    pub args: (usize, usize),
+    /// The environment strings.
+    pub env: (usize, usize),
 }
 
 /// Overwrite the command line and every `NAME=value` string of this process's environment
 /// with zeros, leave the environment empty, and make the command line read `title`.
+/// `areas` must be this process's own, read before it (or the process it was cloned
+/// from, whose address space it copies) could change them; without them only the
+/// `environ` strings are cleared.
 ///
 /// For a child cloned from a caller whose arguments and variables must not be kept: they
 /// live in the area the kernel set up at `execve` (which `/proc/PID/cmdline` and
 /// `/proc/PID/environ` show) or, for variables set later, on the heap; both are cleared.
 /// The process must be single-threaded and must not read its arguments or environment
 /// afterwards.
-pub fn wipe_arguments_and_environment(title: &CStr) {
+pub fn wipe_arguments_and_environment(title: &CStr, areas: Option<StringAreas>) {
     // What the blocks below rely on: the process is single-threaded (the contract above),
     // so nothing reads or changes `environ` concurrently; it is null or points to an array
     // of string pointers ended by a null pointer, each string NUL-terminated, owned by the
@@ -60,7 +57,11 @@ pub fn wipe_arguments_and_environment(title: &CStr) {
         // there leaves any later reader (none is expected) a valid, empty environment.
         unsafe { *first = std::ptr::null_mut() };
     }
-    let Some([(a0, a1), (e0, e1)]) = string_areas() else {
+    let Some(StringAreas {
+        args: (a0, a1),
+        env: (e0, e1),
+    }) = areas.filter(|a| a.args.0 < a.args.1 && a.env.0 <= a.env.1)
+    else {
         return;
     };
     // SAFETY: the kernel reports these two ranges as this process's argument and

@@ -20,7 +20,7 @@ mod signal;
 
 pub use caps::drop_all_capabilities;
 pub use clone::{CloneResult, clone_process, drop_to_nobody, exit_immediately};
-pub use env::wipe_arguments_and_environment;
+pub use env::{StringAreas, wipe_arguments_and_environment};
 pub use fd::{
     MAX_PASSED_FDS, adopt_inherited_fd, arrange_fds, close_fd_range, close_fds_from, null_stdio,
     spawn_with_fds,
