@@ -32,6 +32,51 @@ const OK: ChildExit = ChildExit::Code(0);
 // ---- Pure: tables, profiles, rules ----
 
 #[test]
+fn compile_time_positions_match_the_tables() {
+    for profile in [SeccompProfile::Default, SeccompProfile::Strict] {
+        for arch in [Arch::X86_64, Arch::Aarch64] {
+            let names = profile_names(profile);
+            let positions = profile_positions(profile, arch);
+            assert_eq!(names.len(), positions.len());
+            for (name, &pos) in names.iter().zip(positions) {
+                if arch.syscall_number(name).is_none() {
+                    assert_eq!(pos, ABSENT, "{arch} has no {name}");
+                } else {
+                    assert_eq!(arch.table()[usize::from(pos)].0, *name, "{arch}: {name}");
+                }
+            }
+        }
+    }
+    assert_eq!(cmp_names(b"open", b"openat"), "open".cmp("openat"));
+    assert_eq!(cmp_names(b"openat", b"open"), "openat".cmp("open"));
+    assert_eq!(cmp_names(b"read", b"read"), std::cmp::Ordering::Equal);
+    assert_eq!(cmp_names(b"_sysctl", b"accept"), "_sysctl".cmp("accept"));
+}
+
+#[test]
+fn only_the_conditioned_calls_get_argument_checks() {
+    let modes = [NetworkMode::None, NetworkMode::Loopback, NetworkMode::Host];
+    for arch in [Arch::X86_64, Arch::Aarch64] {
+        for name in arch.syscall_names() {
+            for (mode, unix) in modes.iter().flat_map(|m| [(*m, false), (*m, true)]) {
+                if conditions(name, mode, unix).is_some() {
+                    assert!(
+                        CONDITIONED.contains(&name),
+                        "conditions() checks {name}: add it to CONDITIONED"
+                    );
+                }
+            }
+        }
+    }
+    for name in CONDITIONED {
+        assert!(
+            conditions(name, NetworkMode::None, false).is_some(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
 fn tables_are_sorted_without_duplicates() {
     for arch in [Arch::X86_64, Arch::Aarch64] {
         let names: Vec<&str> = arch.syscall_names().collect();
