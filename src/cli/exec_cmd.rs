@@ -58,10 +58,15 @@ pub(super) fn run(args: ExecArgs, policies: Option<&std::path::Path>) -> Result<
         });
         eprintln!("{}", serde_json::to_string(&json)?);
     }
-    match sandbox.wait_forwarding_signals(&forwarder) {
-        Ok(code) => Ok(code),
-        Err(e) => Ok(report_error(&e)),
-    }
+    let code = match sandbox.wait_forwarding_signals(&forwarder) {
+        Ok(code) => code,
+        Err(e) => report_error(&e),
+    };
+    drop(forwarder);
+    // The rest is plain memory (policy, plan, the caller's environment) that our exit, right
+    // after this, returns anyway: skip destructors that sat between the agent's exit and ours.
+    std::mem::forget((prepared, policy, caller));
+    Ok(code)
 }
 
 pub(super) fn report_error(e: &IsolationError) -> i32 {

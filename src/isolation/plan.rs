@@ -145,12 +145,11 @@ pub struct SandboxPlan {
     pub cgroup_required: bool,
 }
 
-/// Landlock's account of what it enforces, and what seccomp's account is made from (it is
-/// written after pid 1 has been started, off the path to the agent's start).
+/// What the seccomp part of the report is made from. The report is written only when asked
+/// for, after pid 1 has been started, off the path to the agent's start; Landlock's part is
+/// described again from [`SandboxPlan::landlock`] then.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FiltersReport {
-    /// From [`super::landlock::describe`].
-    pub landlock: serde_json::Value,
     /// The policy's `[seccomp]`, for [`super::seccomp::describe`].
     pub seccomp: crate::policy::Seccomp,
 }
@@ -387,14 +386,13 @@ pub fn prepare<'a>(
     // Landlock is a hard requirement: check now, before any process exists, that this
     // kernel can enforce everything the plan asks (the child checks again when applying).
     let landlock_plan = LandlockPlan::from_policy(policy, workspace.as_deref());
-    let landlock_report = landlock::describe(&landlock_plan, landlock::probe_abi()).map_err(|e| IsolationError::Unsupported {
+    landlock::describe(&landlock_plan, landlock::probe_abi()).map_err(|e| IsolationError::Unsupported {
         feature: "Landlock",
         cause: e.to_string(),
         fix: "use a kernel with Landlock enabled (Linux 5.13+, `lsm=` including landlock; see `mycelium doctor`), or lower landlock.min_abi / drop port lists".into(),
     })?;
     let filter = compiled_filter(policy)?;
     let filters_report = FiltersReport {
-        landlock: serde_json::to_value(&landlock_report).unwrap_or_default(),
         seccomp: policy.seccomp.clone(),
     };
 

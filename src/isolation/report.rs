@@ -110,7 +110,9 @@ pub fn for_plan(plan: &super::plan::SandboxPlan, uid_map: &str, gid_map: &str) -
         gid_map: gid_map.into(),
         root,
         network,
-        landlock: Some(plan.filters_report.landlock.clone()),
+        landlock: super::landlock::describe(&plan.landlock, super::landlock::probe_abi())
+            .ok()
+            .and_then(|r| serde_json::to_value(r).ok()),
         seccomp: Some(
             serde_json::to_value(super::seccomp::describe(
                 &plan.filters_report.seccomp,

@@ -74,12 +74,14 @@ impl Arch {
     /// The number of the system call `name` on this architecture.
     #[must_use]
     pub fn syscall_number(self, name: &str) -> Option<i64> {
-        let table = self.table();
-        table
-            .binary_search_by(|(n, _)| (*n).cmp(name))
-            .ok()
-            .and_then(|i| table.get(i))
+        self.position(name)
+            .and_then(|i| self.table().get(i))
             .map(|(_, nr)| *nr)
+    }
+
+    /// Where `name` is in [`Arch::table`].
+    fn position(self, name: &str) -> Option<usize> {
+        self.table().binary_search_by(|(n, _)| (*n).cmp(name)).ok()
     }
 
     /// Every system-call name this architecture has, sorted.
@@ -486,6 +488,8 @@ fn conditions(name: &str, network: NetworkMode, unix_sockets: bool) -> Option<Ve
     }
 }
 
+/// The profile's names as written (the code uses [`profile_positions`]; tests compare).
+#[cfg(test)]
 fn profile_names(profile: SeccompProfile) -> &'static [&'static str] {
     match profile {
         SeccompProfile::Default => DEFAULT_ALLOW,
@@ -1017,23 +1021,23 @@ pub fn validate(spec: &Seccomp, arch: Arch) -> Vec<SeccompProblem> {
             });
         }
     }
-    // The effective allow-list on `arch`, ignoring unknown names (reported above).
-    let mut effective: BTreeSet<&str> = profile_names(spec.profile)
-        .iter()
-        .copied()
-        .filter(|n| arch.syscall_number(n).is_some())
-        .collect();
-    effective.extend(spec.allow.iter().map(String::as_str));
-    for name in &spec.deny {
-        effective.remove(name.as_str());
-    }
+    // Whether `arch` has `name` and the effective allow-list (profile, plus `allow`, minus
+    // `deny`) lets it through. Runs on every policy load, so no set of ~350 names is built.
+    let profile = profile_positions(spec.profile, arch);
+    let effective = |name: &str| {
+        !spec.deny.iter().any(|d| d == name)
+            && arch.position(name).is_some_and(|p| {
+                spec.allow.iter().any(|a| a == name)
+                    || u16::try_from(p).is_ok_and(|p| profile.contains(&p))
+            })
+    };
     for need in NEEDED_BY_SH {
         let present: Vec<&str> = need
             .iter()
             .copied()
-            .filter(|n| arch.syscall_number(n).is_some())
+            .filter(|n| arch.position(n).is_some())
             .collect();
-        if present.is_empty() || present.iter().any(|n| effective.contains(n)) {
+        if present.is_empty() || present.iter().any(|n| effective(n)) {
             continue;
         }
         let index = spec.deny.iter().position(|d| present.contains(&d.as_str()));

@@ -382,6 +382,18 @@ fn validate_rejects_an_allow_list_that_cannot_start_sh() {
     assert_eq!(validate(&s, Arch::X86_64), vec![]);
     assert_eq!(validate(&s, Arch::Aarch64).len(), 1);
     assert_eq!(validate(&s, Arch::Aarch64)[0].key(), "seccomp.deny[0]");
+    // Both profiles start sh as shipped, on both tables; `allow` cannot undo a `deny`.
+    for profile in [SeccompProfile::Default, SeccompProfile::Strict] {
+        for arch in [Arch::X86_64, Arch::Aarch64] {
+            assert_eq!(validate(&spec(profile, &[], &[]), arch), vec![], "{arch}");
+        }
+    }
+    let s = spec(SeccompProfile::Strict, &["brk"], &["brk"]);
+    let problems = validate(&s, Arch::X86_64);
+    assert!(
+        problems.iter().any(|p| p.message.contains("without `brk`")),
+        "{problems:?}"
+    );
 }
 
 #[test]
