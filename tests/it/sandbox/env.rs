@@ -104,6 +104,21 @@ fn report_names_withheld_variables_and_layers() {
         report["sandbox"]["namespaces"],
         serde_json::json!(["user", "pid", "mount", "network", "ipc", "uts", "cgroup"])
     );
+    // Both filters are described (Landlock's part is built only when a report is asked for).
+    let landlock = &report["sandbox"]["landlock"];
+    assert!(
+        landlock["abi"].as_u64().is_some_and(|a| a >= 1),
+        "{landlock}"
+    );
+    assert!(
+        landlock["abi"].as_u64() <= landlock["kernel_abi"].as_u64(),
+        "{landlock}"
+    );
+    let seccomp = &report["sandbox"]["seccomp"];
+    assert!(
+        seccomp["allowed"].as_u64().is_some_and(|n| n > 100),
+        "{seccomp}"
+    );
     assert!(!err(&o).contains(FOO_CANARY));
 }
 
