@@ -13,7 +13,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 cargo build --release --quiet
-bin=target/release/mycelium
+bin=$(scripts/bin-path.sh release)
 
 python3 scripts/sanitize-gen.py clean "$clean_mb" "$work/clean.txt"
 python3 scripts/sanitize-gen.py dense "$dense_mb" "$work/dense.txt"

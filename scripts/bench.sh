@@ -15,7 +15,7 @@ need bwrap bubblewrap
 need hyperfine hyperfine
 
 cargo build --release --quiet
-bin=$PWD/target/release/mycelium
+bin=$(scripts/bin-path.sh release)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 

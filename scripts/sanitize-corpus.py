@@ -3,7 +3,7 @@
 corpus built here from scratch (seeded, so every run builds the same corpus; every
 "secret" is random text in a real token format, never a real credential).
 
-usage: scripts/sanitize-corpus.py [--bin target/release/mycelium] [--keep DIR]
+usage: scripts/sanitize-corpus.py [--bin PATH] [--keep DIR]   (default: the release build)
 
 Each sample is one small file: positives hold exactly one secret in some context (.env,
 JSON, YAML, a log line, a shell command, a PEM block), negatives hold text that looks
@@ -200,9 +200,13 @@ def run_detect_secrets(samples, keep):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default="target/release/mycelium")
+    ap.add_argument("--bin", help="the mycelium binary (default: scripts/bin-path.sh release)")
     ap.add_argument("--keep", help="write the corpus files here and keep them")
     args = ap.parse_args()
+    if args.bin is None:
+        here = os.path.dirname(os.path.abspath(__file__))
+        args.bin = subprocess.run([os.path.join(here, "bin-path.sh"), "release"],
+                                  check=True, capture_output=True, text=True).stdout.strip()
     pos = positives()
     neg = negatives()
     samples = [p[1] for p in pos] + [n[1] for n in neg]

@@ -5,11 +5,11 @@
 # (a run whose syscall entry perf lost, reported as 0, is left out).
 #
 #   scripts/seccomp-install-time.sh [BIN] [POLICY] [RUNS]
-#   (defaults: target/release/mycelium, policies/bench-default.toml, 50; needs perf and
+#   (defaults: the release build (scripts/bin-path.sh), policies/bench-default.toml, 50; needs perf and
 #   permission to trace, e.g. root or kernel.perf_event_paranoid <= 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=${1:-target/release/mycelium}
+bin=${1:-$(scripts/bin-path.sh release)}
 policy=${2:-policies/bench-default.toml}
 runs=${3:-50}
 for _ in $(seq "$runs"); do

@@ -17,7 +17,7 @@ for l in sys.stdin:
 dir=$(mktemp -d /tmp/mycelium-unpriv.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 cp "$test_bin" "$dir/it"
-cp target/debug/mycelium "$dir/mycelium"
+cp "$(scripts/bin-path.sh debug)" "$dir/mycelium"
 chmod 755 "$dir" "$dir/it" "$dir/mycelium"
 cd /tmp
 setpriv --reuid=65534 --regid=65534 --clear-groups \
