@@ -66,7 +66,9 @@ fn dense(size: usize) -> Vec<u8> {
     while s.len() < size {
         let h = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let _ = match i % 10 {
-            _ if i % 50 == 0 => writeln!(s, "export GITHUB_TOKEN=ghp_{h:016x}{h:016X}Ab9z"),
+            _ if i.is_multiple_of(50) => {
+                writeln!(s, "export GITHUB_TOKEN=ghp_{h:016x}{h:016X}Ab9z")
+            }
             0 => writeln!(
                 s,
                 "token usage: prompt_tokens={} completion_tokens={} auth ok",

@@ -617,10 +617,10 @@ pub(crate) fn is_placeholder(value: &[u8]) -> bool {
         return true;
     }
     // A shell or template variable: $NAME, $(cmd), %NAME%.
-    if let Some(rest) = text.strip_prefix('$') {
-        if rest.starts_with('(') || rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return true;
-        }
+    if let Some(rest) = text.strip_prefix('$')
+        && (rest.starts_with('(') || rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+    {
+        return true;
     }
     if text.len() > 2 && text.starts_with('%') && text.ends_with('%') {
         return true;
