@@ -587,9 +587,7 @@ fn profile_positions(profile: SeccompProfile, arch: Arch) -> &'static [u16] {
 pub fn rules(spec: &Seccomp, network: NetworkMode, arch: Arch) -> Result<RuleSet, SeccompError> {
     let table = arch.table();
     let known = |name: &str| -> Result<&'static str, SeccompError> {
-        table
-            .binary_search_by(|(n, _)| (*n).cmp(name))
-            .ok()
+        arch.position(name)
             .and_then(|i| table.get(i))
             .map(|(n, _)| *n)
             .ok_or_else(|| SeccompError::UnknownSyscall {
