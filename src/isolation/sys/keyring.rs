@@ -1,7 +1,5 @@
 //! Detaching the calling process from its session keyring.
 
-use nix::errno::Errno;
-
 use super::SysError;
 
 /// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)`: make the caller join a new, anonymous
@@ -25,16 +23,5 @@ pub(crate) fn join_session_keyring() -> Result<i32, SysError> {
             std::ptr::null::<libc::c_char>(),
         )
     };
-    if ret < 0 {
-        return Err(SysError {
-            arg: String::new(),
-            call: "keyctl(KEYCTL_JOIN_SESSION_KEYRING)",
-            errno: Errno::last(),
-        });
-    }
-    i32::try_from(ret).map_err(|_| SysError {
-        arg: String::new(),
-        call: "keyctl(KEYCTL_JOIN_SESSION_KEYRING)",
-        errno: Errno::EOVERFLOW,
-    })
+    super::syscall_number("keyctl(KEYCTL_JOIN_SESSION_KEYRING)", ret)
 }

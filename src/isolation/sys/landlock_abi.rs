@@ -3,8 +3,6 @@
 //! The `landlock` crate deliberately keeps its own probe private, but `doctor`, the report
 //! and the `min_abi` check need the number, so this one call is made directly.
 
-use nix::errno::Errno;
-
 use super::SysError;
 
 /// `landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)`: the highest Landlock
@@ -25,16 +23,8 @@ pub(crate) fn landlock_abi_version() -> Result<u32, SysError> {
             LANDLOCK_CREATE_RULESET_VERSION,
         )
     };
-    if ret < 0 {
-        return Err(SysError {
-            arg: String::new(),
-            call: "landlock_create_ruleset(LANDLOCK_CREATE_RULESET_VERSION)",
-            errno: Errno::last(),
-        });
-    }
-    u32::try_from(ret).map_err(|_| SysError {
-        arg: String::new(),
-        call: "landlock_create_ruleset(LANDLOCK_CREATE_RULESET_VERSION)",
-        errno: Errno::EOVERFLOW,
-    })
+    super::syscall_number(
+        "landlock_create_ruleset(LANDLOCK_CREATE_RULESET_VERSION)",
+        ret,
+    )
 }

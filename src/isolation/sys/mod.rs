@@ -53,3 +53,20 @@ impl SysError {
         }
     }
 }
+
+/// The result of a raw `syscall(2)` that returns a number on success: `errno` when `ret`
+/// is negative (read at once, before anything else can change it), `EOVERFLOW` when the
+/// number does not fit `T`.
+fn syscall_number<T: TryFrom<libc::c_long>>(
+    call: &'static str,
+    ret: libc::c_long,
+) -> Result<T, SysError> {
+    if ret < 0 {
+        return Err(SysError::last(call, ""));
+    }
+    T::try_from(ret).map_err(|_| SysError {
+        call,
+        arg: String::new(),
+        errno: Errno::EOVERFLOW,
+    })
+}
