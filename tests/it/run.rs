@@ -142,7 +142,7 @@ fn consent_gates_the_run_and_an_edit_asks_again() {
     let ws_s = ws.to_str().unwrap();
     // Medium risk (writes the workspace): without consent nothing runs.
     let o = a.run(&["run", "writer", "-w", ws_s, "first"]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert_eq!(o.status.code(), Some(77), "{}", text(&o.stderr));
     assert!(
         text(&o.stderr).contains("run `mycelium consent grant writer`"),
         "{}",
@@ -168,7 +168,7 @@ fn consent_gates_the_run_and_an_edit_asks_again() {
     )
     .unwrap();
     let o = a.run(&["run", "writer", "-w", ws_s, "second"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(77));
     assert!(
         text(&o.stderr).contains(&format!("pinned file {}", script.display())),
         "{}",
@@ -185,7 +185,7 @@ fn an_agent_without_a_command_is_an_error_that_points_to_exec() {
     let a = Agents::new();
     a.policy("bare", "description = \"nothing to run\"", "");
     let o = a.run(&["run", "bare"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(125));
     assert!(
         text(&o.stderr).contains("its policy has no [agent] command"),
         "{}",
@@ -229,4 +229,161 @@ fn agent_output_is_sanitized_including_withheld_values_and_split_writes() {
         "{}",
         text(&o.stderr)
     );
+}
+
+/// A low-risk agent (reads the system paths only) running `body` with `/bin/sh -c`.
+fn shell_agent(a: &Agents, name: &str, body: &str) {
+    a.policy(
+        name,
+        &format!("command = [\"/bin/sh\", \"-c\", {body:?}]"),
+        "",
+    );
+}
+
+#[test]
+fn run_exits_with_the_agents_own_code_and_128_plus_the_signal() {
+    gate!("run_exits_with_the_agents_own_code_and_128_plus_the_signal");
+    let a = Agents::new();
+    for (name, body, want) in [
+        ("ok", "exit 0", 0),
+        ("three", "exit 3", 3),
+        ("one", "exit 1", 1),
+        ("term", "kill -TERM $$", 128 + 15),
+        ("kill", "kill -KILL $$", 128 + 9),
+    ] {
+        shell_agent(&a, name, body);
+        let o = a.run(&["run", name]);
+        assert_eq!(o.status.code(), Some(want), "{name}: {}", text(&o.stderr));
+    }
+}
+
+#[test]
+fn run_exits_125_when_the_agent_name_or_its_policy_is_wrong() {
+    let a = Agents::new();
+    let o = a.run(&["run", "nobody"]);
+    assert_eq!(o.status.code(), Some(125), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("nobody"), "{}", text(&o.stderr));
+    let o = a.run(&["run", "../escape"]);
+    assert_eq!(o.status.code(), Some(125), "{}", text(&o.stderr));
+    // An invalid policy: an unknown key.
+    a.fx.file(
+        "policies/broken.toml",
+        "[agent]\ncommand = [\"/bin/true\"]\n[filesystem]\nread_only = [\"/usr\"]\nbogus = 1\n",
+    );
+    let o = a.run(&["run", "broken"]);
+    assert_eq!(o.status.code(), Some(125), "{}", text(&o.stderr));
+    // A pinned file that does not exist.
+    a.policy(
+        "unpinned",
+        "command = [\"/bin/true\"]\npin = [\"/nonexistent/agent.sh\"]",
+        "",
+    );
+    let o = a.run(&["run", "unpinned"]);
+    assert_eq!(o.status.code(), Some(125), "{}", text(&o.stderr));
+}
+
+#[test]
+fn run_exits_125_when_the_workspace_cannot_be_used_and_nothing_runs() {
+    gate!("run_exits_125_when_the_workspace_cannot_be_used_and_nothing_runs");
+    let a = Agents::new();
+    let out = a.fx.mkdir("out");
+    let marker = out.join("ran");
+    a.policy(
+        "ws",
+        &format!(
+            "command = [\"/bin/sh\", \"-c\", \"echo > {}\"]",
+            marker.display()
+        ),
+        &format!("read_write = [\"{{workspace}}\", {}]", toml_str(&out)),
+    );
+    let o = a.run(&["consent", "grant", "--yes", "ws"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    // Positive twin: with a workspace the agent runs and leaves its marker.
+    let ws = a.ws();
+    let o = a.run(&["run", "ws", "-w", ws.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(marker.exists());
+    std::fs::remove_file(&marker).unwrap();
+    // No workspace given, and a workspace that does not exist.
+    let o = a.run(&["run", "ws"]);
+    assert_eq!(o.status.code(), Some(125), "{}", text(&o.stderr));
+    let missing = a.fx.path().join("no-such-dir");
+    let o = a.run(&["run", "ws", "-w", missing.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(125), "{}", text(&o.stderr));
+    assert!(!marker.exists(), "the agent ran");
+}
+
+#[test]
+fn run_exits_77_without_consent_and_a_denied_agent_is_told_what_works() {
+    gate!("run_exits_77_without_consent_and_a_denied_agent_is_told_what_works");
+    let a = Agents::new();
+    let marker = a.ws().join("ran");
+    a.policy(
+        "w",
+        &format!(
+            "command = [\"/bin/sh\", \"-c\", \"echo >> {}\"]",
+            marker.display()
+        ),
+        "read_write = [\"{workspace}\"]",
+    );
+    let ws = a.ws();
+    let ws_s = ws.to_str().unwrap();
+    // Medium risk, no consent: 77, nothing ran.
+    let o = a.run(&["run", "w", "-w", ws_s]);
+    assert_eq!(o.status.code(), Some(77), "{}", text(&o.stderr));
+    assert!(!marker.exists());
+
+    // Denied (even over a grant): 77, and the message names revoke, never grant alone.
+    let o = a.run(&["consent", "grant", "--yes", "w"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = a.run(&["consent", "deny", "w"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = a.run(&["run", "w", "-w", ws_s]);
+    let msg = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(77), "{msg}");
+    assert!(!marker.exists());
+    assert!(
+        msg.contains("`mycelium consent revoke w` lifts the denial"),
+        "{msg}"
+    );
+    assert!(
+        !msg.contains("grant consent in a terminal with"),
+        "a denied agent is sent to `consent grant`, which refuses: {msg}"
+    );
+    // Doing what it says works: revoke, then grant, then run.
+    let o = a.run(&["consent", "grant", "--yes", "w"]);
+    assert_eq!(o.status.code(), Some(1), "grant must refuse while denied");
+    assert!(
+        text(&o.stderr).contains("consent revoke w"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = a.run(&["consent", "revoke", "w"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = a.run(&["run", "w", "-w", ws_s]);
+    assert_eq!(
+        o.status.code(),
+        Some(77),
+        "revoked: asked again, {}",
+        text(&o.stderr)
+    );
+    let o = a.run(&["consent", "grant", "--yes", "w"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = a.run(&["run", "w", "-w", ws_s]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "\n");
+}
+
+#[test]
+fn help_lists_each_exit_code_of_run() {
+    let o = crate::common::mycelium(&["run", "--help"]);
+    let help = text(&o.stdout);
+    for line in [
+        "  77   run: not run for lack of consent",
+        "  124  exec, run: the command timed out",
+        "  125  exec, run: nothing ran: invalid policy, unknown or ambiguous agent name, unusable",
+        "  N    exec, run: otherwise the command's own exit code; 128+N when killed by signal N",
+    ] {
+        assert!(help.contains(line), "{line:?} missing from: {help}");
+    }
 }
