@@ -387,3 +387,54 @@ fn help_lists_each_exit_code_of_run() {
         assert!(help.contains(line), "{line:?} missing from: {help}");
     }
 }
+
+#[test]
+fn one_duplicate_name_leaves_the_other_agents_listed_and_usable() {
+    let a = Agents::new();
+    a.policy("alpha", "command = [\"/bin/true\"]", "");
+    a.policy("twice", "command = [\"/bin/true\"]", "");
+    a.fx.mkdir("home/policies");
+    let second = a.fx.file(
+        "home/policies/twice.toml",
+        &format!("[agent]\ncommand = [\"/bin/true\"]\n[filesystem]\nread_only = [{SYSTEM}]\n"),
+    );
+    a.fx.file(
+        "home/policies/zeta.toml",
+        &format!("[agent]\ncommand = [\"/bin/true\"]\n[filesystem]\nread_only = [{SYSTEM}]\n"),
+    );
+    let o = a.run(&["agents"]);
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    // The rest is listed; the clash is reported with both files, and the exit code says so.
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    let names: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(names, ["alpha", "zeta"], "{out}");
+    assert!(err.contains("agent \"twice\" is defined twice"), "{err}");
+    assert!(err.contains(&second.display().to_string()), "{err}");
+    let o = a.run(&["agents", "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rows.as_array().map(Vec::len), Some(2), "{rows}");
+
+    // The clashing name cannot be used by any command; the others can.
+    for args in [
+        &["run", "twice"][..],
+        &["consent", "check", "twice"],
+        &["policy", "explain", "twice"],
+    ] {
+        let o = a.run(args);
+        assert_ne!(o.status.code(), Some(0), "{args:?}");
+        assert!(
+            text(&o.stderr).contains("is defined twice"),
+            "{args:?}: {}",
+            text(&o.stderr)
+        );
+    }
+    let o = a.run(&["run", "twice"]);
+    assert_eq!(o.status.code(), Some(125), "{}", text(&o.stderr));
+    let o = a.run(&["consent", "check", "alpha"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+}
