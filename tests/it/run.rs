@@ -438,3 +438,171 @@ fn one_duplicate_name_leaves_the_other_agents_listed_and_usable() {
     let o = a.run(&["consent", "check", "alpha"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
 }
+
+/// The options a command's `--help` defines (its option lines) and the ones its text
+/// names anywhere.
+fn options_of(help: &str) -> (Vec<String>, Vec<String>) {
+    let flags = |text: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        let b = text.as_bytes();
+        let mut i = 0;
+        while let Some(at) = text[i..].find("--") {
+            let start = i + at + 2;
+            let end = start
+                + text[start..]
+                    .find(|c: char| !(c.is_ascii_lowercase() || c == '-'))
+                    .unwrap_or(text.len() - start);
+            let before_ok = i + at == 0 || !b[i + at - 1].is_ascii_alphanumeric();
+            if before_ok && end > start && b[start].is_ascii_lowercase() {
+                out.push(text[start..end].trim_end_matches('-').to_string());
+            }
+            i = end.max(start);
+        }
+        out
+    };
+    let defined = help
+        .lines()
+        .filter(|l| l.trim_start().starts_with('-'))
+        .flat_map(|l| flags(l.split("  ").find(|p| !p.trim().is_empty()).unwrap_or("")))
+        .collect();
+    (defined, flags(help))
+}
+
+#[test]
+fn every_option_a_help_text_names_exists() {
+    for cmd in [
+        &["exec"][..],
+        &["run"],
+        &["doctor"],
+        &["agents"],
+        &["sanitize"],
+        &["policy", "check"],
+        &["policy", "explain"],
+        &["consent", "grant"],
+        &["consent", "check"],
+        &["consent", "revoke"],
+        &["consent", "deny"],
+        &["consent", "list"],
+        &["consent", "reset"],
+    ] {
+        let mut args = cmd.to_vec();
+        args.push("--help");
+        let o = crate::common::mycelium(&args);
+        assert_eq!(o.status.code(), Some(0), "{cmd:?}");
+        let help = text(&o.stdout);
+        let (defined, named) = options_of(&help);
+        assert!(
+            defined.contains(&"help".to_string()),
+            "{cmd:?}: {defined:?}"
+        );
+        for n in named {
+            assert!(
+                defined.contains(&n),
+                "`mycelium {} --help` names --{n}, which it does not have: {help}",
+                cmd.join(" ")
+            );
+        }
+    }
+}
+
+#[test]
+fn the_shipped_workspace_summary_agent_summarises_the_workspace() {
+    gate!("the_shipped_workspace_summary_agent_summarises_the_workspace");
+    let a = Agents::new();
+    // The shipped file, byte for byte.
+    std::fs::copy(
+        crate::common::policies_dir().join("workspace-summary.toml"),
+        a.fx.path().join("policies/workspace-summary.toml"),
+    )
+    .unwrap();
+    let ws = a.ws();
+    a.fx.file("ws/hello.py", "print(\"hello\")\n");
+    a.fx.mkdir("ws/src");
+    a.fx.file("ws/src/lib.rs", "fn a() {}\nfn b() {}\n");
+    a.fx.file("ws/SUMMARY.md", "stale\n");
+    let ws_s = ws.to_str().unwrap();
+    // Medium risk: it asks first.
+    let o = a.run(&["run", "workspace-summary", "-w", ws_s, "what is in here?"]);
+    assert_eq!(o.status.code(), Some(77), "{}", text(&o.stderr));
+    let o = a.run(&["consent", "grant", "--yes", "workspace-summary"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = a.run(&["run", "workspace-summary", "-w", ws_s, "what is in here?"]);
+    assert_eq!(
+        (o.status.code(), text(&o.stdout)),
+        (
+            Some(0),
+            "wrote SUMMARY.md: 2 files, 3 lines, 35 bytes.\n".to_string()
+        ),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(ws.join("SUMMARY.md")).unwrap(),
+        "# Workspace summary\n\nTask: what is in here?\n\n| lines | bytes | file |\n| ---: | ---: | --- |\n| 1 | 15 | `hello.py` |\n| 2 | 20 | `src/lib.rs` |\n\n2 files, 3 lines, 35 bytes.\n"
+    );
+}
+
+/// The README's block of example commands: the `sh` block that runs an agent.
+fn readme_examples(readme: &str) -> Vec<String> {
+    readme
+        .split("```sh\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.contains("mycelium run "))
+        .expect("the README has a block of examples that runs an agent")
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn every_example_command_of_the_readme_works_on_a_fresh_home() {
+    gate!("every_example_command_of_the_readme_works_on_a_fresh_home");
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let lines = readme_examples(&readme);
+    assert!(
+        lines.iter().any(|l| l.starts_with("mycelium run ")),
+        "{lines:?}"
+    );
+    // A fresh directory with the shipped policies, an empty MYCELIUM_HOME and `mycelium`
+    // on PATH, as the README assumes.
+    let a = Agents::new();
+    let bin_dir = a.fx.mkdir("bin");
+    std::os::unix::fs::symlink(bin(), bin_dir.join("mycelium")).unwrap();
+    for e in std::fs::read_dir(crate::common::policies_dir()).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            std::fs::copy(
+                &p,
+                a.fx.path().join("policies").join(p.file_name().unwrap()),
+            )
+            .unwrap();
+        }
+    }
+    for line in &lines {
+        // Without a terminal the consent question cannot be answered: say yes as a
+        // script would.
+        let line = line.replace("mycelium consent grant ", "mycelium consent grant --yes ");
+        let o = Command::new("/bin/sh")
+            .args(["-c", &line])
+            .env_clear()
+            .envs(crate::common::launcher_env())
+            .env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
+            .env("HOME", a.fx.path())
+            .env("MYCELIUM_HOME", a.fx.path().join("home"))
+            .current_dir(a.fx.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "README line {line:?} failed: {}{}",
+            text(&o.stdout),
+            text(&o.stderr)
+        );
+    }
+    let summary = std::fs::read_to_string(a.fx.path().join("project/SUMMARY.md")).unwrap();
+    assert!(summary.contains("`hello.py`"), "{summary}");
+}
