@@ -30,7 +30,8 @@ Exit codes:
   0    success; for `exec` and `run`, the command exited 0
   1    a check failed (policy check, consent check, doctor, agents) or a command failed
   2    usage error
-  77   run: not run for lack of consent (missing, changed, expired, refused, or denied)
+  77   run: not run for lack of consent (missing, changed, expired, refused, denied,
+       or the consent store cannot be read)
   124  exec, run: the command timed out ([agent] timeout) and was killed
   125  exec, run: nothing ran: invalid policy, unknown or ambiguous agent name, unusable
        workspace, or the sandbox could not be built here
