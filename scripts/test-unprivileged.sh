@@ -19,9 +19,12 @@ trap 'rm -rf "$dir"' EXIT
 cp "$test_bin" "$dir/it"
 cp "$(scripts/bin-path.sh debug)" "$dir/mycelium"
 chmod 755 "$dir" "$dir/it" "$dir/mycelium"
+# The rerun's temporary files (fixtures, a probe it has to build itself) go here, and
+# leave with the directory.
+mkdir -m 1777 "$dir/tmp"
 cd /tmp
 setpriv --reuid=65534 --regid=65534 --clear-groups \
-  env -i PATH=/usr/bin:/bin HOME=/tmp TMPDIR=/tmp \
+  env -i PATH=/usr/bin:/bin HOME=/tmp TMPDIR="$dir/tmp" \
   MYCELIUM_TEST_BIN="$dir/mycelium" MYCELIUM_REQUIRE_SANDBOX="${MYCELIUM_REQUIRE_SANDBOX:-0}" \
   MYCELIUM_LAUNCHER=1 \
   "$dir/it" --test-threads=2 sandbox:: escape:: run::

@@ -32,6 +32,11 @@ pub(super) fn run(args: &AgentsArgs, policies: Option<&Path>) -> Result<i32> {
     for s in &found.skipped {
         eprintln!("mycelium: skipped {}: {}", s.path.display(), s.reason);
     }
+    // A clash makes its name unusable, not the listing: the rest is listed, the clash is
+    // reported, and the exit code says something needs fixing.
+    for d in &found.duplicates {
+        eprintln!("mycelium: error: {}", d.error());
+    }
     let manager = manager()?;
     // Read once for the whole listing; a damaged store is reported, never taken as empty.
     let store = match manager.list() {
@@ -41,7 +46,7 @@ pub(super) fn run(args: &AgentsArgs, policies: Option<&Path>) -> Result<i32> {
             None
         }
     };
-    let mut code = if store.is_some() {
+    let mut code = if store.is_some() && found.duplicates.is_empty() {
         exit::OK
     } else {
         exit::FAILURE

@@ -121,7 +121,8 @@ pub enum PolicyCommand {
     /// Validate policy files; exit 0 when all are valid, 1 otherwise.
     ///
     /// Every problem is reported as FILE:LINE:COLUMN: KEY: MESSAGE. Paths under
-    /// {workspace} are only checked when --workspace is given.
+    /// {workspace} are not checked here, since no workspace is chosen yet: `exec` and
+    /// `run` check them against the workspace they are given, before anything runs.
     #[command(after_help = HELP)]
     Check(CheckArgs),
     /// Describe in plain words what a policy lets an agent read, write, reach and inherit,

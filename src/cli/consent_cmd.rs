@@ -57,7 +57,10 @@ fn grant(args: &GrantArgs, policies: Option<&Path>) -> Result<i32> {
         let agent = registry::load_agent(&entry, &opts)?;
         let status = manager.check(&agent)?;
         if let Status::Denied { .. } = status {
-            eprintln!("mycelium: not granted: {}", status.describe(name));
+            eprintln!(
+                "mycelium: not granted: {}, then run `mycelium consent grant {name}` again",
+                status.describe(name)
+            );
             code = exit::FAILURE;
             continue;
         }

@@ -24,36 +24,84 @@ use crate::sanitize::{OutputSanitizer, Redactions};
 
 pub(super) fn run(args: RunArgs, policies: Option<&std::path::Path>) -> Result<i32> {
     let opts = load_options(policies);
-    let entry = registry::find(&search_path(policies), &args.agent)?;
-    let agent = registry::load_agent(&entry, &opts)?;
+    // Nothing runs when the name, the agent's files or its policy are wrong: 125.
+    let entry = match registry::find(&search_path(policies), &args.agent) {
+        Ok(e) => e,
+        Err(e) => return Ok(not_run(e, exit::SANDBOX)),
+    };
+    let agent = match registry::load_agent(&entry, &opts) {
+        Ok(a) => a,
+        Err(e) => return Ok(not_run(e, exit::SANDBOX)),
+    };
     let name = &agent.name;
     if agent.policy.agent.command.is_empty() {
+        return Ok(not_run(
+            anyhow::anyhow!(
+                "{name}: its policy has no [agent] command; add one, or run a command with `mycelium exec --policy {}`",
+                entry.policy_path.display()
+            ),
+            exit::SANDBOX,
+        ));
+    }
+
+    // Consent that is missing, refused or unreadable: 77.
+    if let Err(e) = ensure_consent(&agent) {
+        return Ok(not_run(e, exit::CONSENT));
+    }
+    match launch(&args, &agent, &opts) {
+        Ok(code) => Ok(code),
+        Err(e) => Ok(not_run(e, exit::SANDBOX)),
+    }
+}
+
+/// Print why nothing ran; the exit code that says so.
+fn not_run(e: impl Into<anyhow::Error>, code: i32) -> i32 {
+    eprintln!("mycelium: error: {:#}", e.into());
+    code
+}
+
+/// The agent may run: its consent is valid or not needed, or a person at this terminal
+/// grants it now.
+///
+/// # Errors
+/// Why it may not, with what to do about it.
+fn ensure_consent(agent: &registry::LoadedAgent) -> Result<()> {
+    let name = &agent.name;
+    let manager = manager()?;
+    let status = manager.check(agent)?;
+    if status.allows_run() {
+        return Ok(());
+    }
+    let denied = matches!(status, Status::Denied { .. });
+    if denied || !std::io::stdin().is_terminal() {
+        eprintln!("mycelium: {}", status.describe(name));
+        if denied {
+            // `consent grant` refuses a denied agent: the denial must be lifted first.
+            bail!(
+                "{name} was not run: it is denied; `mycelium consent revoke {name}` lifts the denial, after which `mycelium consent grant {name}` (or `run` in a terminal) asks for consent again"
+            );
+        }
         bail!(
-            "{name}: its policy has no [agent] command; add one, or run a command with `mycelium exec --policy {}`",
-            entry.policy_path.display()
+            "{name} was not run: grant consent in a terminal with `mycelium consent grant {name}` (from a script: `mycelium consent grant --yes {name}`)"
         );
     }
-
-    let manager = manager()?;
-    let status = manager.check(&agent)?;
-    if !status.allows_run() {
-        let interactive =
-            std::io::stdin().is_terminal() && !matches!(status, Status::Denied { .. });
-        if !interactive {
-            eprintln!("mycelium: {}", status.describe(name));
-            eprintln!(
-                "mycelium: not run; grant consent in a terminal with `mycelium consent grant {name}`"
-            );
-            return Ok(exit::FAILURE);
-        }
-        let banner = prompt::banner(&agent, &status);
-        if prompt::ask(std::io::stdin().lock(), std::io::stderr(), &banner)? != Answer::Yes {
-            eprintln!("mycelium: not granted; {name} was not run");
-            return Ok(exit::FAILURE);
-        }
-        manager.grant(&agent, None, Grantor::current())?;
+    let banner = prompt::banner(agent, &status);
+    if prompt::ask(std::io::stdin().lock(), std::io::stderr(), &banner)? != Answer::Yes {
+        bail!("not granted; {name} was not run");
     }
+    manager.grant(agent, None, Grantor::current())?;
+    Ok(())
+}
 
+/// Start the consented agent and wait for it; its exit code.
+///
+/// # Errors
+/// A failure before the agent could start (its pinned files, the sanitizer's rules).
+fn launch(
+    args: &RunArgs,
+    agent: &registry::LoadedAgent,
+    opts: &crate::policy::LoadOptions,
+) -> Result<i32> {
     // Pinned files go in as sealed copies at FIRST_PASSED_FD, +1, …: the program itself
     // is executed from its descriptor, and a pinned script named in the arguments is read
     // through /proc/self/fd.

@@ -1,7 +1,8 @@
 //! Environment scrubbing: what the agent inherits, and which values must be redacted.
 //!
 //! The agent starts from nothing. It gets a fixed safe set (`PATH`, `HOME` inside the
-//! sandbox, locale, `TERM`, `TZ`), then the policy's `pass` and `set`. Names on the
+//! sandbox, and the exact names of [`SAFE_NAMES`]: locale, `TERM`, `TZ`), then the policy's
+//! `pass` (exact names, never patterns) and `set`. Names on the
 //! block-list below — exact names and patterns — are withheld even when `pass` names them,
 //! unless the policy lists them in `allow_secrets`. Every sensitive value found in the
 //! caller's environment is returned as [`Withheld`] so the sanitizer can redact it if it
@@ -15,6 +16,32 @@ use crate::policy::EnvPolicy;
 
 /// `PATH` inside every sandbox (the policy may override it with `set`).
 pub const SAFE_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// The caller's variables every agent gets when the caller has them: the locale
+/// (`LANG`, `LANGUAGE` and the thirteen `LC_*` categories of locale(7), no other `LC_*`
+/// name), terminal type, colour preference and time zone. Each only changes how output
+/// looks. Exact names: no prefix or pattern, so no secret can ride in under one.
+pub const SAFE_NAMES: &[&str] = &[
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_ADDRESS",
+    "LC_COLLATE",
+    "LC_CTYPE",
+    "LC_IDENTIFICATION",
+    "LC_MEASUREMENT",
+    "LC_MESSAGES",
+    "LC_MONETARY",
+    "LC_NAME",
+    "LC_NUMERIC",
+    "LC_PAPER",
+    "LC_TELEPHONE",
+    "LC_TIME",
+    "TERM",
+    "TZ",
+    "COLORTERM",
+    "NO_COLOR",
+];
 
 /// Sensitive names, exactly; each with why it is withheld.
 const BLOCKED_NAMES: &[(&str, &str)] = &[
@@ -203,15 +230,10 @@ pub fn scrub<'a>(
     agent.insert("PATH".to_string(), SAFE_PATH.to_string());
     agent.insert("HOME".to_string(), home.to_string());
     // Locale, terminal type and time zone change how output looks, never what is reachable.
+    // Exact names only: a prefix such as `LC_` would pass any variable a caller names
+    // `LC_<anything>` (`LC_DEPLOY_TOKEN`), and the block-list is still applied on top.
     for (name, value) in &caller {
-        let safe = *name == "LANG"
-            || *name == "LANGUAGE"
-            || name.starts_with("LC_")
-            || *name == "TERM"
-            || *name == "TZ"
-            || *name == "COLORTERM"
-            || *name == "NO_COLOR";
-        if safe {
+        if SAFE_NAMES.contains(name) && sensitive_reason(name).is_none() {
             agent.insert((*name).to_string(), (*value).to_string());
         }
     }
@@ -330,5 +352,73 @@ mod tests {
                 ("FOO_TOKEN", "tok-123456789")
             ]
         );
+    }
+
+    #[test]
+    fn only_the_locale_categories_pass_and_never_a_secret_named_like_one() {
+        let caller = [
+            ("LANG", "de_DE.UTF-8"),
+            ("LC_ALL", "de_DE.UTF-8"),
+            ("LC_TIME", "en_GB.UTF-8"),
+            ("LC_IDENTIFICATION", "x"),
+            ("LC_DEPLOY_TOKEN", "lc-token-canary-0123456789"),
+            ("LC_SECRET", "lc-secret-canary"),
+            ("LC_FOO", "not a locale category"),
+            ("LC_all", "lower-case is another name"),
+            ("TERMINAL_PASSWORD", "hunter2-canary"),
+        ];
+        let out = scrub(caller, &EnvPolicy::default(), "/tmp");
+        let names: Vec<&str> = out.agent.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            vec![
+                "HOME",
+                "LANG",
+                "LC_ALL",
+                "LC_IDENTIFICATION",
+                "LC_TIME",
+                "PATH"
+            ]
+        );
+        let withheld: Vec<&str> = out.withheld.iter().map(|w| w.name.as_str()).collect();
+        assert_eq!(
+            withheld,
+            vec!["LC_DEPLOY_TOKEN", "LC_SECRET", "TERMINAL_PASSWORD"]
+        );
+    }
+
+    #[test]
+    fn every_safe_name_is_a_real_one_and_none_is_sensitive() {
+        assert_eq!(
+            SAFE_NAMES.iter().filter(|n| n.starts_with("LC_")).count(),
+            13
+        );
+        for n in SAFE_NAMES {
+            assert_eq!(sensitive_reason(n), None, "{n}");
+        }
+    }
+
+    #[test]
+    fn pass_is_exact_and_a_passed_secret_lc_name_is_withheld() {
+        let caller = [
+            ("LC_DEPLOY_TOKEN", "lc-token-canary-0123456789"),
+            ("LC_FOO", "asked for by name"),
+            ("MY_TOKEN", "my-token-canary-0123456789"),
+            ("MY_NAME", "visible"),
+        ];
+        let policy = EnvPolicy {
+            pass: vec![
+                "LC_DEPLOY_TOKEN".into(),
+                "LC_FOO".into(),
+                "MY_TOKEN".into(),
+                "MY_".into(),
+                "MY_*".into(),
+                "my_name".into(),
+            ],
+            ..EnvPolicy::default()
+        };
+        let out = scrub(caller, &policy, "/tmp");
+        let names: Vec<&str> = out.agent.keys().map(String::as_str).collect();
+        assert_eq!(names, vec!["HOME", "LANG", "LC_FOO", "PATH"]);
     }
 }

@@ -69,7 +69,7 @@ pub fn explain(policy: &Policy) -> Explanation {
     };
     let mut inherits = vec![
         format!("PATH={SAFE_PATH}"),
-        "HOME, LANG, LC_*, TERM, TZ".to_string(),
+        "HOME, LANG, LANGUAGE, LC_ALL and the other locale categories, TERM, TZ".to_string(),
     ];
     let mut withheld = Vec::new();
     for name in &policy.env.pass {

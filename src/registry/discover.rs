@@ -3,8 +3,10 @@
 //! An agent is a policy file `<name>.toml` in one of the search directories, in this order:
 //! the directory given with `--policies` / `MYCELIUM_POLICIES`, `./policies`, then
 //! `$MYCELIUM_HOME/policies`. The agent's name is the file's stem, so the name an MCP client
-//! sees is the name a person finds on disk. A name found twice is an error naming both
-//! files — the search path never silently shadows one agent with another. This module only
+//! sees is the name a person finds on disk. A name found twice is reported as a clash naming
+//! both files and that name cannot be used until one is renamed or removed — the search
+//! path never silently shadows one agent with another — while every other agent stays
+//! usable. This module only
 //! lists directory entries; it reads no file contents.
 
 use std::collections::BTreeMap;
@@ -72,13 +74,38 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// Two policy files on the search path with the same agent name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    /// The name.
+    pub name: String,
+    /// The file found first on the search path.
+    pub first: PathBuf,
+    /// Another file with the same name.
+    pub second: PathBuf,
+}
+
+impl Duplicate {
+    /// The error that refuses the name.
+    #[must_use]
+    pub fn error(&self) -> RegistryError {
+        RegistryError::Duplicate {
+            name: self.name.clone(),
+            first: self.first.clone(),
+            second: self.second.clone(),
+        }
+    }
+}
+
 /// Everything found on the search path.
 #[derive(Debug, Clone, Default)]
 pub struct Discovery {
-    /// Agents, sorted by name.
+    /// Agents, sorted by name; a name defined more than once is not among them.
     pub agents: Vec<AgentEntry>,
     /// Policy-looking files whose name is not a valid agent name.
     pub skipped: Vec<Skipped>,
+    /// Names defined by more than one file (one entry per extra file), in search order.
+    pub duplicates: Vec<Duplicate>,
 }
 
 /// Whether `name` is a valid agent name: 1 to 64 of `A-Z a-z 0-9 . _ -`, starting with a
@@ -95,8 +122,8 @@ pub fn is_valid_name(name: &str) -> bool {
 ///
 /// # Errors
 /// [`RegistryError::MissingDir`] when the explicit directory does not exist,
-/// [`RegistryError::ReadDir`] when a directory cannot be listed,
-/// [`RegistryError::Duplicate`] when two files define the same name.
+/// [`RegistryError::ReadDir`] when a directory cannot be listed. Two files defining one
+/// name are not an error here: they are listed in [`Discovery::duplicates`].
 pub fn discover(search: &SearchPath) -> Result<Discovery, RegistryError> {
     if let Some(dir) = &search.explicit
         && !dir.is_dir()
@@ -105,6 +132,7 @@ pub fn discover(search: &SearchPath) -> Result<Discovery, RegistryError> {
     }
     let mut found: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut skipped = Vec::new();
+    let mut duplicates = Vec::new();
     for dir in &search.dirs {
         let entries = match std::fs::read_dir(dir) {
             Ok(e) => e,
@@ -149,11 +177,12 @@ pub fn discover(search: &SearchPath) -> Result<Discovery, RegistryError> {
                 continue;
             }
             if let Some(first) = found.get(stem) {
-                return Err(RegistryError::Duplicate {
+                duplicates.push(Duplicate {
                     name: stem.to_string(),
                     first: first.clone(),
                     second: path,
                 });
+                continue;
             }
             found.insert(stem.to_string(), path);
         }
@@ -161,21 +190,28 @@ pub fn discover(search: &SearchPath) -> Result<Discovery, RegistryError> {
     Ok(Discovery {
         agents: found
             .into_iter()
+            .filter(|(name, _)| !duplicates.iter().any(|d| d.name == *name))
             .map(|(name, policy_path)| AgentEntry { name, policy_path })
             .collect(),
         skipped,
+        duplicates,
     })
 }
 
 /// Find one agent by name.
 ///
 /// # Errors
-/// As [`discover`], and [`RegistryError::NotFound`] listing the directories searched.
+/// As [`discover`], [`RegistryError::Duplicate`] when more than one file defines `name`,
+/// and [`RegistryError::NotFound`] listing the directories searched.
 pub fn find(search: &SearchPath, name: &str) -> Result<AgentEntry, RegistryError> {
     if !is_valid_name(name) {
         return Err(RegistryError::BadName { name: name.into() });
     }
-    discover(search)?
+    let found = discover(search)?;
+    if let Some(d) = found.duplicates.iter().find(|d| d.name == name) {
+        return Err(d.error());
+    }
+    found
         .agents
         .into_iter()
         .find(|a| a.name == name)
@@ -221,12 +257,18 @@ mod tests {
         assert_eq!(names, vec!["a", "b", "c"]);
         assert_eq!(d.skipped.len(), 1);
 
+        // A clash: the name is refused, every other agent is still listed and found.
         std::fs::write(home.join("policies/a.toml"), "").unwrap();
-        let e = discover(&sp).unwrap_err().to_string();
+        let d = discover(&sp).unwrap();
+        let names: Vec<_> = d.agents.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, vec!["b", "c"]);
+        assert_eq!(d.duplicates.len(), 1);
+        let e = find(&sp, "a").unwrap_err().to_string();
         assert!(
             e.contains("extra/a.toml") && e.contains("home/policies/a.toml"),
             "{e}"
         );
+        assert_eq!(find(&sp, "b").unwrap().name, "b");
     }
 
     #[test]

@@ -16,7 +16,9 @@ use std::path::PathBuf;
 
 pub use checksum::Checksum;
 pub use definition::{Definition, DefinitionError};
-pub use discover::{AgentEntry, Discovery, SearchPath, Skipped, discover, find, is_valid_name};
+pub use discover::{
+    AgentEntry, Discovery, Duplicate, SearchPath, Skipped, discover, find, is_valid_name,
+};
 pub use pin::PinnedFile;
 
 use crate::policy::{LoadOptions, Policy, PolicyError};

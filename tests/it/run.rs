@@ -142,7 +142,7 @@ fn consent_gates_the_run_and_an_edit_asks_again() {
     let ws_s = ws.to_str().unwrap();
     // Medium risk (writes the workspace): without consent nothing runs.
     let o = a.run(&["run", "writer", "-w", ws_s, "first"]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert_eq!(o.status.code(), Some(77), "{}", text(&o.stderr));
     assert!(
         text(&o.stderr).contains("run `mycelium consent grant writer`"),
         "{}",
@@ -168,7 +168,7 @@ fn consent_gates_the_run_and_an_edit_asks_again() {
     )
     .unwrap();
     let o = a.run(&["run", "writer", "-w", ws_s, "second"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(77));
     assert!(
         text(&o.stderr).contains(&format!("pinned file {}", script.display())),
         "{}",
@@ -185,7 +185,7 @@ fn an_agent_without_a_command_is_an_error_that_points_to_exec() {
     let a = Agents::new();
     a.policy("bare", "description = \"nothing to run\"", "");
     let o = a.run(&["run", "bare"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(125));
     assert!(
         text(&o.stderr).contains("its policy has no [agent] command"),
         "{}",
@@ -229,4 +229,380 @@ fn agent_output_is_sanitized_including_withheld_values_and_split_writes() {
         "{}",
         text(&o.stderr)
     );
+}
+
+/// A low-risk agent (reads the system paths only) running `body` with `/bin/sh -c`.
+fn shell_agent(a: &Agents, name: &str, body: &str) {
+    a.policy(
+        name,
+        &format!("command = [\"/bin/sh\", \"-c\", {body:?}]"),
+        "",
+    );
+}
+
+#[test]
+fn run_exits_with_the_agents_own_code_and_128_plus_the_signal() {
+    gate!("run_exits_with_the_agents_own_code_and_128_plus_the_signal");
+    let a = Agents::new();
+    for (name, body, want) in [
+        ("ok", "exit 0", 0),
+        ("three", "exit 3", 3),
+        ("one", "exit 1", 1),
+        ("term", "kill -TERM $$", 128 + 15),
+        ("kill", "kill -KILL $$", 128 + 9),
+    ] {
+        shell_agent(&a, name, body);
+        let o = a.run(&["run", name]);
+        assert_eq!(o.status.code(), Some(want), "{name}: {}", text(&o.stderr));
+    }
+}
+
+#[test]
+fn run_exits_125_when_the_agent_name_or_its_policy_is_wrong() {
+    let a = Agents::new();
+    let o = a.run(&["run", "nobody"]);
+    assert_eq!(o.status.code(), Some(125), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("nobody"), "{}", text(&o.stderr));
+    let o = a.run(&["run", "../escape"]);
+    assert_eq!(o.status.code(), Some(125), "{}", text(&o.stderr));
+    // An invalid policy: an unknown key.
+    a.fx.file(
+        "policies/broken.toml",
+        "[agent]\ncommand = [\"/bin/true\"]\n[filesystem]\nread_only = [\"/usr\"]\nbogus = 1\n",
+    );
+    let o = a.run(&["run", "broken"]);
+    assert_eq!(o.status.code(), Some(125), "{}", text(&o.stderr));
+    // A pinned file that does not exist.
+    a.policy(
+        "unpinned",
+        "command = [\"/bin/true\"]\npin = [\"/nonexistent/agent.sh\"]",
+        "",
+    );
+    let o = a.run(&["run", "unpinned"]);
+    assert_eq!(o.status.code(), Some(125), "{}", text(&o.stderr));
+}
+
+#[test]
+fn run_exits_125_when_the_workspace_cannot_be_used_and_nothing_runs() {
+    gate!("run_exits_125_when_the_workspace_cannot_be_used_and_nothing_runs");
+    let a = Agents::new();
+    let out = a.fx.mkdir("out");
+    let marker = out.join("ran");
+    a.policy(
+        "ws",
+        &format!(
+            "command = [\"/bin/sh\", \"-c\", \"echo > {}\"]",
+            marker.display()
+        ),
+        &format!("read_write = [\"{{workspace}}\", {}]", toml_str(&out)),
+    );
+    let o = a.run(&["consent", "grant", "--yes", "ws"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    // Positive twin: with a workspace the agent runs and leaves its marker.
+    let ws = a.ws();
+    let o = a.run(&["run", "ws", "-w", ws.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(marker.exists());
+    std::fs::remove_file(&marker).unwrap();
+    // No workspace given, and a workspace that does not exist.
+    let o = a.run(&["run", "ws"]);
+    assert_eq!(o.status.code(), Some(125), "{}", text(&o.stderr));
+    let missing = a.fx.path().join("no-such-dir");
+    let o = a.run(&["run", "ws", "-w", missing.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(125), "{}", text(&o.stderr));
+    assert!(!marker.exists(), "the agent ran");
+}
+
+#[test]
+fn run_exits_77_without_consent_and_a_denied_agent_is_told_what_works() {
+    gate!("run_exits_77_without_consent_and_a_denied_agent_is_told_what_works");
+    let a = Agents::new();
+    let marker = a.ws().join("ran");
+    a.policy(
+        "w",
+        &format!(
+            "command = [\"/bin/sh\", \"-c\", \"echo >> {}\"]",
+            marker.display()
+        ),
+        "read_write = [\"{workspace}\"]",
+    );
+    let ws = a.ws();
+    let ws_s = ws.to_str().unwrap();
+    // Medium risk, no consent: 77, nothing ran.
+    let o = a.run(&["run", "w", "-w", ws_s]);
+    assert_eq!(o.status.code(), Some(77), "{}", text(&o.stderr));
+    assert!(!marker.exists());
+
+    // Denied (even over a grant): 77, and the message names revoke, never grant alone.
+    let o = a.run(&["consent", "grant", "--yes", "w"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = a.run(&["consent", "deny", "w"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = a.run(&["run", "w", "-w", ws_s]);
+    let msg = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(77), "{msg}");
+    assert!(!marker.exists());
+    assert!(
+        msg.contains("`mycelium consent revoke w` lifts the denial"),
+        "{msg}"
+    );
+    assert!(
+        !msg.contains("grant consent in a terminal with"),
+        "a denied agent is sent to `consent grant`, which refuses: {msg}"
+    );
+    // Doing what it says works: revoke, then grant, then run.
+    let o = a.run(&["consent", "grant", "--yes", "w"]);
+    assert_eq!(o.status.code(), Some(1), "grant must refuse while denied");
+    assert!(
+        text(&o.stderr).contains("consent revoke w"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = a.run(&["consent", "revoke", "w"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = a.run(&["run", "w", "-w", ws_s]);
+    assert_eq!(
+        o.status.code(),
+        Some(77),
+        "revoked: asked again, {}",
+        text(&o.stderr)
+    );
+    let o = a.run(&["consent", "grant", "--yes", "w"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = a.run(&["run", "w", "-w", ws_s]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "\n");
+}
+
+#[test]
+fn help_lists_each_exit_code_of_run() {
+    let o = crate::common::mycelium(&["run", "--help"]);
+    let help = text(&o.stdout);
+    for line in [
+        "  77   run: not run for lack of consent",
+        "  124  exec, run: the command timed out",
+        "  125  exec, run: nothing ran: invalid policy, unknown or ambiguous agent name, unusable",
+        "  N    exec, run: otherwise the command's own exit code; 128+N when killed by signal N",
+    ] {
+        assert!(help.contains(line), "{line:?} missing from: {help}");
+    }
+}
+
+#[test]
+fn one_duplicate_name_leaves_the_other_agents_listed_and_usable() {
+    let a = Agents::new();
+    a.policy("alpha", "command = [\"/bin/true\"]", "");
+    a.policy("twice", "command = [\"/bin/true\"]", "");
+    a.fx.mkdir("home/policies");
+    let second = a.fx.file(
+        "home/policies/twice.toml",
+        &format!("[agent]\ncommand = [\"/bin/true\"]\n[filesystem]\nread_only = [{SYSTEM}]\n"),
+    );
+    a.fx.file(
+        "home/policies/zeta.toml",
+        &format!("[agent]\ncommand = [\"/bin/true\"]\n[filesystem]\nread_only = [{SYSTEM}]\n"),
+    );
+    let o = a.run(&["agents"]);
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    // The rest is listed; the clash is reported with both files, and the exit code says so.
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    let names: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(names, ["alpha", "zeta"], "{out}");
+    assert!(err.contains("agent \"twice\" is defined twice"), "{err}");
+    assert!(err.contains(&second.display().to_string()), "{err}");
+    let o = a.run(&["agents", "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rows.as_array().map(Vec::len), Some(2), "{rows}");
+
+    // The clashing name cannot be used by any command; the others can.
+    for args in [
+        &["run", "twice"][..],
+        &["consent", "check", "twice"],
+        &["policy", "explain", "twice"],
+    ] {
+        let o = a.run(args);
+        assert_ne!(o.status.code(), Some(0), "{args:?}");
+        assert!(
+            text(&o.stderr).contains("is defined twice"),
+            "{args:?}: {}",
+            text(&o.stderr)
+        );
+    }
+    let o = a.run(&["run", "twice"]);
+    assert_eq!(o.status.code(), Some(125), "{}", text(&o.stderr));
+    let o = a.run(&["consent", "check", "alpha"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+}
+
+/// The options a command's `--help` defines (its option lines) and the ones its text
+/// names anywhere.
+fn options_of(help: &str) -> (Vec<String>, Vec<String>) {
+    let flags = |text: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        let b = text.as_bytes();
+        let mut i = 0;
+        while let Some(at) = text[i..].find("--") {
+            let start = i + at + 2;
+            let end = start
+                + text[start..]
+                    .find(|c: char| !(c.is_ascii_lowercase() || c == '-'))
+                    .unwrap_or(text.len() - start);
+            let before_ok = i + at == 0 || !b[i + at - 1].is_ascii_alphanumeric();
+            if before_ok && end > start && b[start].is_ascii_lowercase() {
+                out.push(text[start..end].trim_end_matches('-').to_string());
+            }
+            i = end.max(start);
+        }
+        out
+    };
+    let defined = help
+        .lines()
+        .filter(|l| l.trim_start().starts_with('-'))
+        .flat_map(|l| flags(l.split("  ").find(|p| !p.trim().is_empty()).unwrap_or("")))
+        .collect();
+    (defined, flags(help))
+}
+
+#[test]
+fn every_option_a_help_text_names_exists() {
+    for cmd in [
+        &["exec"][..],
+        &["run"],
+        &["doctor"],
+        &["agents"],
+        &["sanitize"],
+        &["policy", "check"],
+        &["policy", "explain"],
+        &["consent", "grant"],
+        &["consent", "check"],
+        &["consent", "revoke"],
+        &["consent", "deny"],
+        &["consent", "list"],
+        &["consent", "reset"],
+    ] {
+        let mut args = cmd.to_vec();
+        args.push("--help");
+        let o = crate::common::mycelium(&args);
+        assert_eq!(o.status.code(), Some(0), "{cmd:?}");
+        let help = text(&o.stdout);
+        let (defined, named) = options_of(&help);
+        assert!(
+            defined.contains(&"help".to_string()),
+            "{cmd:?}: {defined:?}"
+        );
+        for n in named {
+            assert!(
+                defined.contains(&n),
+                "`mycelium {} --help` names --{n}, which it does not have: {help}",
+                cmd.join(" ")
+            );
+        }
+    }
+}
+
+#[test]
+fn the_shipped_workspace_summary_agent_summarises_the_workspace() {
+    gate!("the_shipped_workspace_summary_agent_summarises_the_workspace");
+    let a = Agents::new();
+    // The shipped file, byte for byte.
+    std::fs::copy(
+        crate::common::policies_dir().join("workspace-summary.toml"),
+        a.fx.path().join("policies/workspace-summary.toml"),
+    )
+    .unwrap();
+    let ws = a.ws();
+    a.fx.file("ws/hello.py", "print(\"hello\")\n");
+    a.fx.mkdir("ws/src");
+    a.fx.file("ws/src/lib.rs", "fn a() {}\nfn b() {}\n");
+    a.fx.file("ws/SUMMARY.md", "stale\n");
+    let ws_s = ws.to_str().unwrap();
+    // Medium risk: it asks first.
+    let o = a.run(&["run", "workspace-summary", "-w", ws_s, "what is in here?"]);
+    assert_eq!(o.status.code(), Some(77), "{}", text(&o.stderr));
+    let o = a.run(&["consent", "grant", "--yes", "workspace-summary"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = a.run(&["run", "workspace-summary", "-w", ws_s, "what is in here?"]);
+    assert_eq!(
+        (o.status.code(), text(&o.stdout)),
+        (
+            Some(0),
+            "wrote SUMMARY.md: 2 files, 3 lines, 35 bytes.\n".to_string()
+        ),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(ws.join("SUMMARY.md")).unwrap(),
+        "# Workspace summary\n\nTask: what is in here?\n\n| lines | bytes | file |\n| ---: | ---: | --- |\n| 1 | 15 | `hello.py` |\n| 2 | 20 | `src/lib.rs` |\n\n2 files, 3 lines, 35 bytes.\n"
+    );
+}
+
+/// The README's block of example commands: the `sh` block that runs an agent.
+fn readme_examples(readme: &str) -> Vec<String> {
+    readme
+        .split("```sh\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.contains("mycelium run "))
+        .expect("the README has a block of examples that runs an agent")
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn every_example_command_of_the_readme_works_on_a_fresh_home() {
+    gate!("every_example_command_of_the_readme_works_on_a_fresh_home");
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let lines = readme_examples(&readme);
+    assert!(
+        lines.iter().any(|l| l.starts_with("mycelium run ")),
+        "{lines:?}"
+    );
+    // A fresh directory with the shipped policies, an empty MYCELIUM_HOME and `mycelium`
+    // on PATH, as the README assumes.
+    let a = Agents::new();
+    let bin_dir = a.fx.mkdir("bin");
+    std::os::unix::fs::symlink(bin(), bin_dir.join("mycelium")).unwrap();
+    for e in std::fs::read_dir(crate::common::policies_dir()).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            std::fs::copy(
+                &p,
+                a.fx.path().join("policies").join(p.file_name().unwrap()),
+            )
+            .unwrap();
+        }
+    }
+    for line in &lines {
+        // Without a terminal the consent question cannot be answered: say yes as a
+        // script would.
+        let line = line.replace("mycelium consent grant ", "mycelium consent grant --yes ");
+        let o = Command::new("/bin/sh")
+            .args(["-c", &line])
+            .env_clear()
+            .envs(crate::common::launcher_env())
+            .env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
+            .env("HOME", a.fx.path())
+            .env("MYCELIUM_HOME", a.fx.path().join("home"))
+            .current_dir(a.fx.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "README line {line:?} failed: {}{}",
+            text(&o.stdout),
+            text(&o.stderr)
+        );
+    }
+    let summary = std::fs::read_to_string(a.fx.path().join("project/SUMMARY.md")).unwrap();
+    assert!(summary.contains("`hello.py`"), "{summary}");
 }

@@ -5,8 +5,9 @@
 //! `REFUSED <ERRNO>`. Where an unconfined success is unsafe or impossible (module loading,
 //! kexec) or needs root (raw devices, bpf, mount), the test says why next to the probe.
 //!
-//! The probe is compiled once per test run with `cc -static` (the sandbox root need not hold
-//! the host's libraries) into a world-readable directory: the suite also runs as uid 65534.
+//! The probe is compiled with `cc -static` (the sandbox root need not hold the host's
+//! libraries) into a world-readable directory of the build tree, once per version of its
+//! source: the suite also runs as uid 65534, and leaves nothing in the temporary directory.
 
 mod bombs;
 mod devices;
@@ -115,13 +116,71 @@ fn remove_stale_probe_dirs() {
     }
 }
 
-/// The compiled probe, built once per run into a world-readable directory that outlives
-/// the run (a static holds it; the next run a day later removes it). `Err` says why it
-/// could not be built.
+/// The directory in the build tree that holds compiled probes (`cargo clean` removes it):
+/// nothing of the suite is left in the temporary directory.
+fn build_tree_probe_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("escape-probes")
+}
+
+/// Whether every directory from `/` down to `dir` lets any user through, so a sandbox
+/// whose ids are not the caller's (the unprivileged rerun) can reach a probe in it.
+fn world_traversable(dir: &Path) -> bool {
+    dir.ancestors().all(|d| {
+        std::fs::metadata(d).is_ok_and(|m| m.is_dir() && m.permissions().mode() & 0o001 != 0)
+    })
+}
+
+/// Compile `src` to `bin` (through a temporary name in the same directory, renamed into
+/// place, so a run that reads `bin` meanwhile never sees half a file).
+fn compile_probe(src: &Path, bin: &Path) -> Result<(), String> {
+    let partial = bin.with_extension(format!("partial-{}", std::process::id()));
+    let o = Command::new("cc")
+        .args(["-static", "-O1", "-Wall", "-o"])
+        .arg(&partial)
+        .arg(src)
+        .output()
+        .map_err(|e| format!("cannot run cc: {e}"))?;
+    if !o.status.success() {
+        let _ = std::fs::remove_file(&partial);
+        return Err(format!(
+            "cc -static {} failed (static glibc comes with libc6-dev): {}",
+            src.display(),
+            String::from_utf8_lossy(&o.stderr)
+        ));
+    }
+    std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o755))
+        .and_then(|()| std::fs::rename(&partial, bin))
+        .map_err(|e| format!("install {}: {e}", bin.display()))
+}
+
+/// The compiled probe. It is built into the build tree
+/// (`$CARGO_TARGET_TMPDIR/escape-probes/probe-<hash of the source>`, world-readable), and
+/// a run whose user cannot write there (the unprivileged rerun) uses the copy the main run
+/// built. Only when neither works is it built in a directory of the temporary directory,
+/// which `scripts/test-unprivileged.sh` points at a directory it removes afterwards.
+/// `Err` says why it could not be built.
 pub fn probe_bin() -> Result<&'static Path, String> {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BIN.get_or_init(|| {
         remove_stale_probe_dirs();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/escape/probes/probe.c");
+        let source = std::fs::read(&src).map_err(|e| format!("read {}: {e}", src.display()))?;
+        let hash = sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&source));
+        let name = format!("probe-{}", hex::encode(&hash[..8]));
+
+        let dir = build_tree_probe_dir();
+        let bin = dir.join(&name);
+        if world_traversable(&dir) && bin.is_file() {
+            return Ok(bin);
+        }
+        let built = std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)))
+            .map_err(|e| format!("create {}: {e}", dir.display()))
+            .and_then(|()| compile_probe(&src, &bin));
+        if built.is_ok() && world_traversable(&dir) {
+            return Ok(bin);
+        }
+
         let dir = tempfile::Builder::new()
             .prefix(PROBE_DIR_PREFIX)
             .tempdir()
@@ -129,23 +188,8 @@ pub fn probe_bin() -> Result<&'static Path, String> {
             .keep();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
             .map_err(|e| format!("chmod {}: {e}", dir.display()))?;
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/escape/probes/probe.c");
-        let bin = dir.join("probe");
-        let o = Command::new("cc")
-            .args(["-static", "-O1", "-Wall", "-o"])
-            .arg(&bin)
-            .arg(&src)
-            .output()
-            .map_err(|e| format!("cannot run cc: {e}"))?;
-        if !o.status.success() {
-            return Err(format!(
-                "cc -static {} failed (static glibc comes with libc6-dev): {}",
-                src.display(),
-                String::from_utf8_lossy(&o.stderr)
-            ));
-        }
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| format!("chmod {}: {e}", bin.display()))?;
+        let bin = dir.join(&name);
+        compile_probe(&src, &bin)?;
         Ok(bin)
     })
     .as_ref()

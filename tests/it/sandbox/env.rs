@@ -198,3 +198,123 @@ fn pid_1_keeps_none_of_the_callers_environment() {
         }
     }
 }
+
+/// `env` inside a sandbox of a policy with `env_section`, the caller's environment being
+/// `vars` (plus PATH and HOME).
+fn env_inside(env_section: &str, vars: &[(&str, &str)]) -> String {
+    let fx = Fixture::new();
+    let policy = fx.policy("p", &policy_body("", env_section));
+    let o = exec_cmd(&policy, None, &["/usr/bin/env"])
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    out(&o)
+}
+
+#[test]
+fn locale_variables_pass_but_lc_named_secrets_and_other_lc_names_do_not() {
+    gate!("locale_variables_pass_but_lc_named_secrets_and_other_lc_names_do_not");
+    let canary = "lc-deploy-canary-0123456789";
+    let text = env_inside(
+        "",
+        &[
+            ("LANG", "C.UTF-8"),
+            ("LC_ALL", "C.UTF-8"),
+            ("LC_MESSAGES", "C"),
+            ("LC_DEPLOY_TOKEN", canary),
+            ("LC_API_KEY", canary),
+            ("LC_DB_PASSWORD", canary),
+            ("LC_SECRET", canary),
+            ("LC_X", canary),
+            ("LC_all", canary),
+        ],
+    );
+    let mut names: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(n, _)| n))
+        .collect();
+    names.sort_unstable();
+    // Positive twin: the real locale variables reach the agent, with their values.
+    assert!(text.contains("LANG=C.UTF-8\n"), "{text}");
+    assert!(text.contains("LC_ALL=C.UTF-8\n"), "{text}");
+    assert!(text.contains("LC_MESSAGES=C\n"), "{text}");
+    assert_eq!(
+        names,
+        ["HOME", "LANG", "LC_ALL", "LC_MESSAGES", "PATH"],
+        "{text}"
+    );
+    assert!(!text.contains(canary), "{text}");
+}
+
+#[test]
+fn lc_named_secrets_are_withheld_even_when_passed_by_name() {
+    gate!("lc_named_secrets_are_withheld_even_when_passed_by_name");
+    let canary = "lc-deploy-canary-0123456789";
+    let text = env_inside(
+        "[env]\npass = [\"LC_DEPLOY_TOKEN\", \"LC_ACCESS_KEY\", \"LC_PROJECT\", \"MY_TOKEN\", \"MY_NAME\"]",
+        &[
+            ("LC_DEPLOY_TOKEN", canary),
+            ("LC_ACCESS_KEY", canary),
+            ("MY_TOKEN", canary),
+            ("LC_PROJECT", "by-name"),
+            ("MY_NAME", "visible"),
+        ],
+    );
+    // Positive twin: non-sensitive names the policy passes arrive, LC_ or not.
+    assert!(text.contains("LC_PROJECT=by-name\n"), "{text}");
+    assert!(text.contains("MY_NAME=visible\n"), "{text}");
+    assert!(!text.contains(canary), "{text}");
+    assert!(!text.contains("LC_DEPLOY_TOKEN"), "{text}");
+    assert!(!text.contains("MY_TOKEN"), "{text}");
+}
+
+#[test]
+fn a_pattern_in_pass_is_refused_rather_than_matched() {
+    // `pass` takes exact names: a glob that could sweep in `MY_TOKEN` is a policy error,
+    // and nothing runs.
+    let fx = Fixture::new();
+    let policy = fx.policy("p", &policy_body("", "[env]\npass = [\"MY_*\"]"));
+    let o = exec_cmd(&policy, None, &["/usr/bin/env"])
+        .env("MY_TOKEN", "my-token-canary-0123456789")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(125), "{}", err(&o));
+    assert!(err(&o).contains("env.pass[0]"), "{}", err(&o));
+    assert!(!out(&o).contains("my-token-canary"), "{}", out(&o));
+}
+
+#[test]
+fn withheld_lc_secret_is_named_in_the_report() {
+    gate!("withheld_lc_secret_is_named_in_the_report");
+    let fx = Fixture::new();
+    let policy = fx.policy("p", &policy_body("", ""));
+    let o = std::process::Command::new(crate::common::bin())
+        .args(["exec", "--report", "--policy"])
+        .arg(&policy)
+        .args(["--", "/bin/true"])
+        .env_clear()
+        .envs(crate::common::launcher_env())
+        .env("LC_DEPLOY_TOKEN", "lc-deploy-canary-0123456789")
+        .env("LC_ALL", "C")
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let report: serde_json::Value = serde_json::from_str(err(&o).lines().next().unwrap()).unwrap();
+    let withheld: Vec<&str> = report["env"]["withheld"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .filter(|n| *n != "MYCELIUM_LAUNCHER")
+        .collect();
+    assert_eq!(withheld, ["LC_DEPLOY_TOKEN"]);
+    let passed: Vec<&str> = report["env"]["passed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(passed, ["HOME", "LANG", "LC_ALL", "PATH"]);
+}

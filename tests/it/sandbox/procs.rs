@@ -2,7 +2,6 @@
 //! nothing left running after the command exits, a private host name.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use pretty_assertions::assert_eq;
 
@@ -79,50 +78,137 @@ fn leaked_descriptor_is_not_inherited() {
     assert_eq!(fds, vec!["0", "1", "2", "3"], "stderr: {}", err(&o));
 }
 
-fn host_has_process_with_cmdline(needle: &str) -> bool {
-    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
-        std::fs::read(e.path().join("cmdline"))
-            .map(|c| {
-                String::from_utf8_lossy(&c)
-                    .replace('\0', " ")
-                    .contains(needle)
-            })
-            .unwrap_or(false)
-    })
+/// Whether every writer of the pipe `r` reads from has closed it, right now: the read end
+/// is drained without blocking, and end-of-file means no process holds a write end.
+fn writers_gone(r: &mut std::process::ChildStdout) -> bool {
+    use std::io::Read;
+    nix::fcntl::fcntl(
+        &*r,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+            Err(e) => panic!("read: {e}"),
+        }
+    }
 }
+
+/// The host pids whose command line contains `needle`.
+fn host_pids_with_cmdline(needle: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let c = std::fs::read(e.path().join("cmdline")).ok()?;
+            String::from_utf8_lossy(&c)
+                .replace('\0', " ")
+                .contains(needle)
+                .then_some(pid)
+        })
+        .collect()
+}
+
+fn read_line(r: &mut std::process::ChildStdout) -> String {
+    use std::io::Read;
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while r.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
+        line.push(byte[0]);
+    }
+    String::from_utf8(line).unwrap()
+}
+
+/// A daemon for the test below: it touches 256 MiB page by page (no huge pages), says
+/// `daemon-up` and sleeps.
+const DAEMON: &str = "
+import mmap, time
+n = 256 << 20
+m = mmap.mmap(-1, n)
+m.madvise(mmap.MADV_NOHUGEPAGE)
+for i in range(0, n, 4096):
+    m[i] = 1
+print(\"daemon-up\", flush=True)
+time.sleep(3600)
+";
 
 #[test]
 fn double_forked_process_is_gone_after_the_command_exits() {
+    use std::io::Write;
+    use std::process::Stdio;
     gate!("double_forked_process_is_gone_after_the_command_exits");
     let fx = Fixture::new();
     let policy = fx.policy("p", &policy_body("", ""));
-    let marker = format!(
-        "{}.{}",
-        3000 + std::process::id() % 1000,
-        std::process::id()
-    );
-    // The daemon detaches twice (subshell + setsid) and sleeps; the command itself waits a
-    // moment so the test can see the daemon alive first (the positive twin).
-    let script = format!("(setsid sleep {marker} &) ; sleep 2; echo parent-done");
-    let mut child = exec_cmd(&policy, None, &["/bin/sh", "-c", &script])
-        .stdout(std::process::Stdio::piped())
+    let (m, n) = (3000 + std::process::id() % 1000, std::process::id());
+    let marker = format!("sleep {m}.{n}");
+    // The daemon detaches twice (subshell + setsid), keeps the standard output pipe open,
+    // says it runs and sleeps; the command exits when the test writes a line. The marker
+    // is put together by the shell, so only the daemon's command line holds it. The daemon
+    // also holds 256 MiB of small pages: a process killed with SIGKILL frees its memory
+    // before it closes its descriptors, so a daemon that is only killed as pid 1 exits
+    // (after the exit code was reported) still holds the pipe when mycelium has returned.
+    let script =
+        format!("m={m}; n={n}; (setsid /usr/bin/python3 -c '{DAEMON}' sleep $m.$n &); read go");
+
+    // Positive twin, unconfined: after the command exits the daemon still runs and still
+    // holds the pipe, and the probe sees both.
+    let mut host = Command::new("/bin/sh")
+        .args(["-c", &script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut seen = false;
-    while Instant::now() < deadline && !seen {
-        seen = host_has_process_with_cmdline(&format!("sleep {marker}"));
-        std::thread::sleep(Duration::from_millis(50));
+    let mut host_out = host.stdout.take().unwrap();
+    assert_eq!(read_line(&mut host_out), "daemon-up");
+    host.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    assert_eq!(host.wait().unwrap().code(), Some(0));
+    let left = host_pids_with_cmdline(&marker);
+    let held = !writers_gone(&mut host_out);
+    for pid in &left {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
     }
-    let status = child.wait().unwrap();
     assert!(
-        seen,
-        "the daemon was never visible from the host, so this probe cannot detect it"
+        left.len() == 1 && held,
+        "unconfined, the daemon must outlive the command and hold its pipe ({left:?}, {held})"
     );
+    drop(host_out);
+
+    // Confined: the daemon is visible from the host while the command runs...
+    let mut child = exec_cmd(&policy, None, &["/bin/sh", "-c", &script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    assert_eq!(read_line(&mut out), "daemon-up");
+    assert_eq!(
+        host_pids_with_cmdline(&marker).len(),
+        1,
+        "the daemon is not visible from the host, so this probe cannot detect it"
+    );
+    assert!(!writers_gone(&mut out), "the daemon must hold the pipe now");
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
-    // pid 1 exiting tears the namespace down before the launcher reports.
+    // ...and the moment mycelium has exited it is gone: the exit code is only reported
+    // once pid 1 has killed and reaped every process, so no writer of the pipe is left and
+    // no process carries the marker. (Without that sweep the kernel would still kill it as
+    // pid 1 exits, but after the code was reported: this check would see it alive.)
     assert!(
-        !host_has_process_with_cmdline(&format!("sleep {marker}")),
+        writers_gone(&mut out),
+        "a process of the sandbox still holds its output pipe after mycelium exited"
+    );
+    assert_eq!(
+        host_pids_with_cmdline(&marker),
+        Vec::<i32>::new(),
         "daemon survived the sandbox"
     );
 }
