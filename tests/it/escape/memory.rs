@@ -81,3 +81,57 @@ fn memfd_works_when_no_memory_limit_is_set() {
         UnaccountedMemory::Refused => assert_refused("memfd under 64M", &o, &["EPERM"]),
     }
 }
+
+#[test]
+fn report_explain_and_doctor_name_the_memory_mechanism() {
+    let probe = escape_gate!("report_explain_and_doctor_name_the_memory_mechanism");
+    let fx = Fixture::new();
+    let policy = default_policy(&fx, probe, &[], LIMIT);
+    let expected = cgroup::describe_memory(enforcement());
+    let run = |args: &[&std::ffi::OsStr]| {
+        let mut cmd = std::process::Command::new(crate::common::bin());
+        cmd.args(args)
+            .env_clear()
+            .envs(crate::common::launcher_env())
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", "/nonexistent");
+        run_bounded(cmd)
+    };
+    let o = run(&[
+        "exec".as_ref(),
+        "--report".as_ref(),
+        "--policy".as_ref(),
+        policy.as_os_str(),
+        "--".as_ref(),
+        probe.as_os_str(),
+        "pair_stream".as_ref(),
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let report: serde_json::Value = stderr
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .unwrap_or_else(|| panic!("no report in {stderr:?}"));
+    assert_eq!(
+        report["sandbox"]["limits"]["memory"].as_str(),
+        Some(expected.as_str())
+    );
+    let o = run(&["policy".as_ref(), "explain".as_ref(), policy.as_os_str()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains(&format!(
+            "memory limit, for this caller on this host: {expected}"
+        )),
+        "{text}"
+    );
+    // Without `memory`, neither says anything about it.
+    let unlimited = default_policy(&fx, probe, &[], "");
+    let o = run(&["policy".as_ref(), "explain".as_ref(), unlimited.as_os_str()]);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("memory limit"));
+    let o = run(&["doctor".as_ref()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains(&format!("[limits] memory is enforced with {expected}")),
+        "{text}"
+    );
+}
