@@ -53,6 +53,15 @@ pub(super) fn run(args: &DoctorArgs) -> Result<i32> {
         None if uid == 0 => summary.push("[limits] are per-process rlimits only; as root, a policy with limits.processes is refused (the kernel does not apply RLIMIT_NPROC to root)".to_string()),
         None => summary.push("[limits] are enforced with rlimits only (per process, not per sandbox)".to_string()),
     }
+    let memory_only = CgroupLimits {
+        memory: Some(1),
+        pids: None,
+        cpu_millis: None,
+    };
+    summary.push(format!(
+        "[limits] memory is enforced with {}",
+        cgroup::describe_memory(cgroup::memory_enforcement(&memory_only))
+    ));
     let kernel = nix::sys::utsname::uname()
         .map(|u| u.release().to_string_lossy().into_owned())
         .unwrap_or_default();

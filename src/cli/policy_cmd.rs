@@ -95,7 +95,7 @@ fn explain_cmd(args: &ExplainArgs, opts: &LoadOptions) -> Result<i32> {
 
 /// What this kernel enforces of the policy: Landlock's account and the seccomp summary.
 fn on_this_host(policy: &Policy) -> Vec<String> {
-    use crate::isolation::{landlock, seccomp};
+    use crate::isolation::{cgroup, landlock, seccomp};
     let mut out = Vec::new();
     let plan = landlock::LandlockPlan::from_policy(policy, None);
     match landlock::describe(&plan, landlock::probe_abi()) {
@@ -116,7 +116,15 @@ fn on_this_host(policy: &Policy) -> Vec<String> {
             "Landlock cannot enforce this policy here, so it would not run: {e}"
         )),
     }
-    let s = seccomp::describe(&policy.seccomp, policy.network.mode);
+    let limits = cgroup::CgroupLimits::from_policy(&policy.limits);
+    let memory = cgroup::memory_enforcement(&limits);
+    if limits.memory.is_some() {
+        out.push(format!(
+            "memory limit, for this caller on this host: {}",
+            cgroup::describe_memory(memory)
+        ));
+    }
+    let s = seccomp::describe(&policy.seccomp, policy.network.mode, memory);
     out.push(format!(
         "seccomp: {} system calls allowed, everything else answers {}; {}",
         s.allowed,

@@ -6,11 +6,18 @@
 //! hierarchies are used by root where they are mounted. The launcher creates the group,
 //! moves pid 1 into it before the sandbox runs anything, and removes it after pid 1 is
 //! reaped (when every process of the sandbox is gone).
+//!
+//! It also decides how `limits.memory` is enforced ([`memory_enforcement`]): a memory
+//! cgroup counts every page the sandbox holds, file and IPC pages included; without one the
+//! limit is `RLIMIT_AS` per process, which counts none of those, so the seccomp filter then
+//! refuses the calls that would hold them ([`UnaccountedMemory::Refused`]).
 
 use std::path::{Path, PathBuf};
 
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
+
+use super::seccomp::{UNACCOUNTED_MEMORY_CALLS, UnaccountedMemory};
 
 /// What the sandbox as a whole may use.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +31,16 @@ pub struct CgroupLimits {
 }
 
 impl CgroupLimits {
+    /// The sandbox-wide limits a policy's `[limits]` asks for.
+    #[must_use]
+    pub fn from_policy(limits: &crate::policy::Limits) -> CgroupLimits {
+        CgroupLimits {
+            memory: limits.memory.map(|m| m.0),
+            pids: limits.processes,
+            cpu_millis: None,
+        }
+    }
+
     /// Whether any limit is set.
     #[must_use]
     pub fn is_empty(&self) -> bool {
@@ -118,6 +135,36 @@ pub fn available(limits: &CgroupLimits) -> Option<&'static str> {
         && (limits.memory.is_none() || v1_parent("memory").is_some())
         && limits.cpu_millis.is_none();
     v1_ok.then_some("cgroup v1")
+}
+
+/// Whether the filter must refuse the calls that hold memory outside the address space: only
+/// when `limits` sets memory and no cgroup can carry these `limits` here (the group is
+/// created with all of them or not at all, so all of them are checked).
+#[must_use]
+pub fn memory_enforcement(limits: &CgroupLimits) -> UnaccountedMemory {
+    if limits.memory.is_some() && available(limits).is_none() {
+        UnaccountedMemory::Refused
+    } else {
+        UnaccountedMemory::Allowed
+    }
+}
+
+/// How a set `limits.memory` is enforced under `unaccounted`, in words, for `doctor`,
+/// `policy explain` and `exec --report`.
+#[must_use]
+pub fn describe_memory(unaccounted: UnaccountedMemory) -> String {
+    match unaccounted {
+        UnaccountedMemory::Allowed => {
+            "a memory cgroup for the whole sandbox (file, shared and IPC pages included), plus RLIMIT_AS per process".to_string()
+        }
+        UnaccountedMemory::Refused => {
+            let calls: Vec<&str> = UNACCOUNTED_MEMORY_CALLS.iter().map(|(n, _)| *n).collect();
+            format!(
+                "RLIMIT_AS per process, with {} refused (no memory cgroup here, and RLIMIT_AS does not count memory they hold); tmpfs mounts keep their declared sizes",
+                calls.join(", ")
+            )
+        }
+    }
 }
 
 fn needed_v2(limits: &CgroupLimits) -> Vec<&'static str> {

@@ -152,24 +152,29 @@ pub struct SandboxPlan {
 pub struct FiltersReport {
     /// The policy's `[seccomp]`, for [`super::seccomp::describe`].
     pub seccomp: crate::policy::Seccomp,
+    /// Whether the filter refuses memfd and System V IPC (no memory cgroup for
+    /// `limits.memory`).
+    pub memory: seccomp::UnaccountedMemory,
 }
 
 /// Compile the policy's filter once per process and reuse it for every later spawn of the
 /// same policy (a large filter costs measurable time to build).
-fn compiled_filter(policy: &Policy) -> Result<SeccompFilter, IsolationError> {
+fn compiled_filter(
+    policy: &Policy,
+    memory: seccomp::UnaccountedMemory,
+) -> Result<SeccompFilter, IsolationError> {
     static CACHE: Mutex<BTreeMap<String, SeccompFilter>> = Mutex::new(BTreeMap::new());
-    let key = serde_json::to_string(&(&policy.seccomp, policy.network.mode)).unwrap_or_default();
+    let key =
+        serde_json::to_string(&(&policy.seccomp, policy.network.mode, memory)).unwrap_or_default();
     if let Ok(cache) = CACHE.lock()
         && let Some(f) = cache.get(&key)
     {
         return Ok(f.clone());
     }
-    let filter =
-        seccomp::compile(&policy.seccomp, policy.network.mode, Arch::native()).map_err(|e| {
-            IsolationError::Plan {
-                policy: policy.path.clone(),
-                message: format!("seccomp: {e}"),
-            }
+    let filter = seccomp::compile(&policy.seccomp, policy.network.mode, memory, Arch::native())
+        .map_err(|e| IsolationError::Plan {
+            policy: policy.path.clone(),
+            message: format!("seccomp: {e}"),
         })?;
     if let Ok(mut cache) = CACHE.lock() {
         cache.insert(key, filter.clone());
@@ -367,14 +372,16 @@ pub fn prepare<'a>(
     push(RlimitKind::RlimitFsize, l.file_size.map(|m| m.0));
     push(RlimitKind::RlimitCpu, l.cpu_time.map(|d| d.as_secs()));
 
-    let cgroup = CgroupLimits {
-        memory: l.memory.map(|m| m.0),
-        pids: l.processes,
-        cpu_millis: None,
-    };
+    let cgroup = CgroupLimits::from_policy(l);
+    // limits.memory: a memory cgroup where one can be had, else the filter refuses what
+    // RLIMIT_AS cannot count (memfd, System V IPC). A cgroup promised here is then
+    // required at spawn, so one that cannot be made after all never leaves memory unbounded.
+    let memory = cgroup::memory_enforcement(&cgroup);
+    let memory_by_cgroup = l.memory.is_some() && memory == seccomp::UnaccountedMemory::Allowed;
     // RLIMIT_NPROC does not apply to processes whose real uid is host root (fork.c exempts
     // INIT_USER), and the sandbox's processes are host root when the caller is.
-    let cgroup_required = l.processes.is_some() && nix::unistd::getuid().is_root();
+    let cgroup_required =
+        (l.processes.is_some() && nix::unistd::getuid().is_root()) || memory_by_cgroup;
     if cgroup_required && cgroup::available(&cgroup).is_none() {
         return Err(IsolationError::Unsupported {
             feature: "a pids cgroup (limits.processes when running as root)",
@@ -391,9 +398,10 @@ pub fn prepare<'a>(
         cause: e.to_string(),
         fix: "use a kernel with Landlock enabled (Linux 5.13+, `lsm=` including landlock; see `mycelium doctor`), or lower landlock.min_abi / drop port lists".into(),
     })?;
-    let filter = compiled_filter(policy)?;
+    let filter = compiled_filter(policy, memory)?;
     let filters_report = FiltersReport {
         seccomp: policy.seccomp.clone(),
+        memory,
     };
 
     let plan = SandboxPlan {

@@ -51,6 +51,9 @@ pub struct LimitsReport {
     pub mechanism: String,
     /// `RLIMIT_AS=1073741824`, …
     pub applied: Vec<String>,
+    /// How `limits.memory` is enforced, when the policy sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
 }
 
 /// The report for a plan the launcher has just carried out.
@@ -103,6 +106,10 @@ pub fn for_plan(plan: &super::plan::SandboxPlan, uid_map: &str, gid_map: &str) -
             .iter()
             .map(|l| format!("{}={}", l.name.as_str(), l.value))
             .collect(),
+        memory: plan
+            .cgroup
+            .memory
+            .map(|_| super::cgroup::describe_memory(plan.filters_report.memory)),
     };
     SandboxReport {
         namespaces,
@@ -117,6 +124,7 @@ pub fn for_plan(plan: &super::plan::SandboxPlan, uid_map: &str, gid_map: &str) -
             serde_json::to_value(super::seccomp::describe(
                 &plan.filters_report.seccomp,
                 plan.network,
+                plan.filters_report.memory,
             ))
             .unwrap_or_default(),
         ),

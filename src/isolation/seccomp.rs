@@ -2,7 +2,9 @@
 //!
 //! This module owns the two built-in allow-lists (`default`, `strict`), the calls that the
 //! default profile never allows (each with its reason), the argument checks on `clone`,
-//! `ioctl`, `personality` and `socket`, the x86_64 and aarch64 name tables, and the code
+//! `ioctl`, `personality`, `socket`, `socketpair` and the mode of every call that sets or
+//! creates with one (no set-id bits), the calls refused when `limits.memory` has no cgroup
+//! behind it ([`UnaccountedMemory`]), the x86_64 and aarch64 name tables, and the code
 //! generator that lowers a [`RuleSet`] to classic BPF. Building a filter is pure
 //! ([`compile`], [`validate`], [`describe`]); only [`install`] touches the kernel, through
 //! `seccompiler`'s safe `apply_filter`.
@@ -10,9 +12,9 @@
 //! Shape of every compiled program, in evaluation order:
 //!
 //! 1. a guard: a foreign audit architecture (i386 on x86_64, arm32 on aarch64) or an x32
-//!    call (`__X32_SYSCALL_BIT`) kills the whole process; `clone3` answers `ENOSYS`, because
-//!    its flags live in memory a filter cannot read and libc falls back to `clone`, whose
-//!    flags it can;
+//!    call (`__X32_SYSCALL_BIT`) kills the whole process; `clone3` and `openat2` answer
+//!    `ENOSYS`, because their flags (and openat2's mode) live in memory a filter cannot read
+//!    and libc falls back to `clone` and `openat`, whose arguments it can;
 //! 2. a balanced binary search over the call number (layout at [`compile`]'s code
 //!    generator): allowed calls (some only for some arguments) return ALLOW, everything
 //!    else — including calls added by kernels newer than these tables — answers `EPERM`.
@@ -210,10 +212,25 @@ const PER_LINUX: u64 = 0;
 const PERSONALITY_QUERY: u64 = 0xffff_ffff;
 const TIOCSTI: u64 = 0x5412;
 const TIOCLINUX: u64 = 0x541c;
+const AF_INET: u64 = libc::AF_INET as u64;
+const AF_INET6: u64 = libc::AF_INET6 as u64;
 const AF_NETLINK: u64 = libc::AF_NETLINK as u64;
-const AF_PACKET: u64 = libc::AF_PACKET as u64;
 const AF_UNIX: u64 = libc::AF_UNIX as u64;
-const NETLINK_AUDIT: u64 = libc::NETLINK_AUDIT as u64;
+const NETLINK_ROUTE: u64 = libc::NETLINK_ROUTE as u64;
+/// The bits of a socket type that may be set in a socketpair: SOCK_STREAM (1) and
+/// SOCK_SEQPACKET (5) are made of bits 0 and 2 only, SOCK_DGRAM (2) and SOCK_RAW (3, which
+/// AF_UNIX treats as a datagram socket) need bit 1, so refusing every other bit keeps
+/// datagrams out; the remaining values 0 and 4 (SOCK_RDM) are refused by AF_UNIX itself.
+const SOCKETPAIR_TYPE_BITS: u64 = (libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) as u32 as u64 | 0b0101;
+/// Every bit of a 32-bit socket type outside [`SOCKETPAIR_TYPE_BITS`].
+const SOCKETPAIR_REFUSED_TYPE_BITS: u64 = 0xffff_ffff & !SOCKETPAIR_TYPE_BITS;
+/// `S_ISUID | S_ISGID`: a file with either bit runs as its owner or group (`S_ISVTX`, the
+/// sticky bit, grants nothing and stays allowed).
+const SET_ID_BITS: u64 = (libc::S_ISUID | libc::S_ISGID) as u64;
+/// The open flags under which open/openat create a file and so use their mode: `O_CREAT`
+/// and `__O_TMPFILE` (`O_TMPFILE` without its `O_DIRECTORY` part); 0o100 and 0o20000000 on
+/// both architectures (the generic values; x86_64 and aarch64 differ only in O_DIRECTORY).
+const CREATING_OPEN_FLAGS: u64 = 0o100 | 0o2000_0000;
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
 /// Calls the default profile never allows, each with the reason.
@@ -262,7 +279,34 @@ pub const NEVER_ALLOWED: &[(&str, &str)] = &[
     ("name_to_handle_at", "produces file handles for open_by_handle_at"),
     ("lookup_dcookie", "resolves kernel directory cookies to host paths"),
     ("clone3", "its flags are in memory a filter cannot read; answered with ENOSYS"),
+    ("openat2", "its flags and mode are in memory a filter cannot read (a set-id mode would \
+        pass); answered with ENOSYS, on which libc, Go and Rust fall back to openat"),
 ];
+
+/// Calls refused when the sandbox's memory limit has no cgroup behind it (see
+/// [`UnaccountedMemory`]), each with the reason: memory they hold is not in the address
+/// space `RLIMIT_AS` bounds.
+#[rustfmt::skip]
+pub const UNACCOUNTED_MEMORY_CALLS: &[(&str, &str)] = &[
+    ("memfd_create", "file pages of a memfd are outside the address space RLIMIT_AS bounds"),
+    ("shmget", "System V segments outlive every mapping and are not in any address space"),
+    ("msgget", "System V message queues hold up to msgmnb bytes each, 32000 queues per namespace"),
+    ("semget", "System V semaphore sets are kernel memory, up to 32000 sets of 32000 each"),
+];
+
+/// Whether memory the agent could hold outside its address space is bounded by something
+/// other than the seccomp filter. `plan` decides: a memory cgroup bounds it; without one,
+/// `limits.memory` is only `RLIMIT_AS`, which counts no file or IPC pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum UnaccountedMemory {
+    /// No limit needs it, or a memory cgroup counts it: the profile's calls stay allowed.
+    #[default]
+    Allowed,
+    /// `limits.memory` is set and no memory cgroup can be had: the calls of
+    /// [`UNACCOUNTED_MEMORY_CALLS`] answer `EPERM`, whatever `allow` says.
+    Refused,
+}
 
 /// The `default` profile: what shells, coreutils, Python, Node, git and compilers use.
 /// Names missing from an architecture's table (e.g. `open` on aarch64) are skipped there.
@@ -270,7 +314,7 @@ pub const NEVER_ALLOWED: &[(&str, &str)] = &[
 const DEFAULT_ALLOW: &[&str] = &[
     // Files and descriptors.
     "read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev", "preadv2",
-    "pwritev2", "open", "openat", "openat2", "creat", "close", "close_range", "lseek", "dup",
+    "pwritev2", "open", "openat", "creat", "close", "close_range", "lseek", "dup",
     "dup2", "dup3", "pipe", "pipe2", "fcntl", "flock", "fsync", "fdatasync", "sync", "syncfs",
     "sync_file_range", "truncate", "ftruncate", "fallocate", "fadvise64", "readahead", "sendfile",
     "splice", "tee", "vmsplice", "copy_file_range", "stat", "fstat", "lstat", "newfstatat", "statx",
@@ -425,6 +469,8 @@ pub struct RuleSet {
     pub allowed: BTreeMap<&'static str, Allowance>,
     /// `clone3` answers `ENOSYS` (so libc falls back to the inspectable `clone`).
     pub clone3_enosys: bool,
+    /// `openat2` answers `ENOSYS` (so libc falls back to the inspectable `openat`).
+    pub openat2_enosys: bool,
 }
 
 fn low32(arg: u8, op: ArgOp, value: u64) -> ArgCheck {
@@ -456,34 +502,72 @@ fn conditions(name: &str, network: NetworkMode, unix_sockets: bool) -> Option<Ve
             vec![low32(0, ArgOp::Eq, PER_LINUX)],
             vec![low32(0, ArgOp::Eq, PERSONALITY_QUERY)],
         ]),
-        // socket(domain, type, protocol): with the sandbox's own network namespace, raw
-        // packet sockets and the audit netlink protocol serve nothing but attacks on the
-        // kernel; netlink routing (used by getaddrinfo) stays allowed. On the host's network
-        // the kernel's own capability checks refuse both to an unprivileged agent.
-        // AF_UNIX sockets are refused unless the policy sets network.unix_sockets: connecting
-        // to a socket file needs only write permission on it, which read-only mounts do not
-        // remove and which the agent has as the caller's own uid, so a granted directory
-        // holding docker.sock or a D-Bus socket would otherwise hand those services over.
-        // socketpair stays allowed (it reaches nothing outside the process tree).
+        // socket(domain, type, protocol): an allow-list of families, refused with EPERM like
+        // every other refusal of the filter. Families outside it are not confined by the
+        // network namespace (AF_VSOCK reaches the hypervisor and other VMs' vsock space) or
+        // are large, rarely used kernel surfaces (AF_ALG, AF_TIPC, AF_KEY, AF_RDS,
+        // AF_BLUETOOTH, AF_PACKET, AF_XDP, …).
+        // - AF_INET and AF_INET6 only where the network mode gives an interface (loopback,
+        //   host); in `none` there is nothing to reach.
+        // - AF_UNIX only with network.unix_sockets: connecting to a socket file needs only
+        //   write permission on it, which read-only mounts do not remove and which the agent
+        //   has as the caller's own uid, so a granted directory holding docker.sock, a D-Bus
+        //   or a journald socket would otherwise hand those services over.
+        // - AF_NETLINK only for NETLINK_ROUTE (getaddrinfo and getifaddrs read interfaces
+        //   and addresses through it); audit, sock_diag (which lists the host's sockets on
+        //   the host network), uevents and the rest are refused.
         "socket" => {
-            let unix = (!unix_sockets).then(|| low32(0, ArgOp::Ne, AF_UNIX));
-            if network == NetworkMode::Host {
-                unix.map(|u| vec![vec![u]])
-            } else {
-                let mut first = vec![
-                    low32(0, ArgOp::Ne, AF_NETLINK),
-                    low32(0, ArgOp::Ne, AF_PACKET),
-                ];
-                first.extend(unix);
-                Some(vec![
-                    first,
-                    vec![
-                        low32(0, ArgOp::Eq, AF_NETLINK),
-                        low32(2, ArgOp::Ne, NETLINK_AUDIT),
-                    ],
-                ])
+            let mut alternatives = Vec::new();
+            if network != NetworkMode::None {
+                alternatives.push(vec![low32(0, ArgOp::Eq, AF_INET)]);
+                alternatives.push(vec![low32(0, ArgOp::Eq, AF_INET6)]);
             }
+            if unix_sockets {
+                alternatives.push(vec![low32(0, ArgOp::Eq, AF_UNIX)]);
+            }
+            alternatives.push(vec![
+                low32(0, ArgOp::Eq, AF_NETLINK),
+                low32(2, ArgOp::Eq, NETLINK_ROUTE),
+            ]);
+            Some(alternatives)
         }
+        // socketpair(domain, type, protocol, sv): AF_UNIX only (AF_TIPC has pairs too).
+        // Without network.unix_sockets only connected stream or seqpacket pairs: those
+        // refuse connect (EISCONN) and ignore or refuse a sendto/sendmsg address, whereas
+        // a datagram pair's sockets can be pointed at any pathname socket the agent can
+        // see (journald, syslog, sd_notify sockets in a read-only grant), and seccomp
+        // cannot read the address sendmsg carries. SOCK_NONBLOCK and SOCK_CLOEXEC may be
+        // or-ed in (see SOCKETPAIR_TYPE_BITS for why a bit test suffices).
+        "socketpair" => {
+            let mut checks = vec![low32(0, ArgOp::Eq, AF_UNIX)];
+            if !unix_sockets {
+                checks.push(low32(1, ArgOp::NoBitOf, SOCKETPAIR_REFUSED_TYPE_BITS));
+            }
+            Some(vec![checks])
+        }
+        // The mode of every call that sets or creates with one: no S_ISUID or S_ISGID, so
+        // the agent cannot leave a set-id program behind for other users (or, for a root
+        // caller, a root shell). mode_t is an unsigned int (umode_t inside the kernel), so
+        // the low 32 bits are all the kernel reads. fchmodat2's flags (AT_SYMLINK_NOFOLLOW,
+        // AT_EMPTY_PATH) change which file, not which mode, and /proc/self/fd/N paths end
+        // in these same calls.
+        "chmod" | "fchmod" | "creat" | "mknod" => {
+            Some(vec![vec![low32(1, ArgOp::NoBitOf, SET_ID_BITS)]])
+        }
+        "fchmodat" | "fchmodat2" | "mknodat" => {
+            Some(vec![vec![low32(2, ArgOp::NoBitOf, SET_ID_BITS)]])
+        }
+        // open(path, flags, mode) and openat(dfd, path, flags, mode) use the mode only when
+        // they create (O_CREAT, O_TMPFILE): either no creating flag, or a mode without
+        // set-id bits. (openat2 answers ENOSYS: its open_how is out of the filter's sight.)
+        "open" => Some(vec![
+            vec![low32(1, ArgOp::NoBitOf, CREATING_OPEN_FLAGS)],
+            vec![low32(2, ArgOp::NoBitOf, SET_ID_BITS)],
+        ]),
+        "openat" => Some(vec![
+            vec![low32(2, ArgOp::NoBitOf, CREATING_OPEN_FLAGS)],
+            vec![low32(3, ArgOp::NoBitOf, SET_ID_BITS)],
+        ]),
         _ => None,
     }
 }
@@ -509,7 +593,22 @@ fn profile_names(profile: SeccompProfile) -> &'static [&'static str] {
 const ABSENT: u16 = u16::MAX;
 
 /// The calls that [`conditions`] may put argument checks on; a test keeps the two in step.
-const CONDITIONED: [&str; 4] = ["clone", "ioctl", "personality", "socket"];
+const CONDITIONED: [&str; 14] = [
+    "chmod",
+    "clone",
+    "creat",
+    "fchmod",
+    "fchmodat",
+    "fchmodat2",
+    "ioctl",
+    "mknod",
+    "mknodat",
+    "open",
+    "openat",
+    "personality",
+    "socket",
+    "socketpair",
+];
 
 /// Byte-wise order of two names, as `str::cmp` (which is not `const`).
 const fn cmp_names(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
@@ -585,6 +684,20 @@ fn profile_positions(profile: SeccompProfile, arch: Arch) -> &'static [u16] {
 /// # Errors
 /// [`SeccompError::UnknownSyscall`] for a name in `allow` or `deny` that `arch` lacks.
 pub fn rules(spec: &Seccomp, network: NetworkMode, arch: Arch) -> Result<RuleSet, SeccompError> {
+    rules_with(spec, network, UnaccountedMemory::Allowed, arch)
+}
+
+/// [`rules`], with the calls of [`UNACCOUNTED_MEMORY_CALLS`] removed when `memory` is
+/// [`UnaccountedMemory::Refused`] (even those `allow` names: the limit would be a lie).
+///
+/// # Errors
+/// [`SeccompError::UnknownSyscall`] for a name in `allow` or `deny` that `arch` lacks.
+pub fn rules_with(
+    spec: &Seccomp,
+    network: NetworkMode,
+    memory: UnaccountedMemory,
+    arch: Arch,
+) -> Result<RuleSet, SeccompError> {
     let table = arch.table();
     let known = |name: &str| -> Result<&'static str, SeccompError> {
         arch.position(name)
@@ -614,26 +727,36 @@ pub fn rules(spec: &Seccomp, network: NetworkMode, arch: Arch) -> Result<RuleSet
             *allowance = Allowance::When(alternatives);
         }
     }
-    let mut clone3_enosys = true;
+    let (mut clone3_enosys, mut openat2_enosys) = (true, true);
     for name in &spec.allow {
         let name = known(name)?;
-        if name == "clone3" {
-            clone3_enosys = false;
+        match name {
+            "clone3" => clone3_enosys = false,
+            "openat2" => openat2_enosys = false,
+            _ => {}
         }
         allowed.insert(name, Allowance::Always);
     }
     for name in &spec.deny {
         let name = known(name)?;
         allowed.remove(name);
-        if name == "clone3" {
-            // Denying clone3 outright would break libc's fallback; ENOSYS is the refusal.
-            clone3_enosys = true;
+        // Denying these outright would break libc's fallback; ENOSYS is the refusal.
+        match name {
+            "clone3" => clone3_enosys = true,
+            "openat2" => openat2_enosys = true,
+            _ => {}
+        }
+    }
+    if memory == UnaccountedMemory::Refused {
+        for (name, _) in UNACCOUNTED_MEMORY_CALLS {
+            allowed.remove(name);
         }
     }
     Ok(RuleSet {
         arch,
         allowed,
         clone3_enosys,
+        openat2_enosys,
     })
 }
 
@@ -642,7 +765,8 @@ pub fn rules(spec: &Seccomp, network: NetworkMode, arch: Arch) -> Result<RuleSet
 // Layout of a compiled program:
 //
 //     guard                 ld [arch]; jeq native ?: ret KILL; ld [nr];
-//                           (x86_64) jset X32_BIT ? ret KILL;  jeq clone3 ? ret ENOSYS
+//                           (x86_64) jset X32_BIT ? ret KILL;  jeq clone3 ? ret ENOSYS;
+//                           jeq openat2 ? ret ENOSYS
 //     ld [nr]
 //     search tree           jge pivot → right subtree, else fall through to the left one
 //       leaf                ret ALLOW | ret EPERM | the call's argument-check block
@@ -709,7 +833,7 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> Insn {
 }
 
 /// The guard run before the search tree (see the module docs). Leaves the number in A.
-fn guard(arch: Arch, clone3: Option<i64>) -> Result<Vec<Insn>, SeccompError> {
+fn guard(arch: Arch, enosys: &[(&'static str, i64)]) -> Result<Vec<Insn>, SeccompError> {
     let mut g = vec![
         stmt(LD_W_ABS, DATA_ARCH),
         jump(JEQ_K, arch.audit_arch(), 1, 0),
@@ -721,9 +845,9 @@ fn guard(arch: Arch, clone3: Option<i64>) -> Result<Vec<Insn>, SeccompError> {
         g.push(jump(JSET_K, X32_SYSCALL_BIT, 0, 1));
         g.push(stmt(RET_K, RET_KILL_PROCESS));
     }
-    if let Some(nr) = clone3 {
+    for &(name, nr) in enosys {
         let nr = u32::try_from(nr).map_err(|_| SeccompError::UnknownSyscall {
-            name: "clone3".into(),
+            name: name.into(),
             arch,
         })?;
         g.push(jump(JEQ_K, nr, 0, 1));
@@ -858,8 +982,9 @@ fn search_tree(arch: Arch, leaves: &[Leaf<'_>]) -> Result<Vec<Insn>, SeccompErro
     Ok(code)
 }
 
-/// Compile `spec` into a BPF program for `arch`. Do it once per policy and reuse the result
-/// for every spawn.
+/// Compile `spec` into a BPF program for `arch`, with `memory` saying whether calls that
+/// hold memory outside the address space must be refused. Do it once per policy (and
+/// `memory`) and reuse the result for every spawn.
 ///
 /// # Errors
 /// [`SeccompError::UnknownSyscall`] for a name `arch` lacks, [`SeccompError::Build`] if the
@@ -867,9 +992,10 @@ fn search_tree(arch: Arch, leaves: &[Leaf<'_>]) -> Result<Vec<Insn>, SeccompErro
 pub fn compile(
     spec: &Seccomp,
     network: NetworkMode,
+    memory: UnaccountedMemory,
     arch: Arch,
 ) -> Result<SeccompFilter, SeccompError> {
-    lower(&rules(spec, network, arch)?)
+    lower(&rules_with(spec, network, memory, arch)?)
 }
 
 /// Lower a rule set to its BPF program (layout above).
@@ -893,12 +1019,15 @@ fn lower(set: &RuleSet) -> Result<SeccompFilter, SeccompError> {
         };
         by_number.insert(nr, verdict);
     }
-    let clone3 = if set.clone3_enosys {
-        arch.syscall_number("clone3")
-    } else {
-        None
-    };
-    let mut program = guard(arch, clone3)?;
+    let enosys: Vec<(&'static str, i64)> = [
+        ("clone3", set.clone3_enosys),
+        ("openat2", set.openat2_enosys),
+    ]
+    .into_iter()
+    .filter(|&(_, on)| on)
+    .filter_map(|(name, _)| arch.syscall_number(name).map(|nr| (name, nr)))
+    .collect();
+    let mut program = guard(arch, &enosys)?;
     // The guard leaves the number in A; load it again so the tree does not depend on that.
     program.push(stmt(LD_W_ABS, DATA_NR));
     program.extend(search_tree(arch, &leaves(&by_number))?);
@@ -1080,7 +1209,7 @@ pub struct SeccompSummary {
 
 /// Summarise what `spec` allows on this machine's architecture.
 #[must_use]
-pub fn describe(spec: &Seccomp, network: NetworkMode) -> SeccompSummary {
+pub fn describe(spec: &Seccomp, network: NetworkMode, memory: UnaccountedMemory) -> SeccompSummary {
     let arch = Arch::native();
     // Unknown names are `policy check`'s to report; describe what the known ones do.
     let known = |names: &[String]| -> Vec<String> {
@@ -1096,38 +1225,56 @@ pub fn describe(spec: &Seccomp, network: NetworkMode) -> SeccompSummary {
         deny: known(&spec.deny),
         unix_sockets: spec.unix_sockets,
     };
-    let set = rules(&cleaned, network, arch).ok();
+    let set = rules_with(&cleaned, network, memory, arch).ok();
     let allowed = set.as_ref().map_or(0, |s| s.allowed.len());
     let mut argument_checks = Vec::new();
     if let Some(set) = &set {
         for (name, allowance) in &set.allowed {
             if let Allowance::When(_) = allowance {
-                argument_checks.push(
-                    match *name {
-                        "clone" => "clone: no namespace flags",
-                        "ioctl" => "ioctl: not TIOCSTI or TIOCLINUX (low 32 bits compared)",
-                        "personality" => "personality: only the default persona or a query",
-                        "socket" if network == NetworkMode::Host => {
-                            "socket: no AF_UNIX (network.unix_sockets is off)"
+                argument_checks.push(match *name {
+                    "clone" => "clone: no namespace flags".to_owned(),
+                    "ioctl" => "ioctl: not TIOCSTI or TIOCLINUX (low 32 bits compared)".to_owned(),
+                    "personality" => "personality: only the default persona or a query".to_owned(),
+                    "socket" => {
+                        let mut families = Vec::new();
+                        if network != NetworkMode::None {
+                            families.push("AF_INET, AF_INET6");
                         }
-                        "socket" if spec.unix_sockets => {
-                            "socket: no AF_PACKET, no AF_NETLINK with NETLINK_AUDIT"
+                        if spec.unix_sockets {
+                            families.push("AF_UNIX");
                         }
-                        "socket" => {
-                            "socket: no AF_UNIX, no AF_PACKET, no AF_NETLINK with NETLINK_AUDIT"
-                        }
-                        other => other,
+                        families.push("AF_NETLINK with NETLINK_ROUTE");
+                        format!(
+                            "socket: only {}; every other family refused",
+                            families.join(", ")
+                        )
                     }
-                    .to_owned(),
-                );
+                    "socketpair" if spec.unix_sockets => "socketpair: AF_UNIX only".to_owned(),
+                    "socketpair" => {
+                        "socketpair: AF_UNIX stream or seqpacket pairs only (no datagrams)"
+                            .to_owned()
+                    }
+                    "open" | "openat" => {
+                        format!("{name}: no S_ISUID or S_ISGID in the mode when creating")
+                    }
+                    other => format!("{other}: no S_ISUID or S_ISGID in the mode"),
+                });
             }
         }
         if set.clone3_enosys {
             argument_checks.push("clone3: answers ENOSYS so libc falls back to clone".into());
         }
+        if set.openat2_enosys {
+            argument_checks.push("openat2: answers ENOSYS so libc falls back to openat".into());
+        }
     }
+    let memory_calls = match memory {
+        UnaccountedMemory::Allowed => &[][..],
+        UnaccountedMemory::Refused => UNACCOUNTED_MEMORY_CALLS,
+    };
     let denied = NEVER_ALLOWED
         .iter()
+        .chain(memory_calls)
         .copied()
         .filter(|(n, _)| {
             arch.syscall_number(n).is_some()

@@ -11,9 +11,12 @@
 
 mod bombs;
 mod devices;
+mod families;
+mod memory;
 mod paths;
 mod privs;
 mod procs;
+mod setuid;
 mod sockets;
 mod syscalls;
 mod tty;

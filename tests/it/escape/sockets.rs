@@ -11,7 +11,7 @@ use std::os::unix::net::{SocketAddr, UnixListener};
 
 use std::path::{Path, PathBuf};
 
-use super::{assert_refused, assert_succeeded, confined, default_policy, unconfined};
+use super::{Outcome, assert_refused, assert_succeeded, confined, default_policy, unconfined};
 use crate::escape_gate;
 use crate::sandbox::Fixture;
 
@@ -108,5 +108,109 @@ fn host_abstract_socket_is_unreachable() {
         "connect to a host abstract socket",
         &o,
         &["ECONNREFUSED", "EPERM"],
+    );
+}
+
+/// Host-side listeners in one directory: a datagram socket (as journald, syslog and
+/// sd_notify use) and a stream listener, both non-blocking so the test can ask whether
+/// anything arrived without waiting.
+struct HostSockets {
+    dgram: std::os::unix::net::UnixDatagram,
+    dgram_path: PathBuf,
+    stream: UnixListener,
+    stream_path: PathBuf,
+}
+
+impl HostSockets {
+    fn bind(dir: &Path) -> HostSockets {
+        let dgram_path = dir.join("journal.sock");
+        let stream_path = dir.join("stream.sock");
+        let dgram = std::os::unix::net::UnixDatagram::bind(&dgram_path).unwrap();
+        let stream = UnixListener::bind(&stream_path).unwrap();
+        dgram.set_nonblocking(true).unwrap();
+        stream.set_nonblocking(true).unwrap();
+        // Writable for the unprivileged rerun's sandbox user as for anyone: only the
+        // socket layer stands between the agent and the listener.
+        for p in [&dgram_path, &stream_path] {
+            std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+                .unwrap();
+        }
+        HostSockets {
+            dgram,
+            dgram_path,
+            stream,
+            stream_path,
+        }
+    }
+
+    /// What arrived since the last call: datagrams read, connections accepted.
+    fn arrived(&self) -> (usize, usize) {
+        let mut buf = [0u8; 64];
+        let mut datagrams = 0;
+        while self.dgram.recv(&mut buf).is_ok() {
+            datagrams += 1;
+        }
+        let mut connections = 0;
+        while let Ok((c, _)) = self.stream.accept() {
+            connections += 1;
+            drop(c);
+        }
+        (datagrams, connections)
+    }
+}
+
+#[test]
+fn socketpair_cannot_reach_a_host_socket_in_a_read_only_grant() {
+    let probe = escape_gate!("socketpair_cannot_reach_a_host_socket_in_a_read_only_grant");
+    let fx = Fixture::new();
+    let dir = fx.mkdir("granted");
+    let host = HostSockets::bind(&dir);
+    let dgram = host.dgram_path.to_str().unwrap().to_owned();
+    let stream = host.stream_path.to_str().unwrap().to_owned();
+    // Positive twin: unconfined, a datagram pair re-aimed at the host's socket delivers.
+    let o = unconfined(probe, &["pair_reach", "dgram", &dgram]);
+    assert_succeeded("socketpair(SOCK_DGRAM) then sendto the host socket", &o);
+    assert_eq!(
+        host.arrived().0,
+        3,
+        "the host socket got connect+send, sendto, sendmsg"
+    );
+    let policy = default_policy(&fx, probe, &[&dir], "");
+    for ty in ["dgram", "raw", "stream", "seqpacket"] {
+        for target in [&dgram, &stream] {
+            let o = confined(&policy, probe, &["pair_reach", ty, target]);
+            assert_eq!(
+                host.arrived(),
+                (0, 0),
+                "ESCAPE: a {ty} socketpair reached the host socket {target} ({o:?})"
+            );
+            match ty {
+                // Datagram pairs are never made.
+                "dgram" | "raw" => assert_refused(&format!("socketpair {ty}"), &o, &["EPERM"]),
+                // Connected pairs are made, and every attempt to re-aim them fails or goes
+                // to the pair's own peer.
+                _ => assert!(
+                    matches!(o, Outcome::Refused(ref r) if !r.contains("(socketpair)")),
+                    "{ty} pair at {target}: {o:?}"
+                ),
+            }
+        }
+    }
+    // With unix sockets allowed, datagram pairs are allowed too and do reach the socket:
+    // the documented risk of network.unix_sockets.
+    let policy = unix_policy(&fx, probe, &[&dir]);
+    let o = confined(&policy, probe, &["pair_reach", "dgram", &dgram]);
+    assert_succeeded("a datagram pair with network.unix_sockets = true", &o);
+    assert_eq!(host.arrived().0, 3);
+}
+
+#[test]
+fn connected_socketpairs_still_work_inside() {
+    let probe = escape_gate!("connected_socketpairs_still_work_inside");
+    let fx = Fixture::new();
+    let policy = default_policy(&fx, probe, &[], "");
+    assert_eq!(
+        confined(&policy, probe, &["pair_stream"]),
+        Outcome::Succeeded
     );
 }

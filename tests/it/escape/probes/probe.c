@@ -401,6 +401,249 @@ static int do_open_by_handle(const char *dir) {
     return succeeded();
 }
 
+/* ---- Set-id plants, unix socket pairs, socket families, memory outside the address space
+ * (issue 10 items 2a, 3, 8, 9). ---- */
+
+#include <linux/openat2.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+
+/* The attempt returned `rc`; if it worked, PATH (or FD when PATH is NULL) must now carry
+ * the set-id bits of MODE, else the kernel stripped them and nothing was planted. */
+static int setid_outcome(long rc, const char *path, int fd, unsigned mode) {
+    if (rc == -1)
+        return refused(errno, NULL);
+    struct stat st;
+    if ((path ? stat(path, &st) : fstat(fd, &st)) == -1)
+        return error("stat");
+    unsigned want = mode & (S_ISUID | S_ISGID);
+    if ((st.st_mode & want) != want) {
+        printf("REFUSED STRIPPED mode %o\n", st.st_mode & 07777);
+        return 0;
+    }
+    return succeeded();
+}
+
+/* `setid HOW PATH MODE`: give PATH (created for the chmod family as an empty 0644 file)
+ * mode MODE (octal) through HOW. */
+static int do_setid(const char *how, const char *path, const char *mode_s) {
+    unsigned mode = strtoul(mode_s, NULL, 8);
+    int creates = strcmp(how, "open") == 0 || strcmp(how, "openat") == 0 ||
+                  strcmp(how, "creat") == 0 || strcmp(how, "mknod") == 0 ||
+                  strcmp(how, "mknodat") == 0 || strcmp(how, "openat2") == 0 ||
+                  strcmp(how, "open_high") == 0;
+    if (!creates && strcmp(how, "tmpfile") != 0) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd == -1)
+            return error("create the target");
+        close(fd);
+    }
+    if (!strcmp(how, "chmod")) return setid_outcome(chmod(path, mode), path, -1, mode);
+    if (!strcmp(how, "chmod_high")) /* set-id bits plus garbage in the high half */
+        return setid_outcome(syscall(SYS_chmod, path, (unsigned long)mode | (1UL << 32)),
+                             path, -1, mode);
+    if (!strcmp(how, "fchmodat"))
+        return setid_outcome(fchmodat(AT_FDCWD, path, mode, 0), path, -1, mode);
+    if (!strcmp(how, "fchmodat2"))
+        return setid_outcome(syscall(SYS_fchmodat2, AT_FDCWD, path, mode, AT_SYMLINK_NOFOLLOW),
+                             path, -1, mode);
+    if (!strcmp(how, "fchmod") || !strcmp(how, "procfd")) {
+        int fd = open(path, (strcmp(how, "procfd") ? O_RDONLY : O_PATH) | O_CLOEXEC);
+        if (fd == -1)
+            return error("open the target");
+        if (!strcmp(how, "fchmod"))
+            return setid_outcome(fchmod(fd, mode), path, -1, mode);
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        return setid_outcome(chmod(proc, mode), path, -1, mode);
+    }
+    long fd = -1;
+    if (!strcmp(how, "open")) fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    else if (!strcmp(how, "open_high"))
+        fd = syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                     (unsigned long)mode | (1UL << 32));
+    else if (!strcmp(how, "openat"))
+        fd = syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    else if (!strcmp(how, "creat")) fd = creat(path, mode);
+    else if (!strcmp(how, "mknod"))
+        return setid_outcome(mknod(path, S_IFREG | mode, 0), path, -1, mode);
+    else if (!strcmp(how, "mknodat"))
+        return setid_outcome(mknodat(AT_FDCWD, path, S_IFREG | mode, 0), path, -1, mode);
+    else if (!strcmp(how, "openat2")) {
+        struct open_how oh;
+        memset(&oh, 0, sizeof oh);
+        oh.flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
+        oh.mode = mode;
+        fd = syscall(SYS_openat2, AT_FDCWD, path, &oh, sizeof oh);
+    } else if (!strcmp(how, "tmpfile")) {
+        /* PATH is a directory: an unnamed file there, then linked in as PATH/planted. */
+        fd = open(path, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
+        if (fd == -1)
+            return refused(errno, NULL);
+        char proc[64], name[4096];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%ld", fd);
+        snprintf(name, sizeof name, "%s/planted", path);
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW) == -1)
+            return error("linkat the tmpfile");
+        return setid_outcome(0, name, -1, mode);
+    } else {
+        printf("ERROR unknown setid way %s\n", how);
+        return 2;
+    }
+    return setid_outcome(fd == -1 ? -1 : 0, path, -1, mode);
+}
+
+/* `pair_reach TYPE PATH`: make a unix socketpair of TYPE (stream, seqpacket, dgram, raw)
+ * and try to reach the pathname socket PATH with it: connect, sendto with the address,
+ * sendmsg with msg_name. A call that "succeeds" but whose byte arrives at the pair's own
+ * peer reached nothing. SUCCEEDED when some call delivered elsewhere; otherwise REFUSED
+ * with the first call's errno (or PEER) and every call's result as detail. */
+static int do_pair_reach(const char *type_s, const char *path) {
+    int type = !strcmp(type_s, "stream") ? SOCK_STREAM
+             : !strcmp(type_s, "seqpacket") ? SOCK_SEQPACKET
+             : !strcmp(type_s, "dgram") ? SOCK_DGRAM
+             : !strcmp(type_s, "raw") ? SOCK_RAW : -1;
+    if (type == -1) {
+        printf("ERROR unknown socket type %s\n", type_s);
+        return 2;
+    }
+    int sv[2];
+    if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) == -1)
+        return refused(errno, "(socketpair)");
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    if (strlen(path) + 1 > sizeof sa.sun_path) {
+        printf("ERROR socket path too long\n");
+        return 2;
+    }
+    strcpy(sa.sun_path, path);
+    socklen_t sl = sizeof sa;
+    const char *names[3] = {"connect", "sendto", "sendmsg"};
+    const char *results[3];
+    int reached = 0;
+    for (int i = 0; i < 3; i++) {
+        char byte = 'm';
+        long rc;
+        if (i == 0) {
+            rc = connect(sv[0], (struct sockaddr *)&sa, sl);
+            if (rc == 0)
+                rc = send(sv[0], &byte, 1, MSG_DONTWAIT);
+        } else if (i == 1) {
+            rc = sendto(sv[0], &byte, 1, MSG_DONTWAIT, (struct sockaddr *)&sa, sl);
+        } else {
+            struct iovec iov = {&byte, 1};
+            struct msghdr mh;
+            memset(&mh, 0, sizeof mh);
+            mh.msg_name = &sa;
+            mh.msg_namelen = sl;
+            mh.msg_iov = &iov;
+            mh.msg_iovlen = 1;
+            rc = sendmsg(sv[0], &mh, MSG_DONTWAIT);
+        }
+        if (rc == -1) {
+            const char *e = strerrorname_np(errno);
+            results[i] = e ? e : "UNKNOWN";
+            continue;
+        }
+        char got;
+        if (recv(sv[1], &got, 1, MSG_DONTWAIT) == 1) {
+            results[i] = "PEER";
+        } else {
+            results[i] = "SENT";
+            reached = 1;
+        }
+    }
+    if (reached)
+        return succeeded();
+    printf("REFUSED %s connect=%s sendto=%s sendmsg=%s\n", results[0], results[0], results[1],
+           results[2]);
+    (void)names;
+    return 0;
+}
+
+/* `pair_stream`: a connected stream pair carries a byte from one end to the other. */
+static int do_pair_stream(void) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) == -1)
+        return refused(errno, NULL);
+    char got = 0;
+    if (write(sv[0], "p", 1) != 1 || read(sv[1], &got, 1) != 1 || got != 'p')
+        return error("stream pair round trip");
+    return succeeded();
+}
+
+/* `memfd MB` and `shm MB`: hold MB MiB outside the address space (memfd: written with
+ * write(2), never mapped; shm: 4 MiB System V segments, each attached, filled and detached,
+ * which keeps its pages). The shm segments are marked for removal once all are filled, so
+ * the unconfined twin leaves nothing in the host's IPC namespace. */
+static int do_hold(const char *what, const char *mb_s) {
+    static char chunk[1 << 20];
+    long mb = atol(mb_s);
+    memset(chunk, 0x6d, sizeof chunk);
+    char detail[64];
+    if (!strcmp(what, "memfd")) {
+        int fd = memfd_create("mycelium-escape", MFD_CLOEXEC);
+        if (fd == -1)
+            return refused(errno, "(memfd_create)");
+        for (long done = 0; done < mb; done++) {
+            if (write(fd, chunk, sizeof chunk) != (ssize_t)sizeof chunk) {
+                snprintf(detail, sizeof detail, "after %ld MiB", done);
+                return refused(errno, detail);
+            }
+        }
+        return succeeded();
+    }
+    static int ids[1024];
+    long n = (mb + 3) / 4;
+    if (n > 1024)
+        n = 1024;
+    int err = 0;
+    long made = 0;
+    for (; made < n; made++) {
+        int id = shmget(IPC_PRIVATE, 4 << 20, IPC_CREAT | 0600);
+        if (id == -1) {
+            err = errno;
+            break;
+        }
+        ids[made] = id;
+        char *p = shmat(id, NULL, 0);
+        if (p == (void *)-1) {
+            err = errno;
+            made++;
+            break;
+        }
+        memset(p, 0x6d, 4 << 20);
+        shmdt(p);
+    }
+    for (long i = 0; i < made; i++)
+        shmctl(ids[i], IPC_RMID, NULL);
+    if (err) {
+        snprintf(detail, sizeof detail, "after %ld MiB", made * 4);
+        return refused(err, detail);
+    }
+    return succeeded();
+}
+
+/* `socket FAMILY TYPE PROTOCOL`, all numbers. */
+static int do_socket(const char *f, const char *t, const char *p) {
+    return outcome(socket(atoi(f), atoi(t) | SOCK_CLOEXEC, atoi(p)));
+}
+
+/* `socketpair FAMILY TYPE`, both numbers. */
+static int do_socketpair(const char *f, const char *t) {
+    int sv[2];
+    return outcome(socketpair(atoi(f), atoi(t) | SOCK_CLOEXEC, 0, sv));
+}
+
+/* ---- end of the issue 10 block ---- */
+
 int main(int argc, char **argv) {
     need(argc, 2);
     const char *m = argv[1];
@@ -441,6 +684,13 @@ int main(int argc, char **argv) {
     if (!strcmp(m, "af_packet")) return outcome(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
     if (!strcmp(m, "netlink_audit"))
         return outcome(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT));
+    /* issue 10 (2a, 3, 8, 9) */
+    if (!strcmp(m, "setid")) return need(argc, 5) + do_setid(argv[2], argv[3], argv[4]);
+    if (!strcmp(m, "pair_reach")) return need(argc, 4) + do_pair_reach(argv[2], argv[3]);
+    if (!strcmp(m, "pair_stream")) return do_pair_stream();
+    if (!strcmp(m, "memfd") || !strcmp(m, "shm")) return need(argc, 3) + do_hold(m, argv[2]);
+    if (!strcmp(m, "socket")) return need(argc, 5) + do_socket(argv[2], argv[3], argv[4]);
+    if (!strcmp(m, "socketpair")) return need(argc, 4) + do_socketpair(argv[2], argv[3]);
     printf("ERROR unknown probe %s\n", m);
     return 2;
 }
