@@ -22,6 +22,7 @@ fn plan(network: NetworkMode) -> LandlockPlan {
         tcp_connect: None,
         tcp_bind: None,
         min_abi: None,
+        trusted_links: vec![],
     }
 }
 
