@@ -10,6 +10,7 @@
 
 mod bombs;
 mod devices;
+mod links;
 mod paths;
 mod privs;
 mod procs;
