@@ -301,11 +301,10 @@ fn walk(
         return Err(ResolveError::NotFileOrDir { path, kind });
     }
     let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
-    if in_workspace && !is_dir && st.st_nlink > 1 {
-        return Err(ResolveError::HardLinked {
-            path,
-            nlink: st.st_nlink as u64,
-        });
+    #[allow(clippy::unnecessary_cast, reason = "st_nlink is u32 on some targets")]
+    let nlink = st.st_nlink as u64;
+    if in_workspace && !is_dir && nlink > 1 {
+        return Err(ResolveError::HardLinked { path, nlink });
     }
     Ok(Resolved {
         fd,
