@@ -123,6 +123,16 @@ pub enum ResolveError {
         /// The path.
         path: PathBuf,
     },
+    /// The kernel lacks `openat2` (Linux 5.6+).
+    #[error(
+        "{}: unsupported: this kernel lacks openat2 (Linux 5.6+), which mycelium needs to \
+         open paths without following planted links; use a newer kernel",
+        path.display()
+    )]
+    Unsupported {
+        /// The path being opened.
+        path: PathBuf,
+    },
     /// Any other failure of the kernel.
     #[error("{}: {}", path.display(), errno.desc())]
     Io {
@@ -169,6 +179,9 @@ enum Links<'a> {
 
 fn io(path: &Path) -> impl Fn(Errno) -> ResolveError + '_ {
     move |errno| match errno {
+        Errno::ENOSYS => ResolveError::Unsupported {
+            path: path.to_path_buf(),
+        },
         Errno::ENOENT | Errno::ENOTDIR => ResolveError::Missing {
             path: path.to_path_buf(),
             errno,
