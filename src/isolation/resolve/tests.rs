@@ -178,3 +178,55 @@ fn protected_objects_are_matched_by_identity() {
     let later = Protected::new(&ws.join("not-yet"));
     assert!(later.exposed_by(&w.dir));
 }
+
+#[test]
+fn a_bind_mounted_alias_of_a_protected_directory_is_refused() {
+    use crate::isolation::sys::fork::{ChildExit, fork_and_run};
+    use nix::mount::{MsFlags, mount};
+    use nix::sched::{CloneFlags, unshare};
+    let d = tmp();
+    let home = d.path().join("home");
+    let alias = d.path().join("alias");
+    std::fs::create_dir_all(home.join("sub")).unwrap();
+    std::fs::create_dir(&alias).unwrap();
+    let outcome = fork_and_run(move || {
+        // A private mount namespace of our own (a user namespace first when not root).
+        let flags = if nix::unistd::geteuid().is_root() {
+            CloneFlags::CLONE_NEWNS
+        } else {
+            CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS
+        };
+        if unshare(flags).is_err() {
+            return 10;
+        }
+        let none: Option<&str> = None;
+        if mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none).is_err()
+            || mount(Some(&home), &alias, none, MsFlags::MS_BIND, none).is_err()
+        {
+            return 11;
+        }
+        let p = Protected::new(&home);
+        let exposed = |path: &Path| {
+            walk(root_stack().unwrap(), path, Links::Never, false)
+                .map(|r| p.exposed_by(&r))
+                .unwrap_or(false)
+        };
+        // Different names, same objects: the alias itself, a directory inside it.
+        match (
+            exposed(&alias),
+            exposed(&alias.join("sub")),
+            exposed(&std::fs::canonicalize(d.path().join("..")).unwrap()),
+        ) {
+            (true, true, true) => 0,
+            _ => 1,
+        }
+    })
+    .unwrap();
+    if outcome == ChildExit::Code(10) {
+        eprintln!(
+            "SKIPPED a_bind_mounted_alias_of_a_protected_directory_is_refused: no mount namespace"
+        );
+        return;
+    }
+    assert_eq!(outcome, ChildExit::Code(0));
+}
