@@ -243,8 +243,6 @@ fn walk(
         let here = cur_path.join(&name);
         let st = fstatat(cur, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW).map_err(io(&here))?;
         if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
-            let target =
-                PathBuf::from(nix::fcntl::readlinkat(cur, name.as_os_str()).map_err(io(&here))?);
             let trusted = match links {
                 Links::Never => false,
                 Links::RootOnly(untrusted) => {
@@ -254,12 +252,18 @@ fn walk(
                         && !untrusted.iter().any(|u| here.starts_with(u))
                 }
             };
+            if in_workspace || matches!(links, Links::Never) {
+                return Err(ResolveError::LinkInWorkspace { link: here });
+            }
+            // EINVAL: no longer a link (replaced since the fstatat above).
+            let target = nix::fcntl::readlinkat(cur, name.as_os_str())
+                .map(PathBuf::from)
+                .map_err(|e| match e {
+                    Errno::EINVAL => ResolveError::Changed { path: here.clone() },
+                    e => io(&here)(e),
+                })?;
             if !trusted {
-                return Err(if in_workspace || matches!(links, Links::Never) {
-                    ResolveError::LinkInWorkspace { link: here }
-                } else {
-                    ResolveError::UntrustedLink { link: here, target }
-                });
+                return Err(ResolveError::UntrustedLink { link: here, target });
             }
             followed += 1;
             if followed > MAX_LINKS {

@@ -473,3 +473,60 @@ fn run_refuses_a_planted_link_too() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "own\n");
 }
+
+#[test]
+fn a_link_swapped_in_while_the_sandbox_is_built_never_reaches_the_host() {
+    gate!("a_link_swapped_in_while_the_sandbox_is_built_never_reaches_the_host");
+    use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let s = Scene::new();
+    let out = s.ws.join("out");
+    let alt = s.ws.join("alt");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::set_permissions(&out, PermissionsExt::from_mode(0o777)).unwrap();
+    symlink(&s.etc, &alt).unwrap();
+    let policy = s.policy("", "\"{workspace}/out\"");
+    // Another "agent" keeps exchanging the real directory and a link to the canary's
+    // directory, atomically, while runs are planned and built.
+    let stop = AtomicBool::new(false);
+    let outcomes = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                renameat2(AT_FDCWD, &out, AT_FDCWD, &alt, RenameFlags::RENAME_EXCHANGE).unwrap();
+            }
+        });
+        let outcomes: Vec<Output> = (0..20)
+            .map(|_| s.sh(&policy, "echo pwned >> out/passwd && echo wrote"))
+            .collect();
+        stop.store(true, Ordering::Relaxed);
+        outcomes
+    });
+    let count = |needle: &str| {
+        outcomes
+            .iter()
+            .filter(|o| text(&o.stderr).contains(needle))
+            .count()
+    };
+    eprintln!(
+        "{} ran, {} refused while planning, {} refused by pid 1",
+        outcomes.iter().filter(|o| o.status.success()).count(),
+        count("is a symbolic link inside the workspace"),
+        count("changed since it was checked")
+    );
+    for o in &outcomes {
+        let err = text(&o.stderr);
+        match o.status.code() {
+            // It ran on the real directory.
+            Some(0) => assert_eq!(text(&o.stdout), "wrote\n"),
+            // Refused: a link seen while planning, or a change seen by pid 1.
+            Some(125) => assert!(
+                err.contains("is a symbolic link inside the workspace")
+                    || err.contains("changed since it was checked"),
+                "{err}"
+            ),
+            other => panic!("unexpected exit {other:?}: {err}"),
+        }
+    }
+    // Whatever the interleaving, the host's canary was never reached.
+    s.assert_host_untouched();
+}
