@@ -478,11 +478,19 @@ fn refuse_overlaps(
             .iter()
             .find(|m| m.target() == outer.as_path() && matches!(m, MountSpec::Symlink { .. }))
         {
-            return Err(what(format!(
-                "{} is a symbolic link to {} inside the sandbox",
+            return Err(format!(
+                "{} grants {}, which lies inside {} granted by {}, where {} is a symbolic link to {} inside the sandbox: the two grants overlap; remove {} or grant {} instead",
+                name(g),
+                path.display(),
                 outer.display(),
-                points_to.display()
-            )));
+                name(outer_g),
+                outer.display(),
+                points_to.display(),
+                name(g),
+                path.strip_prefix(outer)
+                    .map_or_else(|_| path.clone(), |rel| outer_r.path.join(rel))
+                    .display()
+            ));
         }
         let Ok(rel) = path.strip_prefix(outer) else {
             continue;

@@ -8,7 +8,8 @@
 //!   lies under no path this run makes writable (`/bin -> usr/bin`, `/etc/alternatives/*`);
 //! - the object granted must be a directory or a regular file (a FIFO, socket or device
 //!   there is refused; everything is opened `O_PATH`, so nothing found is ever opened for
-//!   reading), and a file granted from a workspace must have a single hard link.
+//!   reading), and a file granted from a workspace (or from under a writable grant) must
+//!   have a single hard link.
 //!
 //! What comes out is a descriptor, the physical path (every link replaced by what it points
 //! to), the object's identity `(st_dev, st_ino)` and the identities of every directory above
@@ -87,7 +88,7 @@ pub enum ResolveError {
         /// What it is.
         kind: &'static str,
     },
-    /// A regular file in the workspace with more than one name.
+    /// A regular file in the workspace (or under a writable grant) with more than one name.
     #[error(
         "{} has {nlink} hard links; a file granted from a workspace must have exactly one \
          (another name may be a file the policy does not grant): copy it instead",
@@ -320,7 +321,11 @@ fn walk(
     let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
     #[allow(clippy::unnecessary_cast, reason = "st_nlink is u32 on some targets")]
     let nlink = st.st_nlink as u64;
-    if in_workspace && !is_dir && nlink > 1 {
+    let writable_place = match links {
+        Links::Never => in_workspace,
+        Links::RootOnly(untrusted) => untrusted.iter().any(|u| path.starts_with(u)),
+    };
+    if writable_place && !is_dir && nlink > 1 {
         return Err(ResolveError::HardLinked { path, nlink });
     }
     Ok(Resolved {
