@@ -484,7 +484,8 @@ fn a_link_swapped_in_while_the_sandbox_is_built_never_reaches_the_host() {
     let alt = s.ws.join("alt");
     std::fs::create_dir(&out).unwrap();
     std::fs::set_permissions(&out, PermissionsExt::from_mode(0o777)).unwrap();
-    symlink(&s.etc, &alt).unwrap();
+    // Relative, so that it leads to the canary from under pid 1's old root as well.
+    symlink("../etc", &alt).unwrap();
     let policy = s.policy("", "\"{workspace}/out\"");
     // Another "agent" keeps exchanging the real directory and a link to the canary's
     // directory, atomically, while runs are planned and built.
