@@ -232,7 +232,7 @@ fn walk(
     while let Some(name) = pending.pop_front() {
         if name == ".." {
             // Only link contents hold `..` (grants are normalised); never above the start.
-            if stack.len() > floor || (floor == 1 && stack.len() > 1) {
+            if stack.len() > floor {
                 stack.pop();
             }
             continue;
@@ -607,8 +607,9 @@ pub fn check_identity(
 /// run may be changing a host directory bound above it.
 ///
 /// # Errors
-/// [`ResolveError`]: a link on the way, or something that is not a directory (a regular
-/// file for a file mount) where the mount point should be.
+/// [`ResolveError::Changed`] for a link on the way (the plan saw real directories there),
+/// [`ResolveError::NotFileOrDir`] for something that is not a directory (a regular file for
+/// a file mount) where the mount point should be.
 pub fn open_target(
     root: BorrowedFd<'_>,
     path: &Path,
@@ -655,14 +656,14 @@ pub fn open_target(
                 open(&cur).map_err(|e| io(&here)(e.errno))?
             }
             Err(e) if e.errno == Errno::ELOOP => {
-                return Err(ResolveError::LinkInWorkspace { link: here });
+                return Err(ResolveError::Changed { path: here });
             }
             Err(e) => return Err(io(&here)(e.errno)),
         };
         let st = fstat(&fd).map_err(io(&here))?;
         let fmt = st.st_mode & libc::S_IFMT;
         if fmt == libc::S_IFLNK {
-            return Err(ResolveError::LinkInWorkspace { link: here });
+            return Err(ResolveError::Changed { path: here });
         }
         let ok = if want_dir {
             fmt == libc::S_IFDIR
