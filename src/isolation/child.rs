@@ -7,7 +7,7 @@
 
 use std::ffi::CString;
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -27,7 +27,7 @@ use super::plan::{HOSTNAME, MountSpec, RlimitKind, SandboxPlan};
 use super::protocol::SetupFailure;
 use super::signal_set;
 use super::sys::{self, CloneResult};
-use super::{landlock, seccomp};
+use super::{landlock, resolve, seccomp};
 
 /// Where the new root is assembled, inside the first (scratch) root.
 const NEW_ROOT: &str = "/newroot";
@@ -280,6 +280,109 @@ fn bind(source: &Path, target: &Path, flags: MsFlags) -> Step {
     )
 }
 
+/// A resolver failure as a setup failure.
+fn resolve_fail(step: &str, e: &resolve::ResolveError) -> SetupFailure {
+    let errno = match e {
+        resolve::ResolveError::Io { errno, .. } | resolve::ResolveError::Missing { errno, .. } => {
+            *errno as i32
+        }
+        _ => 0,
+    };
+    SetupFailure::new(step, format!("{step}: {e}"), errno)
+}
+
+/// A failed call of the new mount API; `ENOSYS` says which call this kernel lacks.
+fn mount_api_fail(target: &Path, e: &sys::SysError) -> SetupFailure {
+    let step = format!("bind {}", target.display());
+    if e.errno == Errno::ENOSYS {
+        return SetupFailure::new(
+            &step,
+            format!(
+                "{step}: unsupported: this kernel lacks {} (the mount API of Linux 5.12+, which mycelium needs to mount exactly what it checked); use a newer kernel",
+                e.call
+            ),
+            libc::ENOSYS,
+        );
+    }
+    SetupFailure::new(&step, format!("{step}: {e}"), e.errno as i32)
+}
+
+/// The plan's binds, links and tmpfs mounts, in order. Each bind source is re-opened under
+/// the old root with no link allowed and mounted only if it is still the object the plan
+/// checked on the host; each mount point is opened beneath the new root without following
+/// a link (a concurrent run may be changing a host directory bound above it), and the mount
+/// is made on that descriptor.
+fn mount_plan(mounts: &[MountSpec], root: &Path) -> Step {
+    let dir = |p: &Path| {
+        sys::mountfd::openat2(
+            None,
+            p,
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+            sys::mountfd::RESOLVE_NO_LINKS,
+        )
+        .map_err(|e| fail(format!("open {}", p.display()), e.errno))
+    };
+    let old = dir(Path::new(OLD_ROOT))?;
+    let new = dir(root)?;
+    for m in mounts {
+        match m {
+            MountSpec::Bind {
+                source,
+                target,
+                writable,
+                is_dir,
+                id,
+            } => {
+                let step = format!("bind {}", target.display());
+                let src = resolve::reopen_checked(old.as_fd(), source, *id, *is_dir)
+                    .map_err(|e| resolve_fail(&step, &e))?;
+                let dst = resolve::open_target(new.as_fd(), target, *is_dir)
+                    .map_err(|e| resolve_fail(&step, &e))?;
+                let tree = sys::mountfd::open_tree_clone(src.as_fd())
+                    .map_err(|e| mount_api_fail(target, &e))?;
+                // Flags are only added: whatever the source has locked stays.
+                let mut attr = sys::mountfd::MOUNT_ATTR_NOSUID | sys::mountfd::MOUNT_ATTR_NODEV;
+                if !writable {
+                    attr |= sys::mountfd::MOUNT_ATTR_RDONLY;
+                }
+                sys::mountfd::mount_setattr(tree.as_fd(), attr)
+                    .map_err(|e| mount_api_fail(target, &e))?;
+                sys::mountfd::move_mount(tree.as_fd(), dst.as_fd())
+                    .map_err(|e| mount_api_fail(target, &e))?;
+            }
+            MountSpec::Symlink { at, points_to } => {
+                let step = format!("symlink {}", at.display());
+                let (Some(parent), Some(name)) = (at.parent(), at.file_name()) else {
+                    return Err(fail(step, Errno::EINVAL));
+                };
+                let parent = resolve::open_target(new.as_fd(), parent, true)
+                    .map_err(|e| resolve_fail(&step, &e))?;
+                nix::unistd::symlinkat(points_to.as_path(), parent.as_fd(), name)
+                    .map_err(|e| fail(step, e))?;
+            }
+            MountSpec::Tmpfs { target, size } => {
+                let step = format!("mount {}", target.display());
+                let dst = resolve::open_target(new.as_fd(), target, true)
+                    .map_err(|e| resolve_fail(&step, &e))?;
+                // Mount on exactly the directory opened: "." after fchdir to it.
+                nix::unistd::fchdir(&dst).map_err(|e| fail(step.clone(), e))?;
+                let data = format!("mode=1777,size={size}");
+                mnt(
+                    Some(Path::new("tmpfs")),
+                    Path::new("."),
+                    Some("tmpfs"),
+                    MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                    Some(&data),
+                )
+                .map_err(|f| SetupFailure::new(&step, format!("{step}: {}", f.detail), f.errno))?;
+            }
+        }
+    }
+    chdir("/").map_err(|e| fail("chdir /", e))?;
+    Ok(())
+}
+
 fn build_root(plan: &SandboxPlan) -> Step {
     // Nothing we mount may propagate back to the host's mount namespace.
     mnt(
@@ -316,48 +419,7 @@ fn build_root(plan: &SandboxPlan) -> Step {
         Some("mode=0755,size=1m"),
     )?;
 
-    for m in &plan.mounts {
-        match m {
-            MountSpec::Bind {
-                source,
-                target,
-                writable,
-                is_dir,
-            } => {
-                let inside = under(NEW_ROOT, target);
-                if *is_dir {
-                    mkdir_p(&inside)?;
-                } else {
-                    touch(&inside)?;
-                }
-                let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-                if !writable {
-                    flags |= MsFlags::MS_RDONLY;
-                }
-                bind(&under(OLD_ROOT, source), &inside, flags)?;
-            }
-            MountSpec::Symlink { at, points_to } => {
-                let inside = under(NEW_ROOT, at);
-                if let Some(parent) = inside.parent() {
-                    mkdir_p(parent)?;
-                }
-                std::os::unix::fs::symlink(points_to, &inside)
-                    .map_err(|e| io_fail(format!("symlink {}", at.display()), &e))?;
-            }
-            MountSpec::Tmpfs { target, size } => {
-                let inside = under(NEW_ROOT, target);
-                mkdir_p(&inside)?;
-                let data = format!("mode=1777,size={size}");
-                mnt(
-                    Some(Path::new("tmpfs")),
-                    &inside,
-                    Some("tmpfs"),
-                    MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-                    Some(&data),
-                )?;
-            }
-        }
-    }
+    mount_plan(&plan.mounts, root)?;
 
     // A fresh /proc for the new pid namespace: it shows only the sandbox's processes.
     let proc_dir = under(NEW_ROOT, Path::new("/proc"));

@@ -79,6 +79,11 @@ pub struct LandlockPlan {
     pub tcp_bind: Option<Vec<u16>>,
     /// The lowest ABI the policy accepts.
     pub min_abi: Option<u8>,
+    /// The links mycelium itself placed in the new root (`/bin -> usr/bin`): a rule path at
+    /// or under one of them follows it. Every other rule path is opened without following
+    /// any link, so a link planted in a writable grant cannot redirect a rule.
+    #[serde(default)]
+    pub trusted_links: Vec<PathBuf>,
 }
 
 impl LandlockPlan {
@@ -113,6 +118,7 @@ impl LandlockPlan {
             tcp_connect: policy.network.tcp_connect.clone(),
             tcp_bind: policy.network.tcp_bind.clone(),
             min_abi: policy.landlock.min_abi,
+            trusted_links: Vec::new(),
         }
     }
 }
@@ -190,6 +196,24 @@ pub enum LandlockError {
         /// The cause.
         #[source]
         source: PathFdError,
+    },
+    /// A path of the plan is, or passes through, a link mycelium did not place.
+    #[error(
+        "{} is or passes through a symbolic link that mycelium did not place; no Landlock rule follows such a link",
+        path.display()
+    )]
+    Link {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A path of the plan could not be opened without following links.
+    #[error("cannot open {} for a Landlock rule", path.display())]
+    Open {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: sys::SysError,
     },
     /// A path of the plan could not be examined.
     #[error("cannot examine {} for a Landlock rule", path.display())]
@@ -385,22 +409,54 @@ fn net_access(rule: &TcpRule, access: AccessNet) -> BitFlags<AccessNet> {
     }
 }
 
+/// A descriptor for a rule: a `PathFd` when the path follows a link of ours, else a
+/// descriptor opened with no link followed.
+enum RuleFd {
+    Followed(PathFd),
+    Exact(std::os::fd::OwnedFd),
+}
+
+impl AsFd for RuleFd {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            RuleFd::Followed(fd) => fd.as_fd(),
+            RuleFd::Exact(fd) => fd.as_fd(),
+        }
+    }
+}
+
 /// Open `path` for a rule; `Ok(None)` when it is optional and missing.
 fn open_rule_path(
     plan: &LandlockPlan,
     path: &Path,
-) -> Result<Option<(PathFd, bool)>, LandlockError> {
-    let fd = match PathFd::new(path) {
-        Ok(fd) => fd,
-        Err(source) => {
-            let missing = !path.exists();
-            if missing && plan.optional.iter().any(|p| p == path) {
-                return Ok(None);
+) -> Result<Option<(RuleFd, bool)>, LandlockError> {
+    let optional = plan.optional.iter().any(|p| p == path);
+    let fd = if plan.trusted_links.iter().any(|l| path.starts_with(l)) {
+        match PathFd::new(path) {
+            Ok(fd) => RuleFd::Followed(fd),
+            Err(_) if optional && !path.exists() => return Ok(None),
+            Err(source) => {
+                return Err(LandlockError::Path {
+                    path: path.to_path_buf(),
+                    source,
+                });
             }
-            return Err(LandlockError::Path {
-                path: path.to_path_buf(),
-                source,
-            });
+        }
+    } else {
+        match sys::mountfd::openat2(None, path, libc::O_PATH, 0, sys::mountfd::RESOLVE_NO_LINKS) {
+            Ok(fd) => RuleFd::Exact(fd),
+            Err(e) if e.errno == nix::errno::Errno::ELOOP => {
+                return Err(LandlockError::Link {
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(e) if optional && e.errno == nix::errno::Errno::ENOENT => return Ok(None),
+            Err(source) => {
+                return Err(LandlockError::Open {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
         }
     };
     let stat = nix::sys::stat::fstat(fd.as_fd()).map_err(|source| LandlockError::Stat {

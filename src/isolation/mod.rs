@@ -19,6 +19,7 @@ pub mod plan;
 pub mod probe;
 pub mod protocol;
 pub mod report;
+pub mod resolve;
 pub mod seccomp;
 #[allow(unsafe_code, reason = "the one module allowed to hold unsafe code")]
 mod sys;

@@ -14,8 +14,9 @@ use super::IsolationError;
 use super::cgroup::{self, CgroupLimits};
 use super::env::{ScrubbedEnv, scrub};
 use super::landlock::{self, LandlockPlan};
+use super::resolve::{self, Identity, Protected, Resolved, Workspace};
 use super::seccomp::{self, Arch, SeccompFilter};
-use crate::policy::{Grant, NetworkMode, Policy};
+use crate::policy::{Grant, GrantPath, NetworkMode, Policy};
 use std::sync::Mutex;
 
 /// Host name inside every sandbox.
@@ -25,9 +26,9 @@ pub const HOSTNAME: &str = "mycelium";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum MountSpec {
-    /// Bind a host path (canonical, no symlinks) at `target` inside.
+    /// Bind a host path (physical: no component is a link) at `target` inside.
     Bind {
-        /// Host path, canonical.
+        /// Host path, as resolved by [`super::resolve`].
         source: PathBuf,
         /// Path inside the sandbox.
         target: PathBuf,
@@ -35,6 +36,8 @@ pub enum MountSpec {
         writable: bool,
         /// A directory; otherwise a file (the mount point is created to match).
         is_dir: bool,
+        /// What `source` was when the plan was made: pid 1 mounts it only if it still is.
+        id: Identity,
     },
     /// A symbolic link (`/bin -> usr/bin`) whose target is granted by another entry.
     Symlink {
@@ -194,7 +197,8 @@ pub struct PreparedSandbox {
 
 /// Refuse a workspace that is, lies inside, or contains one of `protected` (mycelium's own
 /// state, the consent store, the policy search path): none of those may ever be visible in a
-/// sandbox, and `{workspace}` is only known at run time.
+/// sandbox, and `{workspace}` is only known at run time. The check holds for the objects, not
+/// the text: a link, a bind-mounted alias or a hard link of a protected path is caught too.
 ///
 /// # Errors
 /// [`IsolationError::Plan`] naming the protected path.
@@ -203,21 +207,31 @@ pub fn refuse_protected_workspace(
     workspace: &Path,
     protected: &[PathBuf],
 ) -> Result<(), IsolationError> {
-    let ws = std::fs::canonicalize(workspace).unwrap_or_else(|_| workspace.to_path_buf());
-    for p in protected {
-        let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
-        if ws.starts_with(&p) || p.starts_with(&ws) {
-            return Err(IsolationError::Plan {
-                policy: policy.path.clone(),
-                message: format!(
-                    "workspace {} would expose {}, mycelium's own state (consent store, policies), which is never visible inside a sandbox; choose another workspace",
-                    ws.display(),
-                    p.display()
-                ),
-            });
-        }
+    let ws = Workspace::open(workspace).map_err(|e| IsolationError::Plan {
+        policy: policy.path.clone(),
+        message: format!("workspace {}: {e}", workspace.display()),
+    })?;
+    let protected: Vec<Protected> = protected.iter().map(|p| Protected::new(p)).collect();
+    refuse_exposure(policy, &ws.dir, &protected, "workspace")
+}
+
+fn refuse_exposure(
+    policy: &Policy,
+    r: &Resolved,
+    protected: &[Protected],
+    what: &str,
+) -> Result<(), IsolationError> {
+    match protected.iter().find(|p| p.exposed_by(r)) {
+        None => Ok(()),
+        Some(p) => Err(IsolationError::Plan {
+            policy: policy.path.clone(),
+            message: format!(
+                "{what} {} would expose {}, mycelium's own state (consent store, policies), which is never visible inside a sandbox; choose another path",
+                r.path.display(),
+                p.path.display()
+            ),
+        }),
     }
-    Ok(())
 }
 
 /// Build the plan for running `argv` under `policy`.
@@ -243,21 +257,17 @@ pub fn prepare<'a>(
     if argv.is_empty() {
         return Err(plan_err("no command given".into()));
     }
-    let workspace = match workspace {
-        Some(w) => Some(
-            std::fs::canonicalize(w)
-                .map_err(|e| plan_err(format!("workspace {}: {e}", w.display())))?,
-        ),
+    let ws = match workspace {
+        Some(w) => Some(Workspace::open(w).map_err(|e| match e {
+            resolve::ResolveError::Missing {
+                errno: nix::errno::Errno::ENOTDIR,
+                ..
+            } => plan_err(format!("workspace {} is not a directory", w.display())),
+            e => plan_err(format!("workspace {}: {e}", w.display())),
+        })?),
         None => None,
     };
-    if let Some(w) = &workspace
-        && !w.is_dir()
-    {
-        return Err(plan_err(format!(
-            "workspace {} is not a directory",
-            w.display()
-        )));
-    }
+    let workspace = ws.as_ref().map(|w| w.path().to_path_buf());
     if policy.uses_workspace() && workspace.is_none() {
         return Err(plan_err(
             "the policy grants {workspace} but no workspace was given: pass --workspace DIR".into(),
@@ -269,60 +279,76 @@ pub fn prepare<'a>(
         refuse_protected_workspace(policy, w, protected)?;
     }
 
-    // Resolve every grant to (inside path, canonical host path).
-    let mut resolved: Vec<(PathBuf, Option<PathBuf>, bool, &Grant)> = Vec::new();
+    // Resolve every grant to (inside path, opened host object), following no link an
+    // agent could have planted (see `resolve`).
+    let protected: Vec<Protected> = protected.iter().map(|p| Protected::new(p)).collect();
     let fs = &policy.filesystem;
-    for (g, writable) in fs
+    let grants: Vec<(&Grant, bool)> = fs
         .read_only
         .iter()
         .map(|g| (g, false))
         .chain(fs.read_write.iter().map(|g| (g, true)))
-    {
+        .collect();
+    // Links under anything this run makes writable are never trusted, whoever owns them.
+    let untrusted: Vec<PathBuf> = grants
+        .iter()
+        .filter(|(_, w)| *w)
+        .filter_map(|(g, _)| g.path.resolve(workspace.as_deref()))
+        .chain(workspace.clone())
+        .collect();
+    let mut resolved: Vec<(PathBuf, Resolved, bool, &Grant)> = Vec::new();
+    for &(g, writable) in &grants {
         let Some(path) = g.path.resolve(workspace.as_deref()) else {
             continue;
         };
-        match std::fs::canonicalize(&path) {
-            Ok(canon) => resolved.push((path, Some(canon), writable, g)),
-            Err(_) if g.optional => {}
+        let r = match (&g.path, &ws) {
+            (GrantPath::Workspace(rel), Some(ws)) => ws.resolve(rel),
+            _ => resolve::resolve_host(&path, ws.as_ref(), &untrusted),
+        };
+        match r {
+            Ok(r) => {
+                refuse_exposure(
+                    policy,
+                    &r,
+                    &protected,
+                    &format!("{} (line {}):", g.at.key, g.at.line),
+                )?;
+                resolved.push((path, r, writable, g));
+            }
+            Err(e) if g.optional && e.is_missing() => {}
             Err(e) => {
-                return Err(plan_err(format!(
-                    "{} (line {}): {}: {e}",
-                    g.at.key,
-                    g.at.line,
-                    path.display()
-                )));
+                return Err(plan_err(format!("{} (line {}): {e}", g.at.key, g.at.line)));
             }
         }
     }
-    let canon_grants: Vec<PathBuf> = resolved.iter().filter_map(|r| r.1.clone()).collect();
+    let canon_grants: Vec<&Path> = resolved.iter().map(|r| r.1.path.as_path()).collect();
 
     let mut mounts = Vec::new();
-    for (path, canon, writable, _) in &resolved {
-        let Some(canon) = canon else { continue };
-        let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    let mut trusted_links = Vec::new();
+    for (path, r, writable, _) in &resolved {
         // A link whose target another entry grants stays a link, so `/bin -> usr/bin` looks
         // the same inside; otherwise the target itself is bound at the link's place.
-        if is_link
+        if let Some(points_to) = &r.link
             && canon_grants
                 .iter()
-                .any(|c| c != canon && canon.starts_with(c))
+                .any(|c| *c != r.path && r.path.starts_with(c))
         {
-            let points_to = std::fs::read_link(path)
-                .map_err(|e| plan_err(format!("{}: {e}", path.display())))?;
+            trusted_links.push(path.clone());
             mounts.push(MountSpec::Symlink {
                 at: path.clone(),
-                points_to,
+                points_to: points_to.clone(),
             });
             continue;
         }
-        let is_dir = std::fs::metadata(canon).is_ok_and(|m| m.is_dir());
         mounts.push(MountSpec::Bind {
-            source: canon.clone(),
+            source: r.path.clone(),
             target: path.clone(),
             writable: *writable,
-            is_dir,
+            is_dir: r.is_dir,
+            id: r.id,
         });
     }
+    refuse_overlaps(&resolved, &mounts).map_err(plan_err)?;
     for (target, size) in &fs.tmpfs {
         // A tmpfs inside a bound directory needs its mount point to exist there already:
         // creating it would create a directory on the host.
@@ -392,7 +418,8 @@ pub fn prepare<'a>(
 
     // Landlock is a hard requirement: check now, before any process exists, that this
     // kernel can enforce everything the plan asks (the child checks again when applying).
-    let landlock_plan = LandlockPlan::from_policy(policy, workspace.as_deref());
+    let mut landlock_plan = LandlockPlan::from_policy(policy, workspace.as_deref());
+    landlock_plan.trusted_links = trusted_links;
     landlock::describe(&landlock_plan, landlock::probe_abi()).map_err(|e| IsolationError::Unsupported {
         feature: "Landlock",
         cause: e.to_string(),
@@ -424,4 +451,69 @@ pub fn prepare<'a>(
         cgroup_required,
     };
     Ok(PreparedSandbox { plan, env })
+}
+
+/// A grant inside another granted directory is mounted on what that directory holds at
+/// its place: refuse, naming both grants, when that is a link, missing, or of the other
+/// kind (the mount could not be made, or would land where the link points).
+fn refuse_overlaps(
+    resolved: &[(PathBuf, Resolved, bool, &Grant)],
+    mounts: &[MountSpec],
+) -> Result<(), String> {
+    let name = |g: &Grant| format!("{} (line {})", g.at.key, g.at.line);
+    for (path, r, _, g) in resolved {
+        // The deepest other grant above this one.
+        let Some((outer, outer_r, _, outer_g)) = resolved
+            .iter()
+            .filter(|(p, o, _, _)| p != path && o.is_dir && path.starts_with(p))
+            .max_by_key(|(p, ..)| p.components().count())
+        else {
+            continue;
+        };
+        let what = |problem: String| {
+            format!(
+                "{} grants {}, which lies inside {} granted by {}, where {problem}: the two grants overlap; remove {} or grant a path that is a real {} inside {}",
+                name(g),
+                path.display(),
+                outer.display(),
+                name(outer_g),
+                name(g),
+                if r.is_dir { "directory" } else { "file" },
+                outer.display()
+            )
+        };
+        if let Some(MountSpec::Symlink { points_to, .. }) = mounts
+            .iter()
+            .find(|m| m.target() == outer.as_path() && matches!(m, MountSpec::Symlink { .. }))
+        {
+            return Err(format!(
+                "{} grants {}, which lies inside {} granted by {}, where {} is a symbolic link to {} inside the sandbox: the two grants overlap; remove {} or grant {} instead",
+                name(g),
+                path.display(),
+                outer.display(),
+                name(outer_g),
+                outer.display(),
+                points_to.display(),
+                name(g),
+                path.strip_prefix(outer)
+                    .map_or_else(|_| path.clone(), |rel| outer_r.path.join(rel))
+                    .display()
+            ));
+        }
+        let Ok(rel) = path.strip_prefix(outer) else {
+            continue;
+        };
+        match resolve::lookup_beneath(outer_r, rel) {
+            Ok(is_dir) if is_dir == r.is_dir => {}
+            Ok(_) => {
+                return Err(what(format!(
+                    "{} is a {}",
+                    outer_r.path.join(rel).display(),
+                    if r.is_dir { "file" } else { "directory" }
+                )));
+            }
+            Err(problem) => return Err(what(problem)),
+        }
+    }
+    Ok(())
 }

@@ -491,12 +491,7 @@ impl Validator<'_> {
                     self.err(item.span(), k, format!("{} is provided by the sandbox itself (a fresh {owned} is always mounted); remove this entry", host.display()));
                     continue;
                 }
-                if let Some(prot) = self
-                    .opts
-                    .protected
-                    .iter()
-                    .find(|p| p.starts_with(host) || host.starts_with(p))
-                {
+                if let Some(prot) = self.opts.protected.iter().find(|p| exposes(host, p)) {
                     self.err(item.span(), k, format!("{} would expose {}, mycelium's own state (consent store, policies), which is never visible inside a sandbox", host.display(), prot.display()));
                     continue;
                 }
@@ -825,6 +820,30 @@ fn io_reason(e: &std::io::Error) -> String {
 }
 
 /// Lexically clean an absolute or relative path; `None` if it contains `..`.
+/// Whether granting `host` would expose `protected`: one lies inside the other, by name or
+/// as objects (links followed, then `(st_dev, st_ino)` of each directory up to `/`, so a
+/// bind-mounted alias is caught too). The sandbox's plan checks again on what it mounts.
+fn exposes(host: &Path, protected: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if protected.starts_with(host) || host.starts_with(protected) {
+        return true;
+    }
+    let ids = |p: &Path| -> Vec<(u64, u64)> {
+        let Ok(canon) = std::fs::canonicalize(p) else {
+            return Vec::new();
+        };
+        canon
+            .ancestors()
+            .filter_map(|a| std::fs::metadata(a).ok().map(|m| (m.dev(), m.ino())))
+            .collect()
+    };
+    let (mine, theirs) = (ids(host), ids(protected));
+    match (mine.first(), theirs.first()) {
+        (Some(h), Some(p)) => mine.contains(p) || theirs.contains(h),
+        _ => false,
+    }
+}
+
 fn normalize(p: &Path) -> Option<PathBuf> {
     let mut out = PathBuf::new();
     for c in p.components() {

@@ -90,6 +90,36 @@ fn protected_paths_cannot_be_granted_nor_their_parents() {
 }
 
 #[test]
+fn protected_paths_are_compared_as_objects_not_names() {
+    let d = tempfile::tempdir().unwrap();
+    let state = d.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    std::os::unix::fs::symlink(&state, d.path().join("alias")).unwrap();
+    std::fs::create_dir(d.path().join("other")).unwrap();
+    let o = LoadOptions {
+        home: PathBuf::from("/usr"),
+        protected: vec![state.clone()],
+    };
+    let load = |grant: &Path| {
+        let body = format!(
+            "[filesystem]\nread_only = [{:?}]\n",
+            grant.display().to_string()
+        );
+        from_bytes(Path::new("/etc/p.toml"), body.into_bytes(), &o)
+            .map_err(|e| e.diagnostics(Path::new("/etc/p.toml")))
+    };
+    let errs = load(&d.path().join("alias")).unwrap_err();
+    assert_eq!(errs.len(), 1);
+    assert!(
+        errs[0].message.contains("mycelium's own state"),
+        "{}",
+        errs[0].message
+    );
+    // Positive twin: a sibling directory is fine.
+    load(&d.path().join("other")).unwrap();
+}
+
+#[test]
 fn tmpfs_inside_sandbox_owned_paths_is_refused() {
     let errs =
         load_str("[filesystem.tmpfs]\n\"/dev/shm\" = \"1M\"\n\"/\" = \"1M\"\n\"rel\" = \"1M\"\n")

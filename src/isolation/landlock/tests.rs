@@ -22,6 +22,7 @@ fn plan(network: NetworkMode) -> LandlockPlan {
         tcp_connect: None,
         tcp_bind: None,
         min_abi: None,
+        trusted_links: vec![],
     }
 }
 
@@ -234,7 +235,7 @@ fn missing_paths_fail_unless_optional() {
         fork_and_run(move || match apply(&p) {
             Ok(r) if r.skipped.len() == 1 && r.read_only.is_empty() => 0,
             Ok(_) => 1,
-            Err(LandlockError::Path { .. }) => 2,
+            Err(LandlockError::Path { .. } | LandlockError::Open { .. }) => 2,
             Err(_) => 3,
         })
         .unwrap()
@@ -311,4 +312,43 @@ fn signals_and_abstract_sockets_stay_inside() {
     let signal_self = || code(kill(nix::unistd::getpid(), None));
     assert_eq!(confined(&p, signal_self), OK);
     drop(listener);
+}
+
+#[test]
+fn a_rule_never_follows_a_link_mycelium_did_not_place() {
+    if !landlock_at_least("a_rule_never_follows_a_link_mycelium_did_not_place", 1) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("real")).unwrap();
+    let link = dir.path().join("planted");
+    std::os::unix::fs::symlink(outside.path(), &link).unwrap();
+    let p = LandlockPlan {
+        read_write: vec![link.clone(), dir.path().join("planted/sub")],
+        optional: vec![dir.path().join("planted/sub")],
+        ..plan(NetworkMode::None)
+    };
+    let verdict = |p: LandlockPlan| {
+        fork_and_run(move || match apply(&p) {
+            Ok(_) => 0,
+            Err(LandlockError::Link { path }) if path.ends_with("planted") => 2,
+            Err(_) => 3,
+        })
+        .unwrap()
+    };
+    assert_eq!(verdict(p.clone()), ChildExit::Code(2));
+    // Twins: the same link is followed when it is one mycelium placed itself, and a real
+    // directory is opened as always.
+    let ours = LandlockPlan {
+        read_write: vec![link.clone()],
+        trusted_links: vec![link.clone()],
+        ..p.clone()
+    };
+    assert_eq!(verdict(ours), OK);
+    let real = LandlockPlan {
+        read_write: vec![dir.path().join("real")],
+        ..p
+    };
+    assert_eq!(verdict(real), OK);
 }

@@ -13,6 +13,7 @@ mod fd;
 pub(crate) mod fork;
 pub(crate) mod keyring;
 pub(crate) mod landlock_abi;
+pub mod mountfd;
 mod net;
 #[cfg(test)]
 pub(crate) mod probe;

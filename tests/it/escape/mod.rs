@@ -12,6 +12,7 @@
 mod bombs;
 mod devices;
 mod families;
+mod links;
 mod memory;
 mod paths;
 mod privs;
