@@ -8,6 +8,9 @@ pub const FAILURE: i32 = 1;
 pub const USAGE: i32 = 2;
 /// `exec`: the sandbox could not be built (invalid policy, missing kernel feature).
 pub const SANDBOX: i32 = 125;
+/// `exec`, `run`: the command ran past `[agent] timeout` and was stopped (as coreutils
+/// `timeout` exits).
+pub const TIMED_OUT: i32 = 124;
 /// `exec`: the command was found but could not be executed.
 pub const NOT_EXECUTABLE: i32 = 126;
 /// `exec`: the command was not found inside the sandbox.
@@ -19,6 +22,7 @@ Exit codes:
   0    success; for `exec` and `run`, the command exited 0
   1    a check failed (invalid policy, consent missing or refused) or the command failed
   2    usage error
+  124  exec, run: the command ran past the policy's [agent] timeout and was stopped
   125  exec, run: the sandbox could not be built (invalid policy, missing kernel feature)
   126  exec, run: the command exists but could not be executed
   127  exec, run: the command was not found inside the sandbox

@@ -464,6 +464,9 @@ fn start_agent(plan: &SandboxPlan, ready: OwnedFd) -> SetupFailure {
 fn prepare_agent(plan: &SandboxPlan) -> Step {
     // A new session: no controlling terminal, and its own process group for signals.
     setsid().map_err(|e| fail("setsid", e))?;
+    if plan.controlling_terminal {
+        set_own_terminal()?;
+    }
     prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| fail("prctl PR_SET_PDEATHSIG", e))?;
     for l in &plan.rlimits {
         let res = match l.name {
@@ -486,6 +489,19 @@ fn prepare_agent(plan: &SandboxPlan) -> Step {
     // ignored signals); the agent gets the defaults a freshly started program expects.
     sys::reset_signal_dispositions().map_err(|e| fail("reset signal dispositions", e.errno))?;
     Ok(())
+}
+
+/// Make the sandbox's own terminal (the first standard stream that is one: the caller put
+/// it there, see `pty.rs`) the agent's controlling terminal, so that `^C` typed into it
+/// signals the agent and job control works inside.
+fn set_own_terminal() -> Step {
+    match (0..3)
+        .map(sys::standard_stream)
+        .find(|fd| nix::unistd::isatty(fd).unwrap_or(false))
+    {
+        Some(fd) => sys::set_controlling_terminal(fd).map_err(|e| fail("TIOCSCTTY", e.errno)),
+        None => Ok(()),
+    }
 }
 
 /// The agent's steps on the new root, the seccomp filter last.

@@ -16,6 +16,7 @@ pub(crate) mod landlock_abi;
 mod net;
 #[cfg(test)]
 pub(crate) mod probe;
+mod pty;
 mod signal;
 
 pub use caps::drop_all_capabilities;
@@ -27,6 +28,10 @@ pub use fd::{
 };
 pub(crate) use keyring::join_session_keyring;
 pub use net::bring_loopback_up;
+pub use pty::{
+    is_exclusive, open_pty, set_controlling_terminal, set_exclusive, set_window_size,
+    standard_stream, window_size,
+};
 pub use signal::reset_signal_dispositions;
 
 use nix::errno::Errno;
