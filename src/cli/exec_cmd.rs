@@ -98,9 +98,10 @@ fn start_relay(
     sandbox: &mut isolation::RunningSandbox,
 ) -> Result<std::thread::JoinHandle<()>, IsolationError> {
     sandbox.set_window_sync(t.window_sync()?);
-    let out = pty::spawn_copy(t.output()?, t.output_target()?);
+    // Raw before any output is relayed: the sandbox's terminal has done the output
+    // processing already.
     t.relay_input()?;
-    Ok(out)
+    Ok(pty::spawn_copy(t.output()?, t.output_target()?))
 }
 
 /// The command's exit code, or [`exit::TIMED_OUT`] (with a message) when it ran out of

@@ -141,8 +141,11 @@ pub(super) fn run(args: RunArgs, policies: Option<&std::path::Path>) -> Result<i
     let mut terminal_pump = None;
     if let Some(t) = &mut terminal {
         t.release_slave();
+        // Raw before any output is relayed: the sandbox's terminal has done the output
+        // processing already.
         let relay = t.window_sync().and_then(|w| {
             sandbox.set_window_sync(w);
+            t.relay_input()?;
             Ok((t.output()?, t.output_target()?))
         });
         match relay {
@@ -164,14 +167,7 @@ pub(super) fn run(args: RunArgs, policies: Option<&std::path::Path>) -> Result<i
         terminal_pump,
     ];
     let result = match sandbox.wait_started() {
-        Ok(_) => match terminal.as_mut().map(Terminal::relay_input) {
-            Some(Err(e)) => {
-                // Not relaying: the sandbox goes now, so the pumps see their ends.
-                drop(sandbox);
-                Err(e)
-            }
-            _ => sandbox.wait_forwarding_signals(&forwarder),
-        },
+        Ok(_) => sandbox.wait_forwarding_signals(&forwarder),
         Err(e) => Err(e),
     };
     let mut redactions = Redactions::default();

@@ -401,6 +401,40 @@ static int do_open_by_handle(const char *dir) {
     return succeeded();
 }
 
+/* ---- The terminal on the standard streams (tty.rs) ---- */
+
+/* Spoil the terminal on fd 0 as a hostile agent would: raw mode without echo, exclusive
+ * mode, O_NONBLOCK on the (shared) file description, output stopped (TCOOFF: the owner's
+ * next write blocks). Prints nothing, since its own output is stopped: exit 0 when every
+ * step worked, 10 + the step that failed otherwise. */
+static int do_tty_spoil(void) {
+    struct termios t;
+    if (tcgetattr(0, &t) == -1)
+        return 10;
+    cfmakeraw(&t);
+    t.c_lflag &= ~(tcflag_t)ECHO;
+    if (tcsetattr(0, TCSANOW, &t) == -1)
+        return 11;
+    if (ioctl(0, TIOCEXCL) == -1)
+        return 12;
+    int fl = fcntl(0, F_GETFL);
+    if (fl == -1 || fcntl(0, F_SETFL, fl | O_NONBLOCK) == -1)
+        return 13;
+    if (tcflow(0, TCOOFF) == -1)
+        return 14;
+    return 0;
+}
+
+/* Print `EXCL 0` or `EXCL 1`: whether the terminal on fd 0 is in exclusive mode. */
+static int do_tty_excl(void) {
+    int on = 0;
+    if (ioctl(0, TIOCGEXCL, &on) == -1)
+        return error("ioctl TIOCGEXCL");
+    printf("EXCL %d\n", on);
+    return 0;
+}
+/* ---- end of the terminal block ---- */
+
 int main(int argc, char **argv) {
     need(argc, 2);
     const char *m = argv[1];
@@ -441,6 +475,8 @@ int main(int argc, char **argv) {
     if (!strcmp(m, "af_packet")) return outcome(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
     if (!strcmp(m, "netlink_audit"))
         return outcome(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT));
+    if (!strcmp(m, "tty_spoil")) return do_tty_spoil();
+    if (!strcmp(m, "tty_excl")) return do_tty_excl();
     printf("ERROR unknown probe %s\n", m);
     return 2;
 }
