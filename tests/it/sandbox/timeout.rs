@@ -11,6 +11,18 @@ use super::{Fixture, err, exec_cmd, out, policy_body};
 use crate::common::bin;
 use crate::gate;
 
+/// Running a command to its end, killed (failing the test) after the escape suite's
+/// deadline: a timeout that is not enforced must fail these tests, not hang them.
+trait OutputBounded {
+    fn output_bounded(self) -> Output;
+}
+
+impl OutputBounded for Command {
+    fn output_bounded(self) -> Output {
+        crate::escape::run_bounded(self)
+    }
+}
+
 /// A policy with `[agent] timeout = "{timeout}"` and, for `run`, `command`.
 fn timeout_policy(fx: &Fixture, timeout: &str, command: &[&str]) -> PathBuf {
     let command: Vec<String> = command.iter().map(|a| format!("{a:?}")).collect();
@@ -70,8 +82,7 @@ fn exec_stops_an_agent_past_its_timeout_with_exit_124() {
     let fx = Fixture::new();
     let policy = timeout_policy(&fx, "1s", &["/bin/true"]);
     let o = exec_cmd(&policy, None, &["/bin/sh", "-c", &format!("sleep {m}")])
-        .output()
-        .unwrap();
+        .output_bounded();
     assert_timed_out(&o, &m);
 }
 
@@ -86,8 +97,7 @@ fn exec_kills_an_agent_that_ignores_sigterm_after_the_grace() {
         "trap 'echo got TERM' TERM; echo started; while :; do sleep {m}; done; echo left the loop"
     );
     let o = exec_cmd(&policy, None, &["/bin/sh", "-c", &script])
-        .output()
-        .unwrap();
+        .output_bounded();
     assert_timed_out(&o, &m);
     assert_eq!(out(&o), "started\ngot TERM\n");
 }
@@ -98,8 +108,7 @@ fn exec_keeps_the_exit_code_of_an_agent_that_ends_in_time() {
     let fx = Fixture::new();
     let policy = timeout_policy(&fx, "10m", &["/bin/true"]);
     let o = exec_cmd(&policy, None, &["/bin/sh", "-c", "echo done; exit 7"])
-        .output()
-        .unwrap();
+        .output_bounded();
     assert_eq!(
         (o.status.code(), out(&o), err(&o)),
         (Some(7), "done\n".to_string(), String::new())
@@ -122,7 +131,7 @@ fn run_timed(fx: &Fixture) -> Output {
             .env("MYCELIUM_HOME", &home)
             .current_dir(fx.path())
             .stdin(Stdio::null());
-        c.output().unwrap()
+        c.output_bounded()
     };
     let o = cmd(&["consent", "grant", "--yes", "timed"]);
     assert!(o.status.success(), "{}", err(&o));
