@@ -38,7 +38,9 @@ pub(super) fn run(args: ExecArgs, policies: Option<&std::path::Path>) -> Result<
         Err(e) => return Ok(report_error(&e)),
     };
     let mut plan = prepared.plan.clone();
-    plan.controlling_terminal = terminal.is_some();
+    if let Some(t) = &terminal {
+        t.prepare(&mut plan);
+    }
     let io = |i| match &terminal {
         Some(t) => t.io(i, Io::Inherit),
         None => Io::Inherit,

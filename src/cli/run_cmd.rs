@@ -121,7 +121,9 @@ pub(super) fn run(args: RunArgs, policies: Option<&std::path::Path>) -> Result<i
         Ok(t) => t,
         Err(e) => return Ok(report_error(&e)),
     };
-    prepared.plan.controlling_terminal = terminal.is_some();
+    if let Some(t) = &terminal {
+        t.prepare(&mut prepared.plan);
+    }
     let io = |i, otherwise| match &terminal {
         Some(t) => t.io(i, otherwise),
         None => otherwise,

@@ -477,10 +477,12 @@ fn next_event(events: &mut BufReader<UnixStream>) -> Result<Option<LauncherEvent
         })
 }
 
-/// Takes the [`FORWARDED_SIGNALS`] for this process so they can be passed on to a sandbox
-/// instead of killing the caller (or, for `SIGWINCH`, being lost). Create it before [`launch`], so a signal that
-/// arrives while the sandbox starts is held rather than lost; for single-threaded callers
-/// (the CLI). Dropping it unblocks the signals again.
+/// Takes the forwarded signals (`SIGINT`, `SIGTERM`, `SIGHUP`, `SIGQUIT`, `SIGUSR1`,
+/// `SIGUSR2`, `SIGWINCH`: the one list pid 1 and the launcher use too) for this process,
+/// so they can be passed on to a sandbox instead of killing the caller (or, for
+/// `SIGWINCH`, being lost). Create it before [`launch`], so a signal that arrives while
+/// the sandbox starts is held rather than lost; for single-threaded callers (the CLI).
+/// Dropping it unblocks the signals again.
 #[derive(Debug)]
 pub struct SignalForwarder {
     fd: SignalFd,

@@ -13,8 +13,10 @@
 //! exactly when it is dropped, on every path out of a command. Flow control of the
 //! caller's terminal is never touched, so it needs no restoring.
 //!
-//! `/dev/tty` does not exist inside (the sandbox's `/dev` holds only harmless devices), so
-//! nothing inside can name a terminal other than the one on its standard streams.
+//! Inside, the sandbox's terminal has its names: `/dev/pts/N` (the host's entry for that
+//! very pty, bound only after checking it is the same device) and `/dev/tty`, which opens
+//! the opener's controlling terminal, so inside never any terminal but that one. No other
+//! pty of the host is visible.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -26,8 +28,11 @@ use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::sys::termios::{SetArg, Termios, cfmakeraw, tcgetattr, tcsetattr};
 use nix::unistd::isatty;
 
+use std::path::PathBuf;
+
 use super::IsolationError;
 use super::local::Io;
+use super::plan::SandboxPlan;
 use super::sys;
 
 fn failed(what: &str, e: impl std::fmt::Display) -> IsolationError {
@@ -91,6 +96,18 @@ impl Terminal {
             ttys,
             saved: None,
         }))
+    }
+
+    /// Prepare `plan` for this terminal: the agent takes it as its controlling terminal,
+    /// and may open it by its names inside, `/dev/tty` and `/dev/pts/N` (read and write,
+    /// no ioctl through those opens: Landlock's device rights). Each may be absent (a host
+    /// without `/dev/tty`, a pty whose name could not be matched), so both are optional.
+    pub fn prepare(&self, plan: &mut SandboxPlan) {
+        plan.controlling_terminal = true;
+        for p in ["/dev/tty", "/dev/pts"] {
+            plan.landlock.devices.push(PathBuf::from(p));
+            plan.landlock.optional.push(PathBuf::from(p));
+        }
     }
 
     /// What stream `i` of the sandbox is: the slave when the caller's stream `i` is a

@@ -198,14 +198,14 @@ fn wait_child_bounded(mut child: std::process::Child) -> ExitStatus {
 }
 
 /// The positive twin of the spoiling tests: run unconfined on a terminal, the probe
-/// changes every property `TtyState` holds.
-fn assert_spoiling_is_detected(probe: &Path) {
+/// changes every property `TtyState` holds (through `fd`, for `tty_spoil FD`).
+fn assert_spoiling_is_detected(probe: &Path, fd: &str) {
     let t = caller_tty();
     let before = tty_state(&t, probe);
     assert_eq!(before.exclusive, "EXCL 0");
     assert_eq!(before.write, Ok(1));
     let mut cmd = Command::new(probe);
-    cmd.arg("tty_spoil").env_clear();
+    cmd.args(["tty_spoil", fd]).env_clear();
     t.attach(&mut cmd);
     assert_eq!(wait_bounded(cmd).code(), Some(0), "unconfined tty_spoil");
     let after = tty_state(&t, probe);
@@ -260,11 +260,15 @@ fn run_agent_cmd(fx: &Fixture) -> Command {
 }
 
 /// Spoil the terminal through `cmd` (which runs the probe's `tty_spoil` confined) and
-/// check the test's terminal is exactly as before.
-fn assert_terminal_untouched(probe: &Path, mut cmd: Command) {
+/// check the test's terminal is exactly as before. `stdin_too`: the terminal is on all
+/// three streams, else on standard output and error only (standard input is null).
+fn assert_terminal_untouched(probe: &Path, mut cmd: Command, stdin_too: bool) {
     let t = caller_tty();
     let before = tty_state(&t, probe);
     t.attach(&mut cmd);
+    if !stdin_too {
+        cmd.stdin(Stdio::null());
+    }
     // The probe succeeds: it did all of it, to a terminal of the sandbox's own.
     assert_eq!(wait_bounded(cmd).code(), Some(0), "confined tty_spoil");
     let after = tty_state(&t, probe);
@@ -277,25 +281,69 @@ fn assert_terminal_untouched(probe: &Path, mut cmd: Command) {
 #[test]
 fn agent_cannot_spoil_the_callers_terminal_through_exec() {
     let probe = escape_gate!("agent_cannot_spoil_the_callers_terminal_through_exec");
-    assert_spoiling_is_detected(probe);
+    assert_spoiling_is_detected(probe, "0");
     let fx = Fixture::new();
     let policy = default_policy(&fx, probe, &[], "");
-    assert_terminal_untouched(probe, confined_cmd(&policy, probe, &["tty_spoil"]));
+    assert_terminal_untouched(
+        probe,
+        confined_cmd(&policy, probe, &["tty_spoil", "0"]),
+        true,
+    );
+}
+
+/// The same through standard output, when only the output streams are the terminal (no
+/// raw mode is needed then: nothing is typed into the sandbox).
+#[test]
+fn agent_cannot_spoil_the_callers_terminal_through_its_output() {
+    let probe = escape_gate!("agent_cannot_spoil_the_callers_terminal_through_its_output");
+    assert_spoiling_is_detected(probe, "1");
+    let fx = Fixture::new();
+    let policy = default_policy(&fx, probe, &[], "");
+    for fd in ["1", "2"] {
+        assert_terminal_untouched(
+            probe,
+            confined_cmd(&policy, probe, &["tty_spoil", fd]),
+            false,
+        );
+    }
 }
 
 #[test]
 fn agent_cannot_spoil_the_callers_terminal_through_run() {
     let probe = escape_gate!("agent_cannot_spoil_the_callers_terminal_through_run");
-    assert_spoiling_is_detected(probe);
+    assert_spoiling_is_detected(probe, "0");
     let fx = Fixture::new();
-    agent_policy(&fx, probe, &[probe.to_str().unwrap(), "tty_spoil"]);
-    assert_terminal_untouched(probe, run_agent_cmd(&fx));
+    agent_policy(&fx, probe, &[probe.to_str().unwrap(), "tty_spoil", "0"]);
+    assert_terminal_untouched(probe, run_agent_cmd(&fx), true);
+    // run's output streams.
+    let fx = Fixture::new();
+    agent_policy(&fx, probe, &[probe.to_str().unwrap(), "tty_spoil", "1"]);
+    assert_terminal_untouched(probe, run_agent_cmd(&fx), false);
 }
 
 /// What an agent sees of its terminal, ending with a marker: whether each stream is a
-/// terminal, the window size, a line typed on the caller's terminal.
+/// terminal, its name, `/dev/tty`, the window size, a line typed on the caller's terminal.
 const SEE_TERMINAL: &str = "for fd in 0 1 2; do test -t $fd && echo \"fd $fd: terminal\"; done; \
+     echo \"name: $(tty)\"; echo via /dev/tty > /dev/tty; \
      stty size; read line; echo \"read: $line\"; echo END-OF-OUTPUT";
+
+/// The lines [`SEE_TERMINAL`] prints when the agent has a terminal of its own.
+fn assert_sees_terminal(text: &str) {
+    for line in [
+        "fd 0: terminal",
+        "fd 1: terminal",
+        "fd 2: terminal",
+        "via /dev/tty",
+        "31 97",
+        "read: typed words",
+    ] {
+        assert!(
+            text.contains(&format!("{line}\r\n")),
+            "{line:?} in {text:?}"
+        );
+    }
+    assert!(text.contains("name: /dev/pts/"), "tty names it: {text:?}");
+}
 
 /// Type a line on the caller's terminal, run `cmd` on it, and return what it wrote.
 fn converse(probe: &Path, mut cmd: Command) -> String {
@@ -324,18 +372,7 @@ fn agent_has_a_terminal_of_its_own_under_exec() {
         probe,
         confined_cmd(&policy, Path::new("/bin/sh"), &["-c", SEE_TERMINAL]),
     );
-    for line in [
-        "fd 0: terminal",
-        "fd 1: terminal",
-        "fd 2: terminal",
-        "31 97",
-        "read: typed words",
-    ] {
-        assert!(
-            text.contains(&format!("{line}\r\n")),
-            "{line:?} in {text:?}"
-        );
-    }
+    assert_sees_terminal(&text);
 }
 
 #[test]
@@ -348,19 +385,8 @@ fn agent_has_a_sanitized_terminal_of_its_own_under_run() {
     );
     agent_policy(&fx, probe, &["/bin/sh", "-c", &script]);
     let text = converse(probe, run_agent_cmd(&fx));
-    for line in [
-        "fd 0: terminal",
-        "fd 1: terminal",
-        "fd 2: terminal",
-        "31 97",
-        "read: typed words",
-        "token [REDACTED:github-pat]",
-    ] {
-        assert!(
-            text.contains(&format!("{line}\r\n")),
-            "{line:?} in {text:?}"
-        );
-    }
+    assert_sees_terminal(&text);
+    assert!(text.contains("token [REDACTED:github-pat]\r\n"), "{text:?}");
     assert!(!text.contains("ghp_abc"), "{text:?}");
 }
 

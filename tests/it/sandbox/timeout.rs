@@ -81,8 +81,7 @@ fn exec_stops_an_agent_past_its_timeout_with_exit_124() {
     assert_marker_scan_works(&m);
     let fx = Fixture::new();
     let policy = timeout_policy(&fx, "1s", &["/bin/true"]);
-    let o = exec_cmd(&policy, None, &["/bin/sh", "-c", &format!("sleep {m}")])
-        .output_bounded();
+    let o = exec_cmd(&policy, None, &["/bin/sh", "-c", &format!("sleep {m}")]).output_bounded();
     assert_timed_out(&o, &m);
 }
 
@@ -96,8 +95,7 @@ fn exec_kills_an_agent_that_ignores_sigterm_after_the_grace() {
     let script = format!(
         "trap 'echo got TERM' TERM; echo started; while :; do sleep {m}; done; echo left the loop"
     );
-    let o = exec_cmd(&policy, None, &["/bin/sh", "-c", &script])
-        .output_bounded();
+    let o = exec_cmd(&policy, None, &["/bin/sh", "-c", &script]).output_bounded();
     assert_timed_out(&o, &m);
     assert_eq!(out(&o), "started\ngot TERM\n");
 }
@@ -107,8 +105,7 @@ fn exec_keeps_the_exit_code_of_an_agent_that_ends_in_time() {
     gate!("exec_keeps_the_exit_code_of_an_agent_that_ends_in_time");
     let fx = Fixture::new();
     let policy = timeout_policy(&fx, "10m", &["/bin/true"]);
-    let o = exec_cmd(&policy, None, &["/bin/sh", "-c", "echo done; exit 7"])
-        .output_bounded();
+    let o = exec_cmd(&policy, None, &["/bin/sh", "-c", "echo done; exit 7"]).output_bounded();
     assert_eq!(
         (o.status.code(), out(&o), err(&o)),
         (Some(7), "done\n".to_string(), String::new())

@@ -403,24 +403,24 @@ static int do_open_by_handle(const char *dir) {
 
 /* ---- The terminal on the standard streams (tty.rs) ---- */
 
-/* Spoil the terminal on fd 0 as a hostile agent would: raw mode without echo, exclusive
+/* Spoil the terminal on `fd` (0 unless given) as a hostile agent would: raw mode without echo, exclusive
  * mode, O_NONBLOCK on the (shared) file description, output stopped (TCOOFF: the owner's
  * next write blocks). Prints nothing, since its own output is stopped: exit 0 when every
  * step worked, 10 + the step that failed otherwise. */
-static int do_tty_spoil(void) {
+static int do_tty_spoil(int fd) {
     struct termios t;
-    if (tcgetattr(0, &t) == -1)
+    if (tcgetattr(fd, &t) == -1)
         return 10;
     cfmakeraw(&t);
     t.c_lflag &= ~(tcflag_t)ECHO;
-    if (tcsetattr(0, TCSANOW, &t) == -1)
+    if (tcsetattr(fd, TCSANOW, &t) == -1)
         return 11;
-    if (ioctl(0, TIOCEXCL) == -1)
+    if (ioctl(fd, TIOCEXCL) == -1)
         return 12;
-    int fl = fcntl(0, F_GETFL);
-    if (fl == -1 || fcntl(0, F_SETFL, fl | O_NONBLOCK) == -1)
+    int fl = fcntl(fd, F_GETFL);
+    if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
         return 13;
-    if (tcflow(0, TCOOFF) == -1)
+    if (tcflow(fd, TCOOFF) == -1)
         return 14;
     return 0;
 }
@@ -475,7 +475,7 @@ int main(int argc, char **argv) {
     if (!strcmp(m, "af_packet")) return outcome(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
     if (!strcmp(m, "netlink_audit"))
         return outcome(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT));
-    if (!strcmp(m, "tty_spoil")) return do_tty_spoil();
+    if (!strcmp(m, "tty_spoil")) return do_tty_spoil(argc > 2 ? atoi(argv[2]) : 0);
     if (!strcmp(m, "tty_excl")) return do_tty_excl();
     printf("ERROR unknown probe %s\n", m);
     return 2;
