@@ -57,11 +57,25 @@ fn processes_with(marker: &str) -> Vec<String> {
         .collect()
 }
 
-/// Positive twin of the "nothing left" checks: a process holding `marker` is found.
+/// Positive twin of the "nothing left" checks: a process holding `marker` is found. It is
+/// a shell that says when it runs (its command line is complete by then) and then waits
+/// for its input to close.
 fn assert_marker_scan_works(marker: &str) {
-    let mut host = Command::new("sleep").arg(marker).spawn().unwrap();
+    let mut host = Command::new("/bin/sh")
+        .args(["-c", &format!("echo running; read x # {marker}")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(host.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line, "running\n");
     let found = processes_with(marker);
-    let _ = host.kill();
+    drop(host.stdin.take());
     let _ = host.wait();
     assert_eq!(found, vec![host.id().to_string()]);
 }
