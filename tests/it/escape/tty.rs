@@ -421,3 +421,32 @@ fn window_size_changes_reach_the_agent() {
     assert!(text.contains("40 120\r\n"), "{text:?}");
     assert_eq!(status.code(), Some(0));
 }
+
+/// `^C` typed on the caller's terminal (raw while relaying, so it arrives as a byte) is
+/// turned into `SIGINT` by the sandbox's own terminal, for the agent's process group:
+/// the agent is interruptible from the keyboard as before, and mycelium keeps running to
+/// report its exit and restore the terminal.
+#[test]
+fn control_c_typed_on_the_callers_terminal_interrupts_the_agent() {
+    let probe = escape_gate!("control_c_typed_on_the_callers_terminal_interrupts_the_agent");
+    let fx = Fixture::new();
+    let policy = default_policy(&fx, probe, &[], "");
+    let script = "trap 'echo got INT; echo END-OF-OUTPUT; exit 3' INT; echo READY; \
+                  while :; do sleep 0.1; done";
+    let mut cmd = confined_cmd(&policy, Path::new("/bin/sh"), &["-c", script]);
+    let t = caller_tty();
+    let before = tty_state(&t, probe);
+    t.attach(&mut cmd);
+    let ready = t.read_until("READY");
+    let child = cmd.spawn().unwrap();
+    assert!(ready.recv_timeout(DEADLINE).unwrap().contains("READY"));
+    let output = t.read_until("END-OF-OUTPUT");
+    std::fs::File::from(t.master.try_clone().unwrap())
+        .write_all(b"\x03")
+        .unwrap();
+    let text = output.recv_timeout(DEADLINE).expect("output");
+    let status = wait_child_bounded(child);
+    assert!(text.contains("got INT\r\n"), "{text:?}");
+    assert_eq!(status.code(), Some(3));
+    assert_eq!(tty_state(&t, probe), before);
+}
