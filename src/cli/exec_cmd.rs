@@ -4,7 +4,8 @@ use anyhow::Result;
 
 use super::args::ExecArgs;
 use super::{exit, load_options};
-use crate::isolation::{self, IsolationError};
+use crate::isolation::pty::{self, Terminal};
+use crate::isolation::{self, Io, IsolationError};
 use crate::policy::Policy;
 
 pub(super) fn run(args: ExecArgs, policies: Option<&std::path::Path>) -> Result<i32> {
@@ -30,19 +31,36 @@ pub(super) fn run(args: ExecArgs, policies: Option<&std::path::Path>) -> Result<
         Ok(p) => p,
         Err(e) => return Ok(report_error(&e)),
     };
+    // The agent never gets the caller's terminal: streams that are terminals get one of
+    // the sandbox's own, relayed below. Dropping `terminal` restores the caller's.
+    let mut terminal = match Terminal::open(pty::caller_terminals()) {
+        Ok(t) => t,
+        Err(e) => return Ok(report_error(&e)),
+    };
+    let mut plan = prepared.plan.clone();
+    if let Some(t) = &terminal {
+        t.prepare(&mut plan);
+    }
+    let io = |i| match &terminal {
+        Some(t) => t.io(i, Io::Inherit),
+        None => Io::Inherit,
+    };
     let forwarder = isolation::SignalForwarder::install()?;
-    let mut sandbox = match isolation::launch(
-        &prepared.plan,
-        isolation::Io::Inherit,
-        isolation::Io::Inherit,
-        isolation::Io::Inherit,
-    ) {
+    let mut sandbox = match isolation::launch(&plan, io(0), io(1), io(2)) {
         Ok(s) => s,
         Err(e) => return Ok(report_error(&e)),
     };
+    if let Some(t) = &mut terminal {
+        t.release_slave();
+    }
     if let Err(e) = sandbox.wait_started() {
         return Ok(report_error(&e));
     }
+    let relay = match terminal.as_mut().map(|t| start_relay(t, &mut sandbox)) {
+        Some(Err(e)) => return Ok(report_error(&e)),
+        Some(Ok(r)) => Some(r),
+        None => None,
+    };
     if args.report {
         let withheld: Vec<&str> = prepared
             .env
@@ -58,8 +76,14 @@ pub(super) fn run(args: ExecArgs, policies: Option<&std::path::Path>) -> Result<
         });
         eprintln!("{}", serde_json::to_string(&json)?);
     }
-    let code = match sandbox.wait_forwarding_signals(&forwarder) {
-        Ok(code) => code,
+    let end = sandbox.wait_forwarding_signals(&forwarder);
+    // All the sandbox wrote to its terminal is shown before the caller's is restored.
+    if let Some(r) = relay {
+        let _ = r.join();
+    }
+    drop(terminal);
+    let code = match end {
+        Ok(end) => exit_code(end),
         Err(e) => report_error(&e),
     };
     drop(forwarder);
@@ -67,6 +91,34 @@ pub(super) fn run(args: ExecArgs, policies: Option<&std::path::Path>) -> Result<
     // after this, returns anyway: skip destructors that sat between the agent's exit and ours.
     std::mem::forget((prepared, policy, caller));
     Ok(code)
+}
+
+/// Relay the sandbox's terminal: keystrokes in, output out (joined once the sandbox is
+/// gone), window size on `SIGWINCH`.
+fn start_relay(
+    t: &mut Terminal,
+    sandbox: &mut isolation::RunningSandbox,
+) -> Result<std::thread::JoinHandle<()>, IsolationError> {
+    sandbox.set_window_sync(t.window_sync()?);
+    // Raw before any output is relayed: the sandbox's terminal has done the output
+    // processing already.
+    t.relay_input()?;
+    Ok(pty::spawn_copy(t.output()?, t.output_target()?))
+}
+
+/// The command's exit code, or [`exit::TIMED_OUT`] (with a message) when it ran out of
+/// time.
+pub(super) fn exit_code(end: isolation::SandboxExit) -> i32 {
+    match end.timed_out {
+        Some(t) => {
+            eprintln!(
+                "mycelium: timed out after {} ([agent] timeout); the command was stopped",
+                crate::policy::format_duration(t)
+            );
+            exit::TIMED_OUT
+        }
+        None => end.code,
+    }
 }
 
 pub(super) fn report_error(e: &IsolationError) -> i32 {

@@ -17,7 +17,8 @@ use super::consent_cmd::manager;
 use super::{exit, load_options, search_path};
 use crate::consent::prompt::{self, Answer};
 use crate::consent::{Grantor, Status};
-use crate::isolation::{self, IsolationError, protocol::FIRST_PASSED_FD};
+use crate::isolation::pty::{self, Terminal};
+use crate::isolation::{self, Io, IsolationError, protocol::FIRST_PASSED_FD};
 use crate::policy::TaskMode;
 use crate::registry;
 use crate::sanitize::{OutputSanitizer, Redactions};
@@ -158,23 +159,50 @@ fn launch(
     let sanitizer = Arc::new(build_sanitizer(&prepared.env.withheld)?);
 
     let stdin_task = agent.policy.agent.task == TaskMode::Stdin && task.is_some();
-    let stdin = if stdin_task {
-        isolation::Io::Piped
-    } else {
-        isolation::Io::Inherit
+    let stdin = if stdin_task { Io::Piped } else { Io::Inherit };
+    // The agent never gets the caller's terminal: streams that are terminals get one of
+    // the sandbox's own, whose output is sanitized like the pipes'. Dropping `terminal`
+    // restores the caller's.
+    let mut ttys = pty::caller_terminals();
+    ttys[0] &= !stdin_task;
+    let mut terminal = match Terminal::open(ttys) {
+        Ok(t) => t,
+        Err(e) => return Ok(report_error(&e)),
+    };
+    if let Some(t) = &terminal {
+        t.prepare(&mut prepared.plan);
+    }
+    let io = |i, otherwise| match &terminal {
+        Some(t) => t.io(i, otherwise),
+        None => otherwise,
     };
     let forwarder = isolation::SignalForwarder::install()?;
     let mut sandbox = match isolation::launch_with_fds(
         &prepared.plan,
-        stdin,
-        isolation::Io::Piped,
-        isolation::Io::Piped,
+        io(0, stdin),
+        io(1, Io::Piped),
+        io(2, Io::Piped),
         &passed,
     ) {
         Ok(s) => s,
         Err(e) => return Ok(report_error(&e)),
     };
     drop(passed);
+    let mut terminal_pump = None;
+    if let Some(t) = &mut terminal {
+        t.release_slave();
+        // Raw before any output is relayed: the sandbox's terminal has done the output
+        // processing already.
+        let relay = t.window_sync().and_then(|w| {
+            sandbox.set_window_sync(w);
+            t.relay_input()?;
+            Ok((t.output()?, t.output_target()?))
+        });
+        match relay {
+            Ok((from, to)) => terminal_pump = Some(pump(from, to, Arc::clone(&sanitizer))),
+            Err(e) => return Ok(report_error(&e)),
+        }
+    }
     if stdin_task && let (Some(mut pipe), Some(t)) = (sandbox.take_stdin(), &task) {
         // An agent that exits without reading its task is not an error of ours.
         let _ = pipe.write_all(t.as_bytes());
@@ -186,6 +214,7 @@ fn launch(
         sandbox
             .take_stderr()
             .map(|r| pump(r, std::io::stderr(), Arc::clone(&sanitizer))),
+        terminal_pump,
     ];
     let result = match sandbox.wait_started() {
         Ok(_) => sandbox.wait_forwarding_signals(&forwarder),
@@ -199,6 +228,8 @@ fn launch(
             }
         }
     }
+    // Everything the sandbox wrote has been shown: the caller's terminal is put back.
+    drop(terminal);
     if redactions.total() > 0 {
         let list: Vec<String> = redactions
             .0
@@ -212,7 +243,7 @@ fn launch(
         );
     }
     match result {
-        Ok(code) => Ok(code),
+        Ok(end) => Ok(super::exec_cmd::exit_code(end)),
         Err(e) => Ok(report_error(&e)),
     }
 }

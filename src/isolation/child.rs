@@ -471,6 +471,9 @@ fn build_root(plan: &SandboxPlan) -> Step {
             MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
         )?;
     }
+    if plan.controlling_terminal {
+        bind_own_terminal(&dev)?;
+    }
     for (link, to) in [
         ("fd", "/proc/self/fd"),
         ("stdin", "/proc/self/fd/0"),
@@ -526,6 +529,9 @@ fn start_agent(plan: &SandboxPlan, ready: OwnedFd) -> SetupFailure {
 fn prepare_agent(plan: &SandboxPlan) -> Step {
     // A new session: no controlling terminal, and its own process group for signals.
     setsid().map_err(|e| fail("setsid", e))?;
+    if plan.controlling_terminal {
+        set_own_terminal()?;
+    }
     prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| fail("prctl PR_SET_PDEATHSIG", e))?;
     for l in &plan.rlimits {
         let res = match l.name {
@@ -548,6 +554,58 @@ fn prepare_agent(plan: &SandboxPlan) -> Step {
     // ignored signals); the agent gets the defaults a freshly started program expects.
     sys::reset_signal_dispositions().map_err(|e| fail("reset signal dispositions", e.errno))?;
     Ok(())
+}
+
+/// The sandbox's own terminal (on pid 1's standard streams, as on the agent's) at its name
+/// under `/dev/pts`, so that `tty` and `ttyname` find it, and `/dev/tty`, which opens the
+/// opener's controlling terminal: inside, never any terminal but that one. Neither the
+/// caller's terminal nor the host's other ptys get a name inside.
+fn bind_own_terminal(dev: &Path) -> Step {
+    let Some(fd) = (0..3).find(|i| nix::unistd::isatty(sys::standard_stream(*i)).unwrap_or(false))
+    else {
+        return Ok(());
+    };
+    // Its name, from the host's /proc as pid 1 sees it. A bind must come from a mount of
+    // this namespace (not through the descriptor), so the host's /dev/pts entry of that
+    // name is bound, and only when it is the very same terminal (same devpts instance and
+    // device number): a pty of another devpts instance is never swapped for a host one.
+    let link = Path::new(OLD_ROOT).join(format!("proc/self/fd/{fd}"));
+    let target = std::fs::read_link(&link)
+        .map_err(|e| io_fail(format!("readlink {}", link.display()), &e))?;
+    let ours = nix::sys::stat::fstat(sys::standard_stream(fd)).map_err(|e| fail("fstat", e))?;
+    let name = target
+        .file_name()
+        .filter(|n| !n.is_empty() && n.as_encoded_bytes().iter().all(u8::is_ascii_digit));
+    if let Some(name) = name {
+        let source = Path::new(OLD_ROOT).join("dev/pts").join(name);
+        let same = nix::sys::stat::stat(&source)
+            .is_ok_and(|st| (st.st_dev, st.st_rdev) == (ours.st_dev, ours.st_rdev));
+        if same {
+            let node = dev.join("pts").join(name);
+            touch(&node)?;
+            bind(&source, &node, MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC)?;
+        }
+    }
+    let tty = Path::new(OLD_ROOT).join("dev/tty");
+    if tty.exists() {
+        let node = dev.join("tty");
+        touch(&node)?;
+        bind(&tty, &node, MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC)?;
+    }
+    Ok(())
+}
+
+/// Make the sandbox's own terminal (the first standard stream that is one: the caller put
+/// it there, see `pty.rs`) the agent's controlling terminal, so that `^C` typed into it
+/// signals the agent and job control works inside.
+fn set_own_terminal() -> Step {
+    match (0..3)
+        .map(sys::standard_stream)
+        .find(|fd| nix::unistd::isatty(fd).unwrap_or(false))
+    {
+        Some(fd) => sys::set_controlling_terminal(fd).map_err(|e| fail("TIOCSCTTY", e.errno)),
+        None => Ok(()),
+    }
 }
 
 /// The agent's steps on the new root, the seccomp filter last.

@@ -64,7 +64,12 @@ fn run(chan: &mut UnixStream) -> Result<i32, SetupFailure> {
     }
     let passed: Vec<i32> = passed.collect();
     let areas = local::SelfStat::read().and_then(|s| s.areas);
-    let mut sandbox = local::start(&plan, [Io::Inherit; 3], &passed, areas)?;
+    let mut sandbox = local::start(
+        &plan,
+        [Io::Inherit, Io::Inherit, Io::Inherit],
+        &passed,
+        areas,
+    )?;
     // pid 1 has its copies of the standard streams and passed descriptors; ours are let
     // go, so that the end of the agent's output is seen when the agent's side closes.
     if let (Some(first), Some(last)) = (passed.first(), passed.last()) {
@@ -79,7 +84,13 @@ fn run(chan: &mut UnixStream) -> Result<i32, SetupFailure> {
             report: Box::new(report),
         },
     );
-    let code = sandbox.wait();
-    send(chan, &LauncherEvent::Exited { code });
-    Ok(code)
+    let end = sandbox.wait();
+    send(
+        chan,
+        &LauncherEvent::Exited {
+            code: end.code,
+            timed_out: end.timed_out.is_some(),
+        },
+    );
+    Ok(end.code)
 }

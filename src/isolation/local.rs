@@ -26,6 +26,7 @@
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -39,21 +40,24 @@ use nix::unistd::{Pid, geteuid, getgid, getuid, pipe2, setgroups};
 use super::cgroup::SandboxCgroup;
 use super::plan::SandboxPlan;
 use super::protocol::{FIRST_PASSED_FD, SetupFailure};
+use super::pty::WindowSync;
 use super::report::{self, SandboxReport};
 use super::sys::{self, CloneResult};
-use super::{child, signal_set};
+use super::{SandboxExit, TIMEOUT_GRACE, child, signal_set};
 
 fn errno_failure(step: &str, e: Errno) -> SetupFailure {
     SetupFailure::new(step, e.desc().into(), e as i32)
 }
 
 /// One standard stream of the sandbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Io {
     /// The caller's own stream.
     Inherit,
     /// A pipe; the caller gets the other end.
     Piped,
+    /// This descriptor (the slave of the sandbox's own terminal, see [`super::pty`]).
+    Fd(std::sync::Arc<OwnedFd>),
 }
 
 /// What `/proc/self/stat` says of this process that starting a sandbox needs: read once,
@@ -102,6 +106,16 @@ pub struct LocalSandbox {
     maps: (String, String),
     /// pid 1 has reported or been reaped: nothing of the sandbox is left to stop.
     done: bool,
+    /// `[agent] timeout` and when it runs out (`None`: no limit, or already passed).
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+    /// After the timeout's `SIGTERM`: when pid 1 gets `SIGKILL`.
+    kill_at: Option<Instant>,
+    /// The timeout ran out.
+    timed_out: bool,
+    /// Set by the caller when the sandbox has its own terminal: `SIGWINCH` copies the
+    /// window size to it instead of being forwarded.
+    pub(super) window: Option<WindowSync>,
     /// The caller's ends of piped standard streams: stdin (write), stdout, stderr (read).
     pub(super) pipes: [Option<OwnedFd>; 3],
 }
@@ -131,11 +145,20 @@ pub fn start(
     let mut child_io: [Option<OwnedFd>; 3] = [None, None, None];
     let mut pipes: [Option<OwnedFd>; 3] = [None, None, None];
     for (i, kind) in io.iter().enumerate() {
-        if *kind == Io::Piped {
-            let (r, w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| errno_failure("pipe", e))?;
-            let (theirs, ours) = if i == 0 { (r, w) } else { (w, r) };
-            child_io[i] = Some(theirs);
-            pipes[i] = Some(ours);
+        match kind {
+            Io::Piped => {
+                let (r, w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| errno_failure("pipe", e))?;
+                let (theirs, ours) = if i == 0 { (r, w) } else { (w, r) };
+                child_io[i] = Some(theirs);
+                pipes[i] = Some(ours);
+            }
+            Io::Fd(fd) => {
+                let copy = fd.try_clone().map_err(|e| {
+                    SetupFailure::new("dup", e.to_string(), e.raw_os_error().unwrap_or(0))
+                })?;
+                child_io[i] = Some(copy);
+            }
+            Io::Inherit => {}
         }
     }
     // Real root may drop its supplementary groups (an unprivileged caller cannot, and
@@ -238,6 +261,11 @@ pub fn start(
         group,
         maps: (uid_map, gid_map),
         done: false,
+        timeout: plan.timeout,
+        deadline: plan.timeout.and_then(|t| Instant::now().checked_add(t)),
+        kill_at: None,
+        timed_out: false,
+        window: None,
         pipes,
     })
 }
@@ -351,12 +379,16 @@ impl LocalSandbox {
     /// the sandbox is gone; pid 1 itself may still be exiting then (the kernel tears the
     /// namespaces down). Only with a cgroup is pid 1 waited for, since the group can only
     /// be removed once it is empty.
+    ///
+    /// With `[agent] timeout`, the agent gets `SIGTERM` (through pid 1, which passes it to
+    /// the agent's process group) when the time is up, and pid 1 `SIGKILL` (which ends every
+    /// process of its namespace) [`TIMEOUT_GRACE`] later; the exit then says it timed out.
     #[must_use]
-    pub fn wait(mut self) -> i32 {
+    pub fn wait(mut self) -> SandboxExit {
         let end = self.wait_for_init();
         self.done = true;
         let code = match end {
-            InitEnd::Reported(code) if self.group.is_none() => return code,
+            InitEnd::Reported(code) if self.group.is_none() => code,
             InitEnd::Reported(code) => {
                 let _ = waitpid(self.init, None);
                 code
@@ -366,16 +398,44 @@ impl LocalSandbox {
         if let Some(g) = self.group.take() {
             g.remove();
         }
-        code
+        SandboxExit {
+            code,
+            timed_out: self.timeout.filter(|_| self.timed_out),
+        }
+    }
+
+    /// Act on the timeout when it has run out; how long poll may sleep until it next must.
+    fn enforce_timeout(&mut self) -> PollTimeout {
+        let now = Instant::now();
+        if self.kill_at.is_some_and(|t| now >= t) {
+            // The agent had its grace: pid 1's death takes the whole namespace with it.
+            let _ = kill(self.init, Signal::SIGKILL);
+            self.kill_at = None;
+        } else if self.deadline.is_some_and(|t| now >= t) {
+            self.timed_out = true;
+            self.deadline = None;
+            let _ = kill(self.init, Signal::SIGTERM);
+            self.kill_at = now.checked_add(TIMEOUT_GRACE);
+        }
+        match self.kill_at.or(self.deadline) {
+            None => PollTimeout::NONE,
+            Some(t) => {
+                // Rounded up, so the wake-up is never early (which would spin).
+                let ms = t.saturating_duration_since(now).as_millis() + 1;
+                PollTimeout::try_from(i32::try_from(ms).unwrap_or(i32::MAX))
+                    .unwrap_or(PollTimeout::MAX)
+            }
+        }
     }
 
     fn wait_for_init(&mut self) -> InitEnd {
         loop {
+            let sleep = self.enforce_timeout();
             let mut fds = vec![PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
             if let Some(e) = &self.exit {
                 fds.push(PollFd::new(e.as_fd(), PollFlags::POLLIN));
             }
-            let polled = poll(&mut fds, PollTimeout::NONE);
+            let polled = poll(&mut fds, sleep);
             let exit_ready = fds
                 .get(1)
                 .and_then(PollFd::revents)
@@ -405,6 +465,13 @@ impl LocalSandbox {
                             return InitEnd::Exited(128 + sig as i32);
                         }
                         _ => {}
+                    }
+                }
+                Ok(Some(info))
+                    if info.ssi_signo as i32 == libc::SIGWINCH && self.window.is_some() =>
+                {
+                    if let Some(w) = &self.window {
+                        w.sync();
                     }
                 }
                 Ok(Some(info)) => {

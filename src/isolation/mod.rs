@@ -18,6 +18,7 @@ pub mod local;
 pub mod plan;
 pub mod probe;
 pub mod protocol;
+pub mod pty;
 pub mod report;
 pub mod resolve;
 pub mod seccomp;
@@ -31,6 +32,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -47,7 +49,9 @@ pub use report::SandboxReport;
 /// the channel, not from this code).
 pub(crate) const SETUP_FAILED_CODE: i32 = 125;
 
-/// Signals the launcher and pid 1 pass on to the agent.
+/// Signals the caller, the launcher and pid 1 pass on to the agent: the one list each of
+/// them blocks and takes through a signalfd ([`signal_set`], [`SignalForwarder`]), so
+/// none of them is ever killed by a signal meant for the agent.
 pub(crate) const FORWARDED_SIGNALS: [Signal; 7] = [
     Signal::SIGINT,
     Signal::SIGTERM,
@@ -58,14 +62,33 @@ pub(crate) const FORWARDED_SIGNALS: [Signal; 7] = [
     Signal::SIGWINCH,
 ];
 
-/// The forwarded signals plus `SIGCHLD`: what the launcher and pid 1 take via signalfd.
-pub(crate) fn signal_set() -> SigSet {
+/// [`FORWARDED_SIGNALS`] as a set.
+pub(crate) fn forwarded_set() -> SigSet {
     let mut set = SigSet::empty();
     for s in FORWARDED_SIGNALS {
         set.add(s);
     }
+    set
+}
+
+/// The forwarded signals plus `SIGCHLD`: what the launcher and pid 1 take via signalfd.
+pub(crate) fn signal_set() -> SigSet {
+    let mut set = forwarded_set();
     set.add(Signal::SIGCHLD);
     set
+}
+
+/// How long an agent that ran past `[agent] timeout` has between `SIGTERM` and the
+/// `SIGKILL` of its whole sandbox.
+pub const TIMEOUT_GRACE: Duration = Duration::from_secs(5);
+
+/// How a sandbox's command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SandboxExit {
+    /// Its exit code, 128+N when a signal N ended it.
+    pub code: i32,
+    /// `Some(timeout)` when it was stopped because it ran past `[agent] timeout`.
+    pub timed_out: Option<Duration>,
 }
 
 /// Why a sandbox could not be built or run.
@@ -129,6 +152,11 @@ pub fn launcher_main() -> ! {
 #[derive(Debug)]
 pub struct RunningSandbox {
     inner: Started,
+    /// The plan's `[agent] timeout`, for the exit of a launcher that enforced it.
+    timeout: Option<Duration>,
+    /// With the launcher: copies the window size on `SIGWINCH` (see
+    /// [`RunningSandbox::set_window_sync`]).
+    window: Option<pty::WindowSync>,
 }
 
 #[derive(Debug)]
@@ -201,6 +229,8 @@ pub fn launch_with_fds(
         return local::start(plan, [stdin, stdout, stderr], &raw, stat.areas)
             .map(|s| RunningSandbox {
                 inner: Started::Local(Box::new(s)),
+                timeout: plan.timeout,
+                window: None,
             })
             .map_err(probe::classify_failure);
     }
@@ -220,16 +250,18 @@ fn spawn_launcher(
         }
     };
     let stdio = |i: Io| match i {
-        Io::Inherit => Stdio::inherit(),
-        Io::Piped => Stdio::piped(),
+        Io::Inherit => Ok(Stdio::inherit()),
+        Io::Piped => Ok(Stdio::piped()),
+        Io::Fd(fd) => fd.try_clone().map(Stdio::from),
     };
+    let [stdin, stdout, stderr] = io;
     let (ours, theirs) = UnixStream::pair().map_err(err("socketpair"))?;
     let mut cmd = Command::new("/proc/self/exe");
     cmd.arg(protocol::LAUNCHER_ARG)
         .env_clear()
-        .stdin(stdio(io[0]))
-        .stdout(stdio(io[1]))
-        .stderr(stdio(io[2]));
+        .stdin(stdio(stdin).map_err(err("dup terminal"))?)
+        .stdout(stdio(stdout).map_err(err("dup terminal"))?)
+        .stderr(stdio(stderr).map_err(err("dup terminal"))?);
     let theirs = OwnedFd::from(theirs);
     let mut fds: Vec<(&OwnedFd, i32)> = vec![(&theirs, protocol::LAUNCHER_FD)];
     fds.extend(passed.iter().zip(protocol::FIRST_PASSED_FD..));
@@ -249,6 +281,8 @@ fn spawn_launcher(
             events: BufReader::new(ours),
             report: None,
         },
+        timeout: plan.timeout,
+        window: None,
     })
 }
 
@@ -274,6 +308,15 @@ impl RunningSandbox {
         match &mut self.inner {
             Started::Local(s) => s.pipes[0].take().map(Into::into),
             Started::Launcher { child, .. } => child.stdin.take(),
+        }
+    }
+
+    /// Copy the caller's window size to the sandbox's own terminal on every `SIGWINCH`
+    /// (instead of forwarding the signal: the terminal's kernel signals the agent).
+    pub fn set_window_sync(&mut self, sync: pty::WindowSync) {
+        match &mut self.inner {
+            Started::Local(s) => s.window = Some(sync),
+            Started::Launcher { .. } => self.window = Some(sync),
         }
     }
 
@@ -329,20 +372,26 @@ impl RunningSandbox {
         }
     }
 
-    /// Wait for the command to end; its exit code (128+N for signal N). It returns once no
-    /// process of the sandbox runs any more; the kernel may still be tearing its
-    /// namespaces down.
+    /// Wait for the command to end; its exit code (128+N for signal N) and whether it ran
+    /// out of time (`[agent] timeout`, enforced while waiting). It returns once no process
+    /// of the sandbox runs any more; the kernel may still be tearing its namespaces down.
     ///
     /// # Errors
     /// [`IsolationError::Launcher`] when the launcher died without reporting.
-    pub fn wait(self) -> Result<i32, IsolationError> {
+    pub fn wait(self) -> Result<SandboxExit, IsolationError> {
+        let timeout = self.timeout;
         let (mut child, mut events) = match self.inner {
             Started::Local(s) => return Ok(s.wait()),
             Started::Launcher { child, events, .. } => (child, events),
         };
         let code = loop {
             match next_event(&mut events)? {
-                Some(LauncherEvent::Exited { code }) => break Some(code),
+                Some(LauncherEvent::Exited { code, timed_out }) => {
+                    break Some(SandboxExit {
+                        code,
+                        timed_out: timeout.filter(|_| timed_out),
+                    });
+                }
                 Some(_) => {}
                 None => break None,
             }
@@ -365,7 +414,7 @@ impl RunningSandbox {
     pub fn wait_forwarding_signals(
         self,
         forwarder: &SignalForwarder,
-    ) -> Result<i32, IsolationError> {
+    ) -> Result<SandboxExit, IsolationError> {
         let (launcher, events) = match &self.inner {
             // The sandbox's own signal descriptor takes the forwarded signals (they are
             // blocked in this process) and passes them to pid 1.
@@ -388,8 +437,12 @@ impl RunningSandbox {
                 .is_some_and(|r| r.contains(PollFlags::POLLIN))
             {
                 while let Ok(Some(info)) = forwarder.fd.read_signal() {
-                    if let Ok(sig) = Signal::try_from(info.ssi_signo as i32) {
-                        let _ = kill(launcher, sig);
+                    match (&self.window, Signal::try_from(info.ssi_signo as i32)) {
+                        (Some(w), Ok(Signal::SIGWINCH)) => w.sync(),
+                        (_, Ok(sig)) => {
+                            let _ = kill(launcher, sig);
+                        }
+                        (_, Err(_)) => {}
                     }
                 }
             }
@@ -425,10 +478,12 @@ fn next_event(events: &mut BufReader<UnixStream>) -> Result<Option<LauncherEvent
         })
 }
 
-/// Takes SIGINT, SIGTERM, SIGHUP and SIGQUIT for this process so they can be passed on to a
-/// sandbox instead of killing the caller. Create it before [`launch`], so a signal that
-/// arrives while the sandbox starts is held rather than lost; for single-threaded callers
-/// (the CLI). Dropping it unblocks the signals again.
+/// Takes the forwarded signals (`SIGINT`, `SIGTERM`, `SIGHUP`, `SIGQUIT`, `SIGUSR1`,
+/// `SIGUSR2`, `SIGWINCH`: the one list pid 1 and the launcher use too) for this process,
+/// so they can be passed on to a sandbox instead of killing the caller (or, for
+/// `SIGWINCH`, being lost). Create it before [`launch`], so a signal that arrives while
+/// the sandbox starts is held rather than lost; for single-threaded callers (the CLI).
+/// Dropping it unblocks the signals again.
 #[derive(Debug)]
 pub struct SignalForwarder {
     fd: SignalFd,
@@ -441,15 +496,7 @@ impl SignalForwarder {
     /// # Errors
     /// [`IsolationError::Launcher`] when the kernel refuses.
     pub fn install() -> Result<Self, IsolationError> {
-        let mut set = SigSet::empty();
-        for s in [
-            Signal::SIGINT,
-            Signal::SIGTERM,
-            Signal::SIGHUP,
-            Signal::SIGQUIT,
-        ] {
-            set.add(s);
-        }
+        let set = forwarded_set();
         let err = |e: Errno| IsolationError::Launcher {
             what: format!("signal forwarding: {}", e.desc()),
             source: None,

@@ -146,6 +146,14 @@ pub struct SandboxPlan {
     /// The cgroup is the only thing that would enforce a limit (root callers: the kernel
     /// exempts uid 0 from `RLIMIT_NPROC`), so no cgroup means nothing may run.
     pub cgroup_required: bool,
+    /// `[agent] timeout`: wall-clock time after which the agent gets `SIGTERM`, and the
+    /// whole sandbox `SIGKILL` after a grace of [`super::TIMEOUT_GRACE`].
+    #[serde(default)]
+    pub timeout: Option<std::time::Duration>,
+    /// The agent's standard streams that are terminals are a pseudo-terminal of its own
+    /// (see [`super::pty`]): the agent makes it its controlling terminal after `setsid`.
+    #[serde(default)]
+    pub controlling_terminal: bool,
 }
 
 /// What the seccomp part of the report is made from. The report is written only when asked
@@ -449,6 +457,8 @@ pub fn prepare<'a>(
         filters_report,
         cgroup,
         cgroup_required,
+        timeout: policy.agent.timeout,
+        controlling_terminal: false,
     };
     Ok(PreparedSandbox { plan, env })
 }

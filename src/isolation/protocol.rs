@@ -61,5 +61,8 @@ pub enum LauncherEvent {
     Exited {
         /// The code.
         code: i32,
+        /// The command was stopped because it ran past `[agent] timeout`.
+        #[serde(default)]
+        timed_out: bool,
     },
 }

@@ -17,6 +17,7 @@ pub mod mountfd;
 mod net;
 #[cfg(test)]
 pub(crate) mod probe;
+mod pty;
 mod signal;
 
 pub use caps::drop_all_capabilities;
@@ -28,6 +29,10 @@ pub use fd::{
 };
 pub(crate) use keyring::join_session_keyring;
 pub use net::bring_loopback_up;
+pub use pty::{
+    is_exclusive, open_pty, set_controlling_terminal, set_exclusive, set_window_size,
+    standard_stream, window_size,
+};
 pub use signal::reset_signal_dispositions;
 
 use nix::errno::Errno;

@@ -6,6 +6,8 @@ mod exit;
 mod fs;
 mod net;
 mod procs;
+mod signals;
+mod timeout;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -644,6 +644,40 @@ static int do_socketpair(const char *f, const char *t) {
 
 /* ---- end of the issue 10 block ---- */
 
+/* ---- The terminal on the standard streams (tty.rs) ---- */
+
+/* Spoil the terminal on `fd` (0 unless given) as a hostile agent would: raw mode without echo, exclusive
+ * mode, O_NONBLOCK on the (shared) file description, output stopped (TCOOFF: the owner's
+ * next write blocks). Prints nothing, since its own output is stopped: exit 0 when every
+ * step worked, 10 + the step that failed otherwise. */
+static int do_tty_spoil(int fd) {
+    struct termios t;
+    if (tcgetattr(fd, &t) == -1)
+        return 10;
+    cfmakeraw(&t);
+    t.c_lflag &= ~(tcflag_t)ECHO;
+    if (tcsetattr(fd, TCSANOW, &t) == -1)
+        return 11;
+    if (ioctl(fd, TIOCEXCL) == -1)
+        return 12;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+        return 13;
+    if (tcflow(fd, TCOOFF) == -1)
+        return 14;
+    return 0;
+}
+
+/* Print `EXCL 0` or `EXCL 1`: whether the terminal on fd 0 is in exclusive mode. */
+static int do_tty_excl(void) {
+    int on = 0;
+    if (ioctl(0, TIOCGEXCL, &on) == -1)
+        return error("ioctl TIOCGEXCL");
+    printf("EXCL %d\n", on);
+    return 0;
+}
+/* ---- end of the terminal block ---- */
+
 int main(int argc, char **argv) {
     need(argc, 2);
     const char *m = argv[1];
@@ -691,6 +725,9 @@ int main(int argc, char **argv) {
     if (!strcmp(m, "memfd") || !strcmp(m, "shm")) return need(argc, 3) + do_hold(m, argv[2]);
     if (!strcmp(m, "socket")) return need(argc, 5) + do_socket(argv[2], argv[3], argv[4]);
     if (!strcmp(m, "socketpair")) return need(argc, 4) + do_socketpair(argv[2], argv[3]);
+
+    if (!strcmp(m, "tty_spoil")) return do_tty_spoil(argc > 2 ? atoi(argv[2]) : 0);
+    if (!strcmp(m, "tty_excl")) return do_tty_excl();
     printf("ERROR unknown probe %s\n", m);
     return 2;
 }

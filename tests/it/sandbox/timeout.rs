@@ -1,0 +1,174 @@
+//! `[agent] timeout`: when it runs out the agent gets `SIGTERM`, the whole sandbox is
+//! killed after the grace, and the command exits 124 saying it timed out; a command that
+//! ends in time keeps its own exit code. No assertion depends on how long anything took.
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use pretty_assertions::assert_eq;
+
+use super::{Fixture, err, exec_cmd, out, policy_body};
+use crate::common::bin;
+use crate::gate;
+
+/// Running a command to its end, killed (failing the test) after the escape suite's
+/// deadline: a timeout that is not enforced must fail these tests, not hang them.
+trait OutputBounded {
+    fn output_bounded(self) -> Output;
+}
+
+impl OutputBounded for Command {
+    fn output_bounded(self) -> Output {
+        crate::escape::run_bounded(self)
+    }
+}
+
+/// A policy with `[agent] timeout = "{timeout}"` and, for `run`, `command`.
+fn timeout_policy(fx: &Fixture, timeout: &str, command: &[&str]) -> PathBuf {
+    let command: Vec<String> = command.iter().map(|a| format!("{a:?}")).collect();
+    fx.mkdir("policies");
+    fx.file(
+        "policies/timed.toml",
+        &format!(
+            "[agent]\ntimeout = {timeout:?}\ncommand = [{}]\n\n{}",
+            command.join(", "),
+            policy_body("", "")
+        ),
+    )
+}
+
+/// A `sleep` argument of about 1000 s that no other process on the host has: the tag
+/// makes it unique to this test and this run, so it can be looked for in `/proc`.
+fn marker(tag: u32) -> String {
+    format!("1000.{}{tag}", std::process::id())
+}
+
+/// Host processes whose command line holds `marker`.
+fn processes_with(marker: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker))
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Positive twin of the "nothing left" checks: a process holding `marker` is found. It is
+/// a shell that says when it runs (its command line is complete by then) and then waits
+/// for its input to close.
+fn assert_marker_scan_works(marker: &str) {
+    let mut host = Command::new("/bin/sh")
+        .args(["-c", &format!("echo running; read x # {marker}")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(host.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line, "running\n");
+    let found = processes_with(marker);
+    drop(host.stdin.take());
+    let _ = host.wait();
+    assert_eq!(found, vec![host.id().to_string()]);
+}
+
+const MESSAGE: &str = "mycelium: timed out after 1s ([agent] timeout); the command was stopped\n";
+
+fn assert_timed_out(o: &Output, marker: &str) {
+    assert_eq!(o.status.code(), Some(124), "{}", err(o));
+    assert!(err(o).ends_with(MESSAGE), "{}", err(o));
+    assert_eq!(processes_with(marker), Vec::<String>::new(), "left running");
+}
+
+#[test]
+fn exec_stops_an_agent_past_its_timeout_with_exit_124() {
+    gate!("exec_stops_an_agent_past_its_timeout_with_exit_124");
+    let m = marker(1);
+    assert_marker_scan_works(&m);
+    let fx = Fixture::new();
+    let policy = timeout_policy(&fx, "1s", &["/bin/true"]);
+    let o = exec_cmd(&policy, None, &["/bin/sh", "-c", &format!("sleep {m}")]).output_bounded();
+    assert_timed_out(&o, &m);
+}
+
+#[test]
+fn exec_kills_an_agent_that_ignores_sigterm_after_the_grace() {
+    gate!("exec_kills_an_agent_that_ignores_sigterm_after_the_grace");
+    let m = marker(2);
+    let fx = Fixture::new();
+    let policy = timeout_policy(&fx, "1s", &["/bin/true"]);
+    // The shell notes SIGTERM and carries on; only the SIGKILL after the grace ends it.
+    let script = format!(
+        "trap 'echo got TERM' TERM; echo started; while :; do sleep {m}; done; echo left the loop"
+    );
+    let o = exec_cmd(&policy, None, &["/bin/sh", "-c", &script]).output_bounded();
+    assert_timed_out(&o, &m);
+    assert_eq!(out(&o), "started\ngot TERM\n");
+}
+
+#[test]
+fn exec_keeps_the_exit_code_of_an_agent_that_ends_in_time() {
+    gate!("exec_keeps_the_exit_code_of_an_agent_that_ends_in_time");
+    let fx = Fixture::new();
+    let policy = timeout_policy(&fx, "10m", &["/bin/true"]);
+    let o = exec_cmd(&policy, None, &["/bin/sh", "-c", "echo done; exit 7"]).output_bounded();
+    assert_eq!(
+        (o.status.code(), out(&o), err(&o)),
+        (Some(7), "done\n".to_string(), String::new())
+    );
+}
+
+/// `mycelium run timed`, consent granted first.
+fn run_timed(fx: &Fixture) -> Output {
+    let home = fx.mkdir("home");
+    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let cmd = |args: &[&str]| {
+        let mut c = Command::new(bin());
+        c.arg("--policies")
+            .arg(fx.path().join("policies"))
+            .args(args)
+            .env_clear()
+            .envs(crate::common::launcher_env())
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", fx.path())
+            .env("MYCELIUM_HOME", &home)
+            .current_dir(fx.path())
+            .stdin(Stdio::null());
+        c.output_bounded()
+    };
+    let o = cmd(&["consent", "grant", "--yes", "timed"]);
+    assert!(o.status.success(), "{}", err(&o));
+    cmd(&["run", "timed"])
+}
+
+#[test]
+fn run_stops_an_agent_past_its_timeout_with_exit_124() {
+    gate!("run_stops_an_agent_past_its_timeout_with_exit_124");
+    let m = marker(3);
+    let fx = Fixture::new();
+    let script = format!("echo started; sleep {m}");
+    timeout_policy(&fx, "1s", &["/bin/sh", "-c", &script]);
+    let o = run_timed(&fx);
+    assert_timed_out(&o, &m);
+    assert_eq!(out(&o), "started\n");
+}
+
+#[test]
+fn run_keeps_the_exit_code_of_an_agent_that_ends_in_time() {
+    gate!("run_keeps_the_exit_code_of_an_agent_that_ends_in_time");
+    let fx = Fixture::new();
+    timeout_policy(&fx, "10m", &["/bin/sh", "-c", "echo done; exit 7"]);
+    let o = run_timed(&fx);
+    assert_eq!(
+        (o.status.code(), out(&o), err(&o)),
+        (Some(7), "done\n".to_string(), String::new())
+    );
+}
