@@ -4,11 +4,11 @@
 //! Consent is required at or above a configured level, so every rule here decides when a
 //! human is asked: each carries a comment on why it sits at its level.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{GrantPath, NetworkMode, Policy};
+use super::{GrantPath, NetworkMode, Policy, sensitive};
 
 /// How much an agent could do to the host if it were hostile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Hash)]
@@ -70,33 +70,17 @@ pub struct Risk {
     pub reasons: Vec<RiskReason>,
 }
 
-/// Home-directory entries whose contents are credentials: reading them is high risk.
-const CREDENTIAL_DIRS: [&str; 10] = [
-    ".ssh",
-    ".aws",
-    ".gnupg",
-    ".config/gcloud",
-    ".azure",
-    ".kube",
-    ".docker",
-    ".netrc",
-    ".git-credentials",
-    ".config/gh",
-];
-
-/// Host paths whose read access exposes other users' or the system's secrets.
-const SENSITIVE_SYSTEM: [&str; 6] = [
-    "/etc/shadow",
-    "/etc/gshadow",
-    "/root",
-    "/var/run/docker.sock",
-    "/run/docker.sock",
-    "/var/lib",
-];
-
-/// Compute the risk of a policy.
+/// Compute the risk of a policy for this caller: credential locations are looked for
+/// under its real home (its passwd entry) and under `$HOME` when that differs.
 #[must_use]
 pub fn assess(policy: &Policy) -> Risk {
+    let env_home = std::env::var_os("HOME").map(PathBuf::from);
+    assess_with_homes(policy, &sensitive::caller_homes(env_home.as_deref()))
+}
+
+/// Compute the risk of a policy, looking for credential locations under each of `homes`.
+#[must_use]
+pub fn assess_with_homes(policy: &Policy, homes: &[PathBuf]) -> Risk {
     let mut reasons = Vec::new();
     let mut add = |level, text: String| reasons.push(RiskReason { level, text });
 
@@ -128,7 +112,7 @@ pub fn assess(policy: &Policy) -> Risk {
         let GrantPath::Host(p) = &g.path else {
             continue;
         };
-        if let Some(reason) = sensitive_read(p) {
+        if let Some(reason) = sensitive_read(p, homes) {
             add(reason.0, reason.1);
         }
     }
@@ -176,53 +160,32 @@ pub fn assess(policy: &Policy) -> Risk {
 }
 
 /// The risk of reading a host path, if reading it is more than low.
-fn sensitive_read(p: &Path) -> Option<(RiskLevel, String)> {
+fn sensitive_read(p: &Path, homes: &[PathBuf]) -> Option<(RiskLevel, String)> {
     let s = p.to_string_lossy();
-    for sys in SENSITIVE_SYSTEM {
-        if p.starts_with(sys) || Path::new(sys).starts_with(p) && p != Path::new("/") {
-            return Some((
-                RiskLevel::High,
-                format!("reads {s}, which holds or contains system secrets ({sys})"),
-            ));
-        }
-    }
+    // Everything, credentials of every user included.
     if p == Path::new("/") {
         return Some((
             RiskLevel::High,
             "reads the whole host file system (/)".into(),
         ));
     }
-    // `/home/<user>/...`: a home directory, or something inside one.
-    let comps: Vec<_> = p.components().collect();
-    if comps.len() >= 2 && p.starts_with("/home") {
-        if comps.len() == 2 {
-            return Some((RiskLevel::High, format!("reads every home directory ({s})")));
-        }
-        let home = comps.iter().take(3).collect::<std::path::PathBuf>();
-        for cred in CREDENTIAL_DIRS {
-            let c = home.join(cred);
-            if p.starts_with(&c) || c.starts_with(p) {
-                return Some((
-                    RiskLevel::High,
-                    format!(
-                        "reads {s}, which holds or contains credentials ({})",
-                        c.display()
-                    ),
-                ));
-            }
-        }
-        return Some((RiskLevel::Medium, format!("reads personal files under {s}")));
-    }
-    if s == "/etc" {
+    // A home directory (or /home, or a parent) holds credentials, whichever are listed.
+    if sensitive::contains_home(p, homes) {
         return Some((
-            RiskLevel::Medium,
-            "reads all of /etc (host configuration, user names, service settings)".into(),
+            RiskLevel::High,
+            format!(
+                "reads {s}, which is or contains home directories (and the credentials in them)"
+            ),
         ));
     }
-    if p.starts_with("/sys") {
+    // Reading a credential, or a directory holding one (/etc), hands it out.
+    if let Some(c) = sensitive::credential_overlap(p, homes) {
         return Some((
-            RiskLevel::Medium,
-            format!("reads {s} (host hardware and kernel details)"),
+            RiskLevel::High,
+            format!(
+                "reads {s}, which is, holds or lies inside a credential location ({})",
+                c.display()
+            ),
         ));
     }
     // Dotenv files exist to hold secrets.
@@ -232,5 +195,18 @@ fn sensitive_read(p: &Path) -> Option<(RiskLevel, String)> {
             format!("reads {s}, a dotenv file that usually holds secrets"),
         ));
     }
-    None
+    // Programs, libraries and public configuration.
+    if sensitive::is_system_read(p) {
+        return None;
+    }
+    // Inside a home, outside its credentials: the user's own files.
+    if homes.iter().any(|h| p.starts_with(h)) {
+        return Some((RiskLevel::Medium, format!("reads personal files under {s}")));
+    }
+    // Anything else on the host (other configuration, logs, hardware details, other
+    // users' files) is more than the agent needs to run.
+    Some((
+        RiskLevel::Medium,
+        format!("reads {s}, a host path outside the system directories (see docs/policy.md)"),
+    ))
 }
