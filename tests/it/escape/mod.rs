@@ -10,8 +10,10 @@
 
 mod bombs;
 mod devices;
+mod ids;
 mod paths;
 mod privs;
+mod procmask;
 mod procs;
 mod sockets;
 mod syscalls;
