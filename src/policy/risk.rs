@@ -210,3 +210,112 @@ fn sensitive_read(p: &Path, homes: &[PathBuf]) -> Option<(RiskLevel, String)> {
         format!("reads {s}, a host path outside the system directories (see docs/policy.md)"),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use pretty_assertions::assert_eq;
+
+    use super::*;
+    use crate::policy::LoadOptions;
+
+    /// The level of a policy reading `paths` (each optional, so none need exist) for a
+    /// caller whose home is `/var/home/u`, not under /home.
+    fn level_of_reading(paths: &[&str]) -> RiskLevel {
+        let list: Vec<String> = paths.iter().map(|p| format!("\"?{p}\"")).collect();
+        let body = format!("[filesystem]\nread_only = [{}]\n", list.join(", "));
+        let opts = LoadOptions {
+            home: PathBuf::from("/var/home/u"),
+            protected: vec![PathBuf::from("/nonexistent-state")],
+        };
+        let policy = Policy::from_bytes(Path::new("/p.toml"), body.into_bytes(), &opts)
+            .map_err(|e| e.diagnostics(Path::new("/p.toml")))
+            .unwrap();
+        assess_with_homes(&policy, &[PathBuf::from("/var/home/u")]).level
+    }
+
+    #[test]
+    fn credential_locations_under_any_home_are_high() {
+        for p in [
+            "{home}/.ssh",
+            "{home}/.ssh/id_ed25519",
+            "{home}/.gnupg",
+            "{home}/.aws/credentials",
+            "{home}/.config/gcloud",
+            "{home}/.kube",
+            "{home}/.docker/config.json",
+            "{home}/.netrc",
+            "{home}/.npmrc",
+            "{home}/.pypirc",
+            "{home}/.git-credentials",
+            "{home}/.config/gh",
+            "{home}/.password-store",
+            "{home}/.local/share/keyrings",
+            "{home}/.mozilla",
+            "{home}/.config/google-chrome",
+            "{home}/.config/chromium",
+            // Parents of credential locations hold them.
+            "{home}",
+            "{home}/.config",
+            "/var/home",
+            "/var",
+            "/home",
+        ] {
+            assert_eq!(level_of_reading(&[p]), RiskLevel::High, "{p}");
+        }
+    }
+
+    #[test]
+    fn system_credentials_and_their_parents_are_high() {
+        for p in [
+            "/etc/shadow",
+            "/etc/gshadow",
+            "/etc/ssh",
+            "/etc/ssh/ssh_host_ed25519_key",
+            "/etc/sudoers.d",
+            "/etc/ssl/private",
+            "/etc",
+            "/root",
+            "/var/lib/secrets",
+            "/run/secrets",
+        ] {
+            assert_eq!(level_of_reading(&[p]), RiskLevel::High, "{p}");
+        }
+    }
+
+    #[test]
+    fn host_paths_outside_the_system_set_are_medium() {
+        for p in [
+            "{home}/src",
+            "/var/log",
+            "/etc/nginx",
+            "/etc/passwd",
+            "/srv/data",
+            "/sys/class",
+            "/tmp/x",
+        ] {
+            assert_eq!(level_of_reading(&[p]), RiskLevel::Medium, "{p}");
+        }
+    }
+
+    #[test]
+    fn system_files_stay_low() {
+        assert_eq!(
+            level_of_reading(&[
+                "/usr",
+                "/bin",
+                "/sbin",
+                "/lib",
+                "/lib64",
+                "/etc/ld.so.cache",
+                "/etc/ssl/certs",
+                "/etc/alternatives",
+                "/etc/localtime",
+                "/etc/hosts",
+                "/etc/resolv.conf",
+            ]),
+            RiskLevel::Low
+        );
+    }
+}
