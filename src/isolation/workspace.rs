@@ -10,6 +10,8 @@
 //! - a home directory or a parent of one: the caller's (its passwd entry, and `$HOME`), the
 //!   workspace owner's, and `/home`;
 //! - a credential location ([`crate::policy::sensitive`]), inside one or containing one;
+//! - inside a hidden entry of a home (`~/.config/systemd/user`, `~/.local/bin`): the
+//!   user's configuration and start-up files;
 //! - a system directory or anything inside it ([`SYSTEM_TREES`]), or one of
 //!   [`SHARED_DIRS`] itself; inside `/var` only `/var/tmp/…` and `/var/home/…` (homes on
 //!   some distributions) are accepted.
@@ -52,6 +54,20 @@ pub fn refusal(ws: &Path, homes: &[PathBuf]) -> Option<String> {
             "it is, lies inside or contains the credential location {}",
             c.display()
         ));
+    }
+    // A home's hidden entries are the user's configuration: start-up files, user
+    // services, autostart entries, `~/.local/bin` on the user's PATH. Writing there plants
+    // code the user runs later.
+    for h in homes {
+        if let Ok(rest) = ws.strip_prefix(h)
+            && let Some(first) = rest.components().next()
+            && first.as_os_str().as_encoded_bytes().starts_with(b".")
+        {
+            return Some(format!(
+                "it lies in {}, the user's own configuration (start-up files, services, programs on the PATH)",
+                h.join(first).display()
+            ));
+        }
     }
     if let Some(t) = SYSTEM_TREES.iter().find(|t| ws.starts_with(t)) {
         return Some(format!("it lies in the system directory {t}"));
@@ -127,6 +143,9 @@ mod tests {
             "/var/home/u/.ssh",
             "/var/home/u/.ssh/keys",
             "/var/home/u/.config",
+            "/var/home/u/.config/systemd/user",
+            "/var/home/u/.local/bin",
+            "/var/home/u/.cache/x",
             "/etc",
             "/etc/nginx",
             "/usr/local/src",
@@ -142,7 +161,7 @@ mod tests {
         }
         for p in [
             "/var/home/u/src/project",
-            "/var/home/u/.configx",
+            "/var/home/u/src/.hidden/project",
             "/home/other/project",
             "/tmp/project",
             "/var/tmp/build",

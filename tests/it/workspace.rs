@@ -111,6 +111,7 @@ fn exec_refuses_homes_credentials_and_system_directories() {
     let link = w.fx.path().join("project-link");
     std::os::unix::fs::symlink(&ssh, &link).unwrap();
     let inside = w.fx.mkdir("home/.ssh/sub");
+    let services = w.fx.mkdir("home/.config/systemd/user");
     let home_why =
         "it is a home directory or contains one (with the credentials and start-up files in it)";
     let cred = |c: &Path| {
@@ -124,6 +125,14 @@ fn exec_refuses_homes_credentials_and_system_directories() {
         (link.clone(), ssh.clone(), cred(&ssh)),
         (inside.clone(), inside.clone(), cred(&ssh)),
         (home.clone(), home.clone(), home_why.into()),
+        (
+            services.clone(),
+            services.clone(),
+            format!(
+                "it lies in {}, the user's own configuration (start-up files, services, programs on the PATH)",
+                home.join(".config").display()
+            ),
+        ),
         // The fixture's directory is the home's parent.
         (
             w.fx.path().to_path_buf(),
