@@ -255,6 +255,9 @@ mod tests {
             "{home}/.mozilla",
             "{home}/.config/google-chrome",
             "{home}/.config/chromium",
+            // Another user's credentials, and another user's home.
+            "/home/bob/.ssh",
+            "/home/bob",
             // Parents of credential locations hold them.
             "{home}",
             "{home}/.config",
@@ -288,6 +291,7 @@ mod tests {
     fn host_paths_outside_the_system_set_are_medium() {
         for p in [
             "{home}/src",
+            "/home/bob/src",
             "/var/log",
             "/etc/nginx",
             "/etc/passwd",

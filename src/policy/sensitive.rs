@@ -161,7 +161,9 @@ pub fn credential_overlap(p: &Path, homes: &[PathBuf]) -> Option<PathBuf> {
     if p == Path::new("/") {
         return None;
     }
-    for home in homes {
+    // Other users' homes count too: `/home/<user>` of whatever path lies under /home.
+    let other = home_under_homes_root(p);
+    for home in homes.iter().chain(other.as_ref()) {
         for c in HOME_CREDENTIALS {
             let c = home.join(c);
             if overlaps(p, &c) {
@@ -179,11 +181,19 @@ pub fn credential_overlap(p: &Path, homes: &[PathBuf]) -> Option<PathBuf> {
 /// Where every user's home directory usually is.
 pub const HOMES_ROOT: &str = "/home";
 
-/// Whether `p` is a home directory or contains one: one of `homes`, or [`HOMES_ROOT`]
-/// (every user's) or a parent of either.
+/// Whether `p` is a home directory or contains one: one of `homes`, any user's home
+/// directly under [`HOMES_ROOT`], [`HOMES_ROOT`] itself, or a parent of those.
 #[must_use]
 pub fn contains_home(p: &Path, homes: &[PathBuf]) -> bool {
-    Path::new(HOMES_ROOT).starts_with(p) || homes.iter().any(|h| h.starts_with(p))
+    Path::new(HOMES_ROOT).starts_with(p)
+        || p.parent() == Some(Path::new(HOMES_ROOT))
+        || homes.iter().any(|h| h.starts_with(p))
+}
+
+/// `/home/<user>` when `p` is that directory or lies inside it.
+fn home_under_homes_root(p: &Path) -> Option<PathBuf> {
+    let user = p.strip_prefix(HOMES_ROOT).ok()?.components().next()?;
+    Some(Path::new(HOMES_ROOT).join(user))
 }
 
 /// Whether `p` is one of [`SYSTEM_READ`] or inside one.
@@ -247,10 +257,17 @@ mod tests {
     #[test]
     fn homes_and_their_parents_contain_a_home() {
         let homes = [PathBuf::from("/var/home/u")];
-        for p in ["/var/home/u", "/var/home", "/var", "/home", "/"] {
+        for p in [
+            "/var/home/u",
+            "/var/home",
+            "/var",
+            "/home",
+            "/home/bob",
+            "/",
+        ] {
             assert!(contains_home(Path::new(p), &homes), "{p}");
         }
-        for p in ["/var/home/u/src", "/home/other", "/var/tmp"] {
+        for p in ["/var/home/u/src", "/home/other/src", "/var/tmp"] {
             assert!(!contains_home(Path::new(p), &homes), "{p}");
         }
     }
