@@ -97,6 +97,7 @@ fn homes_to_protect(ws: &Path) -> Vec<PathBuf> {
     let resolved: Vec<PathBuf> = homes
         .iter()
         .filter_map(|h| std::fs::canonicalize(h).ok())
+        .filter(|c| c != Path::new("/"))
         .collect();
     homes.extend(resolved);
     homes

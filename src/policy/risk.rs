@@ -112,7 +112,17 @@ pub fn assess_with_homes(policy: &Policy, homes: &[PathBuf]) -> Risk {
         let GrantPath::Host(p) = &g.path else {
             continue;
         };
-        if let Some(reason) = sensitive_read(p, homes) {
+        // What is mounted is the link's target: rate the path as written and as resolved,
+        // and keep the higher.
+        let resolved = std::fs::canonicalize(p).ok().filter(|c| c != p);
+        let as_written = sensitive_read(p, homes);
+        let as_resolved = resolved.and_then(|c| sensitive_read(&c, homes));
+        let reason = match (as_written, as_resolved) {
+            (Some(w), Some(r)) if r.0 > w.0 => Some(r),
+            (None, r) => r,
+            (w, _) => w,
+        };
+        if let Some(reason) = reason {
             add(reason.0, reason.1);
         }
     }
@@ -301,6 +311,28 @@ mod tests {
         ] {
             assert_eq!(level_of_reading(&[p]), RiskLevel::Medium, "{p}");
         }
+    }
+
+    #[test]
+    fn a_link_is_rated_by_its_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        let link = dir.path().join("innocent");
+        std::os::unix::fs::symlink(home.join(".ssh"), &link).unwrap();
+        let body = format!(
+            "[filesystem]\nread_only = [{:?}]\n",
+            link.display().to_string()
+        );
+        let opts = LoadOptions {
+            home: home.clone(),
+            protected: vec![PathBuf::from("/nonexistent-state")],
+        };
+        let policy = Policy::from_bytes(Path::new("/p.toml"), body.into_bytes(), &opts)
+            .map_err(|e| e.diagnostics(Path::new("/p.toml")))
+            .unwrap();
+        let home = std::fs::canonicalize(&home).unwrap();
+        assert_eq!(assess_with_homes(&policy, &[home]).level, RiskLevel::High);
     }
 
     #[test]

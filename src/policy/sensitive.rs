@@ -100,8 +100,8 @@ pub const SYSTEM_READ: [&str; 24] = [
 ];
 
 /// The home directories of the caller: its passwd entry's (the real one, whatever
-/// `$HOME` says) and `env_home` (`$HOME`) when that differs. Credentials are looked for
-/// under each.
+/// `$HOME` says) and `env_home` (`$HOME`) when that differs, each also as resolved.
+/// Credentials are looked for under each.
 #[must_use]
 pub fn caller_homes(env_home: Option<&Path>) -> Vec<PathBuf> {
     let mut homes = Vec::new();
@@ -115,6 +115,16 @@ pub fn caller_homes(env_home: Option<&Path>) -> Vec<PathBuf> {
     {
         homes.push(h.to_path_buf());
     }
+    // And where they really are (`/home` is a link to `/var/home` on some systems).
+    let resolved: Vec<PathBuf> = homes
+        .iter()
+        .filter_map(|h| std::fs::canonicalize(h).ok())
+        .filter(|c| !homes.contains(c) && c != Path::new("/"))
+        .collect();
+    homes.extend(resolved);
+    // A system account's "home" in a system directory (`/bin`, `/usr/sbin`) holds no
+    // credentials and must not make the system directories themselves personal.
+    homes.retain(|h| !is_system_read(h));
     homes
 }
 
