@@ -170,6 +170,11 @@ pub fn take_inside_ids(plan: &SandboxPlan) -> Result<(), SetupFailure> {
     setresgid(g, g, g).map_err(|e| fail("setresgid", e))?;
     let u = Uid::from_raw(plan.uid);
     setresuid(u, u, u).map_err(|e| fail("setresuid", e))?;
+    // pid 1 now has the workspace owner's host uid, and its memory is a copy of the root
+    // caller's: it must not be dumpable, or that user could ptrace it from the host. The
+    // change of ids set dumpable to fs.suid_dumpable (0 or 2 by default, both refusing
+    // ptrace without CAP_SYS_PTRACE); with 1 it would stay dumpable, so set it here.
+    nix::sys::prctl::set_dumpable(false).map_err(|e| fail("prctl PR_SET_DUMPABLE", e))?;
     Ok(())
 }
 
