@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rerun the sandbox, escape and run integration tests as an unprivileged user (uid 65534), the way most
+# Rerun the sandbox, escape, run and workspace integration tests as an unprivileged user (uid 65534), the way most
 # people run mycelium. Must be started as root. The test binary and mycelium are copied to
 # a directory every user can read, since the build tree may live under a private home.
 set -euo pipefail
@@ -27,4 +27,4 @@ setpriv --reuid=65534 --regid=65534 --clear-groups \
   env -i PATH=/usr/bin:/bin HOME=/tmp TMPDIR="$dir/tmp" \
   MYCELIUM_TEST_BIN="$dir/mycelium" MYCELIUM_REQUIRE_SANDBOX="${MYCELIUM_REQUIRE_SANDBOX:-0}" \
   MYCELIUM_LAUNCHER=1 \
-  "$dir/it" --test-threads=2 sandbox:: escape:: run::
+  "$dir/it" --test-threads=2 sandbox:: escape:: run:: workspace::

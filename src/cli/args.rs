@@ -77,6 +77,8 @@ pub struct ExecArgs {
     /// starts.
     #[arg(long)]
     pub report: bool,
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
     /// The command and its arguments (after `--`). A name without `/` is looked up in the
     /// sandbox's PATH.
     #[arg(last = true, required = true, value_name = "CMD")]
@@ -242,4 +244,33 @@ pub struct RunArgs {
     /// The directory `{workspace}` stands for (required when the policy grants it).
     #[arg(long, short = 'w', value_name = "DIR")]
     pub workspace: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
+}
+
+/// Options of `exec` and `run` that loosen a default: a human's choice at the terminal,
+/// never available to a tool call.
+#[derive(Debug, Args)]
+pub struct OverrideArgs {
+    /// When mycelium runs as root: run the agent as this unprivileged host user (and
+    /// group) instead of the workspace's owner. Files it creates belong to UID; a
+    /// root-owned workspace is then accepted, writable only where UID may write. Never 0.
+    #[arg(long, value_name = "UID[:GID]")]
+    pub run_as: Option<crate::isolation::ids::RunAs>,
+    /// Accept DIR as the workspace although the workspace check refuses it (a home
+    /// directory, a credential location, a system directory): the agent gets exactly what
+    /// the policy grants on {workspace} in DIR. mycelium's own state stays refused.
+    #[arg(long, value_name = "DIR")]
+    pub allow_workspace: Option<PathBuf>,
+}
+
+impl OverrideArgs {
+    /// As the isolation layer takes them.
+    #[must_use]
+    pub fn to_overrides(&self) -> crate::isolation::Overrides {
+        crate::isolation::Overrides {
+            run_as: self.run_as,
+            allow_workspace: self.allow_workspace.clone(),
+        }
+    }
 }

@@ -21,12 +21,13 @@ pub(super) fn run(args: ExecArgs, policies: Option<&std::path::Path>) -> Result<
         }
     };
     let caller = super::caller_env();
-    let prepared = match isolation::prepare(
+    let prepared = match isolation::prepare_with(
         &policy,
         args.workspace.as_deref(),
         &opts.protected,
         args.command,
         caller.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        &args.overrides.to_overrides(),
     ) {
         Ok(p) => p,
         Err(e) => return Ok(report_error(&e)),

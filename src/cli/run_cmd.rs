@@ -136,12 +136,13 @@ fn launch(
     if let (TaskMode::Arg, Some(t)) = (agent.policy.agent.task, &task) {
         argv.push(t.clone());
     }
-    let mut prepared = match isolation::prepare(
+    let mut prepared = match isolation::prepare_with(
         &agent.policy,
         args.workspace.as_deref(),
         &opts.protected,
         argv,
         caller.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        &args.overrides.to_overrides(),
     ) {
         Ok(p) => p,
         Err(e) => return Ok(report_error(&e)),

@@ -76,6 +76,9 @@ pub(super) fn run_init(plan: &SandboxPlan, go: OwnedFd, status: OwnedFd, exit: O
     if let Err(f) = wait_for_go(go) {
         die(&mut status, &f);
     }
+    if let Err(f) = super::ids::take_inside_ids(plan) {
+        die(&mut status, &f);
+    }
     let signals = match SignalFd::with_flags(&signal_set(), SfdFlags::SFD_CLOEXEC) {
         Ok(s) => s,
         Err(e) => die(&mut status, &fail("signalfd", e)),
@@ -450,6 +453,7 @@ fn build_root(plan: &SandboxPlan) -> Step {
             )?;
         }
     }
+    super::procmask::mask(&proc_dir, &Path::new(OLD_ROOT).join("dev/null"))?;
 
     // A minimal /dev: five harmless character devices and the fd links.
     let dev = under(NEW_ROOT, Path::new("/dev"));

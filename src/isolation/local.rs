@@ -196,14 +196,20 @@ pub fn start(
     if plan.new_network_ns {
         flags |= CloneFlags::CLONE_NEWNET;
     }
-    let (outer_uid, outer_gid) = (getuid(), getgid());
+    // The inside ids map to the caller's own, or for a root caller to the unprivileged
+    // ids the plan chose (`ids::choose`): never to host uid 0 when the plan has them.
+    let (outer_uid, outer_gid) = match plan.host_ids {
+        Some(h) => (h.uid, h.gid),
+        None => (getuid().as_raw(), getgid().as_raw()),
+    };
     let uid_map = format!("{} {} 1", plan.uid, outer_uid);
     let gid_map = format!("{} {} 1", plan.gid, outer_gid);
     // Without a cgroup to join first, pid 1 writes its own one-id maps (user_namespaces(7)
     // lets a process map its own effective ids when it created the namespace's creds) and
-    // goes on at once; with one, this process writes them and moves pid 1 into the group
-    // before letting it run anything.
-    let maps_by_init = plan.cgroup.is_empty() && !plan.cgroup_required;
+    // goes on at once; with one, or with ids other than its own, this process writes them
+    // (it holds CAP_SETUID where it stands; pid 1 may only map the id it has) and moves pid
+    // 1 into the group before letting it run anything.
+    let maps_by_init = plan.cgroup.is_empty() && !plan.cgroup_required && plan.host_ids.is_none();
     let init = match sys::clone_process(flags) {
         Err(e) => {
             return Err(restore(SetupFailure::new(

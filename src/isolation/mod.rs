@@ -12,11 +12,14 @@
 pub mod cgroup;
 mod child;
 pub mod env;
+pub mod ids;
 pub mod landlock;
 mod launcher;
 pub mod local;
+pub mod overrides;
 pub mod plan;
 pub mod probe;
+mod procmask;
 pub mod protocol;
 pub mod pty;
 pub mod report;
@@ -26,6 +29,7 @@ pub mod seccomp;
 mod sys;
 #[cfg(test)]
 mod testutil;
+pub mod workspace;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -41,7 +45,8 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::unistd::Pid;
 
 pub use local::Io;
-pub use plan::{PreparedSandbox, SandboxPlan, prepare};
+pub use overrides::Overrides;
+pub use plan::{PreparedSandbox, SandboxPlan, prepare, prepare_with};
 pub use protocol::{LauncherEvent, SetupFailure};
 pub use report::SandboxReport;
 

@@ -14,6 +14,7 @@ use super::IsolationError;
 use super::cgroup::{self, CgroupLimits};
 use super::env::{ScrubbedEnv, scrub};
 use super::landlock::{self, LandlockPlan};
+use super::overrides::Overrides;
 use super::resolve::{self, Identity, Protected, Resolved, Workspace};
 use super::seccomp::{self, Arch, SeccompFilter};
 use crate::policy::{Grant, GrantPath, NetworkMode, Policy};
@@ -121,6 +122,10 @@ pub struct SandboxPlan {
     pub uid: u32,
     /// Group id inside.
     pub gid: u32,
+    /// Host ids the inside ids map to when the caller is root (`None`: the caller's own),
+    /// chosen by [`super::ids::choose`].
+    #[serde(default)]
+    pub host_ids: Option<super::ids::HostIds>,
     /// Program and arguments; a program without `/` is searched in the agent's `PATH`.
     pub argv: Vec<String>,
     /// The agent's whole environment.
@@ -258,6 +263,23 @@ pub fn prepare<'a>(
     argv: Vec<String>,
     caller_env: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<PreparedSandbox, IsolationError> {
+    let none = Overrides::default();
+    prepare_with(policy, workspace, protected, argv, caller_env, &none)
+}
+
+/// [`prepare`], with the options a human passed at the terminal ([`Overrides`]).
+///
+/// # Errors
+/// As [`prepare`]; also a workspace the workspace check refuses ([`super::workspace`]) and
+/// ids a root caller's agent may not take ([`super::ids::choose`]).
+pub fn prepare_with<'a>(
+    policy: &Policy,
+    workspace: Option<&Path>,
+    protected: &[PathBuf],
+    argv: Vec<String>,
+    caller_env: impl IntoIterator<Item = (&'a str, &'a str)>,
+    overrides: &Overrides,
+) -> Result<PreparedSandbox, IsolationError> {
     let plan_err = |message: String| IsolationError::Plan {
         policy: policy.path.clone(),
         message,
@@ -276,6 +298,9 @@ pub fn prepare<'a>(
         None => None,
     };
     let workspace = ws.as_ref().map(|w| w.path().to_path_buf());
+    if let Some(w) = &workspace {
+        super::workspace::check(&policy.path, w, overrides.allow_workspace.as_deref())?;
+    }
     if policy.uses_workspace() && workspace.is_none() {
         return Err(plan_err(
             "the policy grants {workspace} but no workspace was given: pass --workspace DIR".into(),
@@ -439,6 +464,8 @@ pub fn prepare<'a>(
         memory,
     };
 
+    let used = workspace.as_deref().filter(|_| policy.uses_workspace());
+    let host_ids = super::ids::choose(&policy.path, used, overrides.run_as)?;
     let plan = SandboxPlan {
         policy: policy.path.clone(),
         new_network_ns: policy.network.mode != NetworkMode::Host,
@@ -446,6 +473,7 @@ pub fn prepare<'a>(
         mounts,
         uid: policy.agent.uid,
         gid: policy.agent.gid,
+        host_ids,
         argv,
         env: env.agent.clone(),
         cwd,

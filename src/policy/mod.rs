@@ -10,6 +10,7 @@ mod explain;
 mod load;
 mod risk;
 mod schema;
+pub mod sensitive;
 mod units;
 
 use std::collections::BTreeMap;
@@ -20,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 pub use explain::{Explanation, explain};
 pub use load::{Diagnostic, LoadOptions, PolicyError};
-pub use risk::{Risk, RiskLevel, RiskReason, assess};
+pub use risk::{Risk, RiskLevel, RiskReason, assess, assess_with_homes};
 pub use units::{ByteSize, format_duration, parse_duration};
 
 /// Where a value was written in its policy file, for errors raised after loading.

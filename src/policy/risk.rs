@@ -4,11 +4,11 @@
 //! Consent is required at or above a configured level, so every rule here decides when a
 //! human is asked: each carries a comment on why it sits at its level.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{GrantPath, NetworkMode, Policy};
+use super::{GrantPath, NetworkMode, Policy, sensitive};
 
 /// How much an agent could do to the host if it were hostile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Hash)]
@@ -70,33 +70,17 @@ pub struct Risk {
     pub reasons: Vec<RiskReason>,
 }
 
-/// Home-directory entries whose contents are credentials: reading them is high risk.
-const CREDENTIAL_DIRS: [&str; 10] = [
-    ".ssh",
-    ".aws",
-    ".gnupg",
-    ".config/gcloud",
-    ".azure",
-    ".kube",
-    ".docker",
-    ".netrc",
-    ".git-credentials",
-    ".config/gh",
-];
-
-/// Host paths whose read access exposes other users' or the system's secrets.
-const SENSITIVE_SYSTEM: [&str; 6] = [
-    "/etc/shadow",
-    "/etc/gshadow",
-    "/root",
-    "/var/run/docker.sock",
-    "/run/docker.sock",
-    "/var/lib",
-];
-
-/// Compute the risk of a policy.
+/// Compute the risk of a policy for this caller: credential locations are looked for
+/// under its real home (its passwd entry) and under `$HOME` when that differs.
 #[must_use]
 pub fn assess(policy: &Policy) -> Risk {
+    let env_home = std::env::var_os("HOME").map(PathBuf::from);
+    assess_with_homes(policy, &sensitive::caller_homes(env_home.as_deref()))
+}
+
+/// Compute the risk of a policy, looking for credential locations under each of `homes`.
+#[must_use]
+pub fn assess_with_homes(policy: &Policy, homes: &[PathBuf]) -> Risk {
     let mut reasons = Vec::new();
     let mut add = |level, text: String| reasons.push(RiskReason { level, text });
 
@@ -128,7 +112,17 @@ pub fn assess(policy: &Policy) -> Risk {
         let GrantPath::Host(p) = &g.path else {
             continue;
         };
-        if let Some(reason) = sensitive_read(p) {
+        // What is mounted is the link's target: rate the path as written and as resolved,
+        // and keep the higher.
+        let resolved = std::fs::canonicalize(p).ok().filter(|c| c != p);
+        let as_written = sensitive_read(p, homes);
+        let as_resolved = resolved.and_then(|c| sensitive_read(&c, homes));
+        let reason = match (as_written, as_resolved) {
+            (Some(w), Some(r)) if r.0 > w.0 => Some(r),
+            (None, r) => r,
+            (w, _) => w,
+        };
+        if let Some(reason) = reason {
             add(reason.0, reason.1);
         }
     }
@@ -176,53 +170,32 @@ pub fn assess(policy: &Policy) -> Risk {
 }
 
 /// The risk of reading a host path, if reading it is more than low.
-fn sensitive_read(p: &Path) -> Option<(RiskLevel, String)> {
+fn sensitive_read(p: &Path, homes: &[PathBuf]) -> Option<(RiskLevel, String)> {
     let s = p.to_string_lossy();
-    for sys in SENSITIVE_SYSTEM {
-        if p.starts_with(sys) || Path::new(sys).starts_with(p) && p != Path::new("/") {
-            return Some((
-                RiskLevel::High,
-                format!("reads {s}, which holds or contains system secrets ({sys})"),
-            ));
-        }
-    }
+    // Everything, credentials of every user included.
     if p == Path::new("/") {
         return Some((
             RiskLevel::High,
             "reads the whole host file system (/)".into(),
         ));
     }
-    // `/home/<user>/...`: a home directory, or something inside one.
-    let comps: Vec<_> = p.components().collect();
-    if comps.len() >= 2 && p.starts_with("/home") {
-        if comps.len() == 2 {
-            return Some((RiskLevel::High, format!("reads every home directory ({s})")));
-        }
-        let home = comps.iter().take(3).collect::<std::path::PathBuf>();
-        for cred in CREDENTIAL_DIRS {
-            let c = home.join(cred);
-            if p.starts_with(&c) || c.starts_with(p) {
-                return Some((
-                    RiskLevel::High,
-                    format!(
-                        "reads {s}, which holds or contains credentials ({})",
-                        c.display()
-                    ),
-                ));
-            }
-        }
-        return Some((RiskLevel::Medium, format!("reads personal files under {s}")));
-    }
-    if s == "/etc" {
+    // A home directory (or /home, or a parent) holds credentials, whichever are listed.
+    if sensitive::contains_home(p, homes) {
         return Some((
-            RiskLevel::Medium,
-            "reads all of /etc (host configuration, user names, service settings)".into(),
+            RiskLevel::High,
+            format!(
+                "reads {s}, which is or contains home directories (and the credentials in them)"
+            ),
         ));
     }
-    if p.starts_with("/sys") {
+    // Reading a credential, or a directory holding one (/etc), hands it out.
+    if let Some(c) = sensitive::credential_overlap(p, homes) {
         return Some((
-            RiskLevel::Medium,
-            format!("reads {s} (host hardware and kernel details)"),
+            RiskLevel::High,
+            format!(
+                "reads {s}, which is, holds or lies inside a credential location ({})",
+                c.display()
+            ),
         ));
     }
     // Dotenv files exist to hold secrets.
@@ -232,5 +205,153 @@ fn sensitive_read(p: &Path) -> Option<(RiskLevel, String)> {
             format!("reads {s}, a dotenv file that usually holds secrets"),
         ));
     }
-    None
+    // Programs, libraries and public configuration.
+    if sensitive::is_system_read(p) {
+        return None;
+    }
+    // Inside a home, outside its credentials: the user's own files.
+    if homes.iter().any(|h| p.starts_with(h)) {
+        return Some((RiskLevel::Medium, format!("reads personal files under {s}")));
+    }
+    // Anything else on the host (other configuration, logs, hardware details, other
+    // users' files) is more than the agent needs to run.
+    Some((
+        RiskLevel::Medium,
+        format!("reads {s}, a host path outside the system directories (see docs/policy.md)"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use pretty_assertions::assert_eq;
+
+    use super::*;
+    use crate::policy::LoadOptions;
+
+    /// The level of a policy reading `paths` (each optional, so none need exist) for a
+    /// caller whose home is `/var/home/u`, not under /home.
+    fn level_of_reading(paths: &[&str]) -> RiskLevel {
+        let list: Vec<String> = paths.iter().map(|p| format!("\"?{p}\"")).collect();
+        let body = format!("[filesystem]\nread_only = [{}]\n", list.join(", "));
+        let opts = LoadOptions {
+            home: PathBuf::from("/var/home/u"),
+            protected: vec![PathBuf::from("/nonexistent-state")],
+        };
+        let policy = Policy::from_bytes(Path::new("/p.toml"), body.into_bytes(), &opts)
+            .map_err(|e| e.diagnostics(Path::new("/p.toml")))
+            .unwrap();
+        assess_with_homes(&policy, &[PathBuf::from("/var/home/u")]).level
+    }
+
+    #[test]
+    fn credential_locations_under_any_home_are_high() {
+        for p in [
+            "{home}/.ssh",
+            "{home}/.ssh/id_ed25519",
+            "{home}/.gnupg",
+            "{home}/.aws/credentials",
+            "{home}/.config/gcloud",
+            "{home}/.kube",
+            "{home}/.docker/config.json",
+            "{home}/.netrc",
+            "{home}/.npmrc",
+            "{home}/.pypirc",
+            "{home}/.git-credentials",
+            "{home}/.config/gh",
+            "{home}/.password-store",
+            "{home}/.local/share/keyrings",
+            "{home}/.mozilla",
+            "{home}/.config/google-chrome",
+            "{home}/.config/chromium",
+            // Another user's credentials, and another user's home.
+            "/home/bob/.ssh",
+            "/home/bob",
+            // Parents of credential locations hold them.
+            "{home}",
+            "{home}/.config",
+            "/var/home",
+            "/var",
+            "/home",
+        ] {
+            assert_eq!(level_of_reading(&[p]), RiskLevel::High, "{p}");
+        }
+    }
+
+    #[test]
+    fn system_credentials_and_their_parents_are_high() {
+        for p in [
+            "/etc/shadow",
+            "/etc/gshadow",
+            "/etc/ssh",
+            "/etc/ssh/ssh_host_ed25519_key",
+            "/etc/sudoers.d",
+            "/etc/ssl/private",
+            "/etc",
+            "/root",
+            "/var/lib/secrets",
+            "/run/secrets",
+        ] {
+            assert_eq!(level_of_reading(&[p]), RiskLevel::High, "{p}");
+        }
+    }
+
+    #[test]
+    fn host_paths_outside_the_system_set_are_medium() {
+        for p in [
+            "{home}/src",
+            "/home/bob/src",
+            "/var/log",
+            "/etc/nginx",
+            "/etc/passwd",
+            "/srv/data",
+            "/sys/class",
+            "/tmp/x",
+        ] {
+            assert_eq!(level_of_reading(&[p]), RiskLevel::Medium, "{p}");
+        }
+    }
+
+    #[test]
+    fn a_link_is_rated_by_its_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        let link = dir.path().join("innocent");
+        std::os::unix::fs::symlink(home.join(".ssh"), &link).unwrap();
+        let body = format!(
+            "[filesystem]\nread_only = [{:?}]\n",
+            link.display().to_string()
+        );
+        let opts = LoadOptions {
+            home: home.clone(),
+            protected: vec![PathBuf::from("/nonexistent-state")],
+        };
+        let policy = Policy::from_bytes(Path::new("/p.toml"), body.into_bytes(), &opts)
+            .map_err(|e| e.diagnostics(Path::new("/p.toml")))
+            .unwrap();
+        let home = std::fs::canonicalize(&home).unwrap();
+        assert_eq!(assess_with_homes(&policy, &[home]).level, RiskLevel::High);
+    }
+
+    #[test]
+    fn system_files_stay_low() {
+        assert_eq!(
+            level_of_reading(&[
+                "/usr",
+                "/bin",
+                "/sbin",
+                "/lib",
+                "/lib64",
+                "/etc/ld.so.cache",
+                "/etc/ssl/certs",
+                "/etc/alternatives",
+                "/etc/localtime",
+                "/etc/hosts",
+                "/etc/resolv.conf",
+            ]),
+            RiskLevel::Low
+        );
+    }
 }

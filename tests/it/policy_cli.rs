@@ -323,3 +323,115 @@ fn explain_takes_an_agent_name_too() {
         crate::common::stderr(&missing)
     );
 }
+
+/// `mycelium ARGS…` for a caller whose `$HOME` is `home` (mycelium's state elsewhere).
+fn with_home(home: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(crate::common::bin())
+        .args(args)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", home)
+        .env(
+            "MYCELIUM_HOME",
+            std::env::temp_dir().join("mycelium-risk-test-state"),
+        )
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn credentials_outside_slash_home_are_high_risk_in_explain_and_agents() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    // (file, body, level, first reason): the caller's home is /var/home/u.
+    let cases = [
+        (
+            "ssh",
+            "[filesystem]\nread_only = [\"/usr\", \"?{home}/.ssh\"]\n",
+            "high",
+            "reads /var/home/u/.ssh, which is, holds or lies inside a credential location (/var/home/u/.ssh)",
+        ),
+        (
+            "home",
+            "[filesystem]\nread_only = [\"/usr\", \"?{home}\"]\n",
+            "high",
+            "reads /var/home/u, which is or contains home directories (and the credentials in them)",
+        ),
+        (
+            "etcssh",
+            "[filesystem]\nread_only = [\"/usr\", \"?/etc/ssh\"]\n",
+            "high",
+            "reads /etc/ssh, which is, holds or lies inside a credential location (/etc/ssh)",
+        ),
+        (
+            "project",
+            "[filesystem]\nread_only = [\"/usr\", \"?{home}/src\"]\n",
+            "medium",
+            "reads personal files under /var/home/u/src",
+        ),
+        (
+            "logs",
+            "[filesystem]\nread_only = [\"/usr\", \"?/var/log\"]\n",
+            "medium",
+            "reads /var/log, a host path outside the system directories (see docs/policy.md)",
+        ),
+    ];
+    let home = std::path::Path::new("/var/home/u");
+    for (name, body, level, reason) in cases {
+        let p = policies.join(format!("{name}.toml"));
+        std::fs::write(&p, body).unwrap();
+        let out = with_home(home, &["policy", "explain", "--json", p.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{name}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            (
+                v["risk"]["level"].as_str(),
+                v["risk"]["reasons"][0]["text"].as_str()
+            ),
+            (Some(level), Some(reason)),
+            "{name}"
+        );
+    }
+    // `agents` shows the same levels.
+    let out = with_home(
+        home,
+        &["--policies", policies.to_str().unwrap(), "agents", "--json"],
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut levels: Vec<(String, String)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            policies
+                .join(format!("{}.toml", r["name"].as_str().unwrap()))
+                .exists()
+        })
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_string(),
+                r["risk"].as_str().unwrap_or("?").to_string(),
+            )
+        })
+        .collect();
+    levels.sort();
+    assert_eq!(
+        levels,
+        [
+            ("etcssh", "high"),
+            ("home", "high"),
+            ("logs", "medium"),
+            ("project", "medium"),
+            ("ssh", "high"),
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    // Positive twin: the shipped low-risk policies stay low for this caller too.
+    for name in ["minimal", "python", "loopback", "bench-default"] {
+        let p = policies_dir().join(format!("{name}.toml"));
+        let out = with_home(home, &["policy", "explain", "--json", p.to_str().unwrap()]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["risk"]["level"], "low", "{name}");
+    }
+}

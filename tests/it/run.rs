@@ -25,7 +25,7 @@ impl Agents {
             std::os::unix::fs::PermissionsExt::from_mode(0o700),
         )
         .unwrap();
-        fx.mkdir("ws");
+        fx.workspace("ws");
         fx.mkdir("opt");
         Agents { fx }
     }

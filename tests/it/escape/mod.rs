@@ -12,10 +12,12 @@
 mod bombs;
 mod devices;
 mod families;
+mod ids;
 mod links;
 mod memory;
 mod paths;
 mod privs;
+mod procmask;
 mod procs;
 mod setuid;
 mod sockets;

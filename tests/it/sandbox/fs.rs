@@ -75,7 +75,7 @@ fn host_paths_not_named_do_not_exist() {
 fn write_outside_workspace_fails_and_host_file_is_unchanged() {
     gate!("write_outside_workspace_fails_and_host_file_is_unchanged");
     let fx = Fixture::new();
-    let ws = fx.mkdir("ws");
+    let ws = fx.workspace("ws");
     let ro = fx.mkdir("ro");
     let host_file = fx.file("ro/keep.txt", "original\n");
     std::fs::set_permissions(
@@ -146,7 +146,7 @@ fn declared_reads_work_and_tmp_is_private() {
 fn a_workspace_exposing_mycelium_state_is_refused() {
     gate!("a_workspace_exposing_mycelium_state_is_refused");
     let fx = Fixture::new();
-    let ws = fx.mkdir("ws");
+    let ws = fx.workspace("ws");
     let state = fx.mkdir("ws/state");
     let marker = ws.join("ran");
     let policy = fx.policy("p", &policy_body("", "read_write = [\"{workspace}\"]"));

@@ -18,6 +18,10 @@ use crate::common::bin;
 /// The system paths every test policy grants read-only.
 pub const SYSTEM: &str = r#""/usr", "/bin", "/lib", "?/lib64", "?/etc/ld.so.cache""#;
 
+/// The unprivileged owner of the directories a root test run makes (`nobody`, the user
+/// `scripts/test-unprivileged.sh` reruns the suite as).
+pub const TEST_OWNER: u32 = 65534;
+
 /// A world-readable scratch directory (the suite also runs as an unprivileged user).
 pub struct Fixture {
     dir: tempfile::TempDir,
@@ -42,6 +46,17 @@ impl Fixture {
         let p = self.path().join(name);
         std::fs::create_dir_all(&p).unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o777)).unwrap();
+        p
+    }
+
+    /// Create a directory to pass as the workspace: [`Fixture::mkdir`], and when the suite
+    /// runs as root, owned by [`TEST_OWNER`] (a root caller's agent takes the workspace
+    /// owner's ids, and a root-owned workspace is refused).
+    pub fn workspace(&self, name: &str) -> PathBuf {
+        let p = self.mkdir(name);
+        if nix::unistd::geteuid().is_root() {
+            std::os::unix::fs::chown(&p, Some(TEST_OWNER), Some(TEST_OWNER)).unwrap();
+        }
         p
     }
 

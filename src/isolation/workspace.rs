@@ -1,0 +1,175 @@
+//! The workspace chosen at run time, checked like a policy path.
+//!
+//! A policy is consented to as "writes {workspace}", but the workspace is only named when
+//! the agent runs (`exec -w`, `run -w`), so a consent for a harmless-looking policy would
+//! otherwise hand an agent `~/.ssh`, the home directory or `/etc` read-write. The resolved
+//! directory (symlinks followed: the directory that would really be mounted) is refused
+//! when it is:
+//!
+//! - `/`;
+//! - a home directory or a parent of one: the caller's (its passwd entry, and `$HOME`), the
+//!   workspace owner's, and `/home`;
+//! - a credential location ([`crate::policy::sensitive`]), inside one or containing one;
+//! - inside a hidden entry of a home (`~/.config/systemd/user`, `~/.local/bin`): the
+//!   user's configuration and start-up files;
+//! - a system directory or anything inside it ([`SYSTEM_TREES`]), or one of
+//!   [`SHARED_DIRS`] itself; inside `/var` only `/var/tmp/…` and `/var/home/…` (homes on
+//!   some distributions) are accepted.
+//!
+//! A human at the terminal may accept one refused directory with `--allow-workspace DIR`
+//! (a CLI-only argument of `exec` and `run`); mycelium's own state stays refused even then.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use super::IsolationError;
+use crate::policy::sensitive;
+
+/// Directories whose whole tree is the host's: programs, configuration, kernel interfaces,
+/// root's home, runtime state. A workspace there would let the agent change the system.
+pub const SYSTEM_TREES: [&str; 17] = [
+    "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/boot", "/proc",
+    "/sys", "/dev", "/root", "/run", "/opt", "/nix", "/snap",
+];
+
+/// Directories shared by every user: refused themselves (other users' files sit there),
+/// while a directory made inside them is fine.
+pub const SHARED_DIRS: [&str; 5] = ["/tmp", "/var/tmp", "/mnt", "/media", "/srv"];
+
+/// Subtrees of `/var` where a workspace may be.
+const VAR_ALLOWED: [&str; 2] = ["/var/tmp", "/var/home"];
+
+/// Why `ws` (resolved) cannot be a workspace, or `None`. `homes` are the home directories
+/// to protect.
+#[must_use]
+pub fn refusal(ws: &Path, homes: &[PathBuf]) -> Option<String> {
+    if ws == Path::new("/") {
+        return Some("it is the root of the host's file system".into());
+    }
+    if sensitive::contains_home(ws, homes) {
+        return Some("it is a home directory or contains one (with the credentials and start-up files in it)".into());
+    }
+    if let Some(c) = sensitive::credential_overlap(ws, homes) {
+        return Some(format!(
+            "it is, lies inside or contains the credential location {}",
+            c.display()
+        ));
+    }
+    // A home's hidden entries are the user's configuration: start-up files, user
+    // services, autostart entries, `~/.local/bin` on the user's PATH. Writing there plants
+    // code the user runs later.
+    for h in homes {
+        if let Ok(rest) = ws.strip_prefix(h)
+            && let Some(first) = rest.components().next()
+            && first.as_os_str().as_encoded_bytes().starts_with(b".")
+        {
+            return Some(format!(
+                "it lies in {}, the user's own configuration (start-up files, services, programs on the PATH)",
+                h.join(first).display()
+            ));
+        }
+    }
+    if let Some(t) = SYSTEM_TREES.iter().find(|t| ws.starts_with(t)) {
+        return Some(format!("it lies in the system directory {t}"));
+    }
+    if SHARED_DIRS.iter().any(|d| ws == Path::new(d)) {
+        return Some("it is a directory every user shares; make a directory inside it".into());
+    }
+    if ws.starts_with("/var") && !VAR_ALLOWED.iter().any(|a| ws.starts_with(a)) {
+        return Some(
+            "it lies in /var, the host's service state (only /var/tmp/… is accepted)".into(),
+        );
+    }
+    None
+}
+
+/// The home directories a workspace may not be or contain: the caller's ([`sensitive::caller_homes`]
+/// with `$HOME`) and the passwd home of the workspace's owner, each as written and resolved.
+fn homes_to_protect(ws: &Path) -> Vec<PathBuf> {
+    let env_home = std::env::var_os("HOME").map(PathBuf::from);
+    let mut homes = sensitive::caller_homes(env_home.as_deref());
+    if let Ok(meta) = std::fs::metadata(ws)
+        && let Some(e) = sensitive::passwd_entry(meta.uid())
+        && e.home != Path::new("/")
+    {
+        homes.push(e.home);
+    }
+    let resolved: Vec<PathBuf> = homes
+        .iter()
+        .filter_map(|h| std::fs::canonicalize(h).ok())
+        .filter(|c| c != Path::new("/"))
+        .collect();
+    homes.extend(resolved);
+    homes
+}
+
+/// Refuse the resolved workspace `ws` when [`refusal`] gives a reason, unless `allow` (the
+/// `--allow-workspace` a human passed) resolves to the same directory.
+///
+/// # Errors
+/// [`IsolationError::Plan`] saying why, and what to do.
+pub fn check(policy: &Path, ws: &Path, allow: Option<&Path>) -> Result<(), IsolationError> {
+    if allow
+        .and_then(|a| std::fs::canonicalize(a).ok())
+        .is_some_and(|a| a == ws)
+    {
+        return Ok(());
+    }
+    match refusal(ws, &homes_to_protect(ws)) {
+        None => Ok(()),
+        Some(why) => Err(IsolationError::Plan {
+            policy: policy.to_path_buf(),
+            message: format!(
+                "workspace {} is refused: {why}; choose a project directory (for example one inside your home), or pass --allow-workspace {} to hand exactly this directory to the agent",
+                ws.display(),
+                ws.display()
+            ),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_and_accepted_workspaces() {
+        let homes = [PathBuf::from("/var/home/u")];
+        for p in [
+            "/",
+            "/var/home/u",
+            "/var/home",
+            "/var",
+            "/home",
+            "/var/home/u/.ssh",
+            "/var/home/u/.ssh/keys",
+            "/var/home/u/.config",
+            "/var/home/u/.config/systemd/user",
+            "/var/home/u/.local/bin",
+            "/var/home/u/.cache/x",
+            "/etc",
+            "/etc/nginx",
+            "/usr/local/src",
+            "/lib64",
+            "/proc/self",
+            "/root/p",
+            "/tmp",
+            "/var/tmp",
+            "/var/log",
+            "/var/lib/app",
+        ] {
+            assert!(refusal(Path::new(p), &homes).is_some(), "{p} accepted");
+        }
+        for p in [
+            "/var/home/u/src/project",
+            "/var/home/u/src/.hidden/project",
+            "/home/other/project",
+            "/tmp/project",
+            "/var/tmp/build",
+            "/srv/data/p",
+            "/mnt/disk/p",
+        ] {
+            assert_eq!(refusal(Path::new(p), &homes), None, "{p}");
+        }
+    }
+}

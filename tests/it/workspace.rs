@@ -1,0 +1,260 @@
+//! The workspace chosen at run time (issue 10, item 6): `exec -w` and `run -w` refuse `/`,
+//! the home directory and its parents, system directories and credential locations
+//! (followed through links), with exit 125 and a message; a project directory works, and
+//! `--allow-workspace` accepts exactly the directory it names.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use pretty_assertions::assert_eq;
+
+use crate::common::bin;
+use crate::gate;
+use crate::sandbox::{Fixture, SYSTEM};
+
+/// A caller's world: a home (with `.ssh/authorized_keys`), a project inside it, the
+/// consent store, policies.
+struct World {
+    fx: Fixture,
+}
+
+impl World {
+    fn new() -> World {
+        let fx = Fixture::new();
+        fx.mkdir("home/.ssh");
+        fx.file(
+            "home/.ssh/authorized_keys",
+            "ssh-ed25519 AAAA the-real-key\n",
+        );
+        fx.workspace("home/project");
+        fx.mkdir("policies");
+        fx.mkdir("state");
+        std::fs::set_permissions(
+            fx.path().join("state"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        // The workspace-writer of the issue: it appends to a file in its workspace.
+        fx.file(
+            "policies/writer.toml",
+            &format!(
+                "[agent]\ncommand = [\"/bin/sh\", \"-c\", \"echo planted >> authorized_keys; echo ran\"]\n\n[filesystem]\nread_only = [{SYSTEM}]\nread_write = [\"{{workspace}}\"]\n"
+            ),
+        );
+        World { fx }
+    }
+
+    fn home(&self) -> PathBuf {
+        self.fx.path().join("home")
+    }
+
+    fn keys(&self) -> String {
+        std::fs::read_to_string(self.home().join(".ssh/authorized_keys")).unwrap()
+    }
+
+    fn policy(&self) -> PathBuf {
+        self.fx.path().join("policies/writer.toml")
+    }
+
+    /// `mycelium ARGS…` with HOME set to this world's home.
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(bin())
+            .arg("--policies")
+            .arg(self.fx.path().join("policies"))
+            .args(args)
+            .env_clear()
+            .envs(crate::common::launcher_env())
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", self.home())
+            .env("MYCELIUM_HOME", self.fx.path().join("state"))
+            .current_dir(self.fx.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn exec(&self, ws: &Path, extra: &[&str]) -> Output {
+        let policy = self.policy();
+        let mut args = vec!["exec", "--policy", policy.to_str().unwrap()];
+        args.extend(["--workspace", ws.to_str().unwrap()]);
+        args.extend(extra);
+        args.extend([
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo planted >> authorized_keys; echo ran",
+        ]);
+        self.run(&args)
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The message for refusing `resolved` because of `why`.
+fn refused(policy: &Path, resolved: &Path, why: &str) -> String {
+    format!(
+        "mycelium: {}: workspace {} is refused: {why}; choose a project directory (for example one inside your home), or pass --allow-workspace {} to hand exactly this directory to the agent\nmycelium: nothing was run\n",
+        policy.display(),
+        resolved.display(),
+        resolved.display()
+    )
+}
+
+#[test]
+fn exec_refuses_homes_credentials_and_system_directories() {
+    gate!("exec_refuses_homes_credentials_and_system_directories");
+    let w = World::new();
+    let home = w.home();
+    let ssh = home.join(".ssh");
+    let link = w.fx.path().join("project-link");
+    std::os::unix::fs::symlink(&ssh, &link).unwrap();
+    let inside = w.fx.mkdir("home/.ssh/sub");
+    let services = w.fx.mkdir("home/.config/systemd/user");
+    let home_why =
+        "it is a home directory or contains one (with the credentials and start-up files in it)";
+    let cred = |c: &Path| {
+        format!(
+            "it is, lies inside or contains the credential location {}",
+            c.display()
+        )
+    };
+    let cases: Vec<(PathBuf, PathBuf, String)> = vec![
+        (ssh.clone(), ssh.clone(), cred(&ssh)),
+        (link.clone(), ssh.clone(), cred(&ssh)),
+        (inside.clone(), inside.clone(), cred(&ssh)),
+        (home.clone(), home.clone(), home_why.into()),
+        (
+            services.clone(),
+            services.clone(),
+            format!(
+                "it lies in {}, the user's own configuration (start-up files, services, programs on the PATH)",
+                home.join(".config").display()
+            ),
+        ),
+        // The fixture's directory is the home's parent.
+        (
+            w.fx.path().to_path_buf(),
+            w.fx.path().to_path_buf(),
+            home_why.into(),
+        ),
+        (
+            "/".into(),
+            "/".into(),
+            "it is the root of the host's file system".into(),
+        ),
+        ("/etc".into(), "/etc".into(), cred(Path::new("/etc/shadow"))),
+        (
+            "/usr/share".into(),
+            "/usr/share".into(),
+            "it lies in the system directory /usr".into(),
+        ),
+        (
+            "/var/tmp".into(),
+            "/var/tmp".into(),
+            "it is a directory every user shares; make a directory inside it".into(),
+        ),
+        ("/var".into(), "/var".into(), cred(Path::new("/var/lib"))),
+    ];
+    for (given, resolved, why) in cases {
+        let o = w.exec(&given, &[]);
+        assert_eq!(
+            (o.status.code(), text(&o.stderr), text(&o.stdout)),
+            (
+                Some(125),
+                refused(&w.policy(), &resolved, &why),
+                String::new()
+            ),
+            "-w {}",
+            given.display()
+        );
+    }
+    assert_eq!(w.keys(), "ssh-ed25519 AAAA the-real-key\n");
+}
+
+#[test]
+fn exec_runs_in_a_project_directory_and_with_allow_workspace() {
+    gate!("exec_runs_in_a_project_directory_and_with_allow_workspace");
+    let w = World::new();
+    let project = w.home().join("project");
+    // Positive twin: a project directory inside the home works.
+    let o = w.exec(&project, &[]);
+    assert_eq!(
+        (o.status.code(), text(&o.stdout)),
+        (Some(0), "ran\n".to_string()),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.join("authorized_keys")).unwrap(),
+        "planted\n"
+    );
+    // The override names exactly one directory: another refused one stays refused.
+    let ssh = w.home().join(".ssh");
+    let o = w.exec(&ssh, &["--allow-workspace", w.home().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(125), "{}", text(&o.stderr));
+    assert_eq!(w.keys(), "ssh-ed25519 AAAA the-real-key\n");
+    // Named exactly, it is accepted (as root, the agent takes the directory owner's
+    // ids: give it one that is not root, as a human would have to).
+    if nix::unistd::geteuid().is_root() {
+        let o = w.exec(
+            &ssh,
+            &[
+                "--allow-workspace",
+                ssh.to_str().unwrap(),
+                "--run-as",
+                "65534",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        // The key file is root's and mode 0644: nobody may not append to it.
+        assert_eq!(w.keys(), "ssh-ed25519 AAAA the-real-key\n");
+    } else {
+        let o = w.exec(&ssh, &["--allow-workspace", ssh.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        assert_eq!(w.keys(), "ssh-ed25519 AAAA the-real-key\nplanted\n");
+    }
+}
+
+#[test]
+fn run_refuses_a_credential_workspace_for_a_consented_writer() {
+    gate!("run_refuses_a_credential_workspace_for_a_consented_writer");
+    let w = World::new();
+    let o = w.run(&["consent", "grant", "--yes", "writer"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let ssh = w.home().join(".ssh");
+    let link = w.fx.path().join("link");
+    std::os::unix::fs::symlink(&ssh, &link).unwrap();
+    for given in [&ssh, &link] {
+        let o = w.run(&["run", "writer", "-w", given.to_str().unwrap()]);
+        assert_eq!(
+            (o.status.code(), text(&o.stderr), text(&o.stdout)),
+            (
+                Some(125),
+                refused(
+                    &w.policy(),
+                    &ssh,
+                    &format!(
+                        "it is, lies inside or contains the credential location {}",
+                        ssh.display()
+                    )
+                ),
+                String::new()
+            )
+        );
+    }
+    let home = w.home();
+    let o = w.run(&["run", "writer", "-w", home.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(125), "{}", text(&o.stderr));
+    assert_eq!(w.keys(), "ssh-ed25519 AAAA the-real-key\n");
+    // Positive twin: the same consented agent runs in a project directory.
+    let project = w.home().join("project");
+    let o = w.run(&["run", "writer", "-w", project.to_str().unwrap()]);
+    assert_eq!(
+        (o.status.code(), text(&o.stdout)),
+        (Some(0), "ran\n".to_string()),
+        "{}",
+        text(&o.stderr)
+    );
+}
