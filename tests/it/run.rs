@@ -68,6 +68,21 @@ impl Agents {
     }
 }
 
+/// Give `dir` and everything in it to the test's workspace owner (for a root run, whose
+/// agents take the workspace owner's ids).
+fn chown_tree(dir: &Path) {
+    let owner = Some(crate::sandbox::TEST_OWNER);
+    std::os::unix::fs::chown(dir, owner, owner).unwrap();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            chown_tree(&p);
+        } else {
+            std::os::unix::fs::lchown(&p, owner, owner).unwrap();
+        }
+    }
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -520,6 +535,9 @@ fn the_shipped_workspace_summary_agent_summarises_the_workspace() {
     a.fx.mkdir("ws/src");
     a.fx.file("ws/src/lib.rs", "fn a() {}\nfn b() {}\n");
     a.fx.file("ws/SUMMARY.md", "stale\n");
+    if nix::unistd::geteuid().is_root() {
+        chown_tree(&ws);
+    }
     let ws_s = ws.to_str().unwrap();
     // Medium risk: it asks first.
     let o = a.run(&["run", "workspace-summary", "-w", ws_s, "what is in here?"]);
@@ -602,6 +620,11 @@ fn every_example_command_of_the_readme_works_on_a_fresh_home() {
             text(&o.stdout),
             text(&o.stderr)
         );
+        // As the README says, root first gives the project to the user the agent is for
+        // (a root caller's agent takes the workspace owner's ids; a root-owned one is refused).
+        if line.starts_with("mkdir ") && nix::unistd::geteuid().is_root() {
+            chown_tree(&a.fx.path().join("project"));
+        }
     }
     let summary = std::fs::read_to_string(a.fx.path().join("project/SUMMARY.md")).unwrap();
     assert!(summary.contains("`hello.py`"), "{summary}");

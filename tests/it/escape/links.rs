@@ -26,7 +26,7 @@ struct Scene {
 impl Scene {
     fn new() -> Scene {
         let fx = Fixture::new();
-        let ws = std::fs::canonicalize(fx.mkdir("ws")).unwrap();
+        let ws = std::fs::canonicalize(fx.workspace("ws")).unwrap();
         let etc = std::fs::canonicalize(fx.mkdir("etc")).unwrap();
         std::fs::write(etc.join("passwd"), CANARY).unwrap();
         std::fs::set_permissions(etc.join("passwd"), PermissionsExt::from_mode(0o666)).unwrap();
