@@ -50,7 +50,6 @@ pub(super) fn run(args: &DoctorArgs) -> Result<i32> {
     };
     match cgroup::available(&any_limit) {
         Some(m) => summary.push(format!("[limits] memory and processes are enforced per sandbox with {m}, and per process with rlimits")),
-        None if uid == 0 => summary.push("[limits] are per-process rlimits only; as root, a policy with limits.processes is refused (the kernel does not apply RLIMIT_NPROC to root)".to_string()),
         None => summary.push("[limits] are enforced with rlimits only (per process, not per sandbox)".to_string()),
     }
     let memory_only = CgroupLimits {

@@ -250,7 +250,7 @@ pub fn start(
     if group.is_none() && plan.cgroup_required {
         return Err(abort(SetupFailure::new(
             "cgroup",
-            "no usable pids cgroup; limits.processes cannot be enforced for root".into(),
+            "no cgroup could be created for the sandbox, and limits.memory relies on one here (memfd and System V IPC are allowed only because a memory cgroup counts them)".into(),
             0,
         )));
     }

@@ -148,8 +148,8 @@ pub struct SandboxPlan {
     pub seccomp: SeccompFilter,
     /// What Landlock and seccomp enforce, for the report.
     pub filters_report: FiltersReport,
-    /// The cgroup is the only thing that would enforce a limit (root callers: the kernel
-    /// exempts uid 0 from `RLIMIT_NPROC`), so no cgroup means nothing may run.
+    /// The cgroup is what enforces `limits.memory` (the system-call filter lets memfd and
+    /// System V IPC through because of it), so no cgroup at spawn means nothing may run.
     pub cgroup_required: bool,
     /// `[agent] timeout`: wall-clock time after which the agent gets `SIGTERM`, and the
     /// whole sandbox `SIGKILL` after a grace of [`super::TIMEOUT_GRACE`].
@@ -437,15 +437,15 @@ pub fn prepare_with<'a>(
     // required at spawn, so one that cannot be made after all never leaves memory unbounded.
     let memory = cgroup::memory_enforcement(&cgroup);
     let memory_by_cgroup = l.memory.is_some() && memory == seccomp::UnaccountedMemory::Allowed;
-    // RLIMIT_NPROC does not apply to processes whose real uid is host root (fork.c exempts
-    // INIT_USER), and the sandbox's processes are host root when the caller is.
-    let cgroup_required =
-        (l.processes.is_some() && nix::unistd::getuid().is_root()) || memory_by_cgroup;
+    // `limits.processes` needs no cgroup: RLIMIT_NPROC binds every process of the sandbox,
+    // since none runs as host root (fork.c exempts only INIT_USER, and a root caller's agent
+    // takes another user's ids, see `ids`), and it is counted per user namespace.
+    let cgroup_required = memory_by_cgroup;
     if cgroup_required && cgroup::available(&cgroup).is_none() {
         return Err(IsolationError::Unsupported {
-            feature: "a pids cgroup (limits.processes when running as root)",
-            cause: "the kernel does not apply RLIMIT_NPROC to root, and no writable cgroup with the pids controller was found (v2 delegated subtree or v1 pids hierarchy)".into(),
-            fix: "run mycelium as an unprivileged user, or give it a cgroup v2 subtree with the pids controller enabled (see `mycelium doctor`)".into(),
+            feature: "a memory cgroup (limits.memory)",
+            cause: "this host offered a cgroup for the sandbox's memory when the plan was made, and none can be created now".into(),
+            fix: "check the cgroup hierarchy (`mycelium doctor`), or run again".into(),
         });
     }
 
