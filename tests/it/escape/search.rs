@@ -133,8 +133,26 @@ fn text(b: &[u8]) -> String {
 fn a_policy_an_agent_wrote_into_its_workspace_is_not_found_from_there() {
     gate!("a_policy_an_agent_wrote_into_its_workspace_is_not_found_from_there");
     let u = User::new();
-    let planted = u.plant("policies/x.toml");
     let project = u.project();
+    // Before any agent is installed, a policy file in the project's policies/ is not an
+    // agent, and the listing says where it looked.
+    std::fs::create_dir(project.join("policies")).unwrap();
+    std::fs::write(
+        project.join("policies/early.toml"),
+        agent_policy("true", ""),
+    )
+    .unwrap();
+    let o = u.run(&project, &["agents"]);
+    assert_eq!(
+        (o.status.code(), text(&o.stdout), text(&o.stderr)),
+        (
+            Some(0),
+            format!("no agents found in {}\n", u.home_policies().display()),
+            String::new()
+        )
+    );
+    std::fs::remove_dir_all(project.join("policies")).unwrap();
+    let planted = u.plant("policies/x.toml");
     // From the project, its subdirectory `policies/` and the directory holding the project
     // (an MCP server may start anywhere): never searched.
     for cwd in [
