@@ -15,8 +15,10 @@ pub struct Cli {
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
-    /// A directory searched for agents' policy files before ./policies and
-    /// $MYCELIUM_HOME/policies.
+    /// A directory searched for agents' policy files before $MYCELIUM_HOME/policies (the
+    /// current directory's policies/ is never searched). Keep it outside every workspace:
+    /// an agent that could write it could define agents. A symbolic link on the way is
+    /// followed only when root alone could have placed it.
     #[arg(long, global = true, env = "MYCELIUM_POLICIES", value_name = "DIR")]
     pub policies: Option<PathBuf>,
 }

@@ -75,8 +75,8 @@ pub(crate) fn mycelium_home() -> std::path::PathBuf {
     std::path::absolute(&home).unwrap_or(home)
 }
 
-/// The agent search path: `--policies`/`MYCELIUM_POLICIES`, `./policies`,
-/// `$MYCELIUM_HOME/policies`.
+/// The agent search path: `--policies`/`MYCELIUM_POLICIES` (relative to the current
+/// directory), then `$MYCELIUM_HOME/policies`; the current directory itself is never searched.
 pub(crate) fn search_path(policies: Option<&std::path::Path>) -> crate::registry::SearchPath {
     let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/"));
     crate::registry::SearchPath::new(policies, &cwd, &mycelium_home())
@@ -85,14 +85,14 @@ pub(crate) fn search_path(policies: Option<&std::path::Path>) -> crate::registry
 /// Options every policy load uses: `{home}` and the paths that must never be granted —
 /// `$MYCELIUM_HOME` (consent store, config), the consent store itself (named even though it
 /// lies inside, so the rule survives a store moved elsewhere) and every directory of the
-/// policy search path.
+/// policy search path (the explicit one even when it cannot be searched).
 pub(crate) fn load_options(policies: Option<&std::path::Path>) -> crate::policy::LoadOptions {
     let state = mycelium_home();
     let mut protected = vec![
         state.clone(),
         crate::consent::ConsentStore::new(&state).path(),
     ];
-    for dir in search_path(policies).dirs {
+    for dir in search_path(policies).protected() {
         if !protected.contains(&dir) {
             protected.push(dir);
         }

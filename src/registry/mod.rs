@@ -32,6 +32,15 @@ pub enum RegistryError {
         /// The directory.
         dir: PathBuf,
     },
+    /// The directory given with `--policies` / `MYCELIUM_POLICIES` is reached through a
+    /// link an agent could have placed, or is not a directory.
+    #[error("policy directory {} cannot be searched: {reason} (check --policies or MYCELIUM_POLICIES)", dir.display())]
+    UnsafeDir {
+        /// The directory, as given.
+        dir: PathBuf,
+        /// What is wrong, in words.
+        reason: String,
+    },
     /// A search directory exists but cannot be listed.
     #[error("cannot list policy directory {}", dir.display())]
     ReadDir {

@@ -688,7 +688,8 @@ fn agents_lists_name_description_risk_and_consent() {
 fn duplicate_agent_names_name_both_files() {
     let w = World::new();
     w.agent("twin");
-    let local = w.root.path().join("cwd/policies");
+    // The same name in $MYCELIUM_HOME/policies, after the MYCELIUM_POLICIES directory.
+    let local = w.home().join("policies");
     fs::create_dir_all(&local).unwrap();
     fs::copy(w.policies().join("twin.toml"), local.join("twin.toml")).unwrap();
     let out = w.run(&["agents"]);

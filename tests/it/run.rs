@@ -583,8 +583,9 @@ fn every_example_command_of_the_readme_works_on_a_fresh_home() {
         lines.iter().any(|l| l.starts_with("mycelium run ")),
         "{lines:?}"
     );
-    // A fresh directory with the shipped policies, an empty MYCELIUM_HOME and `mycelium`
-    // on PATH, as the README assumes.
+    // A fresh directory with the shipped policies (the repository root), a fresh home with
+    // no ~/.mycelium and no MYCELIUM_HOME or MYCELIUM_POLICIES, and `mycelium` on PATH, as
+    // the README assumes.
     let a = Agents::new();
     let bin_dir = a.fx.mkdir("bin");
     std::os::unix::fs::symlink(bin(), bin_dir.join("mycelium")).unwrap();
@@ -608,7 +609,6 @@ fn every_example_command_of_the_readme_works_on_a_fresh_home() {
             .envs(crate::common::launcher_env())
             .env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
             .env("HOME", a.fx.path())
-            .env("MYCELIUM_HOME", a.fx.path().join("home"))
             .current_dir(a.fx.path())
             .stdin(Stdio::null())
             .output()
@@ -622,7 +622,7 @@ fn every_example_command_of_the_readme_works_on_a_fresh_home() {
         );
         // As the README says, root first gives the project to the user the agent is for
         // (a root caller's agent takes the workspace owner's ids; a root-owned one is refused).
-        if line.starts_with("mkdir ") && nix::unistd::geteuid().is_root() {
+        if line.starts_with("mkdir -p project") && nix::unistd::geteuid().is_root() {
             chown_tree(&a.fx.path().join("project"));
         }
     }

@@ -19,6 +19,7 @@ mod paths;
 mod privs;
 mod procmask;
 mod procs;
+mod search;
 mod setuid;
 mod sockets;
 mod syscalls;
