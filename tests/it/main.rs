@@ -12,3 +12,4 @@ mod policy_cli;
 mod run;
 mod sandbox;
 mod sanitize_cli;
+mod state;

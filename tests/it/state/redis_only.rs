@@ -1,0 +1,1 @@
+//! What only the Redis backend has: the key layout, expiry, the password kept out of errors.
