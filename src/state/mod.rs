@@ -545,7 +545,7 @@ pub trait EventStream: Send {
 /// transaction or one Redis round trip, except where noted); async callers run it with
 /// `spawn_blocking`. Handles are cheap to share (`Send + Sync`); two handles (or two
 /// processes) on the same store see each other's writes.
-pub trait WorkflowStore: Send + Sync {
+pub trait WorkflowStore: Send + Sync + fmt::Debug {
     /// Record a new workflow as `pending` and publish `created`.
     ///
     /// # Errors

@@ -209,35 +209,32 @@ impl RedisStore {
         self.retention.as_secs().max(1)
     }
 
-    /// Run the transition script; the new record, or why it was refused.
+    /// Run the transition script; the new record, or why it was refused (`None`: there
+    /// is no such workflow).
     fn transition(
         &self,
         op: &'static str,
         id: WorkflowId,
-        from: &str,
-        event: Option<EventKind>,
-        ttl: u64,
-        delete: &[&str],
-        set: &[(&str, String)],
+        t: &Transition<'_>,
     ) -> Result<Result<WorkflowRecord, Option<WorkflowStatus>>, StateError> {
         let mut inv = self.transition.prepare_invoke();
         inv.key(self.keys.workflow(id))
             .key(self.keys.output(id))
-            .arg(from)
+            .arg(t.from)
             .arg(self.keys.events())
-            .arg(event.map_or_else(String::new, |kind| {
+            .arg(t.event.map_or_else(String::new, |kind| {
                 WorkflowEvent {
                     workflow_id: id,
                     kind,
                 }
                 .message()
             }))
-            .arg(ttl)
-            .arg(delete.len());
-        for d in delete {
+            .arg(t.ttl)
+            .arg(t.delete.len());
+        for d in t.delete {
             inv.arg(*d);
         }
-        for (k, v) in set {
+        for (k, v) in &t.set {
             inv.arg(*k).arg(v);
         }
         let value: Value = self.with_conn(op, |c| inv.invoke(c))?;
@@ -281,6 +278,23 @@ impl RedisStore {
         }
     }
 }
+
+/// One conditional transition, as the `TRANSITION` script takes it.
+struct Transition<'a> {
+    /// The statuses it may start from (`,a,b,`).
+    from: &'a str,
+    /// The event to publish.
+    event: Option<EventKind>,
+    /// The retention to set, in seconds (0: none).
+    ttl: u64,
+    /// Fields to delete.
+    delete: &'a [&'a str],
+    /// Fields to set.
+    set: Vec<(&'a str, String)>,
+}
+
+/// Stream entries as `XRANGE` gives them.
+type Entries = Vec<(String, HashMap<String, String>)>;
 
 /// The text of a string reply.
 fn text_of(v: &Value) -> Option<String> {
@@ -430,17 +444,19 @@ impl WorkflowStore for RedisStore {
         self.transition(
             "start a workflow",
             id,
-            FROM_PENDING,
-            Some(EventKind::Started),
-            0,
-            &[],
-            &[
-                ("status", "running".to_owned()),
-                ("started_at", format_time(at)),
-                ("owner", owner.as_str().to_owned()),
-                ("lease_until", format_time(until)),
-                ("lease_until_us", micros(until).to_string()),
-            ],
+            &Transition {
+                from: FROM_PENDING,
+                event: Some(EventKind::Started),
+                ttl: 0,
+                delete: &[],
+                set: vec![
+                    ("status", "running".to_owned()),
+                    ("started_at", format_time(at)),
+                    ("owner", owner.as_str().to_owned()),
+                    ("lease_until", format_time(until)),
+                    ("lease_until_us", micros(until).to_string()),
+                ],
+            },
         )?
         .map_err(|st| Self::refused(id, st, "start it"))
     }
@@ -479,11 +495,13 @@ impl WorkflowStore for RedisStore {
         self.transition(
             "finish a workflow",
             id,
-            FROM_ACTIVE,
-            Some(EventKind::Finished(outcome.status)),
-            self.retention_secs(),
-            &["lease_until", "lease_until_us"],
-            &set,
+            &Transition {
+                from: FROM_ACTIVE,
+                event: Some(EventKind::Finished(outcome.status)),
+                ttl: self.retention_secs(),
+                delete: &["lease_until", "lease_until_us"],
+                set,
+            },
         )?
         .map_err(|st| Self::refused(id, st, "finish it again"))
     }
@@ -519,18 +537,17 @@ impl WorkflowStore for RedisStore {
     ) -> Result<OutputPage, StateError> {
         let stream = self.keys.output(id);
         // The total, and the chunk holding `offset` (the last starting at or before it).
-        let (total, before): (Option<u64>, Vec<(String, HashMap<String, String>)>) = self
-            .with_conn("read output", |c| {
-                ::redis::pipe()
-                    .hget(self.keys.workflow(id), "output_bytes")
-                    .cmd("XREVRANGE")
-                    .arg(&stream)
-                    .arg(format!("0-{}", offset.saturating_add(1)))
-                    .arg("-")
-                    .arg("COUNT")
-                    .arg(1)
-                    .query(c)
-            })?;
+        let (total, before): (Option<u64>, Entries) = self.with_conn("read output", |c| {
+            ::redis::pipe()
+                .hget(self.keys.workflow(id), "output_bytes")
+                .cmd("XREVRANGE")
+                .arg(&stream)
+                .arg(format!("0-{}", offset.saturating_add(1)))
+                .arg("-")
+                .arg("COUNT")
+                .arg(1)
+                .query(c)
+        })?;
         let total = total.ok_or(StateError::NotFound(id))?;
         let mut start = before
             .first()
@@ -538,16 +555,15 @@ impl WorkflowStore for RedisStore {
         let mut chunks: Vec<(u64, String)> = Vec::new();
         let mut bytes = 0u64;
         loop {
-            let batch: Vec<(String, HashMap<String, String>)> =
-                self.with_conn("read output", |c| {
-                    ::redis::cmd("XRANGE")
-                        .arg(&stream)
-                        .arg(&start)
-                        .arg("+")
-                        .arg("COUNT")
-                        .arg(64)
-                        .query(c)
-                })?;
+            let batch: Entries = self.with_conn("read output", |c| {
+                ::redis::cmd("XRANGE")
+                    .arg(&stream)
+                    .arg(&start)
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(64)
+                    .query(c)
+            })?;
             let full = batch.len() == 64;
             for (entry, mut fields) in batch {
                 let off = entry
@@ -617,11 +633,13 @@ impl WorkflowStore for RedisStore {
         match self.transition(
             "request a cancel",
             id,
-            FROM_ACTIVE,
-            Some(EventKind::CancelRequested),
-            0,
-            &[],
-            &[("cancel_requested", "1".to_owned())],
+            &Transition {
+                from: FROM_ACTIVE,
+                event: Some(EventKind::CancelRequested),
+                ttl: 0,
+                delete: &[],
+                set: vec![("cancel_requested", "1".to_owned())],
+            },
         )? {
             Ok(_) => Ok(true),
             Err(None) => Err(StateError::NotFound(id)),

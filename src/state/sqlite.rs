@@ -113,6 +113,10 @@ impl SqliteStore {
     pub fn open(path: &Path, config: &StoreConfig) -> Result<Self, StateError> {
         create_file(path)?;
         let conn = connect(path)?;
+        // Whose file this is, read before anything is written: switching to WAL already
+        // rewrites the header of a database that is someone else's.
+        check_identity(&conn, path)?;
+        enable_wal(&conn, path)?;
         let store = SqliteStore {
             conn: Mutex::new(conn),
             path: path.to_owned(),
@@ -144,27 +148,9 @@ impl SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(self.err("read the schema version"))?;
-        let version: i64 = tx
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(self.err("read the schema version"))?;
-        let app: i64 = tx
-            .query_row("PRAGMA application_id", [], |r| r.get(0))
-            .map_err(self.err("read the application id"))?;
-        let tables: i64 = tx
-            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-            .map_err(self.err("read the schema"))?;
-        if app != APPLICATION_ID && (tables != 0 || version != 0) {
-            return Err(StateError::Foreign {
-                path: self.path.clone(),
-            });
-        }
-        if version > SCHEMA_VERSION {
-            return Err(StateError::NewerSchema {
-                path: self.path.clone(),
-                found: version,
-                supported: SCHEMA_VERSION,
-            });
-        }
+        // Checked again inside the write transaction: another process may have created
+        // the schema since.
+        let version = check_identity(&tx, &self.path)?;
         if version == 0 {
             tx.execute_batch(SCHEMA)
                 .map_err(self.err("create the schema"))?;
@@ -264,7 +250,7 @@ fn create_file(path: &Path) -> Result<(), StateError> {
 }
 
 /// A connection to an existing file (never creating one: [`create_file`] did, with the
-/// mode), in WAL mode with a busy timeout.
+/// mode), with a busy timeout and `synchronous = NORMAL`.
 fn connect(path: &Path) -> Result<Connection, StateError> {
     let err = |op: &'static str| {
         move |source| StateError::Sqlite {
@@ -280,9 +266,54 @@ fn connect(path: &Path) -> Result<Connection, StateError> {
     .map_err(err("open"))?;
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(err("set the busy timeout"))?;
+    conn.execute_batch("PRAGMA synchronous = NORMAL;")
+        .map_err(err("set synchronous = NORMAL"))?;
+    Ok(conn)
+}
+
+/// The file's schema version, after checking that it is mycelium's state (or empty) and
+/// not newer than this build. Only reads.
+fn check_identity(conn: &Connection, path: &Path) -> Result<i64, StateError> {
+    let err = |op: &'static str| {
+        move |source| StateError::Sqlite {
+            path: path.to_owned(),
+            op,
+            source,
+        }
+    };
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(err("read the schema version"))?;
+    let app: i64 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(err("read the application id"))?;
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .map_err(err("read the schema"))?;
+    if app != APPLICATION_ID && (tables != 0 || version != 0) {
+        return Err(StateError::Foreign {
+            path: path.to_owned(),
+        });
+    }
+    if version > SCHEMA_VERSION {
+        return Err(StateError::NewerSchema {
+            path: path.to_owned(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(version)
+}
+
+/// Switch the file to WAL mode (persistent: recorded in the file).
+fn enable_wal(conn: &Connection, path: &Path) -> Result<(), StateError> {
     let mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .map_err(err("switch to WAL mode"))?;
+        .map_err(|source| StateError::Sqlite {
+            path: path.to_owned(),
+            op: "switch to WAL mode",
+            source,
+        })?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StateError::Sqlite {
             path: path.to_owned(),
@@ -290,9 +321,7 @@ fn connect(path: &Path) -> Result<Connection, StateError> {
             source: rusqlite::Error::InvalidQuery,
         });
     }
-    conn.execute_batch("PRAGMA synchronous = NORMAL;")
-        .map_err(err("set synchronous = NORMAL"))?;
-    Ok(conn)
+    Ok(())
 }
 
 fn micros(t: Timestamp) -> i64 {

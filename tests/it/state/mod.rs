@@ -12,6 +12,8 @@ use mycelium::state::{StoreConfig, WorkflowStore, open_store};
 
 use crate::common::redis::RedisServer;
 
+pub use suite::{new as suite_new, outcome as suite_outcome};
+
 /// One backend under test: handles on one store, and its raw stored bytes.
 pub trait Harness {
     /// The configuration of the store under test.

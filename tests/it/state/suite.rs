@@ -15,7 +15,7 @@ use super::Harness;
 
 const LEASE: Duration = Duration::from_secs(60);
 
-fn new(agent: &str) -> NewWorkflow {
+pub fn new(agent: &str) -> NewWorkflow {
     NewWorkflow {
         agent_name: agent.to_owned(),
         task: format!("task for {agent}"),
@@ -24,7 +24,7 @@ fn new(agent: &str) -> NewWorkflow {
     }
 }
 
-fn outcome(status: WorkflowStatus) -> Outcome {
+pub fn outcome(status: WorkflowStatus) -> Outcome {
     Outcome {
         status,
         exit_code: Some(if status == WorkflowStatus::Completed {
