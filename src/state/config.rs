@@ -230,11 +230,20 @@ fn read_state_table(path: &Path) -> Result<StateTable, StateError> {
     if let Some(url) = raw.redis_url {
         let span = url.span();
         let url = url.into_inner();
-        if !url.starts_with("redis://") && !url.starts_with("rediss://") {
+        if url.starts_with("rediss://") {
             return Err(at(
                 span.start,
                 format!(
-                    "state.redis_url = {}: expected a redis:// or rediss:// URL",
+                    "state.redis_url = {}: TLS (rediss://) is not built into this mycelium; use redis:// over loopback or a private network",
+                    redact_url(&url)
+                ),
+            ));
+        }
+        if !url.starts_with("redis://") && !url.starts_with("redis+unix://") {
+            return Err(at(
+                span.start,
+                format!(
+                    "state.redis_url = {}: expected a redis:// or redis+unix:// URL",
                     redact_url(&url)
                 ),
             ));
@@ -372,7 +381,7 @@ mod tests {
             ),
             (
                 "[state]\nredis_url = \"http://u:hunter2@h\"\n",
-                "config.toml:2:13: state.redis_url = http://u:***@h: expected a redis://",
+                "config.toml:2:13: state.redis_url = http://u:***@h: expected a redis:// or redis+unix:// URL",
             ),
             (
                 "[state]\nredis_ulr = \"redis://h\"\n",
