@@ -216,6 +216,27 @@ fn create_file(path: &Path) -> Result<(), StateError> {
                 source,
             })?;
     }
+    // The directory decides what the name refers to between this check and SQLite's own
+    // open (and where the -wal and -shm files appear): it must be ours alone to change.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let meta = std::fs::metadata(dir).map_err(|source| StateError::Io {
+            op: "inspect",
+            path: dir.to_owned(),
+            source,
+        })?;
+        let me = nix::unistd::geteuid().as_raw();
+        if meta.uid() != me || meta.mode() & 0o022 != 0 {
+            return Err(StateError::Insecure {
+                path: dir.to_owned(),
+                problem: format!(
+                    "the directory of the workflow database must be changeable by uid {me} alone (it is mode {:o}, uid {})",
+                    meta.mode() & 0o7777,
+                    meta.uid()
+                ),
+                fix_mode: "700",
+            });
+        }
+    }
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

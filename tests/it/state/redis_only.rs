@@ -215,3 +215,26 @@ fn state_redis_a_url_password_never_appears_in_errors_or_debug() {
         "{text}"
     );
 }
+
+#[test]
+fn state_redis_a_handle_reconnects_after_the_server_restarts() {
+    let Some(mut h) = Redis::new("state_redis_a_handle_reconnects_after_the_server_restarts")
+    else {
+        return;
+    };
+    let store = h.open();
+    store.create(&new("before")).unwrap();
+    h.server.stop();
+    let e = store.create(&new("while down")).unwrap_err();
+    assert!(
+        e.to_string().starts_with(&format!(
+            "redis at {}: record a workflow failed",
+            h.server.url()
+        )),
+        "{e}"
+    );
+    h.server.restart().unwrap();
+    // The same handle reconnects on its next call (the test server keeps no data).
+    let id = store.create(&new("after")).unwrap().workflow_id;
+    assert_eq!(store.get(id).unwrap().unwrap().agent_name, "after");
+}

@@ -141,3 +141,86 @@ fn state_sqlite_a_foreign_database_is_refused_and_left_untouched() {
     assert!(matches!(e, StateError::Foreign { .. }), "{e}");
     assert_eq!(std::fs::read(&db).unwrap(), before);
 }
+
+#[test]
+fn state_sqlite_a_directory_others_can_change_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let e = open_err(&home.join("state.db"));
+    assert!(
+        e.to_string()
+            .ends_with(&format!("fix with `chmod 700 {}`", home.display())),
+        "{e}"
+    );
+    assert!(!home.join("state.db").exists(), "nothing is created there");
+    // Twin: owner-only, the same directory holds the database.
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    open_store(&StoreConfig::sqlite(&home.join("state.db"))).unwrap();
+}
+
+/// A second process (python's sqlite3, read-only) follows a workflow that this process
+/// writes, while it writes: WAL lets readers in without blocking the writer.
+#[test]
+fn state_sqlite_another_process_reads_while_this_one_writes() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+
+    use mycelium::state::{Owner, WorkflowStatus};
+
+    let probe = Command::new("python3")
+        .args(["-c", "import sqlite3"])
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        assert_ne!(
+            std::env::var("MYCELIUM_REQUIRE_SANDBOX").as_deref(),
+            Ok("1"),
+            "python3 with sqlite3 is needed for this test (CI installs python3)"
+        );
+        eprintln!(
+            "SKIPPED state_sqlite_another_process_reads_while_this_one_writes: needs python3's sqlite3"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.db");
+    let store = open_store(&StoreConfig::sqlite(&db)).unwrap();
+    let id = store.create(&new("followed")).unwrap().workflow_id;
+    store
+        .start(id, &Owner::named("h/1"), std::time::Duration::from_secs(60))
+        .unwrap();
+    // The reader answers one query per line it is sent: status and output length.
+    let script = r#"
+import sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True, timeout=5)
+for line in sys.stdin:
+    row = db.execute("SELECT status, output_bytes FROM workflows WHERE id = ?", (sys.argv[2],)).fetchone()
+    print(row[0], row[1], flush=True)
+"#;
+    let mut reader = Command::new("python3")
+        .args(["-c", script])
+        .arg(&db)
+        .arg(id.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ask = reader.stdin.take().unwrap();
+    let mut answers = BufReader::new(reader.stdout.take().unwrap()).lines();
+    let mut query = || {
+        writeln!(ask, "?").unwrap();
+        answers.next().unwrap().unwrap()
+    };
+    assert_eq!(query(), "running 0");
+    for i in 1..=50u64 {
+        store.append_output(id, "0123456789").unwrap();
+        assert_eq!(query(), format!("running {}", i * 10));
+    }
+    store
+        .finish(id, &super::suite_outcome(WorkflowStatus::Completed))
+        .unwrap();
+    assert_eq!(query(), "completed 500");
+    drop(ask);
+    assert!(reader.wait().unwrap().success());
+}
