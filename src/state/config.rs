@@ -60,6 +60,9 @@ impl fmt::Debug for RedisUrl {
 /// whole user-info when it has no `:` (some clients read `redis://PASS@host` as a
 /// password), and any query (`?password=…` forms) become `***`. Text that is not a URL
 /// is replaced whole, since where its secret sits is unknown.
+///
+/// This is the one place a URL is made printable: every error and `Debug` output of the
+/// state module goes through it.
 #[must_use]
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -208,6 +211,28 @@ fn read_state_table(path: &Path) -> Result<StateTable, StateError> {
             });
         }
     };
+    // The file decides where workflow records go (and which Redis gets them): like
+    // `[consent]`, it is read only when no other user could have written it.
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).map_err(|source| StateError::Io {
+            op: "inspect",
+            path: path.to_owned(),
+            source,
+        })?;
+        let me = nix::unistd::geteuid().as_raw();
+        if meta.uid() != me || meta.mode() & 0o022 != 0 {
+            return Err(StateError::Insecure {
+                path: path.to_owned(),
+                problem: format!(
+                    "the configuration choosing the workflow store can be changed by another user (mode {:o}, uid {})",
+                    meta.mode() & 0o7777,
+                    meta.uid()
+                ),
+                fix_mode: "600",
+            });
+        }
+    }
     let at = |offset: usize, message: String| {
         let (line, column) = line_col(&text, offset);
         StateError::Config {
@@ -320,6 +345,10 @@ mod tests {
             ),
             ("redis://alice:hunter2@h:1", "redis://alice:***@h:1"),
             ("rediss://hunter2@h", "rediss://***@h"),
+            (
+                "redis+unix:///run/redis.sock?pass=hunter2",
+                "redis+unix:///run/redis.sock?***",
+            ),
             ("redis://h:1/0?password=hunter2", "redis://h:1/0?***"),
             ("redis://a:b@c:hunter2@h/", "redis://a:***@h/"),
             ("redis://h:6379", "redis://h:6379"),
@@ -333,9 +362,26 @@ mod tests {
     }
 
     fn home_with(text: &str) -> tempfile::TempDir {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(CONFIG_FILE), text).unwrap();
+        let path = dir.path().join(CONFIG_FILE);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         dir
+    }
+
+    #[test]
+    fn a_config_others_can_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = home_with("[state]\nredis_url = \"redis://evil\"\n");
+        let path = dir.path().join(CONFIG_FILE);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let e = StoreConfig::resolve(dir.path(), None, None).unwrap_err();
+        assert!(matches!(e, StateError::Insecure { .. }), "{e}");
+        // Twin: owner-only, the same file is read.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let c = StoreConfig::resolve(dir.path(), None, None).unwrap();
+        assert!(matches!(c.backend, Backend::Redis { .. }));
     }
 
     #[test]

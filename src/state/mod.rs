@@ -808,6 +808,16 @@ mod tests {
     }
 
     #[test]
+    fn owners_name_the_host_and_differ_per_instance() {
+        let a = Owner::this_process().unwrap();
+        let b = Owner::this_process().unwrap();
+        assert_ne!(a, b);
+        let (host, instance) = a.as_str().split_once('/').unwrap();
+        assert!(!host.is_empty());
+        assert!(instance.starts_with(&format!("{}-", std::process::id())));
+    }
+
+    #[test]
     fn events_round_trip_and_foreign_messages_are_ignored() {
         let id = WorkflowId::generate().unwrap();
         for kind in [
