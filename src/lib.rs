@@ -24,3 +24,4 @@ pub mod isolation;
 pub mod policy;
 pub mod registry;
 pub mod sanitize;
+pub mod state;

@@ -12,4 +12,5 @@ mod policy_cli;
 mod run;
 mod sandbox;
 mod sanitize_cli;
+mod state;
 mod workspace;

@@ -50,3 +50,20 @@ pub fn require_sandbox(test: &str) -> bool {
         }
     }
 }
+
+/// A fresh `redis-server` for `test`, or `None` after a loud skip (a panic under
+/// `MYCELIUM_REQUIRE_REDIS=1`, as CI sets) when none can be started.
+pub fn require_redis(test: &str, extra: &[&str]) -> Option<super::redis::RedisServer> {
+    match super::redis::RedisServer::start(extra) {
+        Ok(server) => Some(server),
+        Err(reason) if std::env::var("MYCELIUM_REQUIRE_REDIS").as_deref() == Ok("1") => {
+            panic!(
+                "{test}: MYCELIUM_REQUIRE_REDIS=1 but no redis-server could be started: {reason}"
+            )
+        }
+        Err(reason) => {
+            eprintln!("SKIPPED {test}: needs redis-server ({reason})");
+            None
+        }
+    }
+}

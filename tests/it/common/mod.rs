@@ -2,6 +2,7 @@
 #![allow(dead_code, reason = "each test module uses a different subset")]
 
 pub mod gate;
+pub mod redis;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
