@@ -17,7 +17,7 @@ fn a_link_beneath_the_workspace_is_named_and_not_followed() {
     symlink("../..", ws.join("rel")).unwrap();
     std::fs::create_dir(ws.join("parent")).unwrap();
     symlink("/etc", ws.join("parent/child")).unwrap();
-    let w = Workspace::open(&ws).unwrap();
+    let w = Workspace::open(&ws, &[]).unwrap();
     let canon = w.path().to_path_buf();
     for (rel, link) in [
         ("abs", "abs"),
@@ -49,7 +49,7 @@ fn fifos_sockets_and_hard_links_in_the_workspace_are_refused() {
     std::fs::write(ws.join("one"), "x").unwrap();
     std::fs::write(ws.join("two"), "x").unwrap();
     std::fs::hard_link(ws.join("two"), ws.join("two-again")).unwrap();
-    let w = Workspace::open(ws).unwrap();
+    let w = Workspace::open(ws, &[]).unwrap();
     let canon = w.path().to_path_buf();
     assert_eq!(
         w.resolve(Path::new("fifo")).unwrap_err(),
@@ -103,7 +103,8 @@ fn host_links_are_followed_only_when_only_root_could_have_placed_them() {
         assert_eq!(r.path, std::fs::canonicalize("/bin").unwrap());
         assert!(r.link.is_some());
         // …unless the run makes its place writable.
-        let e = resolve_host(Path::new("/bin"), None, &[PathBuf::from("/")]).unwrap_err();
+        let root = root_stack().unwrap();
+        let e = resolve_host(Path::new("/bin"), None, &[Identity::of(&root[0].2)]).unwrap_err();
         assert!(matches!(e, ResolveError::UntrustedLink { .. }), "{e:?}");
     }
 }
@@ -114,7 +115,7 @@ fn a_swapped_source_is_caught_by_the_identity_check() {
     let ws = d.path();
     std::fs::create_dir(ws.join("out")).unwrap();
     std::fs::create_dir(ws.join("other")).unwrap();
-    let w = Workspace::open(ws).unwrap();
+    let w = Workspace::open(ws, &[]).unwrap();
     let r = w.resolve(Path::new("out")).unwrap();
     let root = openat2(None, Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0, 0).unwrap();
     // Unchanged: re-opened.
@@ -158,7 +159,7 @@ fn protected_objects_are_matched_by_identity() {
     std::fs::create_dir(&ws).unwrap();
     std::fs::hard_link(home.join("state/consent.json"), ws.join("alias.json")).unwrap();
     let p = Protected::new(&home.join("state"));
-    let w = Workspace::open(&ws).unwrap();
+    let w = Workspace::open(&ws, &[]).unwrap();
     assert!(!p.exposed_by(&w.dir));
     // A hard link of a protected file is refused before it is even a candidate; the file
     // object itself is matched by identity.
@@ -172,7 +173,7 @@ fn protected_objects_are_matched_by_identity() {
     .unwrap();
     assert!(file.exposed_by(&walked));
     // A parent of the protected path, and the path itself.
-    let parent = Workspace::open(&home).unwrap();
+    let parent = Workspace::open(&home, &[]).unwrap();
     assert!(p.exposed_by(&parent.dir));
     // A path that does not exist yet is matched by name.
     let later = Protected::new(&ws.join("not-yet"));
