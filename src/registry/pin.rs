@@ -201,6 +201,15 @@ mod tests {
     }
 
     #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("agent.sh");
+        nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        let e = PinnedFile::open(&p).unwrap_err().to_string();
+        assert!(e.contains("is a FIFO, not a regular file"), "{e}");
+    }
+
+    #[test]
     fn directories_are_refused() {
         let t = tempfile::tempdir().unwrap();
         assert!(PinnedFile::open(t.path()).is_err());

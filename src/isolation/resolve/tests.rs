@@ -231,3 +231,81 @@ fn a_bind_mounted_alias_of_a_protected_directory_is_refused() {
     }
     assert_eq!(outcome, ChildExit::Code(0));
 }
+
+#[test]
+fn files_mycelium_reads_are_regular_files_reached_without_planted_links() {
+    let d = tmp();
+    let dir = std::fs::canonicalize(d.path()).unwrap();
+    std::fs::write(dir.join("real"), "bytes").unwrap();
+    nix::unistd::mkfifo(&dir.join("fifo"), Mode::from_bits_truncate(0o644)).unwrap();
+    let open = dir.join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    symlink(dir.join("real"), open.join("link")).unwrap();
+    let inner = |e: std::io::Error| {
+        e.into_inner()
+            .and_then(|e| e.downcast::<ResolveError>().ok())
+            .map(|e| *e)
+    };
+    // A FIFO is refused without being opened (opening it would block here).
+    assert_eq!(
+        inner(open_file(&dir.join("fifo")).unwrap_err()),
+        Some(ResolveError::NotRegularFile {
+            path: dir.join("fifo"),
+            kind: "FIFO"
+        })
+    );
+    assert_eq!(
+        inner(open_file(&dir).unwrap_err()),
+        Some(ResolveError::NotRegularFile {
+            path: dir.clone(),
+            kind: "directory"
+        })
+    );
+    assert_eq!(
+        inner(open_file(&open.join("link")).unwrap_err()),
+        Some(ResolveError::UntrustedFileLink {
+            link: open.join("link"),
+            target: dir.join("real")
+        })
+    );
+    let missing = open_file(&dir.join("absent")).unwrap_err();
+    assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+    // Positive twin: the file itself is read.
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut open_file(&dir.join("real")).unwrap(), &mut text).unwrap();
+    assert_eq!(text, "bytes");
+}
+
+#[test]
+fn a_workspace_path_through_a_link_others_could_place_is_refused() {
+    let d = tmp();
+    let dir = std::fs::canonicalize(d.path()).unwrap();
+    std::fs::create_dir(dir.join("real")).unwrap();
+    let open = dir.join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    symlink(dir.join("real"), open.join("ws")).unwrap();
+    assert_eq!(
+        Workspace::open(&open.join("ws"), &[]).unwrap_err(),
+        ResolveError::UntrustedWorkspaceLink {
+            link: open.join("ws"),
+            target: dir.join("real")
+        }
+    );
+    // Positive twin: the physical path.
+    let w = Workspace::open(&dir.join("real"), &[]).unwrap();
+    assert_eq!(w.path(), dir.join("real"));
+    // A root link on the way is followed, unless it lies in a writable place.
+    if let Ok(m) = std::fs::symlink_metadata("/bin")
+        && m.file_type().is_symlink()
+    {
+        let w = Workspace::open(Path::new("/bin"), &[]).unwrap();
+        assert_eq!(w.path(), std::fs::canonicalize("/bin").unwrap());
+        let root = root_stack().unwrap();
+        assert!(matches!(
+            Workspace::open(Path::new("/bin"), &[Identity::of(&root[0].2)]).unwrap_err(),
+            ResolveError::UntrustedWorkspaceLink { .. }
+        ));
+    }
+}

@@ -298,3 +298,235 @@ fn pinned_files_and_definitions_are_not_read_through_planted_links() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "from-agent\n");
 }
+
+/// `exec --policy P -- sh -c SCRIPT`, no workspace, optionally inside a private mount
+/// namespace where `bind` (source, alias) is bind-mounted first.
+fn exec_plain(s: &Scene, policy: &Path, script: &str, bind: Option<(&Path, &Path)>) -> Output {
+    match bind {
+        None => {
+            let mut cmd = exec_cmd(policy, None, &["/bin/sh", "-c", script]);
+            cmd.env("MYCELIUM_HOME", s.home());
+            run_bounded(cmd)
+        }
+        Some((src, alias)) => exec_after(
+            s,
+            policy,
+            script,
+            &format!(
+                "mount --bind {:?} {:?}",
+                src.display().to_string(),
+                alias.display().to_string()
+            ),
+        ),
+    }
+}
+
+/// The same command, started by a shell that first runs `setup` (mounts) in a mount
+/// namespace of its own (nothing of it reaches the host's).
+fn exec_after(s: &Scene, policy: &Path, script: &str, setup: &str) -> Output {
+    let mut cmd = exec_cmd(policy, None, &["/bin/sh", "-c", script]);
+    cmd.env("MYCELIUM_HOME", s.home());
+    let mut outer = Command::new("unshare");
+    outer
+        .args(["-m", "--propagation", "private", "/bin/sh", "-c"])
+        .arg(format!("{setup} && exec \"$@\""))
+        .arg("sh")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    outer.env_clear();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            outer.env(k, v);
+        }
+    }
+    outer.stdin(Stdio::null());
+    run_bounded(outer)
+}
+
+#[test]
+fn a_writable_grant_written_through_an_alias_still_makes_its_place_untrusted() {
+    gate!("a_writable_grant_written_through_an_alias_still_makes_its_place_untrusted");
+    let s = Scene::new();
+    let root = nix::unistd::geteuid().is_root();
+    // fx/real/data: a closed directory of the caller's; fx/alias -> real, the caller's link
+    // in the caller's closed directory (root's, on a root run: a link mycelium trusts).
+    let real = s.fx.path().join("real");
+    let data = real.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    for d in [&real, &data] {
+        std::fs::set_permissions(d, PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    symlink("real", s.fx.path().join("alias")).unwrap();
+    // In data/, a link to the victim such as an earlier run with data/ writable may have
+    // left (root-owned on a root run).
+    let conf = data.join("conf");
+    symlink(&s.victim, &conf).unwrap();
+    let read = format!("cat {}/keys", conf.display());
+    let policy = |rw: &Path| {
+        s.fx.policy(
+            "alias",
+            &format!(
+                "[filesystem]\nread_only = [{SYSTEM}, {conf:?}]\nread_write = [{rw:?}]\n",
+                conf = conf.display().to_string(),
+                rw = rw.display().to_string()
+            ),
+        )
+    };
+    let refusal = format!(
+        "{} is a symbolic link (to {}) that someone other than root could have placed, so mycelium does not follow it: grant the link's target instead",
+        conf.display(),
+        s.victim.display()
+    );
+    // data/ made writable through the link alias/, or written physically.
+    for rw in [s.fx.path().join("alias/data"), data.clone()] {
+        let o = exec_plain(&s, &policy(&rw), &read, None);
+        assert_refused(&o, &refusal);
+    }
+    if root {
+        // …and through a bind-mounted alias of data/.
+        let bound = s.fx.mkdir("bound");
+        let o = exec_plain(&s, &policy(&bound), &read, Some((&data, &bound)));
+        assert_refused(&o, &refusal);
+    }
+    s.victim_untouched();
+
+    // Positive twin: with data/ not writable, root's link there is followed (on a root
+    // run; the test owner's own link never is).
+    let other = s.fx.mkdir("elsewhere");
+    let o = exec_plain(&s, &policy(&other), &read, None);
+    if root {
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        assert_eq!(text(&o.stdout), SECRET);
+        // The bind twin: the same run, with the alias made of another directory.
+        let bound = s.fx.path().join("bound");
+        let o = exec_plain(&s, &policy(&bound), &read, Some((&other, &bound)));
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        assert_eq!(text(&o.stdout), SECRET);
+    } else {
+        assert_refused(&o, &refusal);
+    }
+}
+
+#[test]
+fn a_granted_directory_with_mounts_below_it_is_refused_with_a_reason() {
+    gate!("a_granted_directory_with_mounts_below_it_is_refused_with_a_reason");
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!(
+            "SKIPPED a_granted_directory_with_mounts_below_it_is_refused_with_a_reason: needs root to mount below a granted directory"
+        );
+        return;
+    }
+    let s = Scene::new();
+    let dir = std::fs::canonicalize(s.fx.mkdir("ovm")).unwrap();
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("sub/hidden"), "under-the-mount\n").unwrap();
+    std::fs::write(dir.join("ok"), "visible\n").unwrap();
+    let policy = s.fx.policy(
+        "ovm",
+        &format!(
+            "[filesystem]\nread_only = [{SYSTEM}, {:?}]\n",
+            dir.display().to_string()
+        ),
+    );
+    let script = format!("cat {}/ok; ls {}/sub", dir.display(), dir.display());
+    let mount = format!(
+        "mount -t tmpfs none {:?}",
+        dir.join("sub").display().to_string()
+    );
+    let o = exec_after(&s, &policy, &script, &mount);
+    assert_refused(
+        &o,
+        &format!(
+            "bind {}: {} has mounts under it that a sandbox cannot carry (open_tree: EINVAL): grant those mounted directories separately, or grant a path with no mounts below it",
+            dir.display(),
+            dir.display()
+        ),
+    );
+    // Positive twin: the same directory with nothing mounted below it.
+    let o = exec_after(&s, &policy, &script, "true");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "visible\nhidden\n");
+}
+
+#[test]
+fn a_tmpfs_below_a_link_the_sandbox_keeps_is_refused_when_planned() {
+    gate!("a_tmpfs_below_a_link_the_sandbox_keeps_is_refused_when_planned");
+    let s = Scene::new();
+    // /lib is a root link on merged-/usr systems; elsewhere /bin is checked the same way.
+    let link = ["/lib", "/bin"]
+        .into_iter()
+        .find(|l| std::fs::symlink_metadata(l).is_ok_and(|m| m.file_type().is_symlink()));
+    let Some(link) = link else {
+        eprintln!(
+            "SKIPPED a_tmpfs_below_a_link_the_sandbox_keeps_is_refused_when_planned: neither /lib nor /bin is a link here"
+        );
+        return;
+    };
+    let real = std::fs::canonicalize(link).unwrap();
+    let policy = |at: &str| {
+        s.fx.policy(
+            "tmpfs",
+            &format!("[filesystem]\nread_only = [{SYSTEM}]\ntmpfs = {{ {at:?} = \"1M\" }}\n"),
+        )
+    };
+    let o = exec_plain(&s, &policy(&format!("{link}/x")), "echo ran", None);
+    assert_refused(
+        &o,
+        &format!(
+            "filesystem.tmpfs: {link}/x is or lies under {link}, which is a symbolic link inside the sandbox (as on the host) and a mount point is never reached through a link: put the tmpfs at {}/x instead",
+            real.display()
+        ),
+    );
+    assert!(
+        !text(&o.stderr).contains("inside the workspace"),
+        "{}",
+        text(&o.stderr)
+    );
+    // Positive twin: a tmpfs elsewhere mounts.
+    let o = exec_plain(
+        &s,
+        &policy("/scratch"),
+        "echo hi > /scratch/f && cat /scratch/f",
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "hi\n");
+}
+
+#[test]
+fn a_file_grant_written_with_a_trailing_slash_is_refused_at_load() {
+    gate!("a_file_grant_written_with_a_trailing_slash_is_refused_at_load");
+    let s = Scene::new();
+    let file = s.fx.file("note", "a-note\n");
+    let dir = std::fs::canonicalize(s.fx.mkdir("dir")).unwrap();
+    std::fs::write(dir.join("in"), "inside\n").unwrap();
+    let policy = |f: &str, d: &str| {
+        s.fx.policy(
+            "slash",
+            &format!("[filesystem]\nread_only = [{SYSTEM},\n  {f:?},\n  {d:?}]\n"),
+        )
+    };
+    let script = format!("cat {} {}/in", file.display(), dir.display());
+    let p = policy(
+        &format!("{}/", file.display()),
+        &format!("{}/", dir.display()),
+    );
+    let o = exec_plain(&s, &p, &script, None);
+    let err = text(&o.stderr);
+    assert_ne!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:3:3: filesystem.read_only[5]: \"{}/\" ends with `/`, which names a directory, but {} is not a directory; remove the trailing `/` to grant the file",
+            p.display(),
+            file.display(),
+            file.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(text(&o.stdout), "");
+    // Positive twin: the file without the slash (the directory keeps its slash).
+    let p = policy(&file.display().to_string(), &format!("{}/", dir.display()));
+    let o = exec_plain(&s, &p, &script, None);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "a-note\ninside\n");
+}
