@@ -5,7 +5,10 @@
 //!   at a time from the workspace's own descriptor, and a link found is an error naming it;
 //! - elsewhere a link is followed only when only root could have placed it: the link is
 //!   owned by root, sits in a root-owned directory that group and others cannot write, and
-//!   lies under no path this run makes writable (`/bin -> usr/bin`, `/etc/alternatives/*`);
+//!   lies inside no directory this run makes writable, compared by identity (`/bin ->
+//!   usr/bin`, `/etc/alternatives/*`);
+//! - the workspace's own path ([`Workspace::open`]) and the files mycelium reads
+//!   ([`open_file`]: policy, definition, pinned files) are walked by the same rule;
 //! - the object granted must be a directory or a regular file (a FIFO, socket or device
 //!   there is refused; everything is opened `O_PATH`, so nothing found is ever opened for
 //!   reading), and a file granted from a workspace (or from under a writable grant) must
