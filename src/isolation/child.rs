@@ -294,6 +294,24 @@ fn resolve_fail(step: &str, e: &resolve::ResolveError) -> SetupFailure {
     SetupFailure::new(step, format!("{step}: {e}"), errno)
 }
 
+/// A failed `open_tree` of a bind source. `EINVAL` there means the source has mounts below
+/// it that this (user) namespace may not detach from it (open_tree(2): a non-recursive
+/// clone of a mount with locked children): a sandbox cannot carry them.
+fn open_tree_fail(source: &Path, target: &Path, e: &sys::SysError) -> SetupFailure {
+    if e.errno == Errno::EINVAL {
+        let step = format!("bind {}", target.display());
+        return SetupFailure::new(
+            &step,
+            format!(
+                "{step}: {} has mounts under it that a sandbox cannot carry (open_tree: EINVAL): grant those mounted directories separately, or grant a path with no mounts below it",
+                source.display()
+            ),
+            libc::EINVAL,
+        );
+    }
+    mount_api_fail(target, e)
+}
+
 /// A failed call of the new mount API; `ENOSYS` says which call this kernel lacks.
 fn mount_api_fail(target: &Path, e: &sys::SysError) -> SetupFailure {
     let step = format!("bind {}", target.display());
@@ -343,7 +361,7 @@ fn mount_plan(mounts: &[MountSpec], root: &Path) -> Step {
                 let dst = resolve::open_target(new.as_fd(), target, *is_dir)
                     .map_err(|e| resolve_fail(&step, &e))?;
                 let tree = sys::mountfd::open_tree_clone(src.as_fd())
-                    .map_err(|e| mount_api_fail(target, &e))?;
+                    .map_err(|e| open_tree_fail(source, target, &e))?;
                 // Flags are only added: whatever the source has locked stays.
                 let mut attr = sys::mountfd::MOUNT_ATTR_NOSUID | sys::mountfd::MOUNT_ATTR_NODEV;
                 if !writable {

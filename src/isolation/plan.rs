@@ -220,7 +220,7 @@ pub fn refuse_protected_workspace(
     workspace: &Path,
     protected: &[PathBuf],
 ) -> Result<(), IsolationError> {
-    let ws = Workspace::open(workspace).map_err(|e| IsolationError::Plan {
+    let ws = Workspace::open(workspace, &[]).map_err(|e| IsolationError::Plan {
         policy: policy.path.clone(),
         message: format!("workspace {}: {e}", workspace.display()),
     })?;
@@ -287,14 +287,17 @@ pub fn prepare_with<'a>(
     if argv.is_empty() {
         return Err(plan_err("no command given".into()));
     }
-    let ws = match workspace {
-        Some(w) => Some(Workspace::open(w).map_err(|e| match e {
+    let open_ws = |w: &Path, writable: &[Identity]| {
+        Workspace::open(w, writable).map_err(|e| match e {
             resolve::ResolveError::Missing {
                 errno: nix::errno::Errno::ENOTDIR,
                 ..
             } => plan_err(format!("workspace {} is not a directory", w.display())),
             e => plan_err(format!("workspace {}: {e}", w.display())),
-        })?),
+        })
+    };
+    let mut ws = match workspace {
+        Some(w) => Some(open_ws(w, &[])?),
         None => None,
     };
     let workspace = ws.as_ref().map(|w| w.path().to_path_buf());
@@ -322,23 +325,46 @@ pub fn prepare_with<'a>(
         .map(|g| (g, false))
         .chain(fs.read_write.iter().map(|g| (g, true)))
         .collect();
-    // Links under anything this run makes writable are never trusted, whoever owns them.
-    let untrusted: Vec<PathBuf> = grants
-        .iter()
-        .filter(|(_, w)| *w)
-        .filter_map(|(g, _)| g.path.resolve(workspace.as_deref()))
-        .chain(workspace.clone())
-        .collect();
+    // Links inside anything this run makes writable are never trusted, whoever owns them.
+    // What counts is what the writable grants are (their identities, as resolved), not how
+    // they are written: `/srv/alias/data` (through a root link) makes `/srv/real/data`
+    // writable, and a bind-mounted alias of it is the same directory too.
+    let (writable_ids, pass_one) = writable_identities(&grants, ws.as_ref(), workspace.as_deref());
+    if let (Some(w), Some(first)) = (workspace.as_deref(), ws.as_ref().map(|w| w.dir.id)) {
+        // The workspace's own (physical) path, walked again now that every writable place
+        // is known: no link inside one of them may lead to it.
+        let again = open_ws(w, &writable_ids)?;
+        if again.dir.id != first {
+            return Err(plan_err(format!(
+                "workspace {}: {}",
+                w.display(),
+                resolve::ResolveError::Changed {
+                    path: w.to_path_buf()
+                }
+            )));
+        }
+        ws = Some(again);
+    }
     let mut resolved: Vec<(PathBuf, Resolved, bool, &Grant)> = Vec::new();
-    for &(g, writable) in &grants {
+    for (i, &(g, writable)) in grants.iter().enumerate() {
         let Some(path) = g.path.resolve(workspace.as_deref()) else {
             continue;
         };
         let r = match (&g.path, &ws) {
             (GrantPath::Workspace(rel), Some(ws)) => ws.resolve(rel),
-            _ => resolve::resolve_host(&path, ws.as_ref(), &untrusted),
+            _ => resolve::resolve_host(&path, ws.as_ref(), &writable_ids),
         };
         match r {
+            // A writable grant must be what the first pass found (the set of writable
+            // places was built from it).
+            Ok(r) if pass_one.get(&i).is_some_and(|id| *id != r.id) => {
+                return Err(plan_err(format!(
+                    "{} (line {}): {}",
+                    g.at.key,
+                    g.at.line,
+                    resolve::ResolveError::Changed { path: r.path }
+                )));
+            }
             Ok(r) => {
                 refuse_exposure(
                     policy,
@@ -383,6 +409,19 @@ pub fn prepare_with<'a>(
     }
     refuse_overlaps(&resolved, &mounts).map_err(plan_err)?;
     for (target, size) in &fs.tmpfs {
+        // A tmpfs below a link the sandbox holds (`/lib -> usr/lib`): its mount point would
+        // be reached through the link, which pid 1 never follows. Say where it belongs.
+        if let Some((at, real)) = resolved.iter().find_map(|(p, r, _, _)| {
+            (trusted_links.contains(p) && target.starts_with(p))
+                .then(|| (p, r.path.join(target.strip_prefix(p).unwrap_or(target))))
+        }) {
+            return Err(plan_err(format!(
+                "filesystem.tmpfs: {} is or lies under {}, which is a symbolic link inside the sandbox (as on the host) and a mount point is never reached through a link: put the tmpfs at {} instead",
+                target.display(),
+                at.display(),
+                real.display()
+            )));
+        }
         // A tmpfs inside a bound directory needs its mount point to exist there already:
         // creating it would create a directory on the host.
         let inside_bind = mounts.iter().any(|m| matches!(m, MountSpec::Bind { target: t, is_dir: true, .. } if target.starts_with(t) && target != t));
@@ -489,6 +528,33 @@ pub fn prepare_with<'a>(
         controlling_terminal: false,
     };
     Ok(PreparedSandbox { plan, env })
+}
+
+/// The identities of every place the run makes writable: the workspace and each writable
+/// grant as it resolves (links followed only where root alone could have placed them and
+/// outside the writable places found so far), with the identity found for each grant (by
+/// its index in `grants`) so the final resolution can be held to it.
+fn writable_identities(
+    grants: &[(&Grant, bool)],
+    ws: Option<&Workspace>,
+    workspace: Option<&Path>,
+) -> (Vec<Identity>, BTreeMap<usize, Identity>) {
+    let mut ids: Vec<Identity> = ws.map(|w| w.dir.id).into_iter().collect();
+    let mut found = BTreeMap::new();
+    for (i, &(g, writable)) in grants.iter().enumerate() {
+        if !writable || matches!(g.path, GrantPath::Workspace(_)) {
+            continue;
+        }
+        let Some(path) = g.path.resolve(workspace) else {
+            continue;
+        };
+        // A grant that cannot be resolved is reported by the final pass.
+        if let Ok(r) = resolve::resolve_host(&path, ws, &ids) {
+            ids.push(r.id);
+            found.insert(i, r.id);
+        }
+    }
+    (ids, found)
 }
 
 /// A grant inside another granted directory is mounted on what that directory holds at

@@ -5,7 +5,10 @@
 //!   at a time from the workspace's own descriptor, and a link found is an error naming it;
 //! - elsewhere a link is followed only when only root could have placed it: the link is
 //!   owned by root, sits in a root-owned directory that group and others cannot write, and
-//!   lies under no path this run makes writable (`/bin -> usr/bin`, `/etc/alternatives/*`);
+//!   lies inside no directory this run makes writable, compared by identity (`/bin ->
+//!   usr/bin`, `/etc/alternatives/*`);
+//! - the workspace's own path ([`Workspace::open`]) and the files mycelium reads
+//!   ([`open_file`]: policy, definition, pinned files) are walked by the same rule;
 //! - the object granted must be a directory or a regular file (a FIFO, socket or device
 //!   there is refused; everything is opened `O_PATH`, so nothing found is ever opened for
 //!   reading), and a file granted from a workspace (or from under a writable grant) must
@@ -19,7 +22,7 @@
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
@@ -75,6 +78,46 @@ pub enum ResolveError {
         link: PathBuf,
         /// What it points to.
         target: PathBuf,
+    },
+    /// A link on the workspace's own path that someone other than root could have placed.
+    #[error(
+        "{} is a symbolic link (to {}) on the workspace's path that someone other than root \
+         could have placed (another user, or an earlier agent), so mycelium does not follow \
+         it: pass the workspace's physical path (the real directory) instead",
+        link.display(),
+        target.display()
+    )]
+    UntrustedWorkspaceLink {
+        /// The link.
+        link: PathBuf,
+        /// What it points to.
+        target: PathBuf,
+    },
+    /// A link on the path of a file mycelium reads that someone other than root could have
+    /// placed.
+    #[error(
+        "{} is a symbolic link (to {}) that someone other than root could have placed, so \
+         mycelium does not read through it: name the file itself (its real path)",
+        link.display(),
+        target.display()
+    )]
+    UntrustedFileLink {
+        /// The link.
+        link: PathBuf,
+        /// What it points to.
+        target: PathBuf,
+    },
+    /// A file mycelium reads is not a regular file.
+    #[error(
+        "{} is a {kind}, not a regular file; mycelium reads only regular files here (it never \
+         opens a FIFO, socket or device it finds): put the real file there",
+        path.display()
+    )]
+    NotRegularFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is.
+        kind: &'static str,
     },
     /// Neither a directory nor a regular file.
     #[error(
@@ -174,8 +217,31 @@ pub struct Resolved {
 enum Links<'a> {
     /// None is followed (the workspace; or a path known to hold none).
     Never,
-    /// Followed only when only root could have placed them, and never under one of these.
-    RootOnly(&'a [PathBuf]),
+    /// Followed only when only root could have placed them, and never inside one of these
+    /// directories (by identity: the workspace and every writable grant of the run, as they
+    /// resolved, so neither a link nor a bind-mounted alias of one hides it).
+    RootOnly(&'a [Identity]),
+}
+
+/// What a walk from `/` is for: it decides how a refused link is reported.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// A granted path.
+    Grant,
+    /// The workspace's own path (`--workspace`).
+    WorkspacePath,
+    /// A file mycelium reads (policy, definition, pinned file).
+    File,
+}
+
+/// The directories walked so far: descriptor, physical path, status.
+type Stack = Vec<(OwnedFd, PathBuf, FileStat)>;
+
+/// True when a directory of `stack` is one of `writable` (a link there may be the agent's).
+fn under_writable(stack: &[(OwnedFd, PathBuf, FileStat)], writable: &[Identity]) -> bool {
+    stack
+        .iter()
+        .any(|(_, _, st)| writable.contains(&Identity::of(st)))
 }
 
 fn io(path: &Path) -> impl Fn(Errno) -> ResolveError + '_ {
@@ -220,11 +286,24 @@ fn names(path: &Path) -> VecDeque<OsString> {
 /// Walk `rest` from the last directory of `stack` (descriptor, physical path, identity),
 /// one name at a time, under `links`. `in_workspace` names link errors as workspace ones.
 fn walk(
-    mut stack: Vec<(OwnedFd, PathBuf, FileStat)>,
+    stack: Stack,
     rest: &Path,
     links: Links<'_>,
     in_workspace: bool,
 ) -> Result<Resolved, ResolveError> {
+    let (stack, link) = walk_raw(stack, rest, links, in_workspace, Purpose::Grant)?;
+    finish(stack, link, rest, links, in_workspace)
+}
+
+/// The walk itself: the directories (and last object) it went through, and what the named
+/// path contained when it was itself a followed link.
+fn walk_raw(
+    mut stack: Stack,
+    rest: &Path,
+    links: Links<'_>,
+    in_workspace: bool,
+    purpose: Purpose,
+) -> Result<(Stack, Option<PathBuf>), ResolveError> {
     let floor = stack.len();
     let mut pending = names(rest);
     let mut followed = 0;
@@ -246,11 +325,11 @@ fn walk(
         if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
             let trusted = match links {
                 Links::Never => false,
-                Links::RootOnly(untrusted) => {
+                Links::RootOnly(writable) => {
                     st.st_uid == 0
                         && cur_st.st_uid == 0
                         && cur_st.st_mode & 0o022 == 0
-                        && !untrusted.iter().any(|u| here.starts_with(u))
+                        && !under_writable(&stack, writable)
                 }
             };
             if in_workspace || matches!(links, Links::Never) {
@@ -264,7 +343,13 @@ fn walk(
                     e => io(&here)(e),
                 })?;
             if !trusted {
-                return Err(ResolveError::UntrustedLink { link: here, target });
+                return Err(match purpose {
+                    Purpose::Grant => ResolveError::UntrustedLink { link: here, target },
+                    Purpose::WorkspacePath => {
+                        ResolveError::UntrustedWorkspaceLink { link: here, target }
+                    }
+                    Purpose::File => ResolveError::UntrustedFileLink { link: here, target },
+                });
             }
             followed += 1;
             if followed > MAX_LINKS {
@@ -304,6 +389,18 @@ fn walk(
         }
         stack.push((fd, here, st));
     }
+    Ok((stack, link))
+}
+
+/// Turn a walk's stack into the [`Resolved`] object at its top, refusing what may not be
+/// granted (a FIFO, socket or device; a file with several names in a writable place).
+fn finish(
+    mut stack: Stack,
+    link: Option<PathBuf>,
+    rest: &Path,
+    links: Links<'_>,
+    in_workspace: bool,
+) -> Result<Resolved, ResolveError> {
     let chain: Vec<Identity> = stack
         .iter()
         .rev()
@@ -323,7 +420,7 @@ fn walk(
     let nlink = st.st_nlink as u64;
     let writable_place = match links {
         Links::Never => in_workspace,
-        Links::RootOnly(untrusted) => untrusted.iter().any(|u| path.starts_with(u)),
+        Links::RootOnly(writable) => chain.iter().any(|id| writable.contains(id)),
     };
     if writable_place && !is_dir && nlink > 1 {
         return Err(ResolveError::HardLinked { path, nlink });
@@ -346,46 +443,50 @@ fn root_stack() -> Result<Vec<(OwnedFd, PathBuf, FileStat)>, ResolveError> {
     Ok(vec![(fd, root.to_path_buf(), st)])
 }
 
-/// The workspace, opened once: the user named it, so links in its own path are followed
-/// (once, here); nothing beneath it is.
+/// The workspace, opened once. Its own path is walked from `/` like a grant: a link on
+/// the way is followed only when only root could have placed it (another user's
+/// `/tmp/shared-ws -> /var/lib/victim`, or an earlier agent's `proj/frontend -> ~/.ssh`,
+/// is refused); nothing beneath it is followed at all.
 #[derive(Debug)]
 pub struct Workspace {
     /// The workspace directory itself.
     pub dir: Resolved,
     /// Every directory from `/` to the workspace, for walks beneath it.
-    stack: Vec<(OwnedFd, PathBuf, FileStat)>,
+    stack: Stack,
+}
+
+/// `path` made absolute against the physical working directory (`getcwd` has no links).
+fn absolute(path: &Path) -> Result<PathBuf, ResolveError> {
+    if path.is_absolute() {
+        return Ok(path.to_path_buf());
+    }
+    let cwd = std::env::current_dir().map_err(|e| ResolveError::Io {
+        path: path.to_path_buf(),
+        errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+    })?;
+    Ok(cwd.join(path))
 }
 
 impl Workspace {
-    /// Open the directory `path` names.
+    /// Open the directory `path` names (relative to the working directory when relative).
+    /// `writable` are the identities of directories the run makes writable: no link inside
+    /// one is followed on the way.
     ///
     /// # Errors
-    /// [`ResolveError`] when it is missing or not a directory.
-    pub fn open(path: &Path) -> Result<Workspace, ResolveError> {
-        let canon = std::fs::canonicalize(path)
-            .map_err(|e| io(path)(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))?;
-        let mut stack = root_stack()?;
-        for name in names(&canon) {
-            let Some((cur, cur_path, _)) = stack.last() else {
-                break;
-            };
-            let here = cur_path.join(&name);
-            let fd = openat2(
-                Some(cur.as_fd()),
-                Path::new(&name),
-                libc::O_PATH | libc::O_DIRECTORY,
-                0,
-                RESOLVE_STRICT_BENEATH,
-            )
-            .map_err(|e| match e.errno {
-                Errno::ELOOP => ResolveError::Changed { path: here.clone() },
-                errno => io(&here)(errno),
-            })?;
-            let st = fstat(&fd).map_err(io(&here))?;
-            stack.push((fd, here, st));
-        }
+    /// [`ResolveError`] when it is missing or not a directory, or its path passes through a
+    /// link someone other than root could have placed
+    /// ([`ResolveError::UntrustedWorkspaceLink`]).
+    pub fn open(path: &Path, writable: &[Identity]) -> Result<Workspace, ResolveError> {
+        let abs = absolute(path)?;
+        let (stack, _) = walk_raw(
+            root_stack()?,
+            &abs,
+            Links::RootOnly(writable),
+            false,
+            Purpose::WorkspacePath,
+        )?;
         let (last, p, st) = stack.last().ok_or(ResolveError::Io {
-            path: canon.clone(),
+            path: abs.clone(),
             errno: Errno::EINVAL,
         })?;
         if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
@@ -396,10 +497,10 @@ impl Workspace {
         }
         let dir = Resolved {
             fd: last.try_clone().map_err(|_| ResolveError::Io {
-                path: canon.clone(),
+                path: p.clone(),
                 errno: Errno::EMFILE,
             })?,
-            path: canon,
+            path: p.clone(),
             id: Identity::of(st),
             is_dir: true,
             link: None,
@@ -440,8 +541,9 @@ impl Workspace {
 }
 
 /// Resolve an absolute host path, following only links root alone could have placed and
-/// none under `untrusted` (the workspace and every writable grant of the run). Paths under
-/// `workspace` are resolved beneath it (no link followed at all).
+/// none inside a directory of `writable` (the identities of the workspace and of every
+/// writable grant of the run, as resolved). Paths under `workspace` are resolved beneath it
+/// (no link followed at all).
 ///
 /// # Errors
 /// [`ResolveError`]: an untrusted link (named, with its target), a missing path, a
@@ -449,14 +551,69 @@ impl Workspace {
 pub fn resolve_host(
     path: &Path,
     workspace: Option<&Workspace>,
-    untrusted: &[PathBuf],
+    writable: &[Identity],
 ) -> Result<Resolved, ResolveError> {
     if let Some(ws) = workspace
         && let Ok(rel) = path.strip_prefix(ws.path())
     {
         return ws.resolve(rel);
     }
-    walk(root_stack()?, path, Links::RootOnly(untrusted), false)
+    walk(root_stack()?, path, Links::RootOnly(writable), false)
+}
+
+/// Open for reading the object an `O_PATH` descriptor holds, through the descriptor
+/// (`/proc/self/fd/N`), never by a name someone could change meanwhile.
+fn reopen_for_reading(fd: BorrowedFd<'_>) -> Result<OwnedFd, super::sys::SysError> {
+    let magic = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    openat2(None, &magic, libc::O_RDONLY | libc::O_NOCTTY, 0, 0)
+}
+
+/// Open the regular file `path` for reading, for mycelium itself (a policy, an agent
+/// definition, a pinned file): the path is walked from `/` following only links root alone
+/// could have placed, the object is checked with `fstat` on an `O_PATH` descriptor, and only
+/// then re-opened for reading through that descriptor (`/proc/self/fd/N`), so a FIFO or
+/// device swapped in is never opened (it would block, or act) and a planted link is never
+/// read through.
+///
+/// # Errors
+/// An [`std::io::Error`] of the matching kind whose message is the [`ResolveError`]: an
+/// untrusted link (named), a missing path, something other than a regular file.
+pub fn open_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let wrap = |e: ResolveError| {
+        let kind = match &e {
+            ResolveError::Missing { errno, .. } | ResolveError::Io { errno, .. } => {
+                std::io::Error::from(*errno).kind()
+            }
+            _ => std::io::ErrorKind::InvalidInput,
+        };
+        std::io::Error::new(kind, e)
+    };
+    let abs = absolute(path).map_err(wrap)?;
+    let (stack, _) = walk_raw(
+        root_stack().map_err(wrap)?,
+        &abs,
+        Links::RootOnly(&[]),
+        false,
+        Purpose::File,
+    )
+    .map_err(wrap)?;
+    let Some((fd, found, st)) = stack.last() else {
+        return Err(wrap(ResolveError::Io {
+            path: abs,
+            errno: Errno::EINVAL,
+        }));
+    };
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(wrap(ResolveError::NotRegularFile {
+            path: found.clone(),
+            kind: kind_of(st.st_mode).unwrap_or("directory"),
+        }));
+    }
+    let file = reopen_for_reading(fd.as_fd()).map_err(|e| wrap(io(found)(e.errno)))?;
+    // The re-open went through the checked descriptor; make sure it is that object.
+    let now = fstat(&file).map_err(|e| wrap(io(found)(e)))?;
+    check_identity(found, Identity::of(st), false, &now).map_err(wrap)?;
+    Ok(std::fs::File::from(file))
 }
 
 /// One path that must never be visible in a sandbox.

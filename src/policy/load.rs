@@ -111,11 +111,18 @@ fn render(diags: &[Diagnostic]) -> String {
 }
 
 pub(super) fn load(path: &Path, opts: &LoadOptions) -> Result<Policy, PolicyError> {
-    let bytes = std::fs::read(path).map_err(|source| PolicyError::Read {
+    // Through the resolver: no planted link followed, and never a FIFO or device opened.
+    let bytes = read_policy(path).map_err(|source| PolicyError::Read {
         path: path.to_path_buf(),
         source,
     })?;
     from_bytes(path, bytes, opts)
+}
+
+fn read_policy(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut crate::isolation::resolve::open_file(path)?, &mut bytes)?;
+    Ok(bytes)
 }
 
 pub(super) fn from_bytes(
@@ -493,6 +500,22 @@ impl Validator<'_> {
                 }
                 if let Some(prot) = self.opts.protected.iter().find(|p| exposes(host, p)) {
                     self.err(item.span(), k, format!("{} would expose {}, mycelium's own state (consent store, policies), which is never visible inside a sandbox", host.display(), prot.display()));
+                    continue;
+                }
+                // `/etc/hostname/` names a directory; granting the file under it would make
+                // the entry mean something else than it says.
+                if text.len() > 1
+                    && text.ends_with('/')
+                    && std::fs::metadata(host).is_ok_and(|m| !m.is_dir())
+                {
+                    self.err(
+                        item.span(),
+                        k,
+                        format!(
+                            "{text:?} ends with `/`, which names a directory, but {} is not a directory; remove the trailing `/` to grant the file",
+                            host.display()
+                        ),
+                    );
                     continue;
                 }
                 if !optional && let Err(e) = std::fs::metadata(host) {

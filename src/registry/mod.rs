@@ -165,6 +165,13 @@ impl LoadedAgent {
     }
 }
 
+/// Read a whole file through the resolver (no planted link followed, a regular file only).
+fn read_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut crate::isolation::resolve::open_file(path)?, &mut bytes)?;
+    Ok(bytes)
+}
+
 /// Load an agent: its policy (read once), its definition (read once), its pins (opened
 /// once), and the checksum over exactly those bytes.
 ///
@@ -181,7 +188,7 @@ pub fn load_agent(entry: &AgentEntry, opts: &LoadOptions) -> Result<LoadedAgent,
     let definition = match &policy.agent.definition {
         None => None,
         Some(path) => {
-            let bytes = std::fs::read(path).map_err(|source| RegistryError::DefinitionRead {
+            let bytes = read_file(path).map_err(|source| RegistryError::DefinitionRead {
                 name: name.clone(),
                 path: path.clone(),
                 source,

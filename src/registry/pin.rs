@@ -13,7 +13,7 @@
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{FcntlArg, SealFlag, fcntl};
@@ -37,7 +37,9 @@ pub struct PinnedFile {
 }
 
 impl PinnedFile {
-    /// Open `path` read-only and close-on-exec, and read and keep its bytes from that fd.
+    /// Open `path` read-only and close-on-exec ([`crate::isolation::resolve::open_file`]:
+    /// links only root could have placed, a regular file only), and read and keep its bytes
+    /// from that fd.
     ///
     /// # Errors
     /// [`RegistryError::Pin`] when the file cannot be opened or read, is not a regular file,
@@ -47,10 +49,9 @@ impl PinnedFile {
             path: path.to_path_buf(),
             reason,
         };
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_CLOEXEC | libc::O_NOCTTY)
-            .open(path)
+        // Through the resolver: no planted link followed, and nothing but a regular file
+        // ever opened (a FIFO swapped in would block here forever).
+        let file = crate::isolation::resolve::open_file(path)
             .map_err(|e| err(format!("cannot open: {e}")))?;
         // Checked on the open descriptor, not the path: this is the file that gets hashed.
         let meta = file
@@ -197,6 +198,15 @@ mod tests {
         let mut all = vec![0u8; 8];
         f.read_exact_at(&mut all, 0).unwrap();
         assert_eq!(all, b"echo ok\n");
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("agent.sh");
+        nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        let e = PinnedFile::open(&p).unwrap_err().to_string();
+        assert!(e.contains("is a FIFO, not a regular file"), "{e}");
     }
 
     #[test]

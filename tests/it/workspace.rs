@@ -102,6 +102,22 @@ fn refused(policy: &Path, resolved: &Path, why: &str) -> String {
     )
 }
 
+/// What a workspace named through the test's own `link` (to `target`) gets: on a root run
+/// the link is root's, in a closed root-owned directory, so it is followed and `target` is
+/// judged; as any other user it is a link someone other than root placed, refused first.
+fn refused_via_link(policy: &Path, link: &Path, target: &Path, why: &str) -> String {
+    if nix::unistd::geteuid().is_root() {
+        return refused(policy, target, why);
+    }
+    format!(
+        "mycelium: {}: workspace {}: {} is a symbolic link (to {}) on the workspace's path that someone other than root could have placed (another user, or an earlier agent), so mycelium does not follow it: pass the workspace's physical path (the real directory) instead\nmycelium: nothing was run\n",
+        policy.display(),
+        link.display(),
+        link.display(),
+        target.display()
+    )
+}
+
 #[test]
 fn exec_refuses_homes_credentials_and_system_directories() {
     gate!("exec_refuses_homes_credentials_and_system_directories");
@@ -159,13 +175,14 @@ fn exec_refuses_homes_credentials_and_system_directories() {
     ];
     for (given, resolved, why) in cases {
         let o = w.exec(&given, &[]);
+        let expected = if given == link {
+            refused_via_link(&w.policy(), &link, &resolved, &why)
+        } else {
+            refused(&w.policy(), &resolved, &why)
+        };
         assert_eq!(
             (o.status.code(), text(&o.stderr), text(&o.stdout)),
-            (
-                Some(125),
-                refused(&w.policy(), &resolved, &why),
-                String::new()
-            ),
+            (Some(125), expected, String::new()),
             "-w {}",
             given.display()
         );
@@ -228,20 +245,18 @@ fn run_refuses_a_credential_workspace_for_a_consented_writer() {
     std::os::unix::fs::symlink(&ssh, &link).unwrap();
     for given in [&ssh, &link] {
         let o = w.run(&["run", "writer", "-w", given.to_str().unwrap()]);
+        let why = format!(
+            "it is, lies inside or contains the credential location {}",
+            ssh.display()
+        );
+        let expected = if given == &link {
+            refused_via_link(&w.policy(), &link, &ssh, &why)
+        } else {
+            refused(&w.policy(), &ssh, &why)
+        };
         assert_eq!(
             (o.status.code(), text(&o.stderr), text(&o.stdout)),
-            (
-                Some(125),
-                refused(
-                    &w.policy(),
-                    &ssh,
-                    &format!(
-                        "it is, lies inside or contains the credential location {}",
-                        ssh.display()
-                    )
-                ),
-                String::new()
-            )
+            (Some(125), expected, String::new())
         );
     }
     let home = w.home();

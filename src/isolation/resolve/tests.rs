@@ -17,7 +17,7 @@ fn a_link_beneath_the_workspace_is_named_and_not_followed() {
     symlink("../..", ws.join("rel")).unwrap();
     std::fs::create_dir(ws.join("parent")).unwrap();
     symlink("/etc", ws.join("parent/child")).unwrap();
-    let w = Workspace::open(&ws).unwrap();
+    let w = Workspace::open(&ws, &[]).unwrap();
     let canon = w.path().to_path_buf();
     for (rel, link) in [
         ("abs", "abs"),
@@ -49,7 +49,7 @@ fn fifos_sockets_and_hard_links_in_the_workspace_are_refused() {
     std::fs::write(ws.join("one"), "x").unwrap();
     std::fs::write(ws.join("two"), "x").unwrap();
     std::fs::hard_link(ws.join("two"), ws.join("two-again")).unwrap();
-    let w = Workspace::open(ws).unwrap();
+    let w = Workspace::open(ws, &[]).unwrap();
     let canon = w.path().to_path_buf();
     assert_eq!(
         w.resolve(Path::new("fifo")).unwrap_err(),
@@ -103,7 +103,8 @@ fn host_links_are_followed_only_when_only_root_could_have_placed_them() {
         assert_eq!(r.path, std::fs::canonicalize("/bin").unwrap());
         assert!(r.link.is_some());
         // …unless the run makes its place writable.
-        let e = resolve_host(Path::new("/bin"), None, &[PathBuf::from("/")]).unwrap_err();
+        let root = root_stack().unwrap();
+        let e = resolve_host(Path::new("/bin"), None, &[Identity::of(&root[0].2)]).unwrap_err();
         assert!(matches!(e, ResolveError::UntrustedLink { .. }), "{e:?}");
     }
 }
@@ -114,7 +115,7 @@ fn a_swapped_source_is_caught_by_the_identity_check() {
     let ws = d.path();
     std::fs::create_dir(ws.join("out")).unwrap();
     std::fs::create_dir(ws.join("other")).unwrap();
-    let w = Workspace::open(ws).unwrap();
+    let w = Workspace::open(ws, &[]).unwrap();
     let r = w.resolve(Path::new("out")).unwrap();
     let root = openat2(None, Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0, 0).unwrap();
     // Unchanged: re-opened.
@@ -158,7 +159,7 @@ fn protected_objects_are_matched_by_identity() {
     std::fs::create_dir(&ws).unwrap();
     std::fs::hard_link(home.join("state/consent.json"), ws.join("alias.json")).unwrap();
     let p = Protected::new(&home.join("state"));
-    let w = Workspace::open(&ws).unwrap();
+    let w = Workspace::open(&ws, &[]).unwrap();
     assert!(!p.exposed_by(&w.dir));
     // A hard link of a protected file is refused before it is even a candidate; the file
     // object itself is matched by identity.
@@ -172,7 +173,7 @@ fn protected_objects_are_matched_by_identity() {
     .unwrap();
     assert!(file.exposed_by(&walked));
     // A parent of the protected path, and the path itself.
-    let parent = Workspace::open(&home).unwrap();
+    let parent = Workspace::open(&home, &[]).unwrap();
     assert!(p.exposed_by(&parent.dir));
     // A path that does not exist yet is matched by name.
     let later = Protected::new(&ws.join("not-yet"));
@@ -229,4 +230,82 @@ fn a_bind_mounted_alias_of_a_protected_directory_is_refused() {
         return;
     }
     assert_eq!(outcome, ChildExit::Code(0));
+}
+
+#[test]
+fn files_mycelium_reads_are_regular_files_reached_without_planted_links() {
+    let d = tmp();
+    let dir = std::fs::canonicalize(d.path()).unwrap();
+    std::fs::write(dir.join("real"), "bytes").unwrap();
+    nix::unistd::mkfifo(&dir.join("fifo"), Mode::from_bits_truncate(0o644)).unwrap();
+    let open = dir.join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    symlink(dir.join("real"), open.join("link")).unwrap();
+    let inner = |e: std::io::Error| {
+        e.into_inner()
+            .and_then(|e| e.downcast::<ResolveError>().ok())
+            .map(|e| *e)
+    };
+    // A FIFO is refused without being opened (opening it would block here).
+    assert_eq!(
+        inner(open_file(&dir.join("fifo")).unwrap_err()),
+        Some(ResolveError::NotRegularFile {
+            path: dir.join("fifo"),
+            kind: "FIFO"
+        })
+    );
+    assert_eq!(
+        inner(open_file(&dir).unwrap_err()),
+        Some(ResolveError::NotRegularFile {
+            path: dir.clone(),
+            kind: "directory"
+        })
+    );
+    assert_eq!(
+        inner(open_file(&open.join("link")).unwrap_err()),
+        Some(ResolveError::UntrustedFileLink {
+            link: open.join("link"),
+            target: dir.join("real")
+        })
+    );
+    let missing = open_file(&dir.join("absent")).unwrap_err();
+    assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+    // Positive twin: the file itself is read.
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut open_file(&dir.join("real")).unwrap(), &mut text).unwrap();
+    assert_eq!(text, "bytes");
+}
+
+#[test]
+fn a_workspace_path_through_a_link_others_could_place_is_refused() {
+    let d = tmp();
+    let dir = std::fs::canonicalize(d.path()).unwrap();
+    std::fs::create_dir(dir.join("real")).unwrap();
+    let open = dir.join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    symlink(dir.join("real"), open.join("ws")).unwrap();
+    assert_eq!(
+        Workspace::open(&open.join("ws"), &[]).unwrap_err(),
+        ResolveError::UntrustedWorkspaceLink {
+            link: open.join("ws"),
+            target: dir.join("real")
+        }
+    );
+    // Positive twin: the physical path.
+    let w = Workspace::open(&dir.join("real"), &[]).unwrap();
+    assert_eq!(w.path(), dir.join("real"));
+    // A root link on the way is followed, unless it lies in a writable place.
+    if let Ok(m) = std::fs::symlink_metadata("/bin")
+        && m.file_type().is_symlink()
+    {
+        let w = Workspace::open(Path::new("/bin"), &[]).unwrap();
+        assert_eq!(w.path(), std::fs::canonicalize("/bin").unwrap());
+        let root = root_stack().unwrap();
+        assert!(matches!(
+            Workspace::open(Path::new("/bin"), &[Identity::of(&root[0].2)]).unwrap_err(),
+            ResolveError::UntrustedWorkspaceLink { .. }
+        ));
+    }
 }

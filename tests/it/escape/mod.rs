@@ -16,6 +16,7 @@ mod ids;
 mod links;
 mod memory;
 mod paths;
+mod planted;
 mod privs;
 mod procmask;
 mod procs;
