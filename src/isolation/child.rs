@@ -79,6 +79,12 @@ pub(super) fn run_init(plan: &SandboxPlan, go: OwnedFd, status: OwnedFd, exit: O
     if let Err(f) = super::ids::take_inside_ids(plan) {
         die(&mut status, &f);
     }
+    // A change of ids clears the parent-death signal (prctl(2), PR_SET_PDEATHSIG): set it
+    // again, then make sure the caller did not die in between, or the sandbox would outlive
+    // it (and its timeout) for good.
+    if let Err(f) = keep_dying_with_the_caller(&exit) {
+        die(&mut status, &f);
+    }
     let signals = match SignalFd::with_flags(&signal_set(), SfdFlags::SFD_CLOEXEC) {
         Ok(s) => s,
         Err(e) => die(&mut status, &fail("signalfd", e)),
@@ -185,6 +191,25 @@ fn kill_and_reap_the_rest() -> bool {
         }
     }
     false
+}
+
+/// Set `PR_SET_PDEATHSIG` again after a change of ids, and end here if the caller is
+/// already gone: its end of `exit` is then closed, which `poll` reports on ours as
+/// `POLLERR` (pipe(7)), so no death can fall between the two checks unnoticed.
+fn keep_dying_with_the_caller(exit: &OwnedFd) -> Step {
+    prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| fail("prctl PR_SET_PDEATHSIG", e))?;
+    let mut fds = [nix::poll::PollFd::new(
+        exit.as_fd(),
+        nix::poll::PollFlags::POLLOUT,
+    )];
+    nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO).map_err(|e| fail("poll", e))?;
+    let gone = fds[0].revents().is_some_and(|r| {
+        r.intersects(nix::poll::PollFlags::POLLERR | nix::poll::PollFlags::POLLHUP)
+    });
+    if gone {
+        sys::exit_immediately(super::SETUP_FAILED_CODE);
+    }
+    Ok(())
 }
 
 /// Wait until the caller has written the id maps (and set up the cgroup).

@@ -172,3 +172,73 @@ fn run_keeps_the_exit_code_of_an_agent_that_ends_in_time() {
         (Some(7), "done\n".to_string(), String::new())
     );
 }
+
+/// Wait, up to the escape suite's deadline, until `done` holds; whether it did.
+fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    done()
+}
+
+/// Killing mycelium (SIGKILL: nothing of it can clean up) ends every process of its sandbox,
+/// or the agent would outlive its caller and its timeout. A root caller's pid 1 changes its
+/// ids to the workspace owner's, which clears the parent-death signal: it must set it again.
+/// Every start path: direct and through the launcher, with and without a cgroup (root with
+/// limits.processes).
+#[test]
+fn killing_mycelium_ends_the_sandbox_on_every_start_path() {
+    gate!("killing_mycelium_ends_the_sandbox_on_every_start_path");
+    let fx = Fixture::new();
+    let mut tag = 10;
+    for limits in ["", "\n[limits]\nprocesses = 64\n"] {
+        for launcher in [false, true] {
+            tag += 1;
+            let m = marker(tag);
+            let ws = fx.workspace(&format!("ws{tag}"));
+            let policy = fx.policy(
+                &format!("p{tag}"),
+                &format!(
+                    "[agent]\ntimeout = \"10m\"\n\n{}",
+                    policy_body("", &format!("read_write = [\"{{workspace}}\"]{limits}"))
+                ),
+            );
+            let mut cmd = exec_cmd(
+                &policy,
+                Some(&ws),
+                &["/bin/sh", "-c", &format!("echo started; sleep {m}")],
+            );
+            if launcher {
+                cmd.env("MYCELIUM_LAUNCHER", "1");
+            }
+            let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+            let mut line = String::new();
+            std::io::BufRead::read_line(
+                &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+                &mut line,
+            )
+            .unwrap();
+            assert_eq!(line, "started\n", "launcher {launcher}, limits {limits:?}");
+            // Positive twin: the agent's sleep is found while mycelium lives.
+            assert!(
+                eventually(|| !processes_with(&m).is_empty()),
+                "the agent never ran (launcher {launcher}, limits {limits:?})"
+            );
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            )
+            .unwrap();
+            let _ = child.wait();
+            assert!(
+                eventually(|| processes_with(&m).is_empty()),
+                "the sandbox outlived mycelium (launcher {launcher}, limits {limits:?}): {:?}",
+                processes_with(&m)
+            );
+        }
+    }
+}
