@@ -84,7 +84,7 @@ pub(super) fn run(args: ExecArgs, policies: Option<&std::path::Path>) -> Result<
     }
     drop(terminal);
     let code = match end {
-        Ok(end) => exit_code(end),
+        Ok(end) => exit_code(&end),
         Err(e) => report_error(&e),
     };
     drop(forwarder);
@@ -107,19 +107,16 @@ fn start_relay(
     Ok(pty::spawn_copy(t.output()?, t.output_target()?))
 }
 
-/// The command's exit code, or [`exit::TIMED_OUT`] (with a message) when it ran out of
-/// time.
-pub(super) fn exit_code(end: isolation::SandboxExit) -> i32 {
-    match end.timed_out {
-        Some(t) => {
-            eprintln!(
-                "mycelium: timed out after {} ([agent] timeout); the command was stopped",
-                crate::policy::format_duration(t)
-            );
-            exit::TIMED_OUT
-        }
-        None => end.code,
+/// The command's exit code: its own, 128+N for signal N, or [`exit::TIMED_OUT`] (with a
+/// message) when it ran out of time.
+pub(super) fn exit_code(end: &isolation::SandboxStatus) -> i32 {
+    if let isolation::SandboxStatus::TimedOut { after } = end {
+        eprintln!(
+            "mycelium: timed out after {} ([agent] timeout); the command was stopped",
+            crate::policy::format_duration(*after)
+        );
     }
+    end.code()
 }
 
 pub(super) fn report_error(e: &IsolationError) -> i32 {

@@ -244,7 +244,7 @@ fn launch(
         );
     }
     match result {
-        Ok(end) => Ok(super::exec_cmd::exit_code(end)),
+        Ok(end) => Ok(super::exec_cmd::exit_code(&end)),
         Err(e) => Ok(report_error(&e)),
     }
 }

@@ -68,9 +68,9 @@ pub(super) fn die(status: &mut std::fs::File, failure: &SetupFailure) -> ! {
 
 /// pid 1 of the sandbox: wait for the id maps, build the root, start the agent, then reap
 /// and forward signals until the agent exits. When it has, and every other process of the
-/// sandbox is gone, the agent's exit code is written to `exit` (four bytes, native
-/// order) so the launcher can report it without waiting for the namespaces to be torn
-/// down. Never returns.
+/// sandbox is gone, how the agent ended is written to `exit` ([`AgentEnd::to_bytes`]) so
+/// the launcher can report it without waiting for the namespaces to be torn down. Never
+/// returns.
 pub(super) fn run_init(plan: &SandboxPlan, go: OwnedFd, status: OwnedFd, exit: OwnedFd) -> ! {
     let mut status = std::fs::File::from(status);
     if let Err(f) = wait_for_go(go) {
@@ -135,17 +135,17 @@ pub(super) fn run_init(plan: &SandboxPlan, go: OwnedFd, status: OwnedFd, exit: O
         let _ = kill(agent, Signal::SIGKILL);
         sys::exit_immediately(super::SETUP_FAILED_CODE);
     }
-    let code = reap_until_agent_exits(agent, &signals);
+    let end = reap_until_agent_exits(agent, &signals);
     if kill_and_reap_the_rest() {
-        let _ = std::fs::File::from(exit).write_all(&code.to_ne_bytes());
+        let _ = std::fs::File::from(exit).write_all(&end.to_bytes());
     }
     // Exiting pid 1 makes the kernel kill whatever might be left of the namespace (only
     // possible when the sweep above gave up) before we are reaped.
-    sys::exit_immediately(code)
+    sys::exit_immediately(end.code())
 }
 
-/// The agent's exit code (128+N for signal N), once it has exited.
-fn reap_until_agent_exits(agent: Pid, signals: &SignalFd) -> i32 {
+/// How the agent ended, once it has.
+fn reap_until_agent_exits(agent: Pid, signals: &SignalFd) -> AgentEnd {
     loop {
         let info = match signals.read_signal() {
             Ok(Some(info)) => info,
@@ -156,9 +156,11 @@ fn reap_until_agent_exits(agent: Pid, signals: &SignalFd) -> i32 {
         if signo == libc::SIGCHLD {
             loop {
                 match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                    Ok(WaitStatus::Exited(pid, code)) if pid == agent => return code,
+                    Ok(WaitStatus::Exited(pid, code)) if pid == agent => {
+                        return AgentEnd::Exited(code);
+                    }
                     Ok(WaitStatus::Signaled(pid, sig, _)) if pid == agent => {
-                        return 128 + sig as i32;
+                        return AgentEnd::Signaled(sig as i32);
                     }
                     Ok(WaitStatus::StillAlive) | Err(_) => break,
                     Ok(_) => {}
@@ -170,6 +172,52 @@ fn reap_until_agent_exits(agent: Pid, signals: &SignalFd) -> i32 {
             if let Ok(sig) = Signal::try_from(signo) {
                 let _ = kill(Pid::from_raw(-agent.as_raw()), sig);
             }
+        }
+    }
+}
+
+/// How the agent's process ended, as pid 1 saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum AgentEnd {
+    /// It exited with this code.
+    Exited(i32),
+    /// This signal ended it.
+    Signaled(i32),
+}
+
+impl AgentEnd {
+    /// Its length on the `exit` pipe.
+    pub(super) const LEN: usize = 8;
+
+    /// The code a shell would show: the exit code, or 128+N for signal N.
+    pub(super) fn code(self) -> i32 {
+        match self {
+            AgentEnd::Exited(c) => c,
+            AgentEnd::Signaled(s) => 128 + s,
+        }
+    }
+
+    /// Eight bytes, native order: the kind (0 exited, 1 signaled), then the value. A pipe
+    /// write this small is atomic, so the reader gets all of it or nothing.
+    pub(super) fn to_bytes(self) -> [u8; Self::LEN] {
+        let (kind, value) = match self {
+            AgentEnd::Exited(c) => (0i32, c),
+            AgentEnd::Signaled(s) => (1, s),
+        };
+        let mut b = [0u8; Self::LEN];
+        b[..4].copy_from_slice(&kind.to_ne_bytes());
+        b[4..].copy_from_slice(&value.to_ne_bytes());
+        b
+    }
+
+    /// The inverse of [`AgentEnd::to_bytes`]; `None` for an unknown kind.
+    pub(super) fn from_bytes(b: [u8; Self::LEN]) -> Option<Self> {
+        let [k0, k1, k2, k3, v0, v1, v2, v3] = b;
+        let value = i32::from_ne_bytes([v0, v1, v2, v3]);
+        match i32::from_ne_bytes([k0, k1, k2, k3]) {
+            0 => Some(AgentEnd::Exited(value)),
+            1 => Some(AgentEnd::Signaled(value)),
+            _ => None,
         }
     }
 }

@@ -5,18 +5,15 @@
 //! It starts with an empty environment, descriptors 0–2, its channel (fd 3) and any pinned
 //! files the caller passes (fd 4 on), reads the [`SandboxPlan`], closes anything else it
 //! inherited, and starts the sandbox with [`local::start`]; it relays the report, a setup
-//! failure or the exit code back as [`LauncherEvent`]s.
+//! failure or the exit status back as [`LauncherEvent`]s, and obeys stop requests (or the
+//! channel's end) from its caller.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 
-use nix::sys::prctl;
-use nix::sys::signal::Signal;
-use nix::unistd::{Pid, getppid};
-
 use super::local::{self, Io};
 use super::plan::SandboxPlan;
-use super::protocol::{FIRST_PASSED_FD, LAUNCHER_FD, LauncherEvent, SetupFailure};
+use super::protocol::{FIRST_PASSED_FD, LAUNCHER_FD, LauncherEvent, MAX_PLAN_BYTES, SetupFailure};
 use super::{SETUP_FAILED_CODE, sys};
 
 fn send(chan: &mut UnixStream, event: &LauncherEvent) {
@@ -33,7 +30,13 @@ pub(super) fn main() -> ! {
         eprintln!("mycelium: the launcher is internal; run `mycelium exec` instead");
         sys::exit_immediately(2)
     };
-    let mut chan = UnixStream::from(fd);
+    serve(UnixStream::from(fd))
+}
+
+/// Start and follow the one sandbox the plan on `chan` describes, reporting on `chan`; the
+/// descriptors passed along sit at [`FIRST_PASSED_FD`] on. Never returns. Used by the
+/// re-executed launcher and by each process the spawner forks.
+pub(super) fn serve(mut chan: UnixStream) -> ! {
     match run(&mut chan) {
         Ok(code) => sys::exit_immediately(code),
         Err(f) => {
@@ -43,25 +46,32 @@ pub(super) fn main() -> ! {
     }
 }
 
+/// Read the length-prefixed plan.
+fn read_plan(chan: &mut UnixStream) -> Result<SandboxPlan, SetupFailure> {
+    let fail = |e: String| SetupFailure::new("read plan", e, 0);
+    let mut len = [0u8; 8];
+    chan.read_exact(&mut len).map_err(|e| fail(e.to_string()))?;
+    let len = u64::from_le_bytes(len);
+    if len > MAX_PLAN_BYTES {
+        return Err(fail(format!("plan of {len} bytes is over the limit")));
+    }
+    let mut buf = vec![0u8; usize::try_from(len).map_err(|e| fail(e.to_string()))?];
+    chan.read_exact(&mut buf).map_err(|e| fail(e.to_string()))?;
+    serde_json::from_slice(&buf).map_err(|e| fail(e.to_string()))
+}
+
 fn run(chan: &mut UnixStream) -> Result<i32, SetupFailure> {
-    let mut buf = Vec::new();
-    chan.read_to_end(&mut buf)
-        .map_err(|e| SetupFailure::new("read plan", e.to_string(), 0))?;
-    let plan: SandboxPlan = serde_json::from_slice(&buf)
-        .map_err(|e| SetupFailure::new("read plan", e.to_string(), 0))?;
+    let plan = read_plan(chan)?;
     // Descriptors the caller leaked to us (without close-on-exec) are not ours to keep;
     // ours are 0, 1, 2, the channel and the ones the plan says were passed.
     let passed = FIRST_PASSED_FD..FIRST_PASSED_FD + i32::try_from(plan.passed_fds).unwrap_or(0);
     let keep = u32::try_from(passed.end).unwrap_or(u32::MAX);
     sys::close_fds_from(keep)
         .map_err(|e| SetupFailure::new("close_range", e.to_string(), e.errno as i32))?;
-
-    // Die with the caller; if it already died, stop here.
-    prctl::set_pdeathsig(Signal::SIGKILL)
-        .map_err(|e| SetupFailure::new("prctl PR_SET_PDEATHSIG", e.desc().into(), e as i32))?;
-    if getppid() == Pid::from_raw(1) {
-        return Err(SetupFailure::new("start", "the caller exited".into(), 0));
-    }
+    // No parent-death signal here: it follows the *thread* that started us, which in a
+    // multi-threaded caller may retire while the sandbox should go on. The channel is what
+    // ties us to the caller: its end (the caller exited, or dropped its handle) stops the
+    // sandbox (`wait_controlled`).
     let passed: Vec<i32> = passed.collect();
     let areas = local::SelfStat::read().and_then(|s| s.areas);
     let mut sandbox = local::start(
@@ -82,15 +92,11 @@ fn run(chan: &mut UnixStream) -> Result<i32, SetupFailure> {
         chan,
         &LauncherEvent::Started {
             report: Box::new(report),
+            init_pid: sandbox.init_pid().as_raw(),
         },
     );
-    let end = sandbox.wait();
-    send(
-        chan,
-        &LauncherEvent::Exited {
-            code: end.code,
-            timed_out: end.timed_out.is_some(),
-        },
-    );
-    Ok(end.code)
+    let status = sandbox.wait_controlled(chan);
+    let code = status.code();
+    send(chan, &LauncherEvent::Exited { status });
+    Ok(code)
 }

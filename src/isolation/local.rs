@@ -26,6 +26,7 @@
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -38,12 +39,13 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, geteuid, getgid, getuid, pipe2, setgroups};
 
 use super::cgroup::SandboxCgroup;
+use super::child::AgentEnd;
 use super::plan::SandboxPlan;
 use super::protocol::{FIRST_PASSED_FD, SetupFailure};
 use super::pty::WindowSync;
 use super::report::{self, SandboxReport};
 use super::sys::{self, CloneResult};
-use super::{SandboxExit, TIMEOUT_GRACE, child, signal_set};
+use super::{SandboxStatus, TIMEOUT_GRACE, child, signal_set};
 
 fn errno_failure(step: &str, e: Errno) -> SetupFailure {
     SetupFailure::new(step, e.desc().into(), e as i32)
@@ -113,6 +115,14 @@ pub struct LocalSandbox {
     kill_at: Option<Instant>,
     /// The timeout ran out.
     timed_out: bool,
+    /// The caller asked it to stop ([`LocalSandbox::terminate`], [`LocalSandbox::kill`]).
+    stopped: bool,
+    /// pid 1's process descriptor: readable once it has exited.
+    pidfd: Option<OwnedFd>,
+    /// How it ended, once known.
+    end: Option<SandboxStatus>,
+    /// The launcher's channel ended or failed: it is no longer polled.
+    control_gone: bool,
     /// Set by the caller when the sandbox has its own terminal: `SIGWINCH` copies the
     /// window size to it instead of being forwarded.
     pub(super) window: Option<WindowSync>,
@@ -122,12 +132,17 @@ pub struct LocalSandbox {
 
 /// How the wait for pid 1 ended.
 enum InitEnd {
-    /// pid 1 wrote the agent's exit code: no process of the sandbox runs any more, though
+    /// pid 1 reported how the agent ended: no process of the sandbox runs any more, though
     /// pid 1 itself may not have exited yet.
-    Reported(i32),
-    /// pid 1 exited (and was reaped) without reporting: its own exit code.
-    Exited(i32),
+    Reported(AgentEnd),
+    /// pid 1 exited (and was reaped) without reporting: how it ended.
+    Exited(AgentEnd),
 }
+
+/// A request on the launcher's channel (see [`LocalSandbox::wait_controlled`]).
+pub(super) const STOP_GRACEFULLY: u8 = b'T';
+/// A request on the launcher's channel: kill the whole sandbox now.
+pub(super) const STOP_NOW: u8 = b'K';
 
 /// Start the sandbox `plan` describes, with `passed` placed at descriptors
 /// [`FIRST_PASSED_FD`], `+1`, … inside. The calling process must be single-threaded;
@@ -271,6 +286,10 @@ pub fn start(
         deadline: plan.timeout.and_then(|t| Instant::now().checked_add(t)),
         kill_at: None,
         timed_out: false,
+        stopped: false,
+        pidfd: sys::pidfd_open(init).ok(),
+        end: None,
+        control_gone: false,
         window: None,
         pipes,
     })
@@ -372,42 +391,149 @@ impl LocalSandbox {
             g.remove();
         }
         self.exit = None;
-        Err(serde_json::from_slice(&buf).unwrap_or_else(|_| {
+        let failure = serde_json::from_slice(&buf).unwrap_or_else(|_| {
             SetupFailure::new("setup", String::from_utf8_lossy(&buf).into_owned(), 0)
-        }))
+        });
+        self.end = Some(SandboxStatus::SetupFailed {
+            failure: SetupFailure::clone(&failure),
+        });
+        Err(failure)
     }
 
     /// Wait for the agent to end, passing on the signals this process receives meanwhile
-    /// (`SIGINT`, `SIGTERM`, `SIGHUP`, `SIGQUIT`, `SIGUSR1`, `SIGUSR2`, `SIGWINCH`); its exit
-    /// code, 128+N for signal N.
+    /// (`SIGINT`, `SIGTERM`, `SIGHUP`, `SIGQUIT`, `SIGUSR1`, `SIGUSR2`, `SIGWINCH`).
     ///
-    /// It returns as soon as pid 1 reports the code, which it does once every process of
-    /// the sandbox is gone; pid 1 itself may still be exiting then (the kernel tears the
-    /// namespaces down). Only with a cgroup is pid 1 waited for, since the group can only
-    /// be removed once it is empty.
+    /// It returns as soon as pid 1 reports how the agent ended, which it does once every
+    /// process of the sandbox is gone; pid 1 itself may still be exiting then (the kernel
+    /// tears the namespaces down). Only with a cgroup is pid 1 waited for, since the group
+    /// can only be removed once it is empty.
     ///
     /// With `[agent] timeout`, the agent gets `SIGTERM` (through pid 1, which passes it to
     /// the agent's process group) when the time is up, and pid 1 `SIGKILL` (which ends every
-    /// process of its namespace) [`TIMEOUT_GRACE`] later; the exit then says it timed out.
+    /// process of its namespace) [`TIMEOUT_GRACE`] later; the status then says it timed out.
     #[must_use]
-    pub fn wait(mut self) -> SandboxExit {
-        let end = self.wait_for_init();
+    pub fn wait(&mut self) -> SandboxStatus {
+        self.wait_loop(None)
+    }
+
+    /// [`LocalSandbox::wait`] that also obeys `control`, the launcher's channel to its
+    /// caller: [`STOP_GRACEFULLY`] stops the agent as a timeout would, [`STOP_NOW`] kills
+    /// the sandbox, and the end of the channel (the caller is gone, or dropped its handle)
+    /// kills it too: a launcher never keeps a sandbox its caller let go of.
+    #[must_use]
+    pub fn wait_controlled(&mut self, control: &UnixStream) -> SandboxStatus {
+        self.wait_loop(Some(control))
+    }
+
+    fn wait_loop(&mut self, control: Option<&UnixStream>) -> SandboxStatus {
+        if let Some(end) = self.end.clone() {
+            return end;
+        }
+        let end = self.wait_for_init(control);
+        self.finish(end)
+    }
+
+    /// pid 1 reported or was reaped: clean up and say how it ended.
+    fn finish(&mut self, end: InitEnd) -> SandboxStatus {
         self.done = true;
-        let code = match end {
-            InitEnd::Reported(code) if self.group.is_none() => code,
-            InitEnd::Reported(code) => {
+        let agent = match end {
+            InitEnd::Reported(agent) if self.group.is_none() => agent,
+            InitEnd::Reported(agent) => {
                 let _ = waitpid(self.init, None);
-                code
+                agent
             }
-            InitEnd::Exited(code) => code,
+            InitEnd::Exited(own) => own,
         };
         if let Some(g) = self.group.take() {
             g.remove();
         }
-        SandboxExit {
-            code,
-            timed_out: self.timeout.filter(|_| self.timed_out),
+        self.exit = None;
+        let status = match (self.timeout.filter(|_| self.timed_out), agent) {
+            (Some(after), _) => SandboxStatus::TimedOut { after },
+            (None, _) if self.stopped => SandboxStatus::Stopped,
+            (None, AgentEnd::Exited(code)) => SandboxStatus::Exited { code },
+            (None, AgentEnd::Signaled(signal)) => SandboxStatus::Signaled { signal },
+        };
+        self.end = Some(status.clone());
+        status
+    }
+
+    /// How the sandbox ended, if it has, without blocking; acts on the timeout when it has
+    /// run out. Call it when [`LocalSandbox::ready_fd`] is readable or at
+    /// [`LocalSandbox::next_deadline`].
+    pub fn try_wait(&mut self) -> Option<SandboxStatus> {
+        if let Some(end) = &self.end {
+            return Some(end.clone());
         }
+        let _ = self.enforce_timeout();
+        let mut fds = [PollFd::new(self.exit.as_ref()?.as_fd(), PollFlags::POLLIN)];
+        let ready = poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0);
+        if !ready {
+            return None;
+        }
+        let end = self.read_exit_pipe();
+        Some(self.finish(end))
+    }
+
+    /// The exit pipe is readable: pid 1's report, or its end (then pid 1 is reaped).
+    fn read_exit_pipe(&mut self) -> InitEnd {
+        if let Some(mut e) = self.exit.take() {
+            let mut bytes = [0u8; AgentEnd::LEN];
+            // Eight bytes or nothing: a pipe write that small is atomic.
+            if e.read_exact(&mut bytes).is_ok()
+                && let Some(end) = AgentEnd::from_bytes(bytes)
+            {
+                return InitEnd::Reported(end);
+            }
+        }
+        // The write end closed without a report: pid 1 is gone or going.
+        match waitpid(self.init, None) {
+            Ok(WaitStatus::Signaled(_, sig, _)) => InitEnd::Exited(AgentEnd::Signaled(sig as i32)),
+            Ok(WaitStatus::Exited(_, code)) => InitEnd::Exited(AgentEnd::Exited(code)),
+            _ => InitEnd::Exited(AgentEnd::Signaled(libc::SIGKILL)),
+        }
+    }
+
+    /// A descriptor that becomes readable when the sandbox has ended (pid 1's report, or
+    /// its end): what an async caller waits on before [`LocalSandbox::try_wait`].
+    #[must_use]
+    pub fn ready_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.exit.as_ref().map(AsFd::as_fd)
+    }
+
+    /// pid 1's process descriptor (`pidfd_open`), readable once pid 1 has exited.
+    #[must_use]
+    pub fn pidfd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.pidfd.as_ref().map(AsFd::as_fd)
+    }
+
+    /// When [`LocalSandbox::try_wait`] must next be called to act on the timeout.
+    #[must_use]
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.kill_at.or(self.deadline)
+    }
+
+    /// Stop the agent the way a timeout does: `SIGTERM` to its process group now, the
+    /// whole sandbox killed [`TIMEOUT_GRACE`] later (by [`LocalSandbox::try_wait`] or the
+    /// wait). The status will be [`SandboxStatus::Stopped`].
+    pub fn terminate(&mut self) {
+        if self.done || self.kill_at.is_some() {
+            return;
+        }
+        self.stopped = true;
+        let _ = kill(self.init, Signal::SIGTERM);
+        self.kill_at = Instant::now().checked_add(TIMEOUT_GRACE);
+    }
+
+    /// Kill every process of the sandbox now (pid 1's death ends its namespace). The
+    /// status will be [`SandboxStatus::Stopped`] unless it had ended already.
+    pub fn kill(&mut self) {
+        if self.done {
+            return;
+        }
+        self.stopped = true;
+        // pid 1 is our child and not yet reaped, so its pid cannot have been reused.
+        let _ = kill(self.init, Signal::SIGKILL);
     }
 
     /// Act on the timeout when it has run out; how long poll may sleep until it next must.
@@ -434,31 +560,52 @@ impl LocalSandbox {
         }
     }
 
-    fn wait_for_init(&mut self) -> InitEnd {
+    /// Obey one read from the launcher's channel.
+    fn obey(&mut self, control: &UnixStream) {
+        let mut byte = [0u8; 1];
+        match (&*control).read(&mut byte) {
+            Ok(1) if byte[0] == STOP_GRACEFULLY => self.terminate(),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // STOP_NOW, anything unknown, an error, or the end of the channel.
+            _ => {
+                self.kill();
+                self.control_gone = true;
+            }
+        }
+    }
+
+    fn wait_for_init(&mut self, control: Option<&UnixStream>) -> InitEnd {
         loop {
             let sleep = self.enforce_timeout();
+            let control = control.filter(|_| !self.control_gone);
             let mut fds = vec![PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
             if let Some(e) = &self.exit {
                 fds.push(PollFd::new(e.as_fd(), PollFlags::POLLIN));
             }
+            if let Some(c) = control {
+                fds.push(PollFd::new(c.as_fd(), PollFlags::POLLIN));
+            }
             let polled = poll(&mut fds, sleep);
-            let exit_ready = fds
-                .get(1)
-                .and_then(PollFd::revents)
-                .is_some_and(|r| !r.is_empty());
+            let ready = |i: usize| {
+                fds.get(i)
+                    .and_then(PollFd::revents)
+                    .is_some_and(|r| !r.is_empty())
+            };
+            let exit_ready = self.exit.is_some() && ready(1);
+            let control_ready = control.is_some() && ready(fds.len() - 1);
             // If poll itself fails, block on the signals alone: that wait still ends.
             let broken = polled.is_err_and(|e| e != Errno::EINTR);
-            let signal_ready = broken || fds[0].revents().is_some_and(|r| !r.is_empty());
+            let signal_ready = broken || ready(0);
             drop(fds);
             if broken {
                 self.exit = None;
+                self.control_gone = true;
             }
-            if exit_ready && let Some(mut e) = self.exit.take() {
-                let mut code = [0u8; 4];
-                // Four bytes or nothing: a pipe write that small is atomic.
-                if e.read_exact(&mut code).is_ok() {
-                    return InitEnd::Reported(i32::from_ne_bytes(code));
-                }
+            if exit_ready {
+                return self.read_exit_pipe();
+            }
+            if let (true, Some(c)) = (control_ready, control) {
+                self.obey(c);
             }
             if !signal_ready {
                 continue;
@@ -466,9 +613,11 @@ impl LocalSandbox {
             match self.signals.read_signal() {
                 Ok(Some(info)) if info.ssi_signo as i32 == libc::SIGCHLD => {
                     match waitpid(self.init, Some(WaitPidFlag::WNOHANG)) {
-                        Ok(WaitStatus::Exited(_, code)) => return InitEnd::Exited(code),
+                        Ok(WaitStatus::Exited(_, code)) => {
+                            return InitEnd::Exited(AgentEnd::Exited(code));
+                        }
                         Ok(WaitStatus::Signaled(_, sig, _)) => {
-                            return InitEnd::Exited(128 + sig as i32);
+                            return InitEnd::Exited(AgentEnd::Signaled(sig as i32));
                         }
                         _ => {}
                     }

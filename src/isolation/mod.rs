@@ -12,6 +12,7 @@
 pub mod cgroup;
 mod child;
 pub mod env;
+mod handle;
 pub mod ids;
 pub mod landlock;
 mod launcher;
@@ -25,30 +26,31 @@ pub mod pty;
 pub mod report;
 pub mod resolve;
 pub mod seccomp;
+pub mod spawner;
 #[allow(unsafe_code, reason = "the one module allowed to hold unsafe code")]
 mod sys;
 #[cfg(test)]
 mod testutil;
 pub mod workspace;
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use nix::errno::Errno;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
 
+pub use handle::RunningSandbox;
 pub use local::Io;
 pub use overrides::Overrides;
 pub use plan::{PreparedSandbox, SandboxPlan, prepare, prepare_with};
 pub use protocol::{LauncherEvent, SetupFailure};
 pub use report::SandboxReport;
+pub use spawner::Spawner;
 
 /// Exit code of a launcher or pid 1 whose setup failed (the caller reads the reason from
 /// the channel, not from this code).
@@ -87,13 +89,65 @@ pub(crate) fn signal_set() -> SigSet {
 /// `SIGKILL` of its whole sandbox.
 pub const TIMEOUT_GRACE: Duration = Duration::from_secs(5);
 
-/// How a sandbox's command ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SandboxExit {
-    /// Its exit code, 128+N when a signal N ended it.
-    pub code: i32,
-    /// `Some(timeout)` when it was stopped because it ran past `[agent] timeout`.
-    pub timed_out: Option<Duration>,
+/// How a sandbox ended: the agent's own exit, kept apart from what mycelium did to it and
+/// from a sandbox that never started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SandboxStatus {
+    /// The agent exited with this code.
+    Exited {
+        /// The code.
+        code: i32,
+    },
+    /// A signal ended the agent (or pid 1, when something outside killed it).
+    Signaled {
+        /// The signal's number.
+        signal: i32,
+    },
+    /// It ran past `[agent] timeout`: `SIGTERM`, then after [`TIMEOUT_GRACE`] the whole
+    /// sandbox killed.
+    TimedOut {
+        /// The timeout that ran out.
+        #[serde(with = "duration_ms")]
+        after: Duration,
+    },
+    /// The caller stopped it ([`RunningSandbox::terminate`] or [`RunningSandbox::kill`]).
+    Stopped,
+    /// Setup failed: nothing of the command ran.
+    SetupFailed {
+        /// The step that failed and the kernel's answer.
+        failure: SetupFailure,
+    },
+}
+
+impl SandboxStatus {
+    /// The code a shell would show for the agent's end: its exit code, 128+N for signal N,
+    /// 124 after a timeout, 137 (`SIGKILL`) when stopped, 125 when setup failed.
+    #[must_use]
+    pub fn code(&self) -> i32 {
+        match self {
+            SandboxStatus::Exited { code } => *code,
+            SandboxStatus::Signaled { signal } => 128 + signal,
+            SandboxStatus::TimedOut { .. } => 124,
+            SandboxStatus::Stopped => 128 + libc::SIGKILL,
+            SandboxStatus::SetupFailed { .. } => SETUP_FAILED_CODE,
+        }
+    }
+}
+
+/// `Duration` as whole milliseconds on the launcher's channel.
+mod duration_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
 }
 
 /// Why a sandbox could not be built or run.
@@ -153,30 +207,6 @@ pub fn launcher_main() -> ! {
     launcher::main()
 }
 
-/// A started sandbox: its report, its standard streams, its exit code.
-#[derive(Debug)]
-pub struct RunningSandbox {
-    inner: Started,
-    /// The plan's `[agent] timeout`, for the exit of a launcher that enforced it.
-    timeout: Option<Duration>,
-    /// With the launcher: copies the window size on `SIGWINCH` (see
-    /// [`RunningSandbox::set_window_sync`]).
-    window: Option<pty::WindowSync>,
-}
-
-#[derive(Debug)]
-enum Started {
-    /// Started by this process (see [`local`]).
-    Local(Box<local::LocalSandbox>),
-    /// Started by a re-executed launcher, which relays events over a socket.
-    Launcher {
-        child: Child,
-        events: BufReader<UnixStream>,
-        /// What the launcher reported once the command started.
-        report: Option<Box<SandboxReport>>,
-    },
-}
-
 /// This process's `/proc/self/stat` when a sandbox can be started from it: it must have
 /// one thread, and `MYCELIUM_LAUNCHER=1` (which asks for the re-executed launcher every
 /// time) must not be set.
@@ -232,11 +262,7 @@ pub fn launch_with_fds(
     if let Some(stat) = can_start_here() {
         let raw: Vec<i32> = passed.iter().map(AsRawFd::as_raw_fd).collect();
         return local::start(plan, [stdin, stdout, stderr], &raw, stat.areas)
-            .map(|s| RunningSandbox {
-                inner: Started::Local(Box::new(s)),
-                timeout: plan.timeout,
-                window: None,
-            })
+            .map(RunningSandbox::local)
             .map_err(probe::classify_failure);
     }
     spawn_launcher(plan, [stdin, stdout, stderr], passed)
@@ -254,233 +280,21 @@ fn spawn_launcher(
             source: Some(e),
         }
     };
-    let stdio = |i: Io| match i {
-        Io::Inherit => Ok(Stdio::inherit()),
-        Io::Piped => Ok(Stdio::piped()),
-        Io::Fd(fd) => fd.try_clone().map(Stdio::from),
-    };
-    let [stdin, stdout, stderr] = io;
+    let (theirs_io, ours_io) = handle::launcher_stdio(io)?;
+    let [stdin, stdout, stderr] = theirs_io.map(|fd| fd.map_or_else(Stdio::inherit, Stdio::from));
     let (ours, theirs) = UnixStream::pair().map_err(err("socketpair"))?;
     let mut cmd = Command::new("/proc/self/exe");
     cmd.arg(protocol::LAUNCHER_ARG)
         .env_clear()
-        .stdin(stdio(stdin).map_err(err("dup terminal"))?)
-        .stdout(stdio(stdout).map_err(err("dup terminal"))?)
-        .stderr(stdio(stderr).map_err(err("dup terminal"))?);
+        .stdin(stdin)
+        .stdout(stdout)
+        .stderr(stderr);
     let theirs = OwnedFd::from(theirs);
     let mut fds: Vec<(&OwnedFd, i32)> = vec![(&theirs, protocol::LAUNCHER_FD)];
     fds.extend(passed.iter().zip(protocol::FIRST_PASSED_FD..));
     let child = sys::spawn_with_fds(&mut cmd, &fds).map_err(err("spawn launcher"))?;
-    drop(theirs);
-    let json = serde_json::to_vec(plan).map_err(|e| IsolationError::Launcher {
-        what: format!("encode plan: {e}"),
-        source: None,
-    })?;
-    let mut w = &ours;
-    w.write_all(&json).map_err(err("send plan"))?;
-    ours.shutdown(std::net::Shutdown::Write)
-        .map_err(err("send plan"))?;
-    Ok(RunningSandbox {
-        inner: Started::Launcher {
-            child,
-            events: BufReader::new(ours),
-            report: None,
-        },
-        timeout: plan.timeout,
-        window: None,
-    })
-}
-
-impl RunningSandbox {
-    /// The read end of the sandbox's standard output, when it was created as a pipe.
-    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
-        match &mut self.inner {
-            Started::Local(s) => s.pipes[1].take().map(Into::into),
-            Started::Launcher { child, .. } => child.stdout.take(),
-        }
-    }
-
-    /// The read end of the sandbox's standard error, when it was created as a pipe.
-    pub fn take_stderr(&mut self) -> Option<std::process::ChildStderr> {
-        match &mut self.inner {
-            Started::Local(s) => s.pipes[2].take().map(Into::into),
-            Started::Launcher { child, .. } => child.stderr.take(),
-        }
-    }
-
-    /// The write end of the sandbox's standard input, when it was created as a pipe.
-    pub fn take_stdin(&mut self) -> Option<std::process::ChildStdin> {
-        match &mut self.inner {
-            Started::Local(s) => s.pipes[0].take().map(Into::into),
-            Started::Launcher { child, .. } => child.stdin.take(),
-        }
-    }
-
-    /// Copy the caller's window size to the sandbox's own terminal on every `SIGWINCH`
-    /// (instead of forwarding the signal: the terminal's kernel signals the agent).
-    pub fn set_window_sync(&mut self, sync: pty::WindowSync) {
-        match &mut self.inner {
-            Started::Local(s) => s.window = Some(sync),
-            Started::Launcher { .. } => self.window = Some(sync),
-        }
-    }
-
-    /// Whether this process started the sandbox itself (rather than through the launcher).
-    #[must_use]
-    pub fn started_here(&self) -> bool {
-        matches!(self.inner, Started::Local(_))
-    }
-
-    /// Wait until the command has started, or say why it did not.
-    ///
-    /// # Errors
-    /// [`IsolationError::Setup`], [`IsolationError::Exec`] or a diagnosed
-    /// [`IsolationError::Unsupported`] when the sandbox could not be built.
-    pub fn wait_started(&mut self) -> Result<(), IsolationError> {
-        let (child, events, stored) = match &mut self.inner {
-            Started::Local(s) => return s.wait_started().map_err(probe::classify_failure),
-            Started::Launcher {
-                child,
-                events,
-                report,
-            } => (child, events, report),
-        };
-        match next_event(events)? {
-            Some(LauncherEvent::Started { report }) => {
-                *stored = Some(report);
-                Ok(())
-            }
-            Some(LauncherEvent::Failed { failure }) => {
-                let _ = child.wait();
-                Err(probe::classify_failure(failure))
-            }
-            Some(LauncherEvent::Exited { .. }) | None => {
-                let status = child.wait().ok();
-                Err(IsolationError::Launcher {
-                    what: format!("ended before the command started ({status:?})"),
-                    source: None,
-                })
-            }
-        }
-    }
-
-    /// What was applied: the layers of the sandbox `plan` (the plan it was launched with)
-    /// describes. Written on demand, so that a caller who does not ask pays nothing for it.
-    #[must_use]
-    pub fn report(&self, plan: &SandboxPlan) -> SandboxReport {
-        match &self.inner {
-            Started::Local(s) => s.report(plan),
-            Started::Launcher { report, .. } => report
-                .as_deref()
-                .cloned()
-                .unwrap_or_else(|| report::for_plan(plan, "", "")),
-        }
-    }
-
-    /// Wait for the command to end; its exit code (128+N for signal N) and whether it ran
-    /// out of time (`[agent] timeout`, enforced while waiting). It returns once no process
-    /// of the sandbox runs any more; the kernel may still be tearing its namespaces down.
-    ///
-    /// # Errors
-    /// [`IsolationError::Launcher`] when the launcher died without reporting.
-    pub fn wait(self) -> Result<SandboxExit, IsolationError> {
-        let timeout = self.timeout;
-        let (mut child, mut events) = match self.inner {
-            Started::Local(s) => return Ok(s.wait()),
-            Started::Launcher { child, events, .. } => (child, events),
-        };
-        let code = loop {
-            match next_event(&mut events)? {
-                Some(LauncherEvent::Exited { code, timed_out }) => {
-                    break Some(SandboxExit {
-                        code,
-                        timed_out: timeout.filter(|_| timed_out),
-                    });
-                }
-                Some(_) => {}
-                None => break None,
-            }
-        };
-        let status = child.wait().map_err(|e| IsolationError::Launcher {
-            what: "wait".into(),
-            source: Some(e),
-        })?;
-        code.ok_or_else(|| IsolationError::Launcher {
-            what: format!("ended without reporting an exit code ({status})"),
-            source: None,
-        })
-    }
-
-    /// Like [`RunningSandbox::wait`], passing the signals `forwarder` took on to the
-    /// sandbox meanwhile.
-    ///
-    /// # Errors
-    /// As [`RunningSandbox::wait`].
-    pub fn wait_forwarding_signals(
-        self,
-        forwarder: &SignalForwarder,
-    ) -> Result<SandboxExit, IsolationError> {
-        let (launcher, events) = match &self.inner {
-            // The sandbox's own signal descriptor takes the forwarded signals (they are
-            // blocked in this process) and passes them to pid 1.
-            Started::Local(_) => return self.wait(),
-            Started::Launcher { child, events, .. } => (Pid::from_raw(child.id() as i32), events),
-        };
-        // An event already buffered would never wake poll on the socket.
-        while events.buffer().is_empty() {
-            let mut fds = [
-                PollFd::new(events.get_ref().as_fd(), PollFlags::POLLIN),
-                PollFd::new(forwarder.fd.as_fd(), PollFlags::POLLIN),
-            ];
-            match poll(&mut fds, PollTimeout::NONE) {
-                Err(Errno::EINTR) => continue,
-                Err(_) => break,
-                Ok(_) => {}
-            }
-            if fds[1]
-                .revents()
-                .is_some_and(|r| r.contains(PollFlags::POLLIN))
-            {
-                while let Ok(Some(info)) = forwarder.fd.read_signal() {
-                    match (&self.window, Signal::try_from(info.ssi_signo as i32)) {
-                        (Some(w), Ok(Signal::SIGWINCH)) => w.sync(),
-                        (_, Ok(sig)) => {
-                            let _ = kill(launcher, sig);
-                        }
-                        (_, Err(_)) => {}
-                    }
-                }
-            }
-            if fds[0].revents().is_some_and(|r| !r.is_empty()) {
-                break;
-            }
-        }
-        self.wait()
-    }
-}
-
-/// The launcher's next event, or `None` when it closed its channel.
-fn next_event(events: &mut BufReader<UnixStream>) -> Result<Option<LauncherEvent>, IsolationError> {
-    let mut line = String::new();
-    loop {
-        match events.read_line(&mut line) {
-            Ok(0) => return Ok(None),
-            Ok(_) => break,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                return Err(IsolationError::Launcher {
-                    what: "read event".into(),
-                    source: Some(e),
-                });
-            }
-        }
-    }
-    serde_json::from_str(&line)
-        .map(Some)
-        .map_err(|e| IsolationError::Launcher {
-            what: format!("bad event {line:?}: {e}"),
-            source: None,
-        })
+    drop((theirs, cmd));
+    RunningSandbox::launcher(Some(child), ours, ours_io, plan)
 }
 
 /// Takes the forwarded signals (`SIGINT`, `SIGTERM`, `SIGHUP`, `SIGQUIT`, `SIGUSR1`,

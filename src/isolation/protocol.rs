@@ -1,7 +1,9 @@
 //! What crosses the pipes between the caller, the launcher and the sandbox's pid 1.
 //!
-//! The caller sends one [`super::SandboxPlan`] as JSON and closes its end; the launcher answers
-//! with JSON lines of [`LauncherEvent`]. Inside, a failed setup step is reported as a
+//! The caller sends one [`super::SandboxPlan`] as JSON, preceded by its length (eight
+//! bytes, little-endian); the launcher answers with JSON lines of [`LauncherEvent`]. After
+//! the plan the caller may send one-byte requests (stop gracefully, stop now); the end of
+//! the channel, when the caller exits or drops its handle, stops the sandbox too. Inside, a failed setup step is reported as a
 //! [`SetupFailure`] on a close-on-exec pipe; end-of-file on that pipe means `execve`
 //! succeeded.
 
@@ -17,6 +19,9 @@ pub const FIRST_PASSED_FD: i32 = 4;
 
 /// The first argument that turns the binary into the launcher.
 pub const LAUNCHER_ARG: &str = "__mycelium_launcher";
+
+/// The longest plan a launcher accepts (a task passed in the environment is part of it).
+pub const MAX_PLAN_BYTES: u64 = 64 << 20;
 
 /// A setup step that failed inside the sandbox (or in the launcher).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -51,18 +56,17 @@ pub enum LauncherEvent {
     Started {
         /// The layers applied.
         report: Box<SandboxReport>,
+        /// pid 1 of the sandbox, in the launcher's pid namespace.
+        init_pid: i32,
     },
     /// Setup failed; nothing of the command ran.
     Failed {
         /// What failed.
         failure: SetupFailure,
     },
-    /// The command ended: its exit code, or 128+N for signal N.
+    /// The sandbox ended.
     Exited {
-        /// The code.
-        code: i32,
-        /// The command was stopped because it ran past `[agent] timeout`.
-        #[serde(default)]
-        timed_out: bool,
+        /// How.
+        status: super::SandboxStatus,
     },
 }

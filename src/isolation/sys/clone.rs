@@ -53,6 +53,23 @@ pub fn exit_immediately(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// A process descriptor for `pid` (`pidfd_open(2)`, Linux 5.3), close-on-exec: pollable,
+/// readable once the process has exited, and never confused with a later process that
+/// reuses the number.
+///
+/// # Errors
+/// `ESRCH` when no such process exists, `ENOSYS` on older kernels.
+pub fn pidfd_open(pid: Pid) -> Result<std::os::fd::OwnedFd, SysError> {
+    // SAFETY: pidfd_open takes a pid and flags (0: close-on-exec is implied) and reads no
+    // memory.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    if fd < 0 {
+        return Err(SysError::last("pidfd_open", pid.to_string()));
+    }
+    // SAFETY: the kernel just returned this new descriptor to us; nothing else owns it.
+    Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) })
+}
+
 /// Become uid and gid 65534 (`nobody`), real, effective and saved, with no supplementary
 /// groups. For probes run as root in a throw-away child.
 ///

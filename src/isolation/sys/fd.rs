@@ -1,6 +1,6 @@
 //! File-descriptor hygiene and handing descriptors to a child process.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 
@@ -197,4 +197,62 @@ pub fn null_stdio() -> Result<(), SysError> {
         }
     }
     Ok(())
+}
+
+/// The most descriptors [`recv_with_fds`] takes from one message.
+pub const MAX_RECEIVED_FDS: usize = MAX_PASSED_FDS + 8;
+
+/// Receive one message of at most `buf.len()` bytes on `sock` with the descriptors it
+/// carries (`SCM_RIGHTS`), each close-on-exec and owned by the caller. A message carrying
+/// more than [`MAX_RECEIVED_FDS`] descriptors, or cut short, is refused (its descriptors
+/// are closed).
+///
+/// # Errors
+/// The kernel's answer to `recvmsg`; `EMSGSIZE` for a truncated message or too many
+/// descriptors.
+pub fn recv_with_fds(
+    sock: BorrowedFd<'_>,
+    buf: &mut [u8],
+) -> Result<(usize, Vec<OwnedFd>), SysError> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; MAX_RECEIVED_FDS]);
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(|errno| SysError {
+        call: "recvmsg",
+        arg: String::new(),
+        errno,
+    })?;
+    let mut fds = Vec::new();
+    for cmsg in msg.cmsgs().map_err(|errno| SysError {
+        call: "recvmsg",
+        arg: "control messages".into(),
+        errno,
+    })? {
+        if let ControlMessageOwned::ScmRights(raw) = cmsg {
+            for fd in raw {
+                // SAFETY: SCM_RIGHTS just installed this descriptor in our table for this
+                // message; nothing else in the process knows its number, so it is owned
+                // once, here.
+                fds.push(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+            }
+        }
+    }
+    let truncated = msg
+        .flags
+        .intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC);
+    let n = msg.bytes;
+    if truncated || fds.len() > MAX_RECEIVED_FDS {
+        return Err(SysError {
+            call: "recvmsg",
+            arg: "message".into(),
+            errno: nix::errno::Errno::EMSGSIZE,
+        });
+    }
+    Ok((n, fds))
 }

@@ -21,11 +21,11 @@ mod pty;
 mod signal;
 
 pub use caps::drop_all_capabilities;
-pub use clone::{CloneResult, clone_process, drop_to_nobody, exit_immediately};
+pub use clone::{CloneResult, clone_process, drop_to_nobody, exit_immediately, pidfd_open};
 pub use env::{StringAreas, wipe_arguments_and_environment};
 pub use fd::{
     MAX_PASSED_FDS, adopt_inherited_fd, arrange_fds, close_fd_range, close_fds_from, null_stdio,
-    spawn_with_fds,
+    recv_with_fds, spawn_with_fds,
 };
 pub(crate) use keyring::join_session_keyring;
 pub use net::bring_loopback_up;

@@ -4,6 +4,7 @@
 mod env;
 mod exit;
 mod fs;
+mod handle;
 mod net;
 mod procs;
 mod signals;
@@ -113,6 +114,38 @@ pub fn out(o: &Output) -> String {
 
 pub fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A `sleep` argument of about 1000 s that no other process on the host has: the tag
+/// makes it unique to this test and this run, so it can be looked for in `/proc`.
+pub fn marker(tag: u32) -> String {
+    format!("1000.{}{tag}", std::process::id())
+}
+
+/// Host processes whose command line holds `marker`.
+pub fn processes_with(marker: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker))
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Wait, up to a minute, until `done` holds; whether it did.
+pub fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    done()
 }
 
 /// Skip the test (returning early) unless the sandbox can run here.

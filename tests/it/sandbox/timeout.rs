@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 
 use pretty_assertions::assert_eq;
 
-use super::{Fixture, err, exec_cmd, out, policy_body};
+use super::{Fixture, err, eventually, exec_cmd, marker, out, policy_body, processes_with};
 use crate::common::bin;
 use crate::gate;
 
@@ -35,26 +35,6 @@ fn timeout_policy(fx: &Fixture, timeout: &str, command: &[&str]) -> PathBuf {
             policy_body("", "")
         ),
     )
-}
-
-/// A `sleep` argument of about 1000 s that no other process on the host has: the tag
-/// makes it unique to this test and this run, so it can be looked for in `/proc`.
-fn marker(tag: u32) -> String {
-    format!("1000.{}{tag}", std::process::id())
-}
-
-/// Host processes whose command line holds `marker`.
-fn processes_with(marker: &str) -> Vec<String> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
-        .filter(|e| {
-            std::fs::read(e.path().join("cmdline"))
-                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker))
-        })
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect()
 }
 
 /// Positive twin of the "nothing left" checks: a process holding `marker` is found. It is
@@ -171,18 +151,6 @@ fn run_keeps_the_exit_code_of_an_agent_that_ends_in_time() {
         (o.status.code(), out(&o), err(&o)),
         (Some(7), "done\n".to_string(), String::new())
     );
-}
-
-/// Wait, up to the escape suite's deadline, until `done` holds; whether it did.
-fn eventually(mut done: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while std::time::Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    done()
 }
 
 /// Killing mycelium (SIGKILL: nothing of it can clean up) ends every process of its sandbox,
