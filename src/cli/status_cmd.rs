@@ -66,7 +66,7 @@ fn human(r: &WorkflowRecord) -> String {
         let _ = writeln!(out, "{label:<11} {value}");
     }
     if let Some(result) = r.result.as_deref().filter(|t| !t.is_empty()) {
-        let _ = writeln!(out, "\nresult (sanitized tail):\n{result}");
+        let _ = write!(out, "\nresult (sanitized tail):\n{result}");
         if !result.ends_with('\n') {
             out.push('\n');
         }
