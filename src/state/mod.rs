@@ -12,6 +12,7 @@
 //! short round trip (one SQLite transaction, one Redis `EVAL` or `MULTI`/`EXEC`), and the
 //! tokio `ProcessManager` calls it through `spawn_blocking`; see docs/architecture.md.
 
+pub mod audit;
 pub mod config;
 pub mod follow;
 pub mod keys;
