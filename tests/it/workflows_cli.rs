@@ -150,7 +150,7 @@ fn no_workflow(id: &str) -> String {
     format!("mycelium: error: no workflow {id} (unknown, or removed after its retention)\n")
 }
 
-pub fn status_shows_every_field_as_text_and_json(w: &World) {
+fn status_shows_every_field_as_text_and_json(w: &World) {
     let store = w.store();
     let id = ended(&*store, "echo", WorkflowStatus::Failed, 3);
     let r = get(&*store, id);
@@ -238,7 +238,7 @@ redactions  none
     assert_eq!(got["exit_code"], serde_json::Value::Null);
 }
 
-pub fn workflows_lists_newest_first_with_status_and_limit(w: &World) {
+fn workflows_lists_newest_first_with_status_and_limit(w: &World) {
     let store = w.store();
     let a = ended(&*store, "alpha", WorkflowStatus::Completed, 0);
     let b = ended(&*store, "a-longer-name", WorkflowStatus::Failed, 3);
@@ -317,7 +317,7 @@ pub fn workflows_lists_newest_first_with_status_and_limit(w: &World) {
     );
 }
 
-pub fn logs_print_the_stored_output_exactly(w: &World) {
+fn logs_print_the_stored_output_exactly(w: &World) {
     let store = w.store();
     let id = running(&*store, "talker");
     // Several chunks, a multi-byte character, and more than one page (64 KiB) in all.
@@ -346,7 +346,7 @@ pub fn logs_print_the_stored_output_exactly(w: &World) {
     assert_eq!(outcome_of(&o), (Some(0), String::new(), String::new()));
 }
 
-pub fn logs_say_how_much_the_output_cap_dropped(w: &World) {
+fn logs_say_how_much_the_output_cap_dropped(w: &World) {
     w.config_toml("[state]\noutput_max_chunks = 2\n");
     let store = w.store();
     let id = running(&*store, "flood");
@@ -444,7 +444,7 @@ impl Follower {
     }
 }
 
-pub fn logs_follow_prints_new_output_until_the_workflow_ends(w: &World) {
+fn logs_follow_prints_new_output_until_the_workflow_ends(w: &World) {
     let store = w.store();
     let id = running(&*store, "slow");
     store.append_output(id, "before\n").unwrap();
@@ -472,7 +472,7 @@ pub fn logs_follow_prints_new_output_until_the_workflow_ends(w: &World) {
     assert_eq!(outcome_of(&o), (Some(0), String::new(), String::new()));
 }
 
-pub fn cancel_asks_the_owner_and_an_ended_workflow_says_so(w: &World) {
+fn cancel_asks_the_owner_and_an_ended_workflow_says_so(w: &World) {
     let store = w.store();
     let id = running(&*store, "busy");
     assert!(!get(&*store, id).cancel_requested);
@@ -510,7 +510,7 @@ pub fn cancel_asks_the_owner_and_an_ended_workflow_says_so(w: &World) {
     assert_eq!(r.status, WorkflowStatus::TimedOut);
 }
 
-pub fn unknown_ids_fail_and_malformed_ids_are_usage_errors(w: &World) {
+fn unknown_ids_fail_and_malformed_ids_are_usage_errors(w: &World) {
     let store = w.store();
     // Twin: a known id is accepted by every command.
     let known = ended(&*store, "known", WorkflowStatus::Completed, 0).to_string();
