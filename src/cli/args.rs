@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use super::exit::HELP;
+use crate::state::{WorkflowId, WorkflowStatus};
 
 /// Run untrusted programs and agents confined by a policy (namespaces, a private root,
 /// Landlock, seccomp, no capabilities, a scrubbed environment), with consent tied to the
@@ -21,6 +22,18 @@ pub struct Cli {
     /// followed only when root alone could have placed it.
     #[arg(long, global = true, env = "MYCELIUM_POLICIES", value_name = "DIR")]
     pub policies: Option<PathBuf>,
+    /// The Redis server that keeps workflow state, e.g. redis://:PASSWORD@127.0.0.1:6379/0
+    /// (plain redis:// or redis+unix://). Wins over state.redis_url in
+    /// $MYCELIUM_HOME/config.toml; an empty value counts as unset. Without any, workflows
+    /// are kept in $MYCELIUM_HOME/state.db (SQLite). The password is never printed.
+    #[arg(
+        long,
+        global = true,
+        env = "MYCELIUM_REDIS_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub redis: Option<String>,
 }
 
 /// Top-level commands.
@@ -64,6 +77,75 @@ pub enum Command {
     /// complete, however long the pause.
     #[command(after_help = HELP)]
     Sanitize(SanitizeArgs),
+    /// Show one workflow: its agent, status, risk, times, exit code, error, whether output
+    /// was dropped, redactions per rule, and the sanitized tail of its output.
+    ///
+    /// Exit 1 when no workflow has this id (it never existed here, or it ended longer ago
+    /// than state.retention and was removed).
+    #[command(after_help = HELP)]
+    Status(StatusArgs),
+    /// List workflows, newest first: id, agent, status, creation time and exit code.
+    #[command(after_help = HELP)]
+    Workflows(WorkflowsArgs),
+    /// Print a workflow's output as stored: sanitized, from its beginning.
+    ///
+    /// When the output cap (state.output_max_chunks) dropped part of it, standard error says
+    /// how many bytes are missing. With --follow, keep printing new output as it is stored
+    /// until the workflow ends, then exit 0; Ctrl-C stops following at any time.
+    #[command(after_help = HELP)]
+    Logs(LogsArgs),
+    /// Ask a pending or running workflow to stop; it ends as `cancelled`.
+    ///
+    /// Works from any process that reaches the same store: the process running the
+    /// workflow sees the request and stops its sandbox. A workflow that has already ended
+    /// is left as it is (exit 0 in both cases; exit 1 when no workflow has this id).
+    #[command(after_help = HELP)]
+    Cancel(CancelArgs),
+}
+
+/// Arguments of `status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The workflow id (32 lowercase hexadecimal digits).
+    #[arg(value_name = "ID")]
+    pub id: WorkflowId,
+    /// Print one JSON object (times as RFC 3339 UTC, absent values as null) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `workflows`.
+#[derive(Debug, Args)]
+pub struct WorkflowsArgs {
+    /// Only workflows with this status: pending, running, completed, failed, cancelled or
+    /// timed_out.
+    #[arg(long, value_name = "STATUS", value_parser = WorkflowStatus::parse)]
+    pub status: Option<WorkflowStatus>,
+    /// At most this many (the newest).
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
+    /// Print one JSON array of the objects `status --json` prints instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The workflow id (32 lowercase hexadecimal digits).
+    #[arg(value_name = "ID")]
+    pub id: WorkflowId,
+    /// Keep printing new output until the workflow ends.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+}
+
+/// Arguments of `cancel`.
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// The workflow id (32 lowercase hexadecimal digits).
+    #[arg(value_name = "ID")]
+    pub id: WorkflowId,
 }
 
 /// Arguments of `exec`.

@@ -7,13 +7,17 @@
 
 mod agents_cmd;
 mod args;
+mod cancel_cmd;
 mod consent_cmd;
 mod doctor_cmd;
 mod exec_cmd;
 pub mod exit;
+mod logs_cmd;
 mod policy_cmd;
 mod run_cmd;
 mod sanitize_cmd;
+mod status_cmd;
+mod workflows_cmd;
 
 use clap::Parser;
 
@@ -35,6 +39,7 @@ pub fn run() -> i32 {
         }
     };
     let policies = cli.policies.as_deref();
+    let redis = cli.redis.as_deref();
     let result = match cli.command {
         Command::Exec(args) => exec_cmd::run(args, policies),
         Command::Run(args) => run_cmd::run(args, policies),
@@ -43,6 +48,10 @@ pub fn run() -> i32 {
         Command::Agents(args) => agents_cmd::run(&args, policies),
         Command::Consent(cmd) => consent_cmd::run(cmd, policies),
         Command::Sanitize(args) => sanitize_cmd::run(&args),
+        Command::Status(args) => status_cmd::run(&args, redis),
+        Command::Workflows(args) => workflows_cmd::run(&args, redis),
+        Command::Logs(args) => logs_cmd::run(&args, redis),
+        Command::Cancel(args) => cancel_cmd::run(&args, redis),
     };
     match result {
         Ok(code) => code,
@@ -101,4 +110,38 @@ pub(crate) fn load_options(policies: Option<&std::path::Path>) -> crate::policy:
         home: caller_home(),
         protected,
     }
+}
+
+/// The workflow store this command line is configured for: `--redis URL` (clap also fills
+/// it from `MYCELIUM_REDIS_URL`), else `MYCELIUM_REDIS_URL`, else `state.redis_url` in
+/// `$MYCELIUM_HOME/config.toml`, else SQLite in `$MYCELIUM_HOME/state.db`. An empty value
+/// counts as unset. Errors name a Redis server only with its password redacted.
+pub(crate) fn open_store(
+    redis: Option<&str>,
+) -> anyhow::Result<Box<dyn crate::state::WorkflowStore>> {
+    // Read again even though clap already read it: `--redis ''` must fall back to it.
+    let env = std::env::var("MYCELIUM_REDIS_URL").ok();
+    let config = crate::state::StoreConfig::resolve(&mycelium_home(), redis, env.as_deref())?;
+    Ok(crate::state::open_store(&config)?)
+}
+
+/// The error for an id no workflow has.
+pub(crate) fn no_workflow(id: crate::state::WorkflowId) -> anyhow::Error {
+    anyhow::anyhow!("no workflow {id} (unknown, or removed after its retention)")
+}
+
+/// A store error as the command line reports it: an unknown workflow in plain words.
+pub(crate) fn state_error(e: crate::state::StateError) -> anyhow::Error {
+    match e {
+        crate::state::StateError::NotFound(id) => no_workflow(id),
+        other => other.into(),
+    }
+}
+
+/// The record of `id`, or [`no_workflow`].
+pub(crate) fn get_workflow(
+    store: &dyn crate::state::WorkflowStore,
+    id: crate::state::WorkflowId,
+) -> anyhow::Result<crate::state::WorkflowRecord> {
+    store.get(id)?.ok_or_else(|| no_workflow(id))
 }

@@ -12,10 +12,13 @@
 //! short round trip (one SQLite transaction, one Redis `EVAL` or `MULTI`/`EXEC`), and the
 //! tokio `ProcessManager` calls it through `spawn_blocking`; see docs/architecture.md.
 
+pub mod audit;
 pub mod config;
+pub mod follow;
 pub mod keys;
 pub mod redis;
 pub mod sqlite;
+pub mod view;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -28,6 +31,8 @@ use jiff::Timestamp;
 use crate::policy::RiskLevel;
 
 pub use config::{Backend, RedisUrl, StoreConfig, redact_url};
+pub use follow::{OutputCursor, OutputPiece, follow_output};
+pub use view::WorkflowView;
 
 /// How long finished workflows are kept when `state.retention` is not set: 7 days.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 86_400);

@@ -13,4 +13,5 @@ mod run;
 mod sandbox;
 mod sanitize_cli;
 mod state;
+mod workflows_cli;
 mod workspace;

@@ -1,0 +1,64 @@
+//! `mycelium logs ID [-f]`: a workflow's stored, sanitized output, optionally followed
+//! until the workflow ends.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::args::LogsArgs;
+use super::{exit, get_workflow, open_store, state_error};
+use crate::state::{OutputCursor, OutputPiece, follow_output};
+
+/// How often a follower reads the store when no event wakes it (output publishes none).
+const POLL: Duration = Duration::from_millis(250);
+
+/// Why printing stopped.
+enum Stop {
+    /// A store error.
+    Failed(anyhow::Error),
+    /// Standard output was closed (`logs ID | head`): not an error.
+    Closed,
+}
+
+impl From<crate::state::StateError> for Stop {
+    fn from(e: crate::state::StateError) -> Self {
+        Stop::Failed(state_error(e))
+    }
+}
+
+pub(super) fn run(args: &LogsArgs, redis: Option<&str>) -> Result<i32> {
+    let store = open_store(redis)?;
+    // Checked first, so an unknown id is reported as such before anything is printed.
+    get_workflow(&*store, args.id)?;
+    let mut stdout = std::io::stdout().lock();
+    let mut print = |piece: OutputPiece<'_>| -> Result<(), Stop> {
+        let written = match piece {
+            OutputPiece::Text(text) => stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush()),
+            OutputPiece::Dropped(n) => {
+                // Flushed first, so on a terminal the note sits where the gap is.
+                let flushed = stdout.flush();
+                eprintln!("mycelium: {n} bytes dropped by the output cap");
+                flushed
+            }
+        };
+        match written {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Stop::Closed),
+            Err(e) => Err(Stop::Failed(
+                anyhow::Error::new(e).context("cannot write to standard output"),
+            )),
+        }
+    };
+    let outcome = if args.follow {
+        follow_output(&*store, args.id, POLL, &mut print).map(|_| ())
+    } else {
+        OutputCursor::new(args.id).drain(&*store, &mut print)
+    };
+    match outcome {
+        Ok(()) | Err(Stop::Closed) => Ok(exit::OK),
+        Err(Stop::Failed(e)) => Err(e),
+    }
+}
