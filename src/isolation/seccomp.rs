@@ -292,6 +292,9 @@ pub const UNACCOUNTED_MEMORY_CALLS: &[(&str, &str)] = &[
     ("shmget", "System V segments outlive every mapping and are not in any address space"),
     ("msgget", "System V message queues hold up to msgmnb bytes each, 32000 queues per namespace"),
     ("semget", "System V semaphore sets are kernel memory, up to 32000 sets of 32000 each"),
+    ("vmsplice", "a pipe keeps the spliced pages (a whole huge page each) after munmap"),
+    ("splice", "a pipe keeps file pages, also of files unlinked from a size-limited tmpfs"),
+    ("sendfile", "into a pipe it is splice: the pipe keeps the file's pages"),
 ];
 
 /// Whether memory the agent could hold outside its address space is bounded by something

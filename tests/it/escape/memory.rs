@@ -82,6 +82,35 @@ fn memfd_works_when_no_memory_limit_is_set() {
     }
 }
 
+/// The red team's variant: pages put into a pipe without a copy (`vmsplice` of a huge page,
+/// `splice`/`sendfile` of an unlinked tmpfs file's pages) stay allocated, counted by no
+/// rlimit. Without a cgroup each call is refused under `memory`; with one, the cgroup
+/// counts the pages, so the calls stay.
+#[test]
+fn pipes_cannot_hold_pages_outside_the_memory_limit() {
+    let probe = escape_gate!("pipes_cannot_hold_pages_outside_the_memory_limit");
+    // Two fixtures: both policies are written under the same file name.
+    let (fx, fx_limited) = (Fixture::new(), Fixture::new());
+    let unlimited = default_policy(&fx, probe, &[], "");
+    let limited = default_policy(&fx_limited, probe, &[], LIMIT);
+    for how in ["vmsplice", "splice", "sendfile"] {
+        // Positive twins: the call works unconfined, and confined without `memory`.
+        assert_succeeded(how, &unconfined(probe, &["pipe_pages", how]));
+        assert_eq!(
+            confined(&unlimited, probe, &["pipe_pages", how]),
+            Outcome::Succeeded,
+            "{how} without a memory limit"
+        );
+        let o = confined(&limited, probe, &["pipe_pages", how]);
+        match enforcement() {
+            UnaccountedMemory::Allowed => assert_eq!(o, Outcome::Succeeded, "{how}"),
+            UnaccountedMemory::Refused => {
+                assert_refused(&format!("{how} under memory = 64M"), &o, &["EPERM"]);
+            }
+        }
+    }
+}
+
 #[test]
 fn report_explain_and_doctor_name_the_memory_mechanism() {
     let probe = escape_gate!("report_explain_and_doctor_name_the_memory_mechanism");

@@ -27,6 +27,7 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -642,6 +643,39 @@ static int do_socketpair(const char *f, const char *t) {
     return outcome(socketpair(atoi(f), atoi(t) | SOCK_CLOEXEC, 0, sv));
 }
 
+/* `pipe_pages HOW`: put one page into a pipe without copying it, as an agent holding memory
+ * in pipes would (the pipe keeps a reference to the page, which stays allocated after the
+ * agent lets go of it: with a transparent huge page behind it, a whole 2 MiB block per pipe
+ * slot). HOW is `vmsplice` (a page of this process's memory), `splice` or `sendfile` (a
+ * page of a file in /tmp, unlinked first, so tmpfs stops counting it). */
+static int do_pipe_pages(const char *how) {
+    static char page[4096] __attribute__((aligned(4096)));
+    int p[2];
+    if (pipe(p) == -1)
+        return error("pipe");
+    memset(page, 0x70, sizeof page);
+    if (!strcmp(how, "vmsplice")) {
+        struct iovec iov = {page, sizeof page};
+        return outcome(vmsplice(p[1], &iov, 1, SPLICE_F_NONBLOCK));
+    }
+    char name[] = "/tmp/mycelium-pipe-pages-XXXXXX";
+    int fd = mkstemp(name);
+    if (fd == -1)
+        return error("mkstemp");
+    unlink(name);
+    if (write(fd, page, sizeof page) != (ssize_t)sizeof page)
+        return error("write");
+    if (!strcmp(how, "splice")) {
+        loff_t off = 0;
+        return outcome(splice(fd, &off, p[1], NULL, sizeof page, SPLICE_F_NONBLOCK));
+    }
+    if (!strcmp(how, "sendfile")) {
+        off_t off = 0;
+        return outcome(sendfile(p[1], fd, &off, sizeof page));
+    }
+    return error("pipe_pages: vmsplice, splice or sendfile");
+}
+
 /* ---- end of the issue 10 block ---- */
 
 /* ---- The terminal on the standard streams (tty.rs) ---- */
@@ -723,6 +757,7 @@ int main(int argc, char **argv) {
     if (!strcmp(m, "pair_reach")) return need(argc, 4) + do_pair_reach(argv[2], argv[3]);
     if (!strcmp(m, "pair_stream")) return do_pair_stream();
     if (!strcmp(m, "memfd") || !strcmp(m, "shm")) return need(argc, 3) + do_hold(m, argv[2]);
+    if (!strcmp(m, "pipe_pages")) return need(argc, 3) + do_pipe_pages(argv[2]);
     if (!strcmp(m, "socket")) return need(argc, 5) + do_socket(argv[2], argv[3], argv[4]);
     if (!strcmp(m, "socketpair")) return need(argc, 4) + do_socketpair(argv[2], argv[3]);
 
