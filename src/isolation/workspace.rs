@@ -12,6 +12,11 @@
 //! - a credential location ([`crate::policy::sensitive`]), inside one or containing one;
 //! - inside a hidden entry of a home (`~/.config/systemd/user`, `~/.local/bin`): the
 //!   user's configuration and start-up files;
+//! - a directory of programs that users run by name, or a directory containing one (a
+//!   directory inside one is fine: PATH lookups do not descend into it): every
+//!   absolute entry of the caller's `$PATH`, and each home's `bin` and `go/bin` (login
+//!   shells put `~/bin` on the PATH when it exists, so it counts even when the caller's
+//!   PATH lacks it, and for other users whose PATH mycelium cannot know);
 //! - a system directory or anything inside it ([`SYSTEM_TREES`]), or one of
 //!   [`SHARED_DIRS`] itself; inside `/var` only `/var/tmp/…` and `/var/home/…` (homes on
 //!   some distributions) are accepted.
@@ -39,10 +44,14 @@ pub const SHARED_DIRS: [&str; 5] = ["/tmp", "/var/tmp", "/mnt", "/media", "/srv"
 /// Subtrees of `/var` where a workspace may be.
 const VAR_ALLOWED: [&str; 2] = ["/var/tmp", "/var/home"];
 
+/// Directories inside a home whose programs the user runs by name (see the module docs).
+pub const HOME_PROGRAM_DIRS: [&str; 2] = ["bin", "go/bin"];
+
 /// Why `ws` (resolved) cannot be a workspace, or `None`. `homes` are the home directories
-/// to protect.
+/// to protect; `program_dirs` the directories of programs users run by name (the caller's
+/// `$PATH`), as written and resolved.
 #[must_use]
-pub fn refusal(ws: &Path, homes: &[PathBuf]) -> Option<String> {
+pub fn refusal(ws: &Path, homes: &[PathBuf], program_dirs: &[PathBuf]) -> Option<String> {
     if ws == Path::new("/") {
         return Some("it is the root of the host's file system".into());
     }
@@ -68,6 +77,21 @@ pub fn refusal(ws: &Path, homes: &[PathBuf]) -> Option<String> {
                 h.join(first).display()
             ));
         }
+    }
+    // A program planted where users run programs by name runs as them later.
+    let personal = homes
+        .iter()
+        .flat_map(|h| HOME_PROGRAM_DIRS.iter().map(move |d| h.join(d)));
+    if let Some(d) = program_dirs
+        .iter()
+        .cloned()
+        .chain(personal)
+        .find(|d| d.starts_with(ws))
+    {
+        return Some(format!(
+            "it is or contains {}, a directory of programs run by name (on the PATH)",
+            d.display()
+        ));
     }
     if let Some(t) = SYSTEM_TREES.iter().find(|t| ws.starts_with(t)) {
         return Some(format!("it lies in the system directory {t}"));
@@ -103,6 +127,24 @@ fn homes_to_protect(ws: &Path) -> Vec<PathBuf> {
     homes
 }
 
+/// The absolute directories of the caller's `$PATH`, as written and resolved (relative
+/// entries, which name the current directory, are left out: they are no fixed place).
+fn path_dirs() -> Vec<PathBuf> {
+    let Some(path) = std::env::var_os("PATH") else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path)
+        .filter(|d| d.is_absolute() && d != Path::new("/"))
+        .collect();
+    let resolved: Vec<PathBuf> = dirs
+        .iter()
+        .filter_map(|d| std::fs::canonicalize(d).ok())
+        .filter(|c| c != Path::new("/") && !dirs.contains(c))
+        .collect();
+    dirs.extend(resolved);
+    dirs
+}
+
 /// Refuse the resolved workspace `ws` when [`refusal`] gives a reason, unless `allow` (the
 /// `--allow-workspace` a human passed) resolves to the same directory.
 ///
@@ -115,7 +157,7 @@ pub fn check(policy: &Path, ws: &Path, allow: Option<&Path>) -> Result<(), Isola
     {
         return Ok(());
     }
-    match refusal(ws, &homes_to_protect(ws)) {
+    match refusal(ws, &homes_to_protect(ws), &path_dirs()) {
         None => Ok(()),
         Some(why) => Err(IsolationError::Plan {
             policy: policy.to_path_buf(),
@@ -158,7 +200,7 @@ mod tests {
             "/var/log",
             "/var/lib/app",
         ] {
-            assert!(refusal(Path::new(p), &homes).is_some(), "{p} accepted");
+            assert!(refusal(Path::new(p), &homes, &[]).is_some(), "{p} accepted");
         }
         for p in [
             "/var/home/u/src/project",
@@ -169,7 +211,43 @@ mod tests {
             "/srv/data/p",
             "/mnt/disk/p",
         ] {
-            assert_eq!(refusal(Path::new(p), &homes), None, "{p}");
+            assert_eq!(refusal(Path::new(p), &homes, &[]), None, "{p}");
+        }
+    }
+
+    #[test]
+    fn directories_of_programs_run_by_name_are_refused() {
+        let homes = [PathBuf::from("/srv/u")];
+        let path = [
+            PathBuf::from("/srv/tools/bin"),
+            PathBuf::from("/data/opt/node/bin"),
+        ];
+        // Each home's bin and go/bin, a PATH entry, or a directory containing one.
+        for p in [
+            "/srv/u/bin",
+            "/srv/u/go/bin",
+            "/srv/u/go",
+            "/srv/tools/bin",
+            "/srv/tools",
+            "/data/opt",
+        ] {
+            let why = refusal(Path::new(p), &homes, &path);
+            assert!(
+                why.as_deref()
+                    .is_some_and(|w| w.contains("programs run by name")),
+                "{p}: {why:?}"
+            );
+        }
+        // Twins: neighbours, and directories inside one (not on the PATH themselves).
+        for p in [
+            "/srv/u/binaries",
+            "/srv/u/src/bin",
+            "/srv/u/bin/project",
+            "/srv/tools/src",
+            "/srv/tools/bin/sub",
+            "/data/project",
+        ] {
+            assert_eq!(refusal(Path::new(p), &homes, &path), None, "{p}");
         }
     }
 }

@@ -58,13 +58,18 @@ impl World {
 
     /// `mycelium ARGS…` with HOME set to this world's home.
     fn run(&self, args: &[&str]) -> Output {
+        self.run_with_path(args, "/usr/bin:/bin")
+    }
+
+    /// [`World::run`] with the caller's `PATH` set to `path`.
+    fn run_with_path(&self, args: &[&str], path: &str) -> Output {
         Command::new(bin())
             .arg("--policies")
             .arg(self.fx.path().join("policies"))
             .args(args)
             .env_clear()
             .envs(crate::common::launcher_env())
-            .env("PATH", "/usr/bin:/bin")
+            .env("PATH", path)
             .env("HOME", self.home())
             .env("MYCELIUM_HOME", self.fx.path().join("state"))
             .current_dir(self.fx.path())
@@ -74,6 +79,11 @@ impl World {
     }
 
     fn exec(&self, ws: &Path, extra: &[&str]) -> Output {
+        self.exec_with_path(ws, extra, "/usr/bin:/bin")
+    }
+
+    /// [`World::exec`] with the caller's `PATH` set to `path`.
+    fn exec_with_path(&self, ws: &Path, extra: &[&str], path: &str) -> Output {
         let policy = self.policy();
         let mut args = vec!["exec", "--policy", policy.to_str().unwrap()];
         args.extend(["--workspace", ws.to_str().unwrap()]);
@@ -84,7 +94,7 @@ impl World {
             "-c",
             "echo planted >> authorized_keys; echo ran",
         ]);
-        self.run(&args)
+        self.run_with_path(&args, path)
     }
 }
 
@@ -188,6 +198,60 @@ fn exec_refuses_homes_credentials_and_system_directories() {
         );
     }
     assert_eq!(w.keys(), "ssh-ed25519 AAAA the-real-key\n");
+}
+
+/// The red team's variant: `-w ~/bin` let an agent plant `ls` where a login shell looks
+/// first. Every directory of programs run by name is refused, or a directory holding one:
+/// each home's `bin` and `go/bin`, every absolute entry of the caller's `PATH` (also
+/// reached through a link on it); a directory inside one is not on the PATH and is fine.
+#[test]
+fn exec_refuses_directories_of_programs_run_by_name() {
+    gate!("exec_refuses_directories_of_programs_run_by_name");
+    let w = World::new();
+    let bin_dir = w.fx.workspace("home/bin");
+    let go = w.fx.workspace("home/go");
+    w.fx.workspace("home/go/bin");
+    let tools = w.fx.workspace("tools");
+    let tools_bin = w.fx.workspace("tools/bin");
+    let via = w.fx.path().join("via");
+    std::os::unix::fs::symlink(&tools, &via).unwrap();
+    let path = format!("/usr/bin:/bin:relative/bin:{}", via.join("bin").display());
+    let why = |d: &Path| {
+        format!(
+            "it is or contains {}, a directory of programs run by name (on the PATH)",
+            d.display()
+        )
+    };
+    for (ws, dir) in [
+        (&bin_dir, bin_dir.clone()),
+        (&go, go.join("bin")),
+        (&tools_bin, tools_bin.clone()),
+        (&tools, tools_bin.clone()),
+    ] {
+        let o = w.exec_with_path(ws, &[], &path);
+        assert_eq!(
+            (o.status.code(), text(&o.stderr), text(&o.stdout)),
+            (
+                Some(125),
+                refused(&w.policy(), ws, &why(&dir)),
+                String::new()
+            ),
+            "-w {}",
+            ws.display()
+        );
+        assert!(!ws.join("authorized_keys").exists(), "{}", ws.display());
+    }
+    // Twins: inside a PATH directory, and beside one, the agent runs.
+    for ws in [w.fx.workspace("tools/bin/sub"), w.fx.workspace("tools/src")] {
+        let o = w.exec_with_path(&ws, &[], &path);
+        assert_eq!(
+            (o.status.code(), text(&o.stdout)),
+            (Some(0), "ran\n".to_string()),
+            "-w {}: {}",
+            ws.display(),
+            text(&o.stderr)
+        );
+    }
 }
 
 #[test]
