@@ -13,7 +13,8 @@
 //! 3. The launcher, single-threaded, clones into fresh user, pid, mount, network, ipc, uts
 //!    and cgroup namespaces; pid 1 inside builds a new root of only the policy's paths,
 //!    pivots into it, and starts the agent with a scrubbed environment.
-//! 4. The agent's exit status comes back through the launcher as the run's own.
+//! 4. [`process`] runs it as a workflow: the output goes through [`sanitize`] into the
+//!    [`state`] store (SQLite or Redis), the end is classified and recorded.
 //!
 //! `cli` is the command line; it only translates arguments into calls on these modules.
 #![deny(unsafe_code)]
@@ -22,6 +23,7 @@ pub mod cli;
 pub mod consent;
 pub mod isolation;
 pub mod policy;
+pub mod process;
 pub mod registry;
 pub mod sanitize;
 pub mod state;

@@ -231,6 +231,49 @@ impl RunningSandbox {
         }
     }
 
+    /// Wait at most `limit` for the sandbox to end; `None` when it still runs. Meanwhile
+    /// the timeout is enforced and, for a sandbox started here, the forwarded signals this
+    /// process receives are passed on (as [`RunningSandbox::wait`] does).
+    ///
+    /// # Errors
+    /// [`IsolationError::Launcher`] when the launcher died without reporting.
+    pub fn wait_timeout(
+        &mut self,
+        limit: std::time::Duration,
+    ) -> Result<Option<SandboxStatus>, IsolationError> {
+        let until = std::time::Instant::now() + limit;
+        loop {
+            if let Some(end) = self.try_wait()? {
+                return Ok(Some(end));
+            }
+            let now = std::time::Instant::now();
+            if now >= until {
+                return Ok(None);
+            }
+            let wake = self.next_deadline().map_or(until, |d| d.min(until));
+            // Rounded up, so the wake-up is never early (which would spin).
+            let ms = wake.saturating_duration_since(now).as_millis() + 1;
+            let timeout = PollTimeout::try_from(i32::try_from(ms).unwrap_or(i32::MAX))
+                .unwrap_or(PollTimeout::MAX);
+            let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(2);
+            if let Some(fd) = self.ready_fd() {
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
+            }
+            if let Started::Local(s) = &self.inner {
+                fds.push(PollFd::new(s.signal_fd(), PollFlags::POLLIN));
+            }
+            match poll(&mut fds, timeout) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(e) => {
+                    return Err(IsolationError::Launcher {
+                        what: "poll".into(),
+                        source: Some(e.into()),
+                    });
+                }
+            }
+        }
+    }
+
     /// Wait for the sandbox to end. It returns once no process of the sandbox runs any
     /// more; the kernel may still be tearing its namespaces down. `[agent] timeout` is
     /// enforced meanwhile (here, or by the launcher).

@@ -465,6 +465,7 @@ impl LocalSandbox {
         if let Some(end) = &self.end {
             return Some(end.clone());
         }
+        self.forward_pending_signals();
         let _ = self.enforce_timeout();
         let mut fds = [PollFd::new(self.exit.as_ref()?.as_fd(), PollFlags::POLLIN)];
         let ready = poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0);
@@ -492,6 +493,38 @@ impl LocalSandbox {
             Ok(WaitStatus::Exited(_, code)) => InitEnd::Exited(AgentEnd::Exited(code)),
             _ => InitEnd::Exited(AgentEnd::Signaled(libc::SIGKILL)),
         }
+    }
+
+    /// Pass on the forwarded signals this process has received (they are blocked, and
+    /// wait in the signal descriptor), without blocking; `SIGCHLD` is left to the wait.
+    fn forward_pending_signals(&mut self) {
+        loop {
+            let mut fds = [PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
+            if !poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0) {
+                return;
+            }
+            let Ok(Some(info)) = self.signals.read_signal() else {
+                return;
+            };
+            match Signal::try_from(info.ssi_signo as i32) {
+                Ok(Signal::SIGCHLD) | Err(_) => {}
+                Ok(Signal::SIGWINCH) if self.window.is_some() => {
+                    if let Some(w) = &self.window {
+                        w.sync();
+                    }
+                }
+                Ok(sig) => {
+                    let _ = kill(self.init, sig);
+                }
+            }
+        }
+    }
+
+    /// The descriptor the forwarded signals arrive on: readable when
+    /// [`LocalSandbox::try_wait`] has a signal to pass on.
+    #[must_use]
+    pub fn signal_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.signals.as_fd()
     }
 
     /// A descriptor that becomes readable when the sandbox has ended (pid 1's report, or
