@@ -475,6 +475,46 @@ x:x:992:992::/var/lib/x:/bin/sh
         );
     }
 
+    /// The risk of a policy with only `env` as its `[env]` table.
+    fn rated_env(env: &str) -> Risk {
+        let opts = LoadOptions {
+            home: PathBuf::from("/var/home/u"),
+            protected: vec![PathBuf::from("/nonexistent-state")],
+        };
+        let body = format!("[env]\n{env}\n");
+        let policy = Policy::from_bytes(Path::new("/p.toml"), body.into_bytes(), &opts)
+            .map_err(|e| e.diagnostics(Path::new("/p.toml")))
+            .unwrap();
+        assess_with_homes(&policy, &[])
+    }
+
+    #[test]
+    fn a_secret_reaches_the_agent_only_through_allow_secrets_which_is_high() {
+        // `pass` of a sensitive name delivers nothing (the scrubber uses the same
+        // matcher, env_secrets::name_reason, and withholds it): no risk from it.
+        let six = "\"SSHPASS\", \"CI_JOB_JWT\", \"npm_config__authToken\", \"BORG_PASSPHRASE\", \"GPG_PASSPHRASE\", \"SLACK_WEBHOOK_URL\"";
+        assert_eq!(
+            rated_env(&format!("pass = [{six}, \"EDITOR\"]")),
+            Risk {
+                level: RiskLevel::Low,
+                reasons: vec![]
+            }
+        );
+        let allowed = rated_env("allow_secrets = [\"npm_config__authToken\", \"SSHPASS\"]");
+        assert_eq!(
+            allowed,
+            Risk {
+                level: RiskLevel::High,
+                reasons: ["npm_config__authToken", "SSHPASS"]
+                    .map(|n| RiskReason {
+                        level: RiskLevel::High,
+                        text: format!("receives the sensitive variable {n} (env.allow_secrets)"),
+                    })
+                    .to_vec()
+            }
+        );
+    }
+
     #[test]
     fn a_link_is_rated_by_its_target() {
         let dir = tempfile::tempdir().unwrap();
