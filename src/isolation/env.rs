@@ -2,17 +2,19 @@
 //!
 //! The agent starts from nothing. It gets a fixed safe set (`PATH`, `HOME` inside the
 //! sandbox, and the exact names of [`SAFE_NAMES`]: locale, `TERM`, `TZ`), then the policy's
-//! `pass` (exact names, never patterns) and `set`. Names on the
-//! block-list below — exact names and patterns — are withheld even when `pass` names them,
-//! unless the policy lists them in `allow_secrets`. Every sensitive value found in the
-//! caller's environment is returned as [`Withheld`] so the sanitizer can redact it if it
-//! ever shows up in output. This is pure code: it reads no process state of its own.
+//! `pass` (exact names, never patterns) and `set`. Variables the block-list
+//! ([`crate::policy::env_secrets`]: names, name shapes in any spelling, and values holding
+//! a URL with a password) calls sensitive are withheld even when `pass` names them, unless
+//! the policy lists them in `allow_secrets`. Every sensitive value found in the caller's
+//! environment is returned as [`Withheld`] so the sanitizer can redact it if it ever shows
+//! up in output. This is pure code: it reads no process state of its own.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::policy::EnvPolicy;
+use crate::policy::env_secrets::sensitive_reason;
 
 /// `PATH` inside every sandbox (the policy may override it with `set`).
 pub const SAFE_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
@@ -42,158 +44,6 @@ pub const SAFE_NAMES: &[&str] = &[
     "COLORTERM",
     "NO_COLOR",
 ];
-
-/// Sensitive names, exactly; each with why it is withheld.
-const BLOCKED_NAMES: &[(&str, &str)] = &[
-    ("AWS_ACCESS_KEY_ID", "AWS credentials"),
-    ("AWS_SECRET_ACCESS_KEY", "AWS credentials"),
-    ("AWS_SESSION_TOKEN", "AWS credentials"),
-    ("AWS_SECURITY_TOKEN", "AWS credentials (legacy name)"),
-    (
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-        "points at an AWS identity token",
-    ),
-    (
-        "GOOGLE_APPLICATION_CREDENTIALS",
-        "points at a GCP service-account key",
-    ),
-    ("GOOGLE_API_KEY", "Google API key"),
-    ("CLOUDSDK_AUTH_ACCESS_TOKEN", "gcloud access token"),
-    ("AZURE_CLIENT_SECRET", "Azure service principal secret"),
-    ("AZURE_STORAGE_KEY", "Azure storage account key"),
-    (
-        "AZURE_STORAGE_CONNECTION_STRING",
-        "Azure storage credentials",
-    ),
-    (
-        "ARM_CLIENT_SECRET",
-        "Azure (Terraform) service principal secret",
-    ),
-    ("DIGITALOCEAN_ACCESS_TOKEN", "DigitalOcean API token"),
-    ("HEROKU_API_KEY", "Heroku API key"),
-    (
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-        "Alibaba Cloud credentials",
-    ),
-    ("GITHUB_TOKEN", "GitHub token"),
-    ("GH_TOKEN", "GitHub CLI token"),
-    ("GITLAB_TOKEN", "GitLab token"),
-    ("CI_JOB_TOKEN", "GitLab CI job token"),
-    ("BITBUCKET_APP_PASSWORD", "Bitbucket credentials"),
-    ("ACTIONS_RUNTIME_TOKEN", "GitHub Actions runtime token"),
-    (
-        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-        "GitHub Actions OIDC token request",
-    ),
-    (
-        "ACTIONS_ID_TOKEN_REQUEST_URL",
-        "GitHub Actions OIDC token request",
-    ),
-    ("BUILDKITE_AGENT_ACCESS_TOKEN", "Buildkite agent token"),
-    ("CIRCLE_TOKEN", "CircleCI token"),
-    ("NPM_TOKEN", "npm publish token"),
-    ("NODE_AUTH_TOKEN", "npm registry token"),
-    ("TWINE_PASSWORD", "PyPI upload credentials"),
-    ("CARGO_REGISTRY_TOKEN", "crates.io token"),
-    ("GEM_HOST_API_KEY", "RubyGems API key"),
-    ("DOCKER_AUTH_CONFIG", "container registry credentials"),
-    ("OPENAI_API_KEY", "OpenAI API key"),
-    ("ANTHROPIC_API_KEY", "Anthropic API key"),
-    ("HF_TOKEN", "Hugging Face token"),
-    ("HUGGING_FACE_HUB_TOKEN", "Hugging Face token"),
-    ("COHERE_API_KEY", "Cohere API key"),
-    ("REPLICATE_API_TOKEN", "Replicate API token"),
-    ("GROQ_API_KEY", "Groq API key"),
-    ("GEMINI_API_KEY", "Gemini API key"),
-    ("DATABASE_URL", "database URL, usually with a password"),
-    ("PGPASSWORD", "PostgreSQL password"),
-    ("MYSQL_PWD", "MySQL password"),
-    ("REDIS_URL", "Redis URL, often with a password"),
-    ("MONGODB_URI", "MongoDB URI, usually with a password"),
-    ("SENTRY_DSN", "Sentry DSN (holds a key)"),
-    ("VAULT_TOKEN", "HashiCorp Vault token"),
-    ("KUBECONFIG", "points at Kubernetes credentials"),
-    ("SSH_AUTH_SOCK", "gives use of the user's SSH keys"),
-    ("GPG_AGENT_INFO", "gives use of the user's GPG keys"),
-    ("GIT_ASKPASS", "a program that answers with Git credentials"),
-    ("SSH_ASKPASS", "a program that answers with SSH passphrases"),
-];
-
-/// Sensitive name shapes (on the upper-cased name); each with why it is withheld.
-const BLOCKED_PATTERNS: &[(Pattern, &str)] = &[
-    (Pattern::Suffix("_TOKEN"), "name ends in _TOKEN"),
-    (Pattern::Suffix("_SECRET"), "name ends in _SECRET"),
-    (Pattern::Contains("_SECRET_"), "name contains _SECRET_"),
-    (Pattern::Prefix("SECRET_"), "name starts with SECRET_"),
-    (Pattern::Suffix("_KEY"), "name ends in _KEY"),
-    (
-        Pattern::Contains("_KEY_"),
-        "name contains _KEY_ (e.g. API_KEY_ID)",
-    ),
-    (Pattern::Contains("PASSWORD"), "name contains PASSWORD"),
-    (Pattern::Contains("PASSWD"), "name contains PASSWD"),
-    (Pattern::Suffix("_PASS"), "name ends in _PASS"),
-    (Pattern::Suffix("_PWD"), "name ends in _PWD"),
-    (Pattern::Contains("CREDENTIAL"), "name contains CREDENTIAL"),
-    (
-        Pattern::Contains("PRIVATE_KEY"),
-        "name contains PRIVATE_KEY",
-    ),
-    (Pattern::Suffix("_AUTH"), "name ends in _AUTH"),
-    (Pattern::Contains("ACCESS_KEY"), "name contains ACCESS_KEY"),
-    (
-        Pattern::Suffix("_CONNECTION_STRING"),
-        "name ends in _CONNECTION_STRING",
-    ),
-    (Pattern::Suffix("_DSN"), "name ends in _DSN"),
-    (Pattern::Contains("API_KEY"), "name contains API_KEY"),
-    (Pattern::Suffix("_APIKEY"), "name ends in _APIKEY"),
-    (Pattern::Exact("TOKEN"), "named TOKEN"),
-    (Pattern::Exact("SECRET"), "named SECRET"),
-    (Pattern::Prefix("MYCELIUM_"), "mycelium's own configuration"),
-];
-
-/// A shape of variable name.
-#[derive(Debug, Clone, Copy)]
-enum Pattern {
-    Exact(&'static str),
-    Prefix(&'static str),
-    Suffix(&'static str),
-    Contains(&'static str),
-}
-
-impl Pattern {
-    fn matches(self, upper: &str) -> bool {
-        match self {
-            Pattern::Exact(s) => upper == s,
-            Pattern::Prefix(s) => upper.starts_with(s),
-            Pattern::Suffix(s) => upper.ends_with(s),
-            Pattern::Contains(s) => upper.contains(s),
-        }
-    }
-}
-
-/// Why a variable name is withheld, or `None` if it is not sensitive.
-#[must_use]
-pub fn sensitive_reason(name: &str) -> Option<&'static str> {
-    let upper = name.to_ascii_uppercase();
-    BLOCKED_NAMES
-        .iter()
-        .find(|(n, _)| *n == upper)
-        .map(|(_, r)| *r)
-        .or_else(|| {
-            BLOCKED_PATTERNS
-                .iter()
-                .find(|(p, _)| p.matches(&upper))
-                .map(|(_, r)| *r)
-        })
-}
-
-/// How many names and patterns the block-list holds (for `doctor` and docs).
-#[must_use]
-pub fn blocklist_len() -> usize {
-    BLOCKED_NAMES.len() + BLOCKED_PATTERNS.len()
-}
 
 /// A sensitive variable from the caller's environment that the agent did not get.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -233,7 +83,7 @@ pub fn scrub<'a>(
     // Exact names only: a prefix such as `LC_` would pass any variable a caller names
     // `LC_<anything>` (`LC_DEPLOY_TOKEN`), and the block-list is still applied on top.
     for (name, value) in &caller {
-        if SAFE_NAMES.contains(name) && sensitive_reason(name).is_none() {
+        if SAFE_NAMES.contains(name) && sensitive_reason(name, value).is_none() {
             agent.insert((*name).to_string(), (*value).to_string());
         }
     }
@@ -243,7 +93,7 @@ pub fn scrub<'a>(
 
     let mut withheld = Vec::new();
     for (name, value) in &caller {
-        if let Some(reason) = sensitive_reason(name)
+        if let Some(reason) = sensitive_reason(name, value)
             && !policy.allow_secrets.iter().any(|a| a == name)
             && !value.is_empty()
         {
@@ -255,8 +105,9 @@ pub fn scrub<'a>(
         }
     }
     for name in policy.pass.iter().chain(&policy.allow_secrets) {
-        let allowed = sensitive_reason(name).is_none() || policy.allow_secrets.contains(name);
-        if allowed && let Some(value) = caller.get(name.as_str()) {
+        if let Some(value) = caller.get(name.as_str())
+            && (sensitive_reason(name, value).is_none() || policy.allow_secrets.contains(name))
+        {
             agent.insert(name.clone(), (*value).to_string());
         }
     }
@@ -270,45 +121,6 @@ pub fn scrub<'a>(
 mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
-
-    #[test]
-    fn blocklist_is_large_enough() {
-        assert!(blocklist_len() >= 40, "block-list has {}", blocklist_len());
-    }
-
-    #[test]
-    fn sensitive_names_are_recognised() {
-        for n in [
-            "AWS_SECRET_ACCESS_KEY",
-            "GITHUB_TOKEN",
-            "FOO_TOKEN",
-            "my_api_key",
-            "DB_PASSWORD",
-            "SMTP_PASS",
-            "STRIPE_SECRET",
-            "SECRET_SAUCE",
-            "OPENAI_API_KEY",
-            "MYCELIUM_REDIS_URL",
-            "GOOGLE_APPLICATION_CREDENTIALS",
-            "SSH_AUTH_SOCK",
-            "X_PRIVATE_KEY_PEM",
-            "SENTRY_DSN",
-        ] {
-            assert!(sensitive_reason(n).is_some(), "{n} should be sensitive");
-        }
-        for n in [
-            "PATH",
-            "HOME",
-            "LANG",
-            "TERM",
-            "KEYBOARD",
-            "PYTHONUNBUFFERED",
-            "TOKENIZERS_PARALLELISM",
-            "EDITOR",
-        ] {
-            assert_eq!(sensitive_reason(n), None, "{n} should not be sensitive");
-        }
-    }
 
     #[test]
     fn scrub_starts_empty_and_withholds_secrets_even_when_passed() {
@@ -394,7 +206,7 @@ mod tests {
             13
         );
         for n in SAFE_NAMES {
-            assert_eq!(sensitive_reason(n), None, "{n}");
+            assert_eq!(crate::policy::env_secrets::name_reason(n), None, "{n}");
         }
     }
 
@@ -420,5 +232,75 @@ mod tests {
         let out = scrub(caller, &policy, "/tmp");
         let names: Vec<&str> = out.agent.keys().map(String::as_str).collect();
         assert_eq!(names, vec!["HOME", "LANG", "LC_FOO", "PATH"]);
+    }
+
+    #[test]
+    fn regression_credential_names_in_any_spelling_are_withheld_even_when_passed() {
+        let six = [
+            "SSHPASS",
+            "CI_JOB_JWT",
+            "npm_config__authToken",
+            "BORG_PASSPHRASE",
+            "GPG_PASSPHRASE",
+            "SLACK_WEBHOOK_URL",
+        ];
+        let mut caller: Vec<(&str, &str)> = six.iter().map(|n| (*n, "canary-0123456789")).collect();
+        caller.push(("EDITOR", "vi"));
+        caller.push(("PIP_INDEX_URL", "https://u:pw@pypi.example/simple"));
+        caller.push(("HTTP_PROXY", "http://proxy.example:3128"));
+        let mut pass: Vec<String> = six.iter().map(ToString::to_string).collect();
+        pass.extend(["EDITOR", "PIP_INDEX_URL", "HTTP_PROXY"].map(String::from));
+        let policy = EnvPolicy {
+            pass,
+            ..EnvPolicy::default()
+        };
+        let out = scrub(caller.iter().copied(), &policy, "/tmp");
+        let agent: Vec<(&str, &str)> = out
+            .agent
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        // Positive twin: ordinary names, and a URL without a password, pass.
+        assert_eq!(
+            agent,
+            vec![
+                ("EDITOR", "vi"),
+                ("HOME", "/tmp"),
+                ("HTTP_PROXY", "http://proxy.example:3128"),
+                ("LANG", "C.UTF-8"),
+                ("PATH", SAFE_PATH),
+            ]
+        );
+        let mut withheld: Vec<&str> = out.withheld.iter().map(|w| w.name.as_str()).collect();
+        withheld.sort_unstable();
+        let mut expected: Vec<&str> = six.to_vec();
+        expected.push("PIP_INDEX_URL");
+        expected.sort_unstable();
+        assert_eq!(withheld, expected);
+    }
+
+    #[test]
+    fn allow_secrets_still_passes_a_named_secret_and_a_url_with_a_password() {
+        let caller = [
+            ("npm_config__authToken", "npm-canary"),
+            ("PIP_INDEX_URL", "https://u:pw@pypi.example/simple"),
+            ("SSHPASS", "withheld-canary"),
+        ];
+        let policy = EnvPolicy {
+            allow_secrets: vec!["npm_config__authToken".into(), "PIP_INDEX_URL".into()],
+            ..EnvPolicy::default()
+        };
+        let out = scrub(caller, &policy, "/tmp");
+        assert_eq!(
+            out.agent.get("npm_config__authToken").map(String::as_str),
+            Some("npm-canary")
+        );
+        assert_eq!(
+            out.agent.get("PIP_INDEX_URL").map(String::as_str),
+            Some("https://u:pw@pypi.example/simple")
+        );
+        assert_eq!(out.agent.get("SSHPASS"), None);
+        let withheld: Vec<&str> = out.withheld.iter().map(|w| w.name.as_str()).collect();
+        assert_eq!(withheld, ["SSHPASS"]);
     }
 }

@@ -417,7 +417,7 @@ impl LocalSandbox {
     }
 
     /// [`LocalSandbox::wait`] that also obeys `control`, the launcher's channel to its
-    /// caller: [`STOP_GRACEFULLY`] stops the agent as a timeout would, [`STOP_NOW`] kills
+    /// caller: `STOP_GRACEFULLY` stops the agent as a timeout would, `STOP_NOW` kills
     /// the sandbox, and the end of the channel (the caller is gone, or dropped its handle)
     /// kills it too: a launcher never keeps a sandbox its caller let go of.
     #[must_use]

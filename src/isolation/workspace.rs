@@ -7,11 +7,14 @@
 //! when it is:
 //!
 //! - `/`;
-//! - a home directory or a parent of one: the caller's (its passwd entry, and `$HOME`), the
-//!   workspace owner's, and `/home`;
-//! - a credential location ([`crate::policy::sensitive`]), inside one or containing one;
-//! - inside a hidden entry of a home (`~/.config/systemd/user`, `~/.local/bin`): the
-//!   user's configuration and start-up files;
+//! - a home directory or a parent of one: every account's in `/etc/passwd` (the caller's
+//!   and the workspace owner's among them, wherever they are: `/opt/app`, `/srv/git`),
+//!   `$HOME`, and `/home` — but not a system directory some account calls home
+//!   (`/usr/sbin`, `/bin`; [`sensitive::is_system_home`]);
+//! - a credential location ([`crate::policy::sensitive`]) under any of those homes or on
+//!   the system, inside one or containing one;
+//! - inside a hidden entry of one of those homes (`~/.config/systemd/user`,
+//!   `~/.local/bin`): the user's configuration and start-up files;
 //! - a directory of programs that users run by name, or a directory containing one (a
 //!   directory inside one is fine: PATH lookups do not descend into it): every
 //!   absolute entry of the caller's `$PATH`, and each home's `bin` and `go/bin` (login
@@ -24,7 +27,6 @@
 //! A human at the terminal may accept one refused directory with `--allow-workspace DIR`
 //! (a CLI-only argument of `exec` and `run`); mycelium's own state stays refused even then.
 
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::IsolationError;
@@ -67,7 +69,7 @@ pub fn refusal(ws: &Path, homes: &[PathBuf], program_dirs: &[PathBuf]) -> Option
     // A home's hidden entries are the user's configuration: start-up files, user
     // services, autostart entries, `~/.local/bin` on the user's PATH. Writing there plants
     // code the user runs later.
-    for h in homes {
+    for h in homes.iter().filter(|h| !sensitive::is_system_home(h)) {
         if let Ok(rest) = ws.strip_prefix(h)
             && let Some(first) = rest.components().next()
             && first.as_os_str().as_encoded_bytes().starts_with(b".")
@@ -107,24 +109,12 @@ pub fn refusal(ws: &Path, homes: &[PathBuf], program_dirs: &[PathBuf]) -> Option
     None
 }
 
-/// The home directories a workspace may not be or contain: the caller's ([`sensitive::caller_homes`]
-/// with `$HOME`) and the passwd home of the workspace's owner, each as written and resolved.
-fn homes_to_protect(ws: &Path) -> Vec<PathBuf> {
+/// The home directories a workspace may not be or contain: every account's in
+/// `/etc/passwd` (the caller's and the workspace owner's among them) and `$HOME`, each as
+/// written and resolved ([`sensitive::homes`]).
+fn homes_to_protect() -> Vec<PathBuf> {
     let env_home = std::env::var_os("HOME").map(PathBuf::from);
-    let mut homes = sensitive::caller_homes(env_home.as_deref());
-    if let Ok(meta) = std::fs::metadata(ws)
-        && let Some(e) = sensitive::passwd_entry(meta.uid())
-        && e.home != Path::new("/")
-    {
-        homes.push(e.home);
-    }
-    let resolved: Vec<PathBuf> = homes
-        .iter()
-        .filter_map(|h| std::fs::canonicalize(h).ok())
-        .filter(|c| c != Path::new("/"))
-        .collect();
-    homes.extend(resolved);
-    homes
+    sensitive::homes(env_home.as_deref())
 }
 
 /// The absolute directories of the caller's `$PATH`, as written and resolved (relative
@@ -157,7 +147,7 @@ pub fn check(policy: &Path, ws: &Path, allow: Option<&Path>) -> Result<(), Isola
     {
         return Ok(());
     }
-    match refusal(ws, &homes_to_protect(ws), &path_dirs()) {
+    match refusal(ws, &homes_to_protect(), &path_dirs()) {
         None => Ok(()),
         Some(why) => Err(IsolationError::Plan {
             policy: policy.to_path_buf(),
@@ -248,6 +238,45 @@ mod tests {
             "/data/project",
         ] {
             assert_eq!(refusal(Path::new(p), &homes, &path), None, "{p}");
+        }
+    }
+
+    #[test]
+    fn other_accounts_homes_anywhere_are_protected_but_system_homes_change_nothing() {
+        let passwd = "daemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n\
+                      systemd-network:x:998:998::/:/usr/sbin/nologin\n\
+                      git:x:991:991::/srv/git:/bin/sh\n\
+                      www-data:x:33:33::/var/www:/bin/sh\n\
+                      appsvc:x:990:990::/opt/app:/bin/sh\n\
+                      u:x:1001:100::/var/home/u:/bin/sh\n";
+        let homes = sensitive::homes_in_passwd(passwd, None);
+        let why = |p: &str| refusal(Path::new(p), &homes, &[]);
+        assert_eq!(
+            why("/srv/git/.ssh"),
+            Some(
+                "it is, lies inside or contains the credential location /srv/git/.ssh".to_string()
+            )
+        );
+        assert_eq!(
+            why("/srv/git"),
+            Some("it is a home directory or contains one (with the credentials and start-up files in it)".to_string())
+        );
+        assert_eq!(
+            why("/srv/git/.config/x"),
+            Some("it lies in /srv/git/.config, the user's own configuration (start-up files, services, programs on the PATH)".to_string())
+        );
+        for p in ["/srv", "/var/www/.aws", "/opt/app/.ssh/keys"] {
+            assert!(why(p).is_some(), "{p} accepted");
+        }
+        // Positive twins: a project in another account's home, or next to a system
+        // account's home, is fine; `/` as a home does not make every hidden directory one.
+        for p in [
+            "/srv/git/project",
+            "/srv/data/p",
+            "/tmp/project",
+            "/.build/p",
+        ] {
+            assert_eq!(why(p), None, "{p}");
         }
     }
 }

@@ -7,8 +7,9 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::env_secrets::name_reason;
 use super::{NetworkMode, Policy, Risk, format_duration};
-use crate::isolation::env::{SAFE_PATH, sensitive_reason};
+use crate::isolation::env::SAFE_PATH;
 
 /// A policy described for a person.
 #[derive(Debug, Clone, Serialize)]
@@ -73,7 +74,7 @@ pub fn explain(policy: &Policy) -> Explanation {
     ];
     let mut withheld = Vec::new();
     for name in &policy.env.pass {
-        match sensitive_reason(name) {
+        match name_reason(name) {
             Some(why) if !policy.env.allow_secrets.contains(name) => {
                 withheld.push(format!(
                     "{name} ({why}; list it in env.allow_secrets to pass it)"

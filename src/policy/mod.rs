@@ -6,6 +6,7 @@
 //! are absolute and whose sizes and durations are typed. This module never touches the
 //! kernel: turning a policy into mounts and filters is `isolation`'s job.
 
+pub mod env_secrets;
 mod explain;
 mod load;
 mod risk;

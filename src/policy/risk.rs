@@ -71,14 +71,17 @@ pub struct Risk {
 }
 
 /// Compute the risk of a policy for this caller: credential locations are looked for
-/// under its real home (its passwd entry) and under `$HOME` when that differs.
+/// under every account's home in `/etc/passwd` (the caller's real one among them) and
+/// under `$HOME` when that differs ([`sensitive::homes`]).
 #[must_use]
 pub fn assess(policy: &Policy) -> Risk {
     let env_home = std::env::var_os("HOME").map(PathBuf::from);
-    assess_with_homes(policy, &sensitive::caller_homes(env_home.as_deref()))
+    assess_with_homes(policy, &sensitive::homes(env_home.as_deref()))
 }
 
-/// Compute the risk of a policy, looking for credential locations under each of `homes`.
+/// Compute the risk of a policy, looking for credential locations under each of `homes`
+/// (system-directory homes such as `/usr/sbin` are told apart by
+/// [`sensitive::is_system_home`]).
 #[must_use]
 pub fn assess_with_homes(policy: &Policy, homes: &[PathBuf]) -> Risk {
     let mut reasons = Vec::new();
@@ -205,13 +208,14 @@ fn sensitive_read(p: &Path, homes: &[PathBuf]) -> Option<(RiskLevel, String)> {
             format!("reads {s}, a dotenv file that usually holds secrets"),
         ));
     }
+    // Inside someone's home, outside its credentials: that user's own files, even where
+    // the home sits in a system set (`/opt/app`).
+    if sensitive::personal_home_of(p, homes).is_some() {
+        return Some((RiskLevel::Medium, format!("reads personal files under {s}")));
+    }
     // Programs, libraries and public configuration.
     if sensitive::is_system_read(p) {
         return None;
-    }
-    // Inside a home, outside its credentials: the user's own files.
-    if homes.iter().any(|h| p.starts_with(h)) {
-        return Some((RiskLevel::Medium, format!("reads personal files under {s}")));
     }
     // Anything else on the host (other configuration, logs, hardware details, other
     // users' files) is more than the agent needs to run.
@@ -311,6 +315,204 @@ mod tests {
         ] {
             assert_eq!(level_of_reading(&[p]), RiskLevel::Medium, "{p}");
         }
+    }
+
+    /// Accounts of a host where the caller (`appsvc`) lives in /opt/app and other service
+    /// accounts live in /srv, /var/www and /var/lib; daemon's home is /usr/sbin.
+    const PASSWD: &str = "\
+root:x:0:0:root:/root:/bin/bash
+daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
+bin:x:2:2:bin:/bin:/usr/sbin/nologin
+sys:x:3:3:sys:/dev:/usr/sbin/nologin
+www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin
+nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
+systemd-network:x:998:998::/:/usr/sbin/nologin
+appsvc:x:990:990::/opt/app:/bin/sh
+git:x:991:991::/srv/git:/bin/sh
+x:x:992:992::/var/lib/x:/bin/sh
+";
+
+    /// The risk (level, first reason) of a policy reading `path` (optional) for the caller
+    /// `appsvc` of [`PASSWD`], whose `{home}` is /opt/app.
+    fn rated_for_appsvc(path: &str) -> (RiskLevel, String) {
+        let body = format!("[filesystem]\nread_only = [\"?{path}\"]\n");
+        let opts = LoadOptions {
+            home: PathBuf::from("/opt/app"),
+            protected: vec![PathBuf::from("/nonexistent-state")],
+        };
+        let policy = Policy::from_bytes(Path::new("/p.toml"), body.into_bytes(), &opts)
+            .map_err(|e| e.diagnostics(Path::new("/p.toml")))
+            .unwrap();
+        let homes = sensitive::homes_in_passwd(PASSWD, Some(Path::new("/opt/app")));
+        let risk = assess_with_homes(&policy, &homes);
+        let first = risk.reasons.first().map(|r| r.text.clone());
+        (risk.level, first.unwrap_or_default())
+    }
+
+    #[test]
+    fn regression_credentials_under_homes_outside_slash_home_are_high() {
+        let credential = |p: &str, c: &str| {
+            format!("reads {p}, which is, holds or lies inside a credential location ({c})")
+        };
+        let homes = |p: &str| {
+            format!(
+                "reads {p}, which is or contains home directories (and the credentials in them)"
+            )
+        };
+        for (path, reason) in [
+            // The caller's own home is in /opt, a system set: its credentials still count.
+            ("{home}/.ssh", credential("/opt/app/.ssh", "/opt/app/.ssh")),
+            (
+                "{home}/.ssh/id_ed25519",
+                credential("/opt/app/.ssh/id_ed25519", "/opt/app/.ssh"),
+            ),
+            ("{home}/.aws", credential("/opt/app/.aws", "/opt/app/.aws")),
+            ("{home}", homes("/opt/app")),
+            ("/opt", homes("/opt")),
+            // Other accounts' homes, wherever they are.
+            (
+                "/srv/git/.ssh",
+                credential("/srv/git/.ssh", "/srv/git/.ssh"),
+            ),
+            ("/srv", homes("/srv")),
+            (
+                "/var/www/.ssh",
+                credential("/var/www/.ssh", "/var/www/.ssh"),
+            ),
+            (
+                "/var/www/.docker/config.json",
+                credential("/var/www/.docker/config.json", "/var/www/.docker"),
+            ),
+            ("/var/www", homes("/var/www")),
+            (
+                "/var/lib/x/.kube",
+                credential("/var/lib/x/.kube", "/var/lib/x/.kube"),
+            ),
+            // A system account's credential entries, named directly.
+            (
+                "/usr/sbin/.ssh",
+                credential("/usr/sbin/.ssh", "/usr/sbin/.ssh"),
+            ),
+            (
+                "/usr/sbin/.gnupg/pubring.kbx",
+                credential("/usr/sbin/.gnupg/pubring.kbx", "/usr/sbin/.gnupg"),
+            ),
+            // Host credential stores.
+            (
+                "/etc/security/opasswd",
+                credential("/etc/security/opasswd", "/etc/security/opasswd"),
+            ),
+            (
+                "/etc/wireguard",
+                credential("/etc/wireguard", "/etc/wireguard"),
+            ),
+            (
+                "/etc/NetworkManager/system-connections",
+                credential(
+                    "/etc/NetworkManager/system-connections",
+                    "/etc/NetworkManager/system-connections",
+                ),
+            ),
+            (
+                "/etc/letsencrypt/live",
+                credential("/etc/letsencrypt/live", "/etc/letsencrypt"),
+            ),
+            (
+                "/etc/ssl/private",
+                credential("/etc/ssl/private", "/etc/ssl/private"),
+            ),
+            (
+                "/etc/kubernetes",
+                credential("/etc/kubernetes", "/etc/kubernetes"),
+            ),
+            (
+                "/etc/rancher/k3s/k3s.yaml",
+                credential("/etc/rancher/k3s/k3s.yaml", "/etc/rancher"),
+            ),
+            ("/root", homes("/root")),
+        ] {
+            assert_eq!(rated_for_appsvc(path), (RiskLevel::High, reason), "{path}");
+        }
+    }
+
+    #[test]
+    fn system_directories_some_account_calls_home_stay_low() {
+        // daemon's home is /usr/sbin, bin's /bin, sys's /dev: these hold no credentials
+        // (none exist there on a test machine), so the system set stays low...
+        for path in [
+            "/usr",
+            "/usr/sbin",
+            "/usr/sbin/sshd",
+            "/bin",
+            "/lib",
+            "/etc/ssl/certs",
+        ] {
+            assert_eq!(
+                rated_for_appsvc(path),
+                (RiskLevel::Low, String::new()),
+                "{path}"
+            );
+        }
+        // ...while the files of a person's home in a system set are that person's.
+        assert_eq!(
+            rated_for_appsvc("{home}/lib"),
+            (
+                RiskLevel::Medium,
+                "reads personal files under /opt/app/lib".to_string()
+            )
+        );
+        assert_eq!(
+            rated_for_appsvc("/srv/git/repos"),
+            (
+                RiskLevel::Medium,
+                "reads personal files under /srv/git/repos".to_string()
+            )
+        );
+        // Positive twin of /opt: another package's directory there holds no one's home.
+        assert_eq!(
+            rated_for_appsvc("/opt/other"),
+            (RiskLevel::Low, String::new())
+        );
+    }
+
+    /// The risk of a policy with only `env` as its `[env]` table.
+    fn rated_env(env: &str) -> Risk {
+        let opts = LoadOptions {
+            home: PathBuf::from("/var/home/u"),
+            protected: vec![PathBuf::from("/nonexistent-state")],
+        };
+        let body = format!("[env]\n{env}\n");
+        let policy = Policy::from_bytes(Path::new("/p.toml"), body.into_bytes(), &opts)
+            .map_err(|e| e.diagnostics(Path::new("/p.toml")))
+            .unwrap();
+        assess_with_homes(&policy, &[])
+    }
+
+    #[test]
+    fn a_secret_reaches_the_agent_only_through_allow_secrets_which_is_high() {
+        // `pass` of a sensitive name delivers nothing (the scrubber uses the same
+        // matcher, env_secrets::name_reason, and withholds it): no risk from it.
+        let six = "\"SSHPASS\", \"CI_JOB_JWT\", \"npm_config__authToken\", \"BORG_PASSPHRASE\", \"GPG_PASSPHRASE\", \"SLACK_WEBHOOK_URL\"";
+        assert_eq!(
+            rated_env(&format!("pass = [{six}, \"EDITOR\"]")),
+            Risk {
+                level: RiskLevel::Low,
+                reasons: vec![]
+            }
+        );
+        let allowed = rated_env("allow_secrets = [\"npm_config__authToken\", \"SSHPASS\"]");
+        assert_eq!(
+            allowed,
+            Risk {
+                level: RiskLevel::High,
+                reasons: ["npm_config__authToken", "SSHPASS"]
+                    .map(|n| RiskReason {
+                        level: RiskLevel::High,
+                        text: format!("receives the sensitive variable {n} (env.allow_secrets)"),
+                    })
+                    .to_vec()
+            }
+        );
     }
 
     #[test]

@@ -435,3 +435,106 @@ fn credentials_outside_slash_home_are_high_risk_in_explain_and_agents() {
         assert_eq!(v["risk"]["level"], "low", "{name}");
     }
 }
+
+/// The first account of this host's /etc/passwd whose home is outside /home and is not a
+/// system directory (`/`, `/usr/…`, `/bin`, `/dev`, `/nonexistent`, …), `/root` or in
+/// /var/lib (both high on their own): e.g. www-data's /var/www, a service's /srv/x.
+fn service_home_outside_slash_home() -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let home = l.split(':').nth(5)?;
+        let skip = [
+            "/home", "/root", "/var/lib", "/usr", "/bin", "/sbin", "/lib", "/dev",
+        ]
+        .iter()
+        .any(|p| std::path::Path::new(home).starts_with(p))
+            || ["/", "/nonexistent", "/proc", "/sys"].contains(&home)
+            || !home.starts_with('/');
+        (!skip).then(|| home.to_string())
+    })
+}
+
+#[test]
+fn regression_credentials_in_homes_outside_slash_home_are_high_in_explain() {
+    let dir = tempfile::tempdir().unwrap();
+    // The caller's home is /opt/app: inside /opt, a system set of programs.
+    let home = std::path::Path::new("/opt/app");
+    let credential = |p: &str, c: &str| {
+        format!("reads {p}, which is, holds or lies inside a credential location ({c})")
+    };
+    let mut cases = vec![
+        (
+            "{home}/.ssh".to_string(),
+            "high",
+            credential("/opt/app/.ssh", "/opt/app/.ssh"),
+        ),
+        (
+            "{home}/.gnupg/private-keys-v1.d".to_string(),
+            "high",
+            credential("/opt/app/.gnupg/private-keys-v1.d", "/opt/app/.gnupg"),
+        ),
+        (
+            "/opt".to_string(),
+            "high",
+            "reads /opt, which is or contains home directories (and the credentials in them)"
+                .to_string(),
+        ),
+        (
+            "/usr/sbin/.ssh".to_string(),
+            "high",
+            credential("/usr/sbin/.ssh", "/usr/sbin/.ssh"),
+        ),
+        (
+            "/etc/wireguard".to_string(),
+            "high",
+            credential("/etc/wireguard", "/etc/wireguard"),
+        ),
+        (
+            "/etc/NetworkManager/system-connections".to_string(),
+            "high",
+            credential(
+                "/etc/NetworkManager/system-connections",
+                "/etc/NetworkManager/system-connections",
+            ),
+        ),
+        // Positive twins: the system set stays low, though some account's home is in it
+        // (daemon's /usr/sbin, bin's /bin on most hosts).
+        (
+            "/usr".to_string(),
+            "low",
+            "reads only what is listed, no network, no secrets".into(),
+        ),
+        (
+            "/bin".to_string(),
+            "low",
+            "reads only what is listed, no network, no secrets".into(),
+        ),
+    ];
+    // Another account's home outside /home, as this host has it (www-data's /var/www…).
+    let other = service_home_outside_slash_home();
+    match &other {
+        Some(h) => cases.push((
+            format!("{h}/.ssh"),
+            "high",
+            credential(&format!("{h}/.ssh"), &format!("{h}/.ssh")),
+        )),
+        None => eprintln!(
+            "note: no account on this host has a home outside /home that is not a system directory; that case is covered by unit tests"
+        ),
+    }
+    for (path, level, reason) in cases {
+        let p = dir.path().join("p.toml");
+        std::fs::write(&p, format!("[filesystem]\nread_only = [\"?{path}\"]\n")).unwrap();
+        let out = with_home(home, &["policy", "explain", "--json", p.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{path}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let first = v["risk"]["reasons"][0]["text"]
+            .as_str()
+            .unwrap_or("reads only what is listed, no network, no secrets");
+        assert_eq!(
+            (v["risk"]["level"].as_str(), first),
+            (Some(level), reason.as_str()),
+            "{path}"
+        );
+    }
+}

@@ -181,7 +181,17 @@ fn exec_refuses_homes_credentials_and_system_directories() {
             "/var/tmp".into(),
             "it is a directory every user shares; make a directory inside it".into(),
         ),
-        ("/var".into(), "/var".into(), cred(Path::new("/var/lib"))),
+        // /var holds the service state in /var/lib, and on most hosts the homes of service
+        // accounts (www-data's /var/www, mail's /var/mail), which are named first.
+        (
+            "/var".into(),
+            "/var".into(),
+            if passwd_has_home_under("/var") {
+                home_why.into()
+            } else {
+                cred(Path::new("/var/lib"))
+            },
+        ),
     ];
     for (given, resolved, why) in cases {
         let o = w.exec(&given, &[]);
@@ -336,4 +346,13 @@ fn run_refuses_a_credential_workspace_for_a_consented_writer() {
         "{}",
         text(&o.stderr)
     );
+}
+
+/// Whether some account in this host's /etc/passwd has its home inside `dir`.
+fn passwd_has_home_under(dir: &str) -> bool {
+    std::fs::read_to_string("/etc/passwd")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(':').nth(5))
+        .any(|h| Path::new(h).starts_with(dir))
 }

@@ -318,3 +318,101 @@ fn withheld_lc_secret_is_named_in_the_report() {
         .collect();
     assert_eq!(passed, ["HOME", "LANG", "LC_ALL", "PATH"]);
 }
+
+/// The six credential variables a red team passed through `[env] pass` (each rated low and
+/// delivered before): a password, a CI identity token, an npm token in camelCase, two
+/// passphrases and a webhook URL.
+const SIX: [&str; 6] = [
+    "SSHPASS",
+    "CI_JOB_JWT",
+    "npm_config__authToken",
+    "BORG_PASSPHRASE",
+    "GPG_PASSPHRASE",
+    "SLACK_WEBHOOK_URL",
+];
+
+#[test]
+fn regression_credential_names_in_any_spelling_are_withheld_even_when_passed() {
+    gate!("regression_credential_names_in_any_spelling_are_withheld_even_when_passed");
+    let canary = "six-canary-4f1e9a0b7c";
+    let names: Vec<String> = SIX.iter().map(|n| format!("\"{n}\"")).collect();
+    let env_section = format!(
+        "[env]\npass = [{}, \"EDITOR\", \"KEYTIMEOUT\", \"PIP_INDEX_URL\"]",
+        names.join(", ")
+    );
+    let mut vars: Vec<(&str, &str)> = SIX.iter().map(|n| (*n, canary)).collect();
+    vars.extend([
+        ("EDITOR", "vi"),
+        ("KEYTIMEOUT", "1"),
+        // A password in a URL is withheld whatever the variable is called.
+        (
+            "PIP_INDEX_URL",
+            "https://u:six-canary-4f1e9a0b7c@pypi.example/simple",
+        ),
+    ]);
+    let text = env_inside(&env_section, &vars);
+    // Positive twin: ordinary names the policy passes arrive, with their values.
+    assert!(text.contains("EDITOR=vi\n"), "{text}");
+    assert!(text.contains("KEYTIMEOUT=1\n"), "{text}");
+    let mut names: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(n, _)| n))
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["EDITOR", "HOME", "KEYTIMEOUT", "LANG", "PATH"],
+        "{text}"
+    );
+    assert!(!text.contains(canary), "{text}");
+
+    // `policy explain` says the same: the six are withheld, nothing sensitive is
+    // inherited, so the risk stays low (a secret that reaches the agent needs
+    // allow_secrets, which is high: see the next test).
+    let fx = Fixture::new();
+    let policy = fx.policy("p", &policy_body("", &env_section));
+    let o = crate::common::mycelium(&["policy", "explain", "--json", policy.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["risk"]["level"], "low");
+    let withheld: Vec<String> = v["withheld"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().split(' ').next().unwrap().to_string())
+        .collect();
+    assert_eq!(withheld, SIX);
+}
+
+#[test]
+fn regression_allow_secrets_names_any_spelling_and_is_high_risk() {
+    gate!("regression_allow_secrets_names_any_spelling_and_is_high_risk");
+    let canary = "six-canary-4f1e9a0b7c";
+    let env_section = "[env]\nallow_secrets = [\"npm_config__authToken\"]\npass = [\"SSHPASS\"]";
+    let text = env_inside(
+        env_section,
+        &[
+            ("npm_config__authToken", canary),
+            ("SSHPASS", "other-canary"),
+        ],
+    );
+    assert!(
+        text.contains(&format!("npm_config__authToken={canary}\n")),
+        "{text}"
+    );
+    assert!(!text.contains("other-canary"), "{text}");
+    let fx = Fixture::new();
+    let policy = fx.policy("p", &policy_body("", env_section));
+    let o = crate::common::mycelium(&["policy", "explain", "--json", policy.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (
+            v["risk"]["level"].as_str(),
+            v["risk"]["reasons"][0]["text"].as_str()
+        ),
+        (
+            Some("high"),
+            Some("receives the sensitive variable npm_config__authToken (env.allow_secrets)")
+        )
+    );
+}
