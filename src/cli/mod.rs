@@ -42,7 +42,7 @@ pub fn run() -> i32 {
     let redis = cli.redis.as_deref();
     let result = match cli.command {
         Command::Exec(args) => exec_cmd::run(args, policies),
-        Command::Run(args) => run_cmd::run(args, policies),
+        Command::Run(args) => run_cmd::run(args, policies, redis),
         Command::Doctor(args) => doctor_cmd::run(&args),
         Command::Policy(cmd) => policy_cmd::run(cmd, policies),
         Command::Agents(args) => agents_cmd::run(&args, policies),

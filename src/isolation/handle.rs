@@ -29,6 +29,9 @@ use super::{IsolationError, SandboxReport, SandboxStatus, SignalForwarder, probe
 #[derive(Debug)]
 pub struct RunningSandbox {
     inner: Started,
+    /// The caller's forwarded signals, passed on to a launcher while waiting (see
+    /// [`RunningSandbox::forward_signals`]).
+    forwarder: Option<SignalForwarder>,
     /// With a launcher: copies the window size on `SIGWINCH` (see
     /// [`RunningSandbox::set_window_sync`]).
     window: Option<pty::WindowSync>,
@@ -66,6 +69,7 @@ impl RunningSandbox {
     pub(super) fn local(sandbox: LocalSandbox) -> Self {
         RunningSandbox {
             inner: Started::Local(Box::new(sandbox)),
+            forwarder: None,
             window: None,
         }
     }
@@ -97,6 +101,7 @@ impl RunningSandbox {
         send_plan(side.events.get_ref(), plan)?;
         Ok(RunningSandbox {
             inner: Started::Launcher(side),
+            forwarder: None,
             window: None,
         })
     }
@@ -231,6 +236,37 @@ impl RunningSandbox {
         }
     }
 
+    /// Pass the signals `forwarder` takes on to the sandbox whenever this handle waits
+    /// ([`RunningSandbox::wait_timeout`]). A sandbox started here takes them through its
+    /// own descriptor already; the forwarder is kept (so they stay blocked) until the
+    /// handle goes.
+    pub fn forward_signals(&mut self, forwarder: SignalForwarder) {
+        self.forwarder = Some(forwarder);
+    }
+
+    /// Pass on what the forwarder holds, to the launcher this process executed.
+    fn relay_forwarded(&self) {
+        let (Some(f), Started::Launcher(l)) = (&self.forwarder, &self.inner) else {
+            return;
+        };
+        let launcher = l
+            .child
+            .as_ref()
+            .and_then(|c| i32::try_from(c.id()).ok())
+            .map(Pid::from_raw);
+        while let Ok(Some(info)) = f.fd.read_signal() {
+            match (&self.window, Signal::try_from(info.ssi_signo as i32)) {
+                (Some(w), Ok(Signal::SIGWINCH)) => w.sync(),
+                (_, Ok(sig)) => {
+                    if let Some(pid) = launcher {
+                        let _ = kill(pid, sig);
+                    }
+                }
+                (_, Err(_)) => {}
+            }
+        }
+    }
+
     /// Wait at most `limit` for the sandbox to end; `None` when it still runs. Meanwhile
     /// the timeout is enforced and, for a sandbox started here, the forwarded signals this
     /// process receives are passed on (as [`RunningSandbox::wait`] does).
@@ -259,10 +295,17 @@ impl RunningSandbox {
             if let Some(fd) = self.ready_fd() {
                 fds.push(PollFd::new(fd, PollFlags::POLLIN));
             }
-            if let Started::Local(s) = &self.inner {
-                fds.push(PollFd::new(s.signal_fd(), PollFlags::POLLIN));
+            match (&self.inner, &self.forwarder) {
+                (Started::Local(s), _) => fds.push(PollFd::new(s.signal_fd(), PollFlags::POLLIN)),
+                (Started::Launcher(_), Some(f)) => {
+                    fds.push(PollFd::new(f.fd.as_fd(), PollFlags::POLLIN));
+                }
+                (Started::Launcher(_), None) => {}
             }
-            match poll(&mut fds, timeout) {
+            let polled = poll(&mut fds, timeout);
+            drop(fds);
+            self.relay_forwarded();
+            match polled {
                 Ok(_) | Err(Errno::EINTR) => {}
                 Err(e) => {
                     return Err(IsolationError::Launcher {

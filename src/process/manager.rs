@@ -97,6 +97,8 @@ pub struct Attach {
     /// The sandbox's own pseudo-terminal, for streams of the caller that are terminals
     /// (`run` in a terminal); its output is sanitized and kept like the pipes'.
     pub terminal: Option<Terminal>,
+    /// The caller's forwarded signals (`^C` at the terminal), passed on to the sandbox.
+    pub signals: Option<isolation::SignalForwarder>,
 }
 
 impl std::fmt::Debug for Attach {
@@ -105,6 +107,7 @@ impl std::fmt::Debug for Attach {
             .field("stdout", &self.stdout.is_some())
             .field("stderr", &self.stderr.is_some())
             .field("terminal", &self.terminal.is_some())
+            .field("signals", &self.signals.is_some())
             .finish()
     }
 }
@@ -448,13 +451,19 @@ impl Run {
                     .await;
             }
         };
+        if let Some(f) = self.attach.signals.take() {
+            sandbox.forward_signals(f);
+        }
         // From here on the sandbox runs: the rest blocks, on a thread of its own.
         tokio::task::spawn_blocking(move || {
             let store = Arc::clone(&self.inner.store);
-            if let Err(e) = store.start(self.id, &self.inner.owner, self.inner.lease) {
-                sandbox.kill();
-                let _ = sandbox.wait();
-                return Err(ProcessError::State(e));
+            match store.start(self.id, &self.inner.owner, self.inner.lease) {
+                Ok(record) => self.inner.audit(&record, &self.started_by),
+                Err(e) => {
+                    sandbox.kill();
+                    let _ = sandbox.wait();
+                    return Err(ProcessError::State(e));
+                }
             }
             self.supervise(&mut sandbox)
         })
