@@ -25,6 +25,7 @@ use crate::process::{
     Attach, DEFAULT_LEASE, Invocation, ManagerConfig, ProcessError, ProcessManager, Starter,
 };
 use crate::registry;
+use crate::state::ProcessSettings;
 use crate::state::audit::{AuditLog, StartedBy, Via};
 
 pub(super) fn run(
@@ -66,6 +67,10 @@ pub(super) fn run(
         Ok(a) => Some(a),
         Err(e) => return Ok(not_run(e, exit::FAILURE)),
     };
+    let settings = match ProcessSettings::load(&home) {
+        Ok(s) => s,
+        Err(e) => return Ok(not_run(e, exit::FAILURE)),
+    };
     let config = ManagerConfig {
         store,
         starter: Starter::Direct,
@@ -73,7 +78,7 @@ pub(super) fn run(
         rules: super::sanitize_cmd::builtin_and_user_rules()?,
         audit,
         max_concurrent: 1,
-        lease: DEFAULT_LEASE,
+        lease: settings.lease.unwrap_or(DEFAULT_LEASE),
     };
 
     // The agent never gets the caller's terminal: streams that are terminals get one of
@@ -110,6 +115,11 @@ pub(super) fn run(
         .build()?;
     let finished = runtime.block_on(async move {
         let manager = ProcessManager::new(config)?;
+        // Workflows whose owner died (killed, host lost) are settled first, and old ones
+        // swept: a workflow is never left `running` forever.
+        if let Err(e) = manager.housekeeping().await {
+            eprintln!("mycelium: warning: {e}");
+        }
         manager.invoke(invocation).await?.finished().await
     });
     let finished = match finished {

@@ -292,13 +292,20 @@ impl ProcessManager {
         blocking(move || store.request_cancel(id)).await
     }
 
-    /// Mark the workflows whose owner's lease lapsed as `failed` (`executor lost`).
+    /// Mark the workflows whose owner's lease lapsed as `failed` (`executor lost`), and
+    /// remove finished ones past their retention; the ids marked lost.
     ///
     /// # Errors
     /// [`ProcessError::State`].
-    pub async fn recover_lost(&self) -> Result<Vec<WorkflowId>, ProcessError> {
+    pub async fn housekeeping(&self) -> Result<Vec<WorkflowId>, ProcessError> {
         let store = Arc::clone(&self.inner.store);
-        blocking(move || store.recover_lost(crate::state::now())).await
+        blocking(move || {
+            let now = crate::state::now();
+            let lost = store.recover_lost(now)?;
+            store.sweep(now)?;
+            Ok(lost)
+        })
+        .await
     }
 }
 

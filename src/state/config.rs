@@ -151,7 +151,7 @@ impl StoreConfig {
         flag_url: Option<&str>,
         env_url: Option<&str>,
     ) -> Result<Self, StateError> {
-        let file = read_state_table(&home.join(CONFIG_FILE))?;
+        let (file, _) = read_config(&home.join(CONFIG_FILE))?;
         let url = [flag_url, env_url, file.redis_url.as_deref()]
             .into_iter()
             .flatten()
@@ -188,6 +188,42 @@ struct StateTable {
 #[derive(Deserialize)]
 struct RawFile {
     state: Option<RawState>,
+    process: Option<RawProcess>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProcess {
+    max_concurrent: Option<toml::Spanned<i64>>,
+    lease: Option<toml::Spanned<String>>,
+}
+
+/// The most sandboxes `process.max_concurrent` may allow at once.
+pub const MAX_CONCURRENT_LIMIT: usize = 1024;
+
+/// The shortest `process.lease`.
+pub const MIN_LEASE: Duration = Duration::from_millis(300);
+
+/// `[process]` of `$MYCELIUM_HOME/config.toml`: how a process that runs workflows runs them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcessSettings {
+    /// `max_concurrent`: sandboxes one process runs at once; more wait as `pending`.
+    pub max_concurrent: Option<usize>,
+    /// `lease`: how long a running workflow's owner holds it without renewing (renewed
+    /// every third); a workflow whose owner is gone longer is `failed`, `executor lost`.
+    pub lease: Option<Duration>,
+}
+
+impl ProcessSettings {
+    /// Read `[process]` from `home`'s config.toml (the same ownership rules as `[state]`);
+    /// no file or no table means the defaults.
+    ///
+    /// # Errors
+    /// [`StateError::Config`] with line and column for a bad value,
+    /// [`StateError::Insecure`] for a file another user could change.
+    pub fn load(home: &Path) -> Result<Self, StateError> {
+        read_config(&home.join(CONFIG_FILE)).map(|(_, p)| p)
+    }
 }
 
 #[derive(Deserialize)]
@@ -199,10 +235,12 @@ struct RawState {
     output_max_chunks: Option<toml::Spanned<i64>>,
 }
 
-fn read_state_table(path: &Path) -> Result<StateTable, StateError> {
+fn read_config(path: &Path) -> Result<(StateTable, ProcessSettings), StateError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StateTable::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok((StateTable::default(), ProcessSettings::default()));
+        }
         Err(source) => {
             return Err(StateError::Io {
                 op: "read",
@@ -248,8 +286,12 @@ fn read_state_table(path: &Path) -> Result<StateTable, StateError> {
             e.message().trim_end().to_owned(),
         )
     })?;
+    let process = match raw.process {
+        None => ProcessSettings::default(),
+        Some(p) => process_table(p, &at)?,
+    };
     let Some(raw) = raw.state else {
-        return Ok(StateTable::default());
+        return Ok((StateTable::default(), process));
     };
     let mut out = StateTable::default();
     if let Some(url) = raw.redis_url {
@@ -316,6 +358,45 @@ fn read_state_table(path: &Path) -> Result<StateTable, StateError> {
                 )
             })?;
         out.output_max_chunks = Some(v);
+    }
+    Ok((out, process))
+}
+
+/// `[process]`, every key checked.
+fn process_table(
+    raw: RawProcess,
+    at: &impl Fn(usize, String) -> StateError,
+) -> Result<ProcessSettings, StateError> {
+    let mut out = ProcessSettings::default();
+    if let Some(n) = raw.max_concurrent {
+        let span = n.span();
+        let v = usize::try_from(*n.get_ref())
+            .ok()
+            .filter(|v| (1..=MAX_CONCURRENT_LIMIT).contains(v))
+            .ok_or_else(|| {
+                at(
+                    span.start,
+                    format!(
+                        "process.max_concurrent: must be a number from 1 to {MAX_CONCURRENT_LIMIT}"
+                    ),
+                )
+            })?;
+        out.max_concurrent = Some(v);
+    }
+    if let Some(lease) = raw.lease {
+        let span = lease.span();
+        let d = crate::policy::parse_duration(lease.get_ref())
+            .map_err(|m| at(span.start, format!("process.lease: {m}")))?;
+        if d < MIN_LEASE {
+            return Err(at(
+                span.start,
+                format!(
+                    "process.lease: must be at least {}",
+                    crate::policy::format_duration(MIN_LEASE)
+                ),
+            ));
+        }
+        out.lease = Some(d);
     }
     Ok(out)
 }
@@ -408,6 +489,47 @@ mod tests {
         assert_eq!(url(c).0, "redis://env");
         let c = StoreConfig::resolve(home, Some("redis://flag"), Some("redis://env")).unwrap();
         assert_eq!(url(c).0, "redis://flag");
+    }
+
+    #[test]
+    fn process_settings_are_read_and_checked() {
+        let dir = home_with("[process]\nmax_concurrent = 3\nlease = \"2s\"\n");
+        assert_eq!(
+            ProcessSettings::load(dir.path()).unwrap(),
+            ProcessSettings {
+                max_concurrent: Some(3),
+                lease: Some(Duration::from_secs(2)),
+            }
+        );
+        let dir = home_with("[state]\nretention = \"1d\"\n");
+        assert_eq!(
+            ProcessSettings::load(dir.path()).unwrap(),
+            ProcessSettings::default()
+        );
+        for (text, want) in [
+            (
+                "[process]\nmax_concurrent = 0\n",
+                "config.toml:2:18: process.max_concurrent: must be a number from 1 to 1024",
+            ),
+            (
+                "[process]\nmax_concurrent = 5000\n",
+                "config.toml:2:18: process.max_concurrent: must be a number from 1 to 1024",
+            ),
+            (
+                "[process]\nlease = \"100ms\"\n",
+                "config.toml:2:9: process.lease: must be at least",
+            ),
+            (
+                "[process]\nleese = \"1s\"\n",
+                "config.toml:2:1: unknown field `leese`",
+            ),
+        ] {
+            let dir = home_with(text);
+            let e = ProcessSettings::load(dir.path()).unwrap_err().to_string();
+            let dir_prefix = format!("{}/", dir.path().display());
+            let shown = e.strip_prefix(&dir_prefix).unwrap_or(&e);
+            assert!(shown.starts_with(want), "{text:?}: {e}");
+        }
     }
 
     #[test]

@@ -30,7 +30,7 @@ use jiff::Timestamp;
 
 use crate::policy::RiskLevel;
 
-pub use config::{Backend, RedisUrl, StoreConfig, redact_url};
+pub use config::{Backend, ProcessSettings, RedisUrl, StoreConfig, redact_url};
 pub use follow::{OutputCursor, OutputPiece, follow_output};
 pub use view::WorkflowView;
 

@@ -13,5 +13,6 @@ mod run;
 mod sandbox;
 mod sanitize_cli;
 mod state;
+mod workflows;
 mod workflows_cli;
 mod workspace;

@@ -23,6 +23,9 @@ pub trait Harness {
     /// Redis: DUMP of every key, every hash field, every stream entry, every set member).
     fn raw_bytes(&self) -> Vec<u8>;
 
+    /// The environment that makes the `mycelium` binary use this store.
+    fn cli_env(&self) -> Vec<(&'static str, String)>;
+
     /// A new handle (a new connection) on the store.
     fn open(&self) -> Box<dyn WorkflowStore> {
         open_store(&self.config()).expect("open the store")
@@ -54,6 +57,10 @@ impl Sqlite {
 }
 
 impl Harness for Sqlite {
+    fn cli_env(&self) -> Vec<(&'static str, String)> {
+        vec![("MYCELIUM_HOME", self.home.path().display().to_string())]
+    }
+
     fn config(&self) -> StoreConfig {
         StoreConfig::resolve(self.home.path(), None, None).unwrap()
     }
@@ -83,6 +90,10 @@ impl Redis {
 }
 
 impl Harness for Redis {
+    fn cli_env(&self) -> Vec<(&'static str, String)> {
+        vec![("MYCELIUM_REDIS_URL", self.server.url())]
+    }
+
     fn config(&self) -> StoreConfig {
         StoreConfig::resolve(
             tempfile::tempdir().unwrap().path(),

@@ -1,0 +1,442 @@
+//! The ProcessManager end to end, on both stores: real sandboxes started by the real
+//! binary's spawner (the test harness is a multi-threaded host), real SQLite files and a
+//! real `redis-server`. Every behaviour runs as `workflows_sqlite::NAME` and
+//! `workflows_redis::NAME`. Assertions are on records, stored bytes and processes, never on
+//! durations.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mycelium::consent::{ConsentConfig, ConsentManager};
+use mycelium::isolation::Spawner;
+use mycelium::process::{Attach, Invocation, ManagerConfig, ProcessManager, Starter};
+use mycelium::registry::{self, SearchPath};
+use mycelium::sanitize::RuleSet;
+use mycelium::state::audit::StartedBy;
+use mycelium::state::{WorkflowRecord, WorkflowStatus, WorkflowStore};
+use pretty_assertions::assert_eq;
+
+use crate::common::bin;
+use crate::sandbox::{Fixture, SYSTEM, eventually, marker, processes_with};
+use crate::state::Harness;
+
+/// A test's world: a fixture with a policies directory, a manager on the harness's store.
+struct World {
+    fx: Fixture,
+    manager: ProcessManager,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl World {
+    fn new(h: &impl Harness, max_concurrent: usize) -> World {
+        let fx = Fixture::new();
+        fx.mkdir("policies");
+        let consent = fx.mkdir("consent");
+        std::fs::set_permissions(
+            &consent,
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let spawner = Arc::new(Spawner::start(Path::new(&bin())).unwrap());
+        let manager = ProcessManager::new(ManagerConfig {
+            store: Arc::from(h.open()),
+            starter: Starter::Spawner(spawner),
+            consent: ConsentManager::new(&fx.path().join("consent"), ConsentConfig::default()),
+            rules: RuleSet::builtin().unwrap(),
+            audit: None,
+            max_concurrent,
+            lease: Duration::from_millis(600),
+        })
+        .unwrap();
+        World {
+            fx,
+            manager,
+            runtime,
+        }
+    }
+
+    /// Write agent `name`: `sh -c SCRIPT` under the system paths, with `extra` TOML.
+    fn agent(&self, name: &str, script: &str, agent_extra: &str, extra: &str) -> PathBuf {
+        self.fx.file(
+            &format!("policies/{name}.toml"),
+            &format!(
+                "[agent]\ncommand = [\"/bin/sh\", \"-c\", {script:?}]\n{agent_extra}\n\n[filesystem]\nread_only = [{SYSTEM}]\n{extra}\n"
+            ),
+        )
+    }
+
+    fn invocation(&self, name: &str, task: Option<&str>, env: &[(&str, &str)]) -> Invocation {
+        let search = SearchPath::new(
+            Some(&self.fx.path().join("policies")),
+            self.fx.path(),
+            &self.fx.path().join("consent"),
+        );
+        let entry = registry::find(&search, name).unwrap();
+        let agent = registry::load_agent(&entry, &Default::default()).unwrap();
+        let mut caller_env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];
+        caller_env.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Invocation {
+            agent,
+            task: task.map(str::to_owned),
+            workspace: None,
+            protected: vec![],
+            overrides: Default::default(),
+            caller_env,
+            started_by: StartedBy::current(None),
+            attach: Attach::default(),
+        }
+    }
+
+    /// Run to the end; the final record.
+    fn run(&self, inv: Invocation) -> WorkflowRecord {
+        self.runtime.block_on(async {
+            let invoked = self.manager.invoke(inv).await.unwrap();
+            invoked.finished().await.unwrap().record
+        })
+    }
+
+    fn output(&self, r: &WorkflowRecord) -> String {
+        self.manager
+            .store()
+            .read_output(r.workflow_id, 0, 64 << 20)
+            .unwrap()
+            .text
+    }
+}
+
+/// Host `sleep MARKER` processes.
+fn sleeps(m: &str) -> usize {
+    processes_with(m)
+        .iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(b"sleep\0"))
+        })
+        .count()
+}
+
+pub fn completes_with_the_task_on_stdin_and_its_output_stored(h: &impl Harness) {
+    let w = World::new(h, 2);
+    w.agent("echo", "cat; echo; echo done", "task = \"stdin\"", "");
+    let r = w.run(w.invocation("echo", Some("the task"), &[]));
+    assert_eq!(
+        (r.status, r.exit_code, r.error.as_deref(), r.task.as_str()),
+        (WorkflowStatus::Completed, Some(0), None, "the task")
+    );
+    assert_eq!(r.result.as_deref(), Some("the task\ndone\n"));
+    assert_eq!(w.output(&r), "the task\ndone\n");
+    assert!(r.started_at.is_some() && r.completed_at.is_some());
+    assert_eq!(r.layers["namespaces"].is_null(), false, "{}", r.layers);
+}
+
+pub fn failures_keep_exit_codes_and_signals_apart(h: &impl Harness) {
+    let w = World::new(h, 2);
+    w.agent("three", "echo bad >&2; exit 3", "", "");
+    w.agent("term", "kill -TERM $$", "", "");
+    w.agent("missing", "exec /no/such/program", "", "");
+    let r = w.run(w.invocation("three", None, &[]));
+    assert_eq!(
+        (r.status, r.exit_code, r.error.as_deref()),
+        (
+            WorkflowStatus::Failed,
+            Some(3),
+            Some("the agent exited with code 3")
+        )
+    );
+    assert_eq!(w.output(&r), "bad\n");
+    let r = w.run(w.invocation("term", None, &[]));
+    assert_eq!(
+        (r.status, r.exit_code, r.error.as_deref()),
+        (
+            WorkflowStatus::Failed,
+            Some(143),
+            Some("the agent was killed by SIGTERM")
+        )
+    );
+    let r = w.run(w.invocation("missing", None, &[]));
+    assert_eq!((r.status, r.exit_code), (WorkflowStatus::Failed, Some(127)));
+}
+
+pub fn a_timeout_ends_timed_out_and_leaves_no_process(h: &impl Harness) {
+    let w = World::new(h, 2);
+    let m = marker(201);
+    w.agent(
+        "slow",
+        &format!("sleep {m} & sleep {m}"),
+        "timeout = \"1s\"",
+        "",
+    );
+    let r = w.run(w.invocation("slow", None, &[]));
+    assert_eq!(r.status, WorkflowStatus::TimedOut, "{r:?}");
+    assert!(r.error.as_deref().unwrap().contains("timed out after 1s"));
+    assert_eq!(sleeps(&m), 0, "left behind: {:?}", processes_with(&m));
+}
+
+pub fn a_cancel_from_another_process_stops_it(h: &impl Harness) {
+    let w = World::new(h, 2);
+    let m = marker(202);
+    w.agent(
+        "sleeper",
+        &format!("echo up; sleep {m} & sleep {m}"),
+        "",
+        "",
+    );
+    let (id, done) = w.runtime.block_on(async {
+        let invoked = w
+            .manager
+            .invoke(w.invocation("sleeper", None, &[]))
+            .await
+            .unwrap();
+        let id = invoked.workflow_id;
+        (id, tokio::spawn(invoked.finished()))
+    });
+    // Positive twin: it runs, with both sleeps.
+    assert!(eventually(|| sleeps(&m) == 2));
+    let o = std::process::Command::new(bin())
+        .args(["cancel", &id.to_string()])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", "/nonexistent")
+        .envs(h.cli_env())
+        .output()
+        .unwrap();
+    assert_eq!(
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        ),
+        (Some(0), format!("cancel requested for {id}\n")),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r = w.runtime.block_on(done).unwrap().unwrap().record;
+    assert_eq!(
+        (r.status, r.error.as_deref()),
+        (WorkflowStatus::Cancelled, Some("cancelled on request"))
+    );
+    assert_eq!(sleeps(&m), 0, "left behind: {:?}", processes_with(&m));
+}
+
+pub fn output_past_the_cap_keeps_head_and_tail(h: &impl Harness) {
+    let w = World::new(h, 2);
+    w.agent(
+        "chatty",
+        "echo FIRST; yes 0123456789abcdef | head -c 1048576; echo; echo LAST",
+        "",
+        "[limits]\noutput = \"64K\"",
+    );
+    let r = w.run(w.invocation("chatty", None, &[]));
+    assert_eq!(r.status, WorkflowStatus::Completed);
+    assert!(r.truncated);
+    let stored = w.output(&r);
+    assert!(
+        stored.starts_with("FIRST\n0123456789abcdef\n"),
+        "{}",
+        &stored[..64]
+    );
+    assert!(stored.ends_with("\nLAST\n"));
+    assert!(stored.contains("bytes of output dropped here (limits.output)"));
+    assert!(
+        stored.len() < 64 * 1024 + 200,
+        "{} bytes kept",
+        stored.len()
+    );
+    assert!(r.result.as_deref().unwrap().ends_with("\nLAST\n"));
+    // Everything was counted, kept or not.
+    assert!(r.output_bytes < 1 << 20, "{}", r.output_bytes);
+}
+
+pub fn a_large_task_on_stdin_does_not_deadlock_a_chatty_agent(h: &impl Harness) {
+    let w = World::new(h, 2);
+    w.agent("cat", "cat", "task = \"stdin\"", "");
+    let line = "x".repeat(63) + "\n";
+    let task = line.repeat(4 << 20 >> 6);
+    assert_eq!(task.len(), 4 << 20);
+    let r = w.run(w.invocation("cat", Some(&task), &[]));
+    assert_eq!(r.status, WorkflowStatus::Completed);
+    let stored = w.output(&r);
+    assert_eq!(stored.len(), task.len());
+    assert!(stored == task, "the echoed task differs");
+}
+
+pub fn concurrency_never_exceeds_max_concurrent(h: &impl Harness) {
+    let w = World::new(h, 2);
+    w.agent(
+        "timed",
+        "echo start $(date +%s%N); sleep 0.5; echo end $(date +%s%N)",
+        "",
+        "",
+    );
+    let records: Vec<WorkflowRecord> = w.runtime.block_on(async {
+        let mut waits = Vec::new();
+        for _ in 0..10 {
+            let invoked = w
+                .manager
+                .invoke(w.invocation("timed", None, &[]))
+                .await
+                .unwrap();
+            waits.push(invoked.finished());
+        }
+        let mut out = Vec::new();
+        for f in waits {
+            out.push(f.await.unwrap().record);
+        }
+        out
+    });
+    // Each sandbox's own start and end, as it saw them.
+    let mut events = Vec::new();
+    for r in &records {
+        assert_eq!(r.status, WorkflowStatus::Completed);
+        let text = r.result.as_deref().unwrap();
+        for l in text.lines() {
+            let (what, t) = l.split_once(' ').unwrap();
+            events.push((t.parse::<u128>().unwrap(), what == "start"));
+        }
+    }
+    // Ends sort before starts at the same instant.
+    events.sort_by_key(|(t, start)| (*t, *start));
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, start) in events {
+        now += if start { 1 } else { -1 };
+        most = most.max(now);
+    }
+    assert_eq!(most, 2, "at most two at once, and two did run together");
+}
+
+pub fn secrets_never_reach_the_store(h: &impl Harness) {
+    let w = World::new(h, 2);
+    let withheld = "s3cr3t-W1thh3ld-Value-0451";
+    let aws = "AKIAIOSFODNN7EXAMPLQ";
+    w.agent(
+        "leaky",
+        &format!("cat; echo; echo visible-marker; echo {withheld}; echo aws_access_key_id={aws}"),
+        "task = \"stdin\"",
+        "[env]\npass = [\"DEPLOY_TOKEN\"]",
+    );
+    let task = format!("deploy with {withheld}");
+    let r = w.run(w.invocation("leaky", Some(&task), &[("DEPLOY_TOKEN", withheld)]));
+    assert_eq!(r.status, WorkflowStatus::Completed);
+    let raw = h.raw_bytes();
+    let has = |needle: &str| {
+        raw.windows(needle.len())
+            .any(|win| win == needle.as_bytes())
+    };
+    // Positive twin: the output is in those bytes.
+    assert!(has("visible-marker"));
+    assert!(!has(withheld), "the withheld value reached the store");
+    assert!(!has(aws), "the access key reached the store");
+    assert!(
+        r.redactions.values().sum::<u64>() >= 2,
+        "{:?}",
+        r.redactions
+    );
+}
+
+pub fn a_killed_owner_is_found_lost_and_its_sandbox_is_gone(h: &impl Harness) {
+    let w = World::new(h, 2);
+    let m = marker(203);
+    w.agent("stuck", &format!("sleep {m}"), "", "");
+    // The owner: `mycelium run` in a process of its own, with a short lease.
+    let home = w.fx.mkdir("home");
+    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let cli_env = h.cli_env();
+    let sqlite_home = cli_env
+        .iter()
+        .find(|(k, _)| *k == "MYCELIUM_HOME")
+        .map(|(_, v)| PathBuf::from(v));
+    let home = sqlite_home.unwrap_or(home);
+    let config = home.join("config.toml");
+    std::fs::write(&config, "[process]\nlease = \"1s\"\n").unwrap();
+    std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let mut owner = std::process::Command::new(bin())
+        .arg("--policies")
+        .arg(w.fx.path().join("policies"))
+        .args(["run", "stuck"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", "/nonexistent")
+        .envs(cli_env)
+        .env("MYCELIUM_HOME", &home)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let store: &Arc<dyn WorkflowStore> = w.manager.store();
+    let running = |s: &Arc<dyn WorkflowStore>| {
+        s.list(&mycelium::state::ListFilter {
+            status: Some(WorkflowStatus::Running),
+            limit: 10,
+        })
+        .unwrap()
+    };
+    assert!(eventually(|| !running(store).is_empty() && sleeps(&m) == 1));
+    let id = running(store)[0].workflow_id;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(owner.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = owner.wait();
+    assert!(
+        eventually(|| sleeps(&m) == 0),
+        "the sandbox outlived its owner"
+    );
+    // Still `running` until the lease lapses; then the next housekeeping settles it.
+    assert!(eventually(|| {
+        let lost = w.runtime.block_on(w.manager.housekeeping()).unwrap();
+        lost.contains(&id)
+    }));
+    let r = store.get(id).unwrap().unwrap();
+    assert_eq!(
+        (r.status, r.error.as_deref()),
+        (WorkflowStatus::Failed, Some("executor lost"))
+    );
+}
+
+/// One `#[test]` per behaviour and store, gated on the sandbox (and Redis).
+macro_rules! both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod workflows_sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    if !crate::common::gate::require_sandbox(stringify!($name)) {
+                        return;
+                    }
+                    super::$name(&crate::state::Sqlite::new());
+                }
+            )*
+        }
+        mod workflows_redis {
+            $(
+                #[test]
+                fn $name() {
+                    if !crate::common::gate::require_sandbox(stringify!($name)) {
+                        return;
+                    }
+                    let Some(h) = crate::state::Redis::new(stringify!($name)) else {
+                        return;
+                    };
+                    super::$name(&h);
+                }
+            )*
+        }
+    };
+}
+
+both_stores!(
+    completes_with_the_task_on_stdin_and_its_output_stored,
+    failures_keep_exit_codes_and_signals_apart,
+    a_timeout_ends_timed_out_and_leaves_no_process,
+    a_cancel_from_another_process_stops_it,
+    output_past_the_cap_keeps_head_and_tail,
+    a_large_task_on_stdin_does_not_deadlock_a_chatty_agent,
+    concurrency_never_exceeds_max_concurrent,
+    secrets_never_reach_the_store,
+    a_killed_owner_is_found_lost_and_its_sandbox_is_gone,
+);
