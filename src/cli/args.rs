@@ -322,12 +322,22 @@ pub struct RunArgs {
     #[arg(value_name = "AGENT")]
     pub agent: String,
     /// The task, delivered as the policy's `[agent] task` says (stdin, last argument, or
-    /// the MYCELIUM_TASK variable). Without it the agent reads this terminal's input.
+    /// the MYCELIUM_TASK variable); `-` reads it from standard input. Without it the agent
+    /// reads this terminal's input.
     #[arg(value_name = "TASK")]
     pub task: Option<String>,
     /// The directory `{workspace}` stands for (required when the policy grants it).
     #[arg(long, short = 'w', value_name = "DIR")]
     pub workspace: Option<std::path::PathBuf>,
+    /// Print the workflow id (one line) and return at once; the run goes on in a
+    /// background process of mycelium's own, recorded as the workflow's owner. Follow it
+    /// with `mycelium status ID`, `mycelium logs -f ID`, stop it with `mycelium cancel ID`.
+    /// Consent is asked here first when a terminal is attached.
+    #[arg(long)]
+    pub detach: bool,
+    /// Internal: this process is the background half of `--detach`.
+    #[arg(long, hide = true)]
+    pub detached_child: bool,
     #[command(flatten)]
     pub overrides: OverrideArgs,
 }

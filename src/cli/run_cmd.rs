@@ -8,10 +8,11 @@
 //! starts from this single-threaded process as `exec`'s does. Everything the agent prints
 //! goes through the output sanitizer, to this terminal live and into the workflow store.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use std::os::unix::process::CommandExt;
 use std::sync::Arc;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use super::args::RunArgs;
 use super::consent_cmd::manager;
@@ -29,10 +30,17 @@ use crate::state::ProcessSettings;
 use crate::state::audit::{AuditLog, StartedBy, Via};
 
 pub(super) fn run(
-    args: RunArgs,
+    mut args: RunArgs,
     policies: Option<&std::path::Path>,
     redis: Option<&str>,
 ) -> Result<i32> {
+    let task_from_stdin = args.task.as_deref() == Some("-");
+    if task_from_stdin {
+        let mut task = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut task)
+            .context("reading the task from standard input")?;
+        args.task = Some(task);
+    }
     let opts = load_options(policies);
     // Nothing runs when the name, the agent's files or its policy are wrong: 125.
     let entry = match registry::find(&search_path(policies), &args.agent) {
@@ -58,6 +66,10 @@ pub(super) fn run(
     if let Err(e) = ensure_consent(&agent) {
         return Ok(not_run(e, exit::CONSENT));
     }
+    if args.detach && !args.detached_child {
+        return detach(args.task.as_deref().filter(|_| task_from_stdin));
+    }
+    let detached = args.detached_child;
     let store = match open_store(redis) {
         Ok(s) => Arc::from(s),
         Err(e) => return Ok(not_run(e.context("the workflow store"), exit::FAILURE)),
@@ -87,12 +99,21 @@ pub(super) fn run(
     let stdin_task = agent.policy.agent.task == TaskMode::Stdin && args.task.is_some();
     let mut ttys = pty::caller_terminals();
     ttys[0] &= !stdin_task;
-    let terminal = match Terminal::open(ttys) {
-        Ok(t) => t,
-        Err(e) => return Ok(super::exec_cmd::report_error(&e)),
+    let attach = if detached {
+        Attach::default()
+    } else {
+        let terminal = match Terminal::open(ttys) {
+            Ok(t) => t,
+            Err(e) => return Ok(super::exec_cmd::report_error(&e)),
+        };
+        Attach {
+            stdout: Some(Box::new(std::io::stdout())),
+            stderr: Some(Box::new(std::io::stderr())),
+            terminal,
+            // Taken before the sandbox starts, so a ^C meanwhile is held and passed on.
+            signals: Some(isolation::SignalForwarder::install()?),
+        }
     };
-    // Taken before the sandbox starts, so a ^C meanwhile is held and passed on.
-    let signals = isolation::SignalForwarder::install()?;
     let invocation = Invocation {
         agent,
         task: args.task,
@@ -101,12 +122,7 @@ pub(super) fn run(
         overrides: args.overrides.to_overrides(),
         caller_env: super::caller_env(),
         started_by: StartedBy::current(Some(Via::Cli)),
-        attach: Attach {
-            stdout: Some(Box::new(std::io::stdout())),
-            stderr: Some(Box::new(std::io::stderr())),
-            terminal,
-            signals: Some(signals),
-        },
+        attach,
     };
     // A current-thread runtime: no other thread exists when the sandbox starts, so it
     // starts from this process directly, as `exec`'s does.
@@ -120,7 +136,15 @@ pub(super) fn run(
         if let Err(e) = manager.housekeeping().await {
             eprintln!("mycelium: warning: {e}");
         }
-        manager.invoke(invocation).await?.finished().await
+        let invoked = manager.invoke(invocation).await?;
+        if detached {
+            // The id is the one line the waiting `run --detach` prints; nobody reads this
+            // process's streams after it.
+            println!("{}", invoked.workflow_id);
+            let _ = std::io::stdout().flush();
+            let _ = isolation::detach_standard_streams();
+        }
+        invoked.finished().await
     });
     let finished = match finished {
         Ok(f) => f,
@@ -149,6 +173,43 @@ pub(super) fn run(
         ),
         (None, status) => super::exec_cmd::exit_code(status),
     })
+}
+
+/// `run --detach`: start this command again as a background process of its own (a new
+/// process group, no terminal, standard input only for a task read from it), print the
+/// workflow id it reports and return; its own errors reach standard error before that.
+/// `stdin_task`: the task this process read from standard input (`-`), which the child
+/// reads from its own.
+fn detach(stdin_task: Option<&str>) -> Result<i32> {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let piped_task = stdin_task.is_some();
+    args.push("--detached-child".into());
+    let mut child = std::process::Command::new("/proc/self/exe")
+        .args(&args)
+        .process_group(0)
+        .stdin(if piped_task {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::null()
+        })
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("starting the background process")?;
+    if let (Some(mut stdin), Some(t)) = (child.stdin.take(), stdin_task) {
+        stdin.write_all(t.as_bytes())?;
+    }
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line)?;
+    }
+    match crate::state::WorkflowId::parse(line.trim_end()) {
+        Ok(id) => {
+            println!("{id}");
+            Ok(exit::OK)
+        }
+        // It ended before recording a workflow; it said why on standard error.
+        Err(_) => Ok(child.wait()?.code().unwrap_or(exit::FAILURE)),
+    }
 }
 
 /// Print why nothing ran; the exit code that says so.

@@ -194,6 +194,15 @@ pub enum IsolationError {
     },
 }
 
+/// Point this process's standard streams at `/dev/null`, letting go of what they were (a
+/// process that goes on in the background after its caller stopped reading them).
+///
+/// # Errors
+/// The kernel's answer to `open` or `dup2`.
+pub fn detach_standard_streams() -> Result<(), std::io::Error> {
+    sys::null_stdio().map_err(|e| std::io::Error::from_raw_os_error(e.errno as i32))
+}
+
 /// Whether this process was started as the internal launcher (`argv[1]` is the marker).
 #[must_use]
 pub fn is_launcher_invocation() -> bool {

@@ -164,7 +164,7 @@ pub fn failures_keep_exit_codes_and_signals_apart(h: &impl Harness) {
 
 pub fn a_timeout_ends_timed_out_and_leaves_no_process(h: &impl Harness) {
     let w = World::new(h, 2);
-    let m = marker(201);
+    let m = marker(201 + 1000 * h.ordinal());
     w.agent(
         "slow",
         &format!("sleep {m} & sleep {m}"),
@@ -179,7 +179,7 @@ pub fn a_timeout_ends_timed_out_and_leaves_no_process(h: &impl Harness) {
 
 pub fn a_cancel_from_another_process_stops_it(h: &impl Harness) {
     let w = World::new(h, 2);
-    let m = marker(202);
+    let m = marker(202 + 1000 * h.ordinal());
     w.agent(
         "sleeper",
         &format!("echo up; sleep {m} & sleep {m}"),
@@ -339,7 +339,7 @@ pub fn secrets_never_reach_the_store(h: &impl Harness) {
 
 pub fn a_killed_owner_is_found_lost_and_its_sandbox_is_gone(h: &impl Harness) {
     let w = World::new(h, 2);
-    let m = marker(203);
+    let m = marker(203 + 1000 * h.ordinal());
     w.agent("stuck", &format!("sleep {m}"), "", "");
     // The owner: `mycelium run` in a process of its own, with a short lease.
     let home = w.fx.mkdir("home");
@@ -398,6 +398,64 @@ pub fn a_killed_owner_is_found_lost_and_its_sandbox_is_gone(h: &impl Harness) {
     );
 }
 
+pub fn run_detach_prints_the_id_and_the_workflow_goes_on(h: &impl Harness) {
+    let w = World::new(h, 2);
+    let m = marker(204 + 1000 * h.ordinal());
+    w.agent(
+        "bg",
+        &format!("cat; echo; sleep {m} & wait"),
+        "task = \"stdin\"",
+        "",
+    );
+    let home = w.fx.mkdir("home");
+    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let mut cmd = std::process::Command::new(bin());
+    cmd.arg("--policies")
+        .arg(w.fx.path().join("policies"))
+        .args(["run", "bg", "-", "--detach"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", "/nonexistent")
+        .env("MYCELIUM_HOME", &home)
+        .envs(h.cli_env())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"task from stdin").unwrap();
+    let o = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Exactly one line: the id.
+    let id = mycelium::state::WorkflowId::parse(out.strip_suffix('\n').unwrap()).unwrap();
+    assert_eq!(out.lines().count(), 1);
+    // It goes on after `run` returned, owned by another process than the one that returned.
+    let store = w.manager.store();
+    assert!(eventually(|| sleeps(&m) == 1
+        && store.get(id).unwrap().unwrap().status
+            == WorkflowStatus::Running));
+    let r = store.get(id).unwrap().unwrap();
+    assert_eq!(
+        (r.status, r.task.as_str()),
+        (WorkflowStatus::Running, "task from stdin")
+    );
+    assert!(r.owner.is_some());
+    w.runtime.block_on(w.manager.cancel(id)).unwrap();
+    assert!(eventually(
+        || store.get(id).unwrap().unwrap().status == WorkflowStatus::Cancelled
+    ));
+    assert_eq!(
+        w.output(&store.get(id).unwrap().unwrap()),
+        "task from stdin\n"
+    );
+    assert!(eventually(|| sleeps(&m) == 0));
+}
+
 /// One `#[test]` per behaviour and store, gated on the sandbox (and Redis).
 macro_rules! both_stores {
     ($($name:ident),* $(,)?) => {
@@ -439,4 +497,5 @@ both_stores!(
     concurrency_never_exceeds_max_concurrent,
     secrets_never_reach_the_store,
     a_killed_owner_is_found_lost_and_its_sandbox_is_gone,
+    run_detach_prints_the_id_and_the_workflow_goes_on,
 );

@@ -119,7 +119,7 @@ pub fn err(o: &Output) -> String {
 /// A `sleep` argument of about 1000 s that no other process on the host has: the tag
 /// makes it unique to this test and this run, so it can be looked for in `/proc`.
 pub fn marker(tag: u32) -> String {
-    format!("1000.{}{tag}", std::process::id())
+    format!("1000.{}{tag:04}", std::process::id())
 }
 
 /// Host processes whose command line holds `marker`.

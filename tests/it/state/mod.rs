@@ -26,6 +26,10 @@ pub trait Harness {
     /// The environment that makes the `mycelium` binary use this store.
     fn cli_env(&self) -> Vec<(&'static str, String)>;
 
+    /// A number that tells the backends apart (0 SQLite, 1 Redis), for markers that must
+    /// not collide when both run at once.
+    fn ordinal(&self) -> u32;
+
     /// A new handle (a new connection) on the store.
     fn open(&self) -> Box<dyn WorkflowStore> {
         open_store(&self.config()).expect("open the store")
@@ -57,6 +61,10 @@ impl Sqlite {
 }
 
 impl Harness for Sqlite {
+    fn ordinal(&self) -> u32 {
+        0
+    }
+
     fn cli_env(&self) -> Vec<(&'static str, String)> {
         vec![("MYCELIUM_HOME", self.home.path().display().to_string())]
     }
@@ -90,6 +98,10 @@ impl Redis {
 }
 
 impl Harness for Redis {
+    fn ordinal(&self) -> u32 {
+        1
+    }
+
     fn cli_env(&self) -> Vec<(&'static str, String)> {
         vec![("MYCELIUM_REDIS_URL", self.server.url())]
     }
