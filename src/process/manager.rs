@@ -577,6 +577,12 @@ impl Run {
                     sandbox.kill();
                 }
             }
+            // Output kept while the store was unreachable goes out as soon as it answers.
+            if let Ok(mut k) = keeper.lock()
+                && k.has_pending()
+            {
+                k.flush();
+            }
             match self
                 .inner
                 .store
@@ -610,14 +616,11 @@ impl Run {
         }
         // Everything the sandbox wrote has been shown: the caller's terminal is put back.
         drop(self.attach.terminal.take());
-        let keeper = Arc::try_unwrap(keeper)
+        let mut keeper = Arc::try_unwrap(keeper)
             .map_err(|_| ProcessError::Lost)?
             .into_inner()
             .map_err(|_| ProcessError::Lost)?;
-        let (result, truncated, store_error) = keeper.finish();
-        if let Some(e) = store_error {
-            eprintln!("mycelium: workflow {}: output not stored: {e}", self.id);
-        }
+        let (result, truncated) = keeper.finish();
         let (st, exit_code, error) = classify(&status, cancelled);
         let outcome = Outcome {
             status: st,
@@ -628,7 +631,7 @@ impl Run {
             redactions: redactions.0,
             layers,
         };
-        let record = self.inner.store.finish(self.id, &outcome)?;
+        let record = self.settle(&mut keeper, &outcome)?;
         self.inner.audit(&record, &self.started_by);
         Ok(Finished {
             record,
@@ -636,4 +639,53 @@ impl Run {
             setup_error,
         })
     }
+
+    /// Store the pending output, then the outcome, retrying while the store is unreachable
+    /// (a Redis restart) for up to [`STORE_PATIENCE`]; the final record. A workflow another
+    /// process already settled (declared lost) keeps that verdict.
+    fn settle(
+        &self,
+        keeper: &mut OutputKeeper,
+        outcome: &Outcome,
+    ) -> Result<WorkflowRecord, ProcessError> {
+        let store = &self.inner.store;
+        let give_up = std::time::Instant::now() + STORE_PATIENCE;
+        let mut pause = Duration::from_millis(100);
+        let mut told = false;
+        loop {
+            let error = if keeper.flush() {
+                match store.finish(self.id, outcome) {
+                    Ok(record) => return Ok(record),
+                    Err(StateError::InvalidTransition { .. }) => {
+                        return store
+                            .get(self.id)?
+                            .ok_or(ProcessError::State(StateError::NotFound(self.id)));
+                    }
+                    Err(e @ (StateError::NotFound(_) | StateError::NotOwner { .. })) => {
+                        return Err(ProcessError::State(e));
+                    }
+                    Err(e) => e.to_string(),
+                }
+            } else {
+                keeper
+                    .store_error()
+                    .map_or_else(|| "output pending".to_owned(), ToString::to_string)
+            };
+            if std::time::Instant::now() >= give_up {
+                return Err(ProcessError::StoreGone { id: self.id, error });
+            }
+            if !told {
+                eprintln!(
+                    "mycelium: workflow {}: the workflow store cannot be written ({error}); its output and outcome are kept and written when it answers again",
+                    self.id
+                );
+                told = true;
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_secs(2));
+        }
+    }
 }
+
+/// How long a finished workflow's outcome waits for an unreachable store.
+pub const STORE_PATIENCE: Duration = Duration::from_secs(600);

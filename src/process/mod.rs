@@ -52,6 +52,17 @@ pub enum ProcessError {
     /// The store could not be read or written.
     #[error(transparent)]
     State(#[from] crate::state::StateError),
+    /// The store stayed unreachable after the workflow ended; its outcome is lost (the
+    /// lease lapses and the workflow ends `failed`, `executor lost`).
+    #[error(
+        "workflow {id}: the workflow store stayed unreachable, the outcome was not recorded: {error}"
+    )]
+    StoreGone {
+        /// The workflow.
+        id: crate::state::WorkflowId,
+        /// The last error.
+        error: String,
+    },
     /// The task running the workflow ended without a word (it panicked).
     #[error("the workflow's task ended without recording an outcome")]
     Lost,

@@ -31,9 +31,20 @@ pub struct OutputKeeper {
     result: VecDeque<u8>,
     /// Bytes neither in the head nor in the final tail.
     dropped: u64,
-    /// The first store error, if any (output is then only counted).
+    /// Kept output the store has not taken yet (it was unreachable), at most
+    /// [`PENDING_CAP`] bytes; sent before anything newer.
+    pending: Vec<u8>,
+    /// Output lost because the store stayed unreachable longer than `pending` holds, not
+    /// yet noted in the output.
+    lost: u64,
+    /// Whether any output was ever lost that way.
+    lost_any: bool,
+    /// The last store error while output was pending.
     store_error: Option<crate::state::StateError>,
 }
+
+/// How much kept output waits for an unreachable store before more is lost.
+pub const PENDING_CAP: usize = 4 << 20;
 
 impl OutputKeeper {
     /// A keeper for workflow `id` that stores at most `cap` bytes.
@@ -48,6 +59,9 @@ impl OutputKeeper {
             tail_cap: usize::try_from(cap - head).unwrap_or(usize::MAX),
             result: VecDeque::new(),
             dropped: 0,
+            pending: Vec::new(),
+            lost: 0,
+            lost_any: false,
             store_error: None,
         }
     }
@@ -81,18 +95,74 @@ impl OutputKeeper {
     }
 
     fn append(&mut self, bytes: &[u8]) {
-        if self.store_error.is_some() {
-            return;
+        let room = PENDING_CAP.saturating_sub(self.pending.len());
+        if bytes.len() > room {
+            self.lost += (bytes.len() - room) as u64;
+            self.lost_any = true;
         }
-        let text = String::from_utf8_lossy(bytes);
-        if let Err(e) = self.store.append_output(self.id, &text) {
-            self.store_error = Some(e);
+        self.pending
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+        // After a failure the store is tried again from the supervisor's rounds, not on
+        // every write: an unreachable server would stall the pumps (and the agent).
+        if self.store_error.is_none() {
+            self.flush();
         }
     }
 
-    /// Write out the tail (after a note of what was dropped); the record's `result`,
-    /// whether output was dropped, and the first store error.
-    pub fn finish(mut self) -> (String, bool, Option<crate::state::StateError>) {
+    /// Send what is pending to the store; whether nothing is left. A character cut at the
+    /// end waits for the rest of it; text that is not UTF-8 is stored with replacement
+    /// characters.
+    pub fn flush(&mut self) -> bool {
+        if self.lost > 0 && self.pending.len() < PENDING_CAP {
+            let note = format!(
+                "\n[mycelium: {} bytes of output lost while the workflow store was unreachable]\n",
+                self.lost
+            );
+            self.lost = 0;
+            self.pending.extend_from_slice(note.as_bytes());
+        }
+        if self.pending.is_empty() {
+            return true;
+        }
+        let upto = match std::str::from_utf8(&self.pending) {
+            Ok(_) => self.pending.len(),
+            // An incomplete character at the end: keep it for the next append.
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(_) => self.pending.len(),
+        };
+        if upto == 0 {
+            return false;
+        }
+        let text = String::from_utf8_lossy(&self.pending[..upto]).into_owned();
+        match self.store.append_output(self.id, &text) {
+            Ok(()) => {
+                self.pending.drain(..upto);
+                self.store_error = None;
+                self.pending.is_empty()
+            }
+            Err(e) => {
+                self.store_error = Some(e);
+                false
+            }
+        }
+    }
+
+    /// Whether kept output still waits for the store.
+    #[must_use]
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty() || self.lost > 0
+    }
+
+    /// The last store error while output was pending.
+    #[must_use]
+    pub fn store_error(&self) -> Option<&crate::state::StateError> {
+        self.store_error.as_ref()
+    }
+
+    /// Queue the tail (after a note of what was dropped) and try to send what is pending;
+    /// the record's `result` and whether output was dropped or lost. What the store has
+    /// not taken stays pending: call [`OutputKeeper::flush`] until it is gone.
+    pub fn finish(&mut self) -> (String, bool) {
         let tail: Vec<u8> = self.tail.drain(..).collect();
         if self.dropped > 0 {
             let note = format!(
@@ -112,7 +182,12 @@ impl OutputKeeper {
             .position(|b| !is_continuation(*b))
             .unwrap_or(0);
         let text = String::from_utf8_lossy(&result[start..]).into_owned();
-        (text, self.dropped > 0, self.store_error)
+        // A character cut at the very end is complete now or never.
+        if std::str::from_utf8(&self.pending).is_err_and(|e| e.error_len().is_none()) {
+            self.pending.push(b'\n');
+        }
+        self.flush();
+        (text, self.dropped > 0 || self.lost_any)
     }
 }
 

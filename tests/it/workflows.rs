@@ -456,6 +456,79 @@ pub fn run_detach_prints_the_id_and_the_workflow_goes_on(h: &impl Harness) {
     assert!(eventually(|| sleeps(&m) == 0));
 }
 
+/// Redis goes away mid-run: the agent keeps running, what it prints meanwhile and its end
+/// are kept and written when the server is back (restarted with its saved data); an
+/// invocation while it is down fails at once, saying so.
+#[test]
+fn a_redis_restart_mid_run_loses_nothing() {
+    if !crate::common::gate::require_sandbox("a_redis_restart_mid_run_loses_nothing") {
+        return;
+    }
+    let Some(mut h) = crate::state::Redis::new("a_redis_restart_mid_run_loses_nothing") else {
+        return;
+    };
+    let w = World::new(&h, 2);
+    let m = marker(205);
+    // The inner shell reports the killed sleep ("Terminated") where nobody reads it.
+    w.agent(
+        "patient",
+        &format!("echo before; sh -c 'sleep {m}' 2>/dev/null; echo after"),
+        "",
+        "",
+    );
+    let (id, done) = w.runtime.block_on(async {
+        let invoked = w
+            .manager
+            .invoke(w.invocation("patient", None, &[]))
+            .await
+            .unwrap();
+        (invoked.workflow_id, tokio::spawn(invoked.finished()))
+    });
+    let store = Arc::clone(w.manager.store());
+    assert!(eventually(|| sleeps(&m) == 1
+        && store
+            .read_output(id, 0, 1024)
+            .is_ok_and(|p| p.text == "before\n")));
+    h.server.shutdown_saving();
+    // While the server is down: a new invocation fails at once and says why.
+    let err = w
+        .runtime
+        .block_on(w.manager.invoke(w.invocation("patient", None, &[])))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("check that the server runs"), "{err}");
+    // The agent goes on, prints and ends while nothing can be written.
+    let sleep_pid: i32 = processes_with(&m)
+        .iter()
+        .find(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(b"sleep\0"))
+        })
+        .unwrap()
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sleep_pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(eventually(|| sleeps(&m) == 0));
+    assert!(
+        !done.is_finished(),
+        "the outcome was not kept for the store"
+    );
+    h.server.restart().unwrap();
+    let r = w.runtime.block_on(done).unwrap().unwrap().record;
+    assert_eq!(
+        (r.status, r.exit_code),
+        (WorkflowStatus::Completed, Some(0))
+    );
+    assert_eq!(w.output(&r), "before\nafter\n");
+    assert_eq!(
+        store.get(id).unwrap().unwrap().status,
+        WorkflowStatus::Completed
+    );
+}
+
 /// One `#[test]` per behaviour and store, gated on the sandbox (and Redis).
 macro_rules! both_stores {
     ($($name:ident),* $(,)?) => {

@@ -75,6 +75,18 @@ impl RedisServer {
         Err("redis-server did not accept connections within 10 s".to_owned())
     }
 
+    /// Stop the server after it saved its data set, which `restart` loads again (the
+    /// server was started without persistence: this is the one save).
+    pub fn shutdown_saving(&mut self) {
+        let mut c = self.client();
+        // The server closes the connection as it exits: no reply comes.
+        let _ = redis::cmd("SHUTDOWN").arg("SAVE").query::<()>(&mut c);
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.wait();
+        }
+        self.child = None;
+    }
+
     /// Kill the server (the port stays reserved for `restart`).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
