@@ -1,0 +1,224 @@
+//! What the workflow machinery (store, events, output pumps, lease) adds to a sandbox, and
+//! what the spawner costs against a direct start. Run it with `scripts/bench-workflows.sh`
+//! (which builds the release binary and starts a Redis server), or:
+//!
+//!     MYCELIUM_BIN=target/<host>/release/mycelium cargo bench --bench workflows -- \
+//!         [--runs N] [--redis redis://127.0.0.1:PORT/]
+//!
+//! For each store (SQLite in a temporary home; Redis when a URL is given) and concurrency
+//! 1 and 8: N `/bin/true` workflows through a `ProcessManager` against N bare starts of the
+//! same sandbox through the same spawner at the same concurrency, each in the same run, so
+//! the ratio is what to read. Then N sequential direct starts (`mycelium exec`, a
+//! single-threaded process starting its sandbox itself) against N sequential spawner
+//! starts. With Redis, the commands the server counted per workflow.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mycelium::consent::{ConsentConfig, ConsentManager};
+use mycelium::isolation::{self, Io, Spawner};
+use mycelium::policy::{LoadOptions, Policy};
+use mycelium::process::{Attach, Invocation, ManagerConfig, ProcessManager, Starter};
+use mycelium::registry::{self, SearchPath};
+use mycelium::sanitize::RuleSet;
+use mycelium::state::audit::StartedBy;
+use mycelium::state::{StoreConfig, WorkflowStatus, open_store};
+
+fn policies() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
+}
+
+fn plan() -> isolation::SandboxPlan {
+    let policy = Policy::load(
+        &policies().join("bench-default.toml"),
+        &LoadOptions::default(),
+    )
+    .expect("the bench policy loads");
+    isolation::prepare(
+        &policy,
+        None,
+        &[],
+        vec!["/bin/true".into()],
+        [("PATH", "/usr/bin:/bin")],
+    )
+    .expect("the bench policy plans")
+    .plan
+}
+
+/// `n` bare starts through `spawner`, `conc` at a time; the wall time.
+fn bare(spawner: &Arc<Spawner>, n: usize, conc: usize) -> Duration {
+    let plan = Arc::new(plan());
+    let start = Instant::now();
+    let threads: Vec<_> = (0..conc)
+        .map(|t| {
+            let (sp, plan) = (Arc::clone(spawner), Arc::clone(&plan));
+            let count = n / conc + usize::from(t < n % conc);
+            std::thread::spawn(move || {
+                for _ in 0..count {
+                    let s = sp
+                        .spawn(&plan, Io::Inherit, Io::Inherit, Io::Inherit, &[])
+                        .expect("spawn");
+                    let end = s.wait().expect("wait");
+                    assert_eq!(end.code(), 0);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("bare thread");
+    }
+    start.elapsed()
+}
+
+/// `n` workflows through a manager with `max_concurrent = conc`; the wall time.
+fn workflows(
+    runtime: &tokio::runtime::Runtime,
+    spawner: &Arc<Spawner>,
+    config: &StoreConfig,
+    home: &Path,
+    n: usize,
+    conc: usize,
+) -> Duration {
+    let manager = ProcessManager::new(ManagerConfig {
+        store: Arc::from(open_store(config).expect("open the store")),
+        starter: Starter::Spawner(Arc::clone(spawner)),
+        consent: ConsentManager::new(home, ConsentConfig::default()),
+        rules: RuleSet::builtin().expect("rules"),
+        audit: None,
+        max_concurrent: conc,
+        lease: Duration::from_secs(30),
+    })
+    .expect("manager");
+    let search = SearchPath::new(Some(&policies()), home, home);
+    let entry = registry::find(&search, "bench-default").expect("find the bench agent");
+    let start = Instant::now();
+    runtime.block_on(async {
+        let mut waits = Vec::with_capacity(n);
+        for _ in 0..n {
+            let agent = registry::load_agent(&entry, &LoadOptions::default()).expect("load");
+            let inv = Invocation {
+                agent,
+                task: None,
+                workspace: None,
+                protected: vec![],
+                overrides: Default::default(),
+                caller_env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+                started_by: StartedBy::current(None),
+                attach: Attach::default(),
+            };
+            waits.push(manager.invoke(inv).await.expect("invoke"));
+        }
+        for w in waits {
+            let f = w.finished().await.expect("finished");
+            assert_eq!(f.record.status, WorkflowStatus::Completed);
+        }
+    });
+    start.elapsed()
+}
+
+/// `n` sequential `mycelium exec` runs of the bench policy; the wall time.
+fn direct(bin: &Path, n: usize) -> Duration {
+    let policy = policies().join("bench-default.toml");
+    let start = Instant::now();
+    for _ in 0..n {
+        let s = std::process::Command::new(bin)
+            .arg("exec")
+            .arg("--policy")
+            .arg(&policy)
+            .args(["--", "/bin/true"])
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .status()
+            .expect("run mycelium exec");
+        assert!(s.success());
+    }
+    start.elapsed()
+}
+
+fn redis_calls(url: &str) -> u64 {
+    let mut c = redis::Client::open(url)
+        .and_then(|c| c.get_connection())
+        .expect("connect to redis");
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut c)
+        .expect("INFO");
+    info.lines()
+        .filter_map(|l| l.split("calls=").nth(1))
+        .filter_map(|rest| rest.split(',').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+fn per(d: Duration, n: usize) -> f64 {
+    d.as_secs_f64() * 1000.0 / n as f64
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    if !args.iter().any(|a| a == "--bench") {
+        // `cargo test --all-targets` runs bench targets without `--bench`: nothing to time
+        // there (and no Redis, no release binary).
+        return;
+    }
+    let n: usize = value("--runs").map_or(500, |v| v.parse().expect("--runs N"));
+    let bin = PathBuf::from(std::env::var("MYCELIUM_BIN").expect(
+        "MYCELIUM_BIN: the mycelium binary (scripts/bench-workflows.sh sets it)",
+    ));
+    let spawner = Arc::new(Spawner::start(&bin).expect("start the spawner"));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let home = tempfile::tempdir().expect("home");
+    let mut stores = vec![(
+        "sqlite".to_owned(),
+        StoreConfig::sqlite(&home.path().join("state.db")),
+    )];
+    if let Some(url) = value("--redis") {
+        stores.push(("redis".to_owned(), StoreConfig::redis(&url, "bench")));
+    }
+    // Warm-up: caches, the spawner's first fork.
+    let _ = bare(&spawner, 20, 1);
+    println!("{n} /bin/true runs each; ms per run (wall time / runs); same run, same spawner");
+    for (name, config) in &stores {
+        for conc in [1, 8] {
+            let calls_before = (name == "redis").then(|| redis_calls(&url_of(config)));
+            let w = workflows(&runtime, &spawner, config, home.path(), n, conc);
+            let calls = calls_before.map(|b| redis_calls(&url_of(config)) - b);
+            let b = bare(&spawner, n, conc);
+            println!(
+                "{name:6} concurrency {conc}: workflow {:.3} ms, bare sandbox {:.3} ms, ratio {:.2}{}",
+                per(w, n),
+                per(b, n),
+                w.as_secs_f64() / b.as_secs_f64(),
+                calls.map_or(String::new(), |c| format!(
+                    ", redis commands per workflow {:.1}",
+                    c as f64 / n as f64
+                ))
+            );
+        }
+    }
+    let d = direct(&bin, n);
+    let s = bare(&spawner, n, 1);
+    println!(
+        "sequential: direct start (mycelium exec) {:.3} ms, spawner start {:.3} ms, ratio spawner/direct {:.2}",
+        per(d, n),
+        per(s, n),
+        s.as_secs_f64() / d.as_secs_f64()
+    );
+}
+
+fn url_of(config: &StoreConfig) -> String {
+    match &config.backend {
+        mycelium::state::Backend::Redis { url, .. } => url.expose().to_owned(),
+        mycelium::state::Backend::Sqlite { .. } => String::new(),
+    }
+}
