@@ -329,6 +329,11 @@ pub struct RunArgs {
     /// The directory `{workspace}` stands for (required when the policy grants it).
     #[arg(long, short = 'w', value_name = "DIR")]
     pub workspace: Option<std::path::PathBuf>,
+    /// A JSON file the agent sees, read-only, as /run/mycelium/context.json (written
+    /// compactly, keys sorted). It must be a regular file of at most 1 MiB holding valid
+    /// JSON; otherwise nothing runs (exit 125).
+    #[arg(long, value_name = "FILE")]
+    pub context: Option<std::path::PathBuf>,
     /// Print the workflow id (one line) and return at once; the run goes on in a
     /// background process of mycelium's own, recorded as the workflow's owner. Follow it
     /// with `mycelium status ID`, `mycelium logs -f ID`, stop it with `mycelium cancel ID`.

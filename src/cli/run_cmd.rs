@@ -41,6 +41,11 @@ pub(super) fn run(
             .context("reading the task from standard input")?;
         args.task = Some(task);
     }
+    // A context that cannot be given to the agent: nothing runs, 125.
+    let context = match args.context.as_deref().map(read_context).transpose() {
+        Ok(c) => c,
+        Err(e) => return Ok(not_run(e, exit::SANDBOX)),
+    };
     let opts = load_options(policies);
     // Nothing runs when the name, the agent's files or its policy are wrong: 125.
     let entry = match registry::find(&search_path(policies), &args.agent) {
@@ -117,6 +122,7 @@ pub(super) fn run(
     let invocation = Invocation {
         agent,
         task: args.task,
+        context,
         workspace: args.workspace,
         protected: opts.protected.clone(),
         overrides: args.overrides.to_overrides(),
@@ -210,6 +216,75 @@ fn detach(stdin_task: Option<&str>) -> Result<i32> {
         // It ended before recording a workflow; it said why on standard error.
         Err(_) => Ok(child.wait()?.code().unwrap_or(exit::FAILURE)),
     }
+}
+
+/// The JSON of `--context FILE`: a regular file (a FIFO or a device is refused without
+/// being read, and opening never waits for a writer) of at most
+/// [`isolation::plan::MAX_CONTEXT_BYTES`], parsed as JSON.
+///
+/// # Errors
+/// What is wrong with the file, naming it; for invalid JSON, its line and column.
+fn read_context(path: &std::path::Path) -> Result<serde_json::Value> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let max = isolation::plan::MAX_CONTEXT_BYTES;
+    let shown = path.display();
+    let kind = |t: std::fs::FileType| {
+        if t.is_fifo() {
+            "a FIFO"
+        } else if t.is_dir() {
+            "a directory"
+        } else if t.is_socket() {
+            "a socket"
+        } else {
+            "a device"
+        }
+    };
+    let refuse = |t: std::fs::FileType| {
+        anyhow::anyhow!(
+            "--context {shown}: this is {}, not a regular file; give a file holding JSON",
+            kind(t)
+        )
+    };
+    // Looked at before it is opened, so a device or a FIFO is never opened at all; then
+    // opened without waiting (O_NONBLOCK: a FIFO swapped in meanwhile does not block) and
+    // checked again on the descriptor.
+    let meta = std::fs::metadata(path).with_context(|| format!("--context {shown}"))?;
+    if !meta.file_type().is_file() {
+        return Err(refuse(meta.file_type()));
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .with_context(|| format!("--context {shown}"))?;
+    let meta = file
+        .metadata()
+        .with_context(|| format!("--context {shown}"))?;
+    if !meta.file_type().is_file() {
+        return Err(refuse(meta.file_type()));
+    }
+    let mut bytes = Vec::new();
+    file.take(max as u64 + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("--context {shown}: reading it"))?;
+    if bytes.len() > max {
+        bail!(
+            "--context {shown}: the file is larger than {} MiB; pass a smaller context",
+            max >> 20
+        );
+    }
+    serde_json::from_slice(&bytes).map_err(|e| {
+        // serde_json's message ends with its own " at line L column C": given once, first.
+        let full = e.to_string();
+        let at = format!(" at line {} column {}", e.line(), e.column());
+        let what = full.strip_suffix(&at).unwrap_or(&full);
+        anyhow::anyhow!(
+            "--context {shown}:{}:{}: not valid JSON: {what}",
+            e.line(),
+            e.column()
+        )
+    })
 }
 
 /// Print why nothing ran; the exit code that says so.

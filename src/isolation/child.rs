@@ -471,9 +471,67 @@ fn mount_plan(mounts: &[MountSpec], root: &Path) -> Step {
                 )
                 .map_err(|f| SetupFailure::new(&step, format!("{step}: {}", f.detail), f.errno))?;
             }
+            MountSpec::Context { target, contents } => {
+                mount_context(new.as_fd(), target, contents)?;
+            }
         }
     }
     chdir("/").map_err(|e| fail("chdir /", e))?;
+    Ok(())
+}
+
+/// The invocation's context: a tmpfs of its own at `target` (beneath the new root `new`,
+/// reached without following a link), the file written into it, then the mount made
+/// read-only, so neither the agent nor anything it runs can change the file or add to it.
+fn mount_context(new: std::os::fd::BorrowedFd<'_>, target: &Path, contents: &str) -> Step {
+    let step = format!("mount {}", target.display());
+    let dst = resolve::open_target(new, target, true).map_err(|e| resolve_fail(&step, &e))?;
+    let below = nix::sys::stat::fstat(&dst).map_err(|e| fail(step.clone(), e))?;
+    // Mount on exactly the directory opened: "." after fchdir to it. Two inodes: the
+    // directory and the file.
+    nix::unistd::fchdir(&dst).map_err(|e| fail(step.clone(), e))?;
+    let size = super::plan::context_tmpfs_size(contents.len());
+    let data = format!("mode=0755,size={size},nr_inodes=2");
+    mnt(
+        Some(Path::new("tmpfs")),
+        Path::new("."),
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some(&data),
+    )
+    .map_err(|f| SetupFailure::new(&step, format!("{step}: {}", f.detail), f.errno))?;
+    // The working directory is still the covered directory; the new tmpfs is what the
+    // path reaches now. Nothing else runs in the sandbox yet (the agent waits for `ready`),
+    // so it is ours: check that it is a new file system all the same.
+    let dir = resolve::open_target(new, target, true).map_err(|e| resolve_fail(&step, &e))?;
+    let st = nix::sys::stat::fstat(&dir).map_err(|e| fail(step.clone(), e))?;
+    if st.st_dev == below.st_dev {
+        return Err(fail(step, Errno::EXDEV));
+    }
+    let write_step = format!("write {}/{}", target.display(), super::plan::CONTEXT_FILE);
+    let file = sys::mountfd::openat2(
+        Some(dir.as_fd()),
+        Path::new(super::plan::CONTEXT_FILE),
+        libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY,
+        0o444,
+        sys::mountfd::RESOLVE_STRICT_BENEATH,
+    )
+    .map_err(|e| fail(write_step.clone(), e.errno))?;
+    // The mode given to open is cut by the umask; set it whole.
+    nix::sys::stat::fchmod(&file, nix::sys::stat::Mode::from_bits_truncate(0o444))
+        .map_err(|e| fail(write_step.clone(), e))?;
+    std::fs::File::from(file)
+        .write_all(contents.as_bytes())
+        .map_err(|e| io_fail(write_step, &e))?;
+    // Read-only from here on, for everyone in this namespace: flags are only added.
+    sys::mountfd::mount_setattr(
+        dir.as_fd(),
+        sys::mountfd::MOUNT_ATTR_RDONLY
+            | sys::mountfd::MOUNT_ATTR_NOSUID
+            | sys::mountfd::MOUNT_ATTR_NODEV
+            | sys::mountfd::MOUNT_ATTR_NOEXEC,
+    )
+    .map_err(|e| fail(format!("mount_setattr {}", target.display()), e.errno))?;
     Ok(())
 }
 

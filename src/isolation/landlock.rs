@@ -62,6 +62,10 @@ enum NetworkModeDef {
 pub struct LandlockPlan {
     /// Readable and executable (read_file, read_dir, execute).
     pub read_only: Vec<PathBuf>,
+    /// Readable only (read_file, read_dir; nothing is executed from them), such as an
+    /// invocation's context ([`super::plan::CONTEXT_DIR`]).
+    #[serde(default)]
+    pub read_data: Vec<PathBuf>,
     /// Every file-system right the ABI has (write, create, remove, truncate, refer, ioctl on
     /// devices…).
     pub read_write: Vec<PathBuf>,
@@ -111,6 +115,7 @@ impl LandlockPlan {
         read_write.extend(policy.filesystem.tmpfs.keys().cloned());
         LandlockPlan {
             read_only,
+            read_data: Vec::new(),
             read_write,
             devices: SANDBOX_DEVICES.iter().map(PathBuf::from).collect(),
             optional,
@@ -146,12 +151,18 @@ pub struct LandlockReport {
     pub handled_fs: Vec<String>,
     /// Rights on read-only paths.
     pub read_only_rights: Vec<String>,
+    /// Rights on read-only data paths (only when there are some).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read_data_rights: Vec<String>,
     /// Rights on read-write paths.
     pub read_write_rights: Vec<String>,
     /// Rights on device files.
     pub device_rights: Vec<String>,
     /// Read-only paths with a rule.
     pub read_only: Vec<PathBuf>,
+    /// Read-only data paths with a rule.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read_data: Vec<PathBuf>,
     /// Read-write paths with a rule.
     pub read_write: Vec<PathBuf>,
     /// Device files with a rule.
@@ -295,6 +306,7 @@ fn fs_names(rights: BitFlags<AccessFs>) -> Vec<String> {
 struct FsRights {
     handled: BitFlags<AccessFs>,
     read_only: BitFlags<AccessFs>,
+    read_data: BitFlags<AccessFs>,
     read_write: BitFlags<AccessFs>,
     device: BitFlags<AccessFs>,
 }
@@ -306,6 +318,7 @@ fn fs_rights(abi: ABI) -> FsRights {
     FsRights {
         handled,
         read_only: AccessFs::from_read(abi),
+        read_data: (AccessFs::ReadFile | AccessFs::ReadDir) & handled,
         read_write: handled,
         device,
     }
@@ -378,9 +391,15 @@ fn plan_report(
         abi,
         handled_fs: fs_names(rights.handled),
         read_only_rights: fs_names(rights.read_only),
+        read_data_rights: if plan.read_data.is_empty() {
+            Vec::new()
+        } else {
+            fs_names(rights.read_data)
+        },
         read_write_rights: fs_names(rights.read_write),
         device_rights: fs_names(rights.device),
         read_only: plan.read_only.clone(),
+        read_data: plan.read_data.clone(),
         read_write: plan.read_write.clone(),
         devices: plan.devices.clone(),
         skipped: Vec::new(),
@@ -494,6 +513,7 @@ pub fn apply(plan: &LandlockPlan) -> Result<LandlockReport, LandlockError> {
     let file_rights = AccessFs::from_file(abi);
     let groups = [
         (&plan.read_only, rights.read_only, &mut report.read_only),
+        (&plan.read_data, rights.read_data, &mut report.read_data),
         (&plan.read_write, rights.read_write, &mut report.read_write),
         (&plan.devices, rights.device, &mut report.devices),
     ];

@@ -54,15 +54,40 @@ pub enum MountSpec {
         /// Size ceiling in bytes.
         size: u64,
     },
+    /// The invocation's context: a tmpfs just large enough at `target` ([`CONTEXT_DIR`]),
+    /// holding one file, [`CONTEXT_FILE`] (mode 0444), with `contents`, made read-only,
+    /// `nosuid`, `nodev` and `noexec` by pid 1 before the agent runs. Never a host path.
+    Context {
+        /// The directory inside the sandbox.
+        target: PathBuf,
+        /// The file's bytes: compact JSON, so UTF-8 and carried as a string.
+        contents: String,
+    },
 }
 
 impl MountSpec {
     fn target(&self) -> &Path {
         match self {
-            MountSpec::Bind { target, .. } | MountSpec::Tmpfs { target, .. } => target,
+            MountSpec::Bind { target, .. }
+            | MountSpec::Tmpfs { target, .. }
+            | MountSpec::Context { target, .. } => target,
             MountSpec::Symlink { at, .. } => at,
         }
     }
+}
+
+/// Where an invocation's context is mounted inside the sandbox.
+pub const CONTEXT_DIR: &str = "/run/mycelium";
+/// The context's file name in [`CONTEXT_DIR`].
+pub const CONTEXT_FILE: &str = "context.json";
+/// The largest context a sandbox takes, in bytes (as written: compact JSON).
+pub const MAX_CONTEXT_BYTES: usize = 1 << 20;
+
+/// The size of the tmpfs that holds a context of `len` bytes: whole 4 KiB pages, at least
+/// one (the kernel rounds up again to its own page size).
+#[must_use]
+pub fn context_tmpfs_size(len: usize) -> u64 {
+    (len.max(1) as u64).next_multiple_of(4096)
 }
 
 impl RlimitKind {
@@ -530,6 +555,71 @@ pub fn prepare_with<'a>(
     Ok(PreparedSandbox { plan, env })
 }
 
+impl SandboxPlan {
+    /// Give the agent `contents` (an invocation's context, compact JSON) as the read-only
+    /// file [`CONTEXT_DIR`]/[`CONTEXT_FILE`], readable under Landlock.
+    ///
+    /// The file lives on a tmpfs of its own that pid 1 makes. It may sit inside a tmpfs the
+    /// policy mounts (`/run`), but never inside a host directory the policy binds (`/` or
+    /// `/run`: its mount point would have to be made on the host), at or under a link, or
+    /// over anything the policy places at or under [`CONTEXT_DIR`]: those are refused.
+    ///
+    /// # Errors
+    /// [`IsolationError::Plan`] for a context over [`MAX_CONTEXT_BYTES`] or one of the
+    /// clashes above, naming the policy's path.
+    pub fn add_context(&mut self, contents: String) -> Result<(), IsolationError> {
+        let plan_err = |message: String| IsolationError::Plan {
+            policy: self.policy.clone(),
+            message,
+        };
+        if contents.len() > MAX_CONTEXT_BYTES {
+            return Err(plan_err(format!(
+                "the context is {} bytes as compact JSON, more than the {} MiB a sandbox takes; pass a smaller context",
+                contents.len(),
+                MAX_CONTEXT_BYTES >> 20
+            )));
+        }
+        let dir = Path::new(CONTEXT_DIR);
+        let after = format!(
+            "{CONTEXT_DIR} is where the invocation's context is given to the agent ({CONTEXT_DIR}/{CONTEXT_FILE})"
+        );
+        for m in &self.mounts {
+            let t = m.target();
+            let problem = if t.starts_with(dir) {
+                format!("the policy places {} inside the sandbox", t.display())
+            } else if !dir.starts_with(t) {
+                continue;
+            } else {
+                match m {
+                    // A tmpfs of the policy's at `/run`: the context's mount point is made
+                    // in it, and its own tmpfs mounted on top. (A context is at
+                    // CONTEXT_DIR itself, refused above.)
+                    MountSpec::Tmpfs { .. } | MountSpec::Context { .. } => continue,
+                    MountSpec::Bind { .. } => format!(
+                        "the policy binds {} from the host, and mycelium never makes a mount point inside a host directory",
+                        t.display()
+                    ),
+                    MountSpec::Symlink { .. } => format!(
+                        "the policy keeps {} a symbolic link inside the sandbox, and a mount point is never reached through a link",
+                        t.display()
+                    ),
+                }
+            };
+            return Err(plan_err(format!(
+                "{problem}, but {after}; grant other paths, or run without a context"
+            )));
+        }
+        // Last: every mount it may nest in (a tmpfs at `/run`) is shallower, and nothing
+        // else is at or under it.
+        self.mounts.push(MountSpec::Context {
+            target: dir.to_path_buf(),
+            contents,
+        });
+        self.landlock.read_data.push(dir.to_path_buf());
+        Ok(())
+    }
+}
+
 /// The identities of every place the run makes writable: the workspace and each writable
 /// grant as it resolves (links followed only where root alone could have placed them and
 /// outside the writable places found so far), with the identity found for each grant (by
@@ -620,4 +710,191 @@ fn refuse_overlaps(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use pretty_assertions::assert_eq;
+
+    use super::*;
+
+    /// A plan for `[filesystem] read_only = ["/usr"]` with `mounts` as its new-root steps,
+    /// built without the kernel (no probe, no resolution of the grants).
+    fn plan_with(mounts: Vec<MountSpec>) -> SandboxPlan {
+        let path = Path::new("/p.toml");
+        let body = "[agent]\ncommand = [\"/bin/true\"]\n[filesystem]\nread_only = [\"/usr\"]\n";
+        let policy = Policy::from_bytes(path, body.into(), &Default::default())
+            .map_err(|e| e.diagnostics(path))
+            .unwrap();
+        let memory = seccomp::UnaccountedMemory::Allowed;
+        SandboxPlan {
+            policy: path.into(),
+            new_network_ns: true,
+            network: policy.network.mode,
+            mounts,
+            uid: 1000,
+            gid: 1000,
+            host_ids: None,
+            argv: vec!["/bin/true".into()],
+            env: BTreeMap::new(),
+            cwd: "/".into(),
+            passed_fds: 0,
+            exec_fd: None,
+            rlimits: vec![],
+            cgroup: CgroupLimits::default(),
+            landlock: LandlockPlan::from_policy(&policy, None),
+            seccomp: seccomp::compile(&policy.seccomp, policy.network.mode, memory, Arch::native())
+                .unwrap(),
+            filters_report: FiltersReport {
+                seccomp: policy.seccomp.clone(),
+                memory,
+            },
+            cgroup_required: false,
+            timeout: None,
+            controlling_terminal: false,
+        }
+    }
+
+    fn bind(target: &str, is_dir: bool) -> MountSpec {
+        MountSpec::Bind {
+            source: target.into(),
+            target: target.into(),
+            writable: false,
+            is_dir,
+            id: Identity { dev: 1, ino: 2 },
+        }
+    }
+
+    fn tmpfs(target: &str) -> MountSpec {
+        MountSpec::Tmpfs {
+            target: target.into(),
+            size: 1 << 20,
+        }
+    }
+
+    #[test]
+    fn the_plan_carries_the_context_bytes_across_the_pipe_and_lets_the_agent_read_them() {
+        let json = r#"{"a":[1,2.5,"é \"q\" \n"],"b":null}"#;
+        let mut plan = plan_with(vec![bind("/usr", true)]);
+        let before = plan.landlock.clone();
+        plan.add_context(json.to_string()).unwrap();
+        let context = MountSpec::Context {
+            target: "/run/mycelium".into(),
+            contents: json.to_string(),
+        };
+        assert_eq!(plan.mounts, vec![bind("/usr", true), context.clone()]);
+        // Read (files and the directory), nothing else; the other rules are untouched.
+        assert_eq!(
+            plan.landlock,
+            LandlockPlan {
+                read_data: vec!["/run/mycelium".into()],
+                ..before
+            }
+        );
+        // As the launcher gets it: the same bytes.
+        let wire = serde_json::to_vec(&plan).unwrap();
+        let back: SandboxPlan = serde_json::from_slice(&wire).unwrap();
+        assert_eq!(back.mounts, vec![bind("/usr", true), context]);
+        assert_eq!(back.landlock, plan.landlock);
+        assert_eq!(
+            super::super::report::for_plan(&back, "", "")
+                .root
+                .provided
+                .first()
+                .cloned(),
+            Some(format!(
+                "/run/mycelium/context.json (the invocation's context, {} bytes; read-only tmpfs, nosuid, nodev, noexec)",
+                json.len()
+            ))
+        );
+    }
+
+    #[test]
+    fn without_a_context_the_plan_has_no_run_mycelium() {
+        let plan = plan_with(vec![bind("/usr", true)]);
+        assert_eq!(plan.mounts, vec![bind("/usr", true)]);
+        assert_eq!(plan.landlock.read_data, Vec::<PathBuf>::new());
+        let wire = serde_json::to_string(&plan).unwrap();
+        assert!(!wire.contains("/run/mycelium"), "{wire}");
+    }
+
+    #[test]
+    fn the_context_nests_in_a_tmpfs_of_the_policy_and_never_in_a_host_directory() {
+        // A tmpfs at /run: the context is mounted on top of a directory made in it.
+        let mut plan = plan_with(vec![tmpfs("/run")]);
+        plan.add_context("{}".into()).unwrap();
+        assert_eq!(
+            plan.mounts,
+            vec![
+                tmpfs("/run"),
+                MountSpec::Context {
+                    target: "/run/mycelium".into(),
+                    contents: "{}".into()
+                }
+            ]
+        );
+        let refused = |m: MountSpec| {
+            plan_with(vec![m])
+                .add_context("{}".into())
+                .unwrap_err()
+                .to_string()
+        };
+        let tail = ", but /run/mycelium is where the invocation's context is given to the agent (/run/mycelium/context.json); grant other paths, or run without a context";
+        assert_eq!(
+            refused(bind("/run", true)),
+            format!(
+                "/p.toml: the policy binds /run from the host, and mycelium never makes a mount point inside a host directory{tail}"
+            )
+        );
+        assert_eq!(
+            refused(bind("/", true)),
+            format!(
+                "/p.toml: the policy binds / from the host, and mycelium never makes a mount point inside a host directory{tail}"
+            )
+        );
+        assert_eq!(
+            refused(MountSpec::Symlink {
+                at: "/run".into(),
+                points_to: "/var/run".into()
+            }),
+            format!(
+                "/p.toml: the policy keeps /run a symbolic link inside the sandbox, and a mount point is never reached through a link{tail}"
+            )
+        );
+        for at in ["/run/mycelium", "/run/mycelium/context.json"] {
+            assert_eq!(
+                refused(bind(at, false)),
+                format!("/p.toml: the policy places {at} inside the sandbox{tail}")
+            );
+        }
+        assert_eq!(
+            refused(tmpfs("/run/mycelium")),
+            format!("/p.toml: the policy places /run/mycelium inside the sandbox{tail}")
+        );
+        // Neighbours are no clash.
+        for m in [
+            bind("/run/user", true),
+            bind("/run/mycelium2", true),
+            tmpfs("/tmp"),
+        ] {
+            let mut plan = plan_with(vec![m.clone()]);
+            plan.add_context("1".into()).unwrap();
+            assert_eq!(plan.mounts.len(), 2, "{m:?}");
+        }
+    }
+
+    #[test]
+    fn a_context_over_the_limit_is_refused_and_one_at_it_fits_its_tmpfs() {
+        let at = "1".repeat(MAX_CONTEXT_BYTES);
+        let mut plan = plan_with(vec![]);
+        plan.add_context(at.clone()).unwrap();
+        assert_eq!(context_tmpfs_size(at.len()), MAX_CONTEXT_BYTES as u64);
+        assert_eq!(context_tmpfs_size(2), 4096);
+        assert_eq!(context_tmpfs_size(4097), 8192);
+        let over = "1".repeat(MAX_CONTEXT_BYTES + 1);
+        assert_eq!(
+            plan_with(vec![]).add_context(over).unwrap_err().to_string(),
+            "/p.toml: the context is 1048577 bytes as compact JSON, more than the 1 MiB a sandbox takes; pass a smaller context"
+        );
+    }
 }

@@ -87,6 +87,12 @@ pub fn for_plan(plan: &super::plan::SandboxPlan, uid_map: &str, gid_map: &str) -
                 target.display(),
                 crate::policy::ByteSize(*size)
             )),
+            MountSpec::Context { target, contents } => root.provided.push(format!(
+                "{}/{} (the invocation's context, {} bytes; read-only tmpfs, nosuid, nodev, noexec)",
+                target.display(),
+                super::plan::CONTEXT_FILE,
+                contents.len()
+            )),
         }
     }
     root.provided

@@ -119,6 +119,10 @@ pub struct Invocation {
     pub agent: LoadedAgent,
     /// The task, delivered as the policy's `[agent] task` says.
     pub task: Option<String>,
+    /// A JSON context, given to the agent as the read-only file
+    /// `/run/mycelium/context.json` (compact, keys sorted; see
+    /// [`isolation::SandboxPlan::add_context`]).
+    pub context: Option<serde_json::Value>,
     /// The directory `{workspace}` stands for.
     pub workspace: Option<std::path::PathBuf>,
     /// Paths no grant or workspace may reach (mycelium's own state, the search path).
@@ -370,6 +374,9 @@ fn plan(inv: &Invocation) -> Result<(isolation::PreparedSandbox, Vec<OwnedFd>), 
         && let Some(t) = &inv.task
     {
         prepared.plan.env.insert("MYCELIUM_TASK".into(), t.clone());
+    }
+    if let Some(c) = &inv.context {
+        prepared.plan.add_context(c.to_string())?;
     }
     prepared.plan.passed_fds = u32::try_from(passed.len()).unwrap_or(u32::MAX);
     prepared.plan.exec_fd = exec_fd;

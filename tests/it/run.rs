@@ -629,3 +629,238 @@ fn every_example_command_of_the_readme_works_on_a_fresh_home() {
     let summary = std::fs::read_to_string(a.fx.path().join("project/SUMMARY.md")).unwrap();
     assert!(summary.contains("`hello.py`"), "{summary}");
 }
+
+/// What the context agent prints: the context, the directory's listing, the file's mode
+/// and size, how the mount is flagged, then what becomes of each attempt to change it.
+const CONTEXT_PROBE: &str = r#"exec 2>&1
+f=/run/mycelium/context.json
+if [ ! -e /run/mycelium ]; then echo "no /run/mycelium"; exit 0; fi
+cat $f; echo
+ls -a /run/mycelium | tr '\n' ' '; echo
+stat -c '%a %s' $f
+while read -r _ _ _ _ at opts _; do [ "$at" = /run/mycelium ] && echo "$opts"; done < /proc/self/mountinfo
+{ echo x > $f; } || echo "truncate refused"
+{ echo x >> $f; } || echo "append refused"
+chmod 666 $f || echo "chmod refused"
+{ true > /run/mycelium/new; } || echo "create refused"
+cat $f; echo"#;
+
+#[test]
+fn the_context_is_a_read_only_file_inside_and_absent_without_one() {
+    gate!("the_context_is_a_read_only_file_inside_and_absent_without_one");
+    let a = Agents::new();
+    shell_agent(&a, "ctx", CONTEXT_PROBE);
+    // Pretty, unsorted JSON: the agent gets it compact, keys sorted.
+    let file = a.fx.file(
+        "context.json",
+        "{\n  \"task_id\": 7,\n  \"files\": [\"a.txt\", \"b c.txt\"],\n  \"note\": \"é \\\"quoted\\\"\"\n}\n",
+    );
+    let compact = r#"{"files":["a.txt","b c.txt"],"note":"é \"quoted\"","task_id":7}"#;
+    let o = a.run(&["run", "ctx", "--context", file.to_str().unwrap()]);
+    let f = "/run/mycelium/context.json";
+    assert_eq!(
+        (o.status.code(), text(&o.stdout)),
+        (
+            Some(0),
+            format!(
+                "{compact}\n\
+                 . .. context.json \n\
+                 444 {}\n\
+                 ro,nosuid,nodev,noexec,relatime\n\
+                 /bin/sh: 8: cannot create {f}: Read-only file system\n\
+                 truncate refused\n\
+                 /bin/sh: 9: cannot create {f}: Permission denied\n\
+                 append refused\n\
+                 chmod: changing permissions of '{f}': Read-only file system\n\
+                 chmod refused\n\
+                 /bin/sh: 11: cannot create /run/mycelium/new: Read-only file system\n\
+                 create refused\n\
+                 {compact}\n",
+                compact.len()
+            )
+        ),
+        "{}",
+        text(&o.stderr)
+    );
+    // Twin: without --context there is no /run/mycelium at all.
+    let o = a.run(&["run", "ctx"]);
+    assert_eq!(
+        (o.status.code(), text(&o.stdout)),
+        (Some(0), "no /run/mycelium\n".to_string()),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn the_context_nests_in_a_policy_tmpfs_at_run_and_a_policy_mount_at_its_place_is_refused() {
+    gate!("the_context_nests_in_a_policy_tmpfs_at_run_and_a_policy_mount_at_its_place_is_refused");
+    let a = Agents::new();
+    let file = a.fx.file("context.json", "[1, 2, 3]");
+    // A writable /run of the policy's own: the context is readable in it and stays
+    // read-only, while the rest of /run is the agent's to write.
+    a.policy(
+        "runtmp",
+        "command = [\"/bin/sh\", \"-c\", \"exec 2>&1; cat /run/mycelium/context.json; echo; echo hi > /run/other && cat /run/other; chmod 666 /run/mycelium/context.json || echo refused\"]",
+        "[filesystem.tmpfs]\n\"/run\" = \"1M\"",
+    );
+    let o = a.run(&["run", "runtmp", "--context", file.to_str().unwrap()]);
+    assert_eq!(
+        (o.status.code(), text(&o.stdout)),
+        (
+            Some(0),
+            "[1,2,3]\nhi\nchmod: changing permissions of '/run/mycelium/context.json': Read-only file system\nrefused\n".to_string()
+        ),
+        "{}",
+        text(&o.stderr)
+    );
+    // A policy that mounts its own /run/mycelium: refused when a context is given, before
+    // anything runs; without one it runs.
+    a.policy(
+        "own",
+        "command = [\"/bin/sh\", \"-c\", \"echo ran\"]",
+        "[filesystem.tmpfs]\n\"/run/mycelium\" = \"1M\"",
+    );
+    let o = a.run(&["run", "own", "--context", file.to_str().unwrap()]);
+    let policy = a.fx.path().join("policies/own.toml");
+    assert_eq!(
+        (o.status.code(), text(&o.stdout), text(&o.stderr)),
+        (
+            Some(125),
+            String::new(),
+            format!(
+                "mycelium: {}: the policy places /run/mycelium inside the sandbox, but /run/mycelium is where the invocation's context is given to the agent (/run/mycelium/context.json); grant other paths, or run without a context\nmycelium: nothing was run\n",
+                policy.display()
+            )
+        )
+    );
+    let o = a.run(&["run", "own"]);
+    assert_eq!(
+        (o.status.code(), text(&o.stdout)),
+        (Some(0), "ran\n".to_string()),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn a_context_that_is_not_valid_json_stops_the_run_with_its_line_and_column() {
+    let a = Agents::new();
+    let marker = a.fx.path().join("ran");
+    a.policy(
+        "m",
+        &format!(
+            "command = [\"/bin/sh\", \"-c\", \"echo > {}\"]",
+            marker.display()
+        ),
+        "",
+    );
+    let bad = a.fx.file("bad.json", "{\n  \"a\": 1,\n  \"b\": }\n");
+    let o = a.run(&["run", "m", "--context", bad.to_str().unwrap()]);
+    assert_eq!(
+        (o.status.code(), text(&o.stdout), text(&o.stderr)),
+        (
+            Some(125),
+            String::new(),
+            format!(
+                "mycelium: error: --context {}:3:8: not valid JSON: expected value\n",
+                bad.display()
+            )
+        )
+    );
+    let missing = a.fx.path().join("missing.json");
+    let o = a.run(&["run", "m", "--context", missing.to_str().unwrap()]);
+    assert_eq!(
+        (o.status.code(), text(&o.stderr)),
+        (
+            Some(125),
+            format!(
+                "mycelium: error: --context {}: No such file or directory (os error 2)\n",
+                missing.display()
+            )
+        )
+    );
+    assert!(!marker.exists(), "the agent ran");
+}
+
+#[test]
+fn a_fifo_or_a_directory_as_context_is_refused_without_waiting_for_a_writer() {
+    gate!("a_fifo_or_a_directory_as_context_is_refused_without_waiting_for_a_writer");
+    let a = Agents::new();
+    shell_agent(&a, "ctx", CONTEXT_PROBE);
+    // Nobody ever opens the FIFO for writing: a blind open would block until the bounded
+    // run kills mycelium and fails the test.
+    let fifo = a.fx.path().join("context.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let o = crate::escape::run_bounded(a.cmd(&["run", "ctx", "--context", fifo.to_str().unwrap()]));
+    assert_eq!(
+        (o.status.code(), text(&o.stdout), text(&o.stderr)),
+        (
+            Some(125),
+            String::new(),
+            format!(
+                "mycelium: error: --context {}: this is a FIFO, not a regular file; give a file holding JSON\n",
+                fifo.display()
+            )
+        )
+    );
+    let dir = a.fx.mkdir("context.d");
+    let o = crate::escape::run_bounded(a.cmd(&["run", "ctx", "--context", dir.to_str().unwrap()]));
+    assert_eq!(
+        (o.status.code(), text(&o.stderr)),
+        (
+            Some(125),
+            format!(
+                "mycelium: error: --context {}: this is a directory, not a regular file; give a file holding JSON\n",
+                dir.display()
+            )
+        )
+    );
+    // Twin: a link to a regular file is that file.
+    let file = a.fx.file("real.json", "\"via a link\"");
+    let link = a.fx.path().join("link.json");
+    std::os::unix::fs::symlink(&file, &link).unwrap();
+    let o = crate::escape::run_bounded(a.cmd(&["run", "ctx", "--context", link.to_str().unwrap()]));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).starts_with("\"via a link\"\n"),
+        "{}",
+        text(&o.stdout)
+    );
+}
+
+#[test]
+fn a_context_of_one_mib_is_given_whole_and_one_byte_more_is_refused() {
+    gate!("a_context_of_one_mib_is_given_whole_and_one_byte_more_is_refused");
+    let a = Agents::new();
+    shell_agent(
+        &a,
+        "size",
+        "wc -c < /run/mycelium/context.json; head -c 5 /run/mycelium/context.json; echo",
+    );
+    // A JSON string of exactly 1 MiB, which is its own compact form.
+    let max = 1 << 20;
+    let at =
+        a.fx.file("max.json", &format!("\"{}\"", "a".repeat(max - 2)));
+    let o = a.run(&["run", "size", "--context", at.to_str().unwrap()]);
+    assert_eq!(
+        (o.status.code(), text(&o.stdout)),
+        (Some(0), format!("{max}\n\"aaaa\n")),
+        "{}",
+        text(&o.stderr)
+    );
+    let over =
+        a.fx.file("over.json", &format!("\"{}\"", "a".repeat(max - 1)));
+    let o = a.run(&["run", "size", "--context", over.to_str().unwrap()]);
+    assert_eq!(
+        (o.status.code(), text(&o.stdout), text(&o.stderr)),
+        (
+            Some(125),
+            String::new(),
+            format!(
+                "mycelium: error: --context {}: the file is larger than 1 MiB; pass a smaller context\n",
+                over.display()
+            )
+        )
+    );
+}

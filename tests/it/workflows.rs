@@ -84,6 +84,7 @@ impl World {
         Invocation {
             agent,
             task: task.map(str::to_owned),
+            context: None,
             workspace: None,
             protected: vec![],
             overrides: Default::default(),

@@ -15,6 +15,7 @@ use crate::isolation::testutil::{SETUP_FAILED, code, gate};
 fn plan(network: NetworkMode) -> LandlockPlan {
     LandlockPlan {
         read_only: vec![],
+        read_data: vec![],
         read_write: vec![],
         devices: vec![],
         optional: vec![],

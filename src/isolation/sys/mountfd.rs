@@ -28,6 +28,8 @@ pub const MOUNT_ATTR_RDONLY: u64 = 0x01;
 pub const MOUNT_ATTR_NOSUID: u64 = 0x02;
 /// `MOUNT_ATTR_NODEV`.
 pub const MOUNT_ATTR_NODEV: u64 = 0x04;
+/// `MOUNT_ATTR_NOEXEC`.
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x08;
 
 /// `struct open_how` (linux/openat2.h; the `libc` one cannot be built outside it).
 #[repr(C)]
