@@ -295,6 +295,7 @@ pub const UNACCOUNTED_MEMORY_CALLS: &[(&str, &str)] = &[
     ("vmsplice", "a pipe keeps the spliced pages (a whole huge page each) after munmap"),
     ("splice", "a pipe keeps file pages, also of files unlinked from a size-limited tmpfs"),
     ("sendfile", "into a pipe it is splice: the pipe keeps the file's pages"),
+    ("socketpair", "each socket queues up to net.core.wmem_max (SO_SNDBUF) in the kernel"),
 ];
 
 /// Whether memory the agent could hold outside its address space is bounded by something

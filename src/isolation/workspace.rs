@@ -81,9 +81,15 @@ pub fn refusal(ws: &Path, homes: &[PathBuf], program_dirs: &[PathBuf]) -> Option
         }
     }
     // A program planted where users run programs by name runs as them later.
+    // As written and where they lead (`~/bin` may be a link, or not exist yet under a
+    // home reached through a link).
     let personal = homes
         .iter()
-        .flat_map(|h| HOME_PROGRAM_DIRS.iter().map(move |d| h.join(d)));
+        .flat_map(|h| HOME_PROGRAM_DIRS.iter().map(move |d| h.join(d)))
+        .flat_map(|d| {
+            let resolved = resolve_existing_prefix(&d).filter(|r| *r != d);
+            std::iter::once(d).chain(resolved)
+        });
     if let Some(d) = program_dirs
         .iter()
         .cloned()
@@ -128,11 +134,52 @@ fn path_dirs() -> Vec<PathBuf> {
         .collect();
     let resolved: Vec<PathBuf> = dirs
         .iter()
-        .filter_map(|d| std::fs::canonicalize(d).ok())
+        .filter_map(|d| resolve_existing_prefix(d))
         .filter(|c| c != Path::new("/") && !dirs.contains(c))
         .collect();
     dirs.extend(resolved);
     dirs
+}
+
+/// `path` with its longest existing prefix resolved (links followed, also a link whose
+/// target does not exist yet) and the rest, which does not exist yet, appended as written:
+/// where the path will lead once it is created; `None` for a link loop.
+/// A PATH entry such as `~/work/app/node_modules/.bin` exists only after `npm install`,
+/// and the workspace that will hold it must be recognised by its physical path already.
+fn resolve_existing_prefix(path: &Path) -> Option<PathBuf> {
+    let mut path = path.to_path_buf();
+    // Each round follows one dangling link on the way; 40 as the kernel's own limit.
+    for _ in 0..40 {
+        let mut rest: Vec<std::ffi::OsString> = Vec::new();
+        let mut cur = path.as_path();
+        let real = loop {
+            match std::fs::canonicalize(cur) {
+                Ok(real) => break real,
+                Err(_) => {
+                    rest.push(cur.file_name()?.to_os_string());
+                    cur = cur.parent()?;
+                }
+            }
+        };
+        let Some(first) = rest.pop() else {
+            return Some(real);
+        };
+        let next = real.join(&first);
+        match std::fs::read_link(&next) {
+            // A link to something that does not exist yet: where it points, then the rest.
+            Ok(target) => {
+                let mut p = real.join(target);
+                p.extend(rest.iter().rev());
+                path = p;
+            }
+            Err(_) => {
+                let mut p = next;
+                p.extend(rest.iter().rev());
+                return Some(p);
+            }
+        }
+    }
+    None
 }
 
 /// Refuse the resolved workspace `ws` when [`refusal`] gives a reason, unless `allow` (the
@@ -203,6 +250,33 @@ mod tests {
         ] {
             assert_eq!(refusal(Path::new(p), &homes, &[]), None, "{p}");
         }
+    }
+
+    #[test]
+    fn entries_that_do_not_exist_yet_resolve_through_their_existing_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink(&real, dir.path().join("work")).unwrap();
+        let real = std::fs::canonicalize(&real).unwrap();
+        assert_eq!(
+            resolve_existing_prefix(&dir.path().join("work/app/node_modules/.bin")),
+            Some(real.join("app/node_modules/.bin"))
+        );
+        // A dangling link on the way: where it points, then the rest.
+        std::os::unix::fs::symlink(real.join("proj/bin"), dir.path().join("mybin")).unwrap();
+        assert_eq!(
+            resolve_existing_prefix(&dir.path().join("mybin")),
+            Some(real.join("proj/bin"))
+        );
+        std::os::unix::fs::symlink("real/p2", dir.path().join("rel")).unwrap();
+        assert_eq!(
+            resolve_existing_prefix(&dir.path().join("rel/bin")),
+            Some(real.join("p2/bin"))
+        );
+        // A loop ends.
+        std::os::unix::fs::symlink("loop", dir.path().join("loop")).unwrap();
+        assert_eq!(resolve_existing_prefix(&dir.path().join("loop/bin")), None);
     }
 
     #[test]

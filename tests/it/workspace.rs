@@ -225,7 +225,18 @@ fn exec_refuses_directories_of_programs_run_by_name() {
     let tools_bin = w.fx.workspace("tools/bin");
     let via = w.fx.path().join("via");
     std::os::unix::fs::symlink(&tools, &via).unwrap();
-    let path = format!("/usr/bin:/bin:relative/bin:{}", via.join("bin").display());
+    // Entries that do not exist yet: under a linked prefix (`npm install` makes it later),
+    // and a link whose target is still to come.
+    let later = w.fx.workspace("tools/later");
+    let proj = w.fx.workspace("proj4");
+    let dangling = w.fx.path().join("mybin");
+    std::os::unix::fs::symlink(proj.join("bin"), &dangling).unwrap();
+    let path = format!(
+        "/usr/bin:/bin:relative/bin:{}:{}:{}",
+        via.join("bin").display(),
+        via.join("later/node_modules/.bin").display(),
+        dangling.display()
+    );
     let why = |d: &Path| {
         format!(
             "it is or contains {}, a directory of programs run by name (on the PATH)",
@@ -237,6 +248,8 @@ fn exec_refuses_directories_of_programs_run_by_name() {
         (&go, go.join("bin")),
         (&tools_bin, tools_bin.clone()),
         (&tools, tools_bin.clone()),
+        (&later, later.join("node_modules/.bin")),
+        (&proj, proj.join("bin")),
     ] {
         let o = w.exec_with_path(ws, &[], &path);
         assert_eq!(

@@ -364,7 +364,7 @@ fn unaccounted_memory_calls_go_only_when_refused() {
             // Even named in `allow`: the memory limit would not hold otherwise.
             assert!(!refused.allowed.contains_key(name), "{arch} {name}");
         }
-        assert_eq!(allowed.allowed.len(), refused.allowed.len() + 7, "{arch}");
+        assert_eq!(allowed.allowed.len(), refused.allowed.len() + 8, "{arch}");
         assert_program_matches(&refused, &format!("{arch} memory refused"));
     }
     let d = describe(

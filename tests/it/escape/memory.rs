@@ -111,6 +111,30 @@ fn pipes_cannot_hold_pages_outside_the_memory_limit() {
     }
 }
 
+/// The second red team's variant: a unix socket pair's buffers (SO_SNDBUF raised to
+/// `net.core.wmem_max`, filled without a reader) held 8 GB under `memory = "256M"`, 8 MiB
+/// per socket, hundreds of sockets per process. Without a cgroup, socketpair is refused
+/// under `memory`; with one, the cgroup counts socket memory.
+#[test]
+fn socket_pairs_cannot_queue_memory_outside_the_limit() {
+    let probe = escape_gate!("socket_pairs_cannot_queue_memory_outside_the_limit");
+    let (fx, fx_limited) = (Fixture::new(), Fixture::new());
+    let unlimited = default_policy(&fx, probe, &[], "");
+    let limited = default_policy(&fx_limited, probe, &[], LIMIT);
+    assert_succeeded("pair_stream", &unconfined(probe, &["pair_stream"]));
+    assert_eq!(
+        confined(&unlimited, probe, &["pair_stream"]),
+        Outcome::Succeeded
+    );
+    let o = confined(&limited, probe, &["pair_stream"]);
+    match enforcement() {
+        UnaccountedMemory::Allowed => assert_eq!(o, Outcome::Succeeded),
+        UnaccountedMemory::Refused => {
+            assert_refused("socketpair under memory = 64M", &o, &["EPERM"])
+        }
+    }
+}
+
 #[test]
 fn report_explain_and_doctor_name_the_memory_mechanism() {
     let probe = escape_gate!("report_explain_and_doctor_name_the_memory_mechanism");
