@@ -81,6 +81,8 @@ struct Inner {
     starter: Starter,
     consent: ConsentManager,
     rules: RuleSet,
+    /// The sanitizer of the rules alone, for runs that withheld nothing (built at first use).
+    base_sanitizer: std::sync::OnceLock<Arc<OutputSanitizer>>,
     audit: Option<AuditLog>,
     slots: tokio::sync::Semaphore,
     lease: Duration,
@@ -198,6 +200,7 @@ impl ProcessManager {
                 starter: config.starter,
                 consent: config.consent,
                 rules: config.rules,
+                base_sanitizer: std::sync::OnceLock::new(),
                 audit: config.audit,
                 slots: tokio::sync::Semaphore::new(config.max_concurrent.max(1)),
                 lease: config.lease,
@@ -237,11 +240,17 @@ impl ProcessManager {
         if let Some(t) = &inv.attach.terminal {
             t.prepare(&mut prepared.plan);
         }
-        let mut builder = OutputSanitizer::builder(inner.rules.clone());
-        for w in &prepared.env.withheld {
-            builder.literal(format!("env:{}", w.name), w.value.as_bytes());
-        }
-        let sanitizer = Arc::new(builder.build()?);
+        // Built once per manager; a run with withheld values gets its own, with them as
+        // literals.
+        let sanitizer = if prepared.env.withheld.is_empty() {
+            inner.base_sanitizer()?
+        } else {
+            let mut builder = OutputSanitizer::builder(inner.rules.clone());
+            for w in &prepared.env.withheld {
+                builder.literal(format!("env:{}", w.name), w.value.as_bytes());
+            }
+            Arc::new(builder.build()?)
+        };
         let task_text = inv
             .task
             .as_deref()
@@ -314,6 +323,15 @@ impl ProcessManager {
 }
 
 impl Inner {
+    /// The sanitizer of the rules alone, built once.
+    fn base_sanitizer(&self) -> Result<Arc<OutputSanitizer>, ProcessError> {
+        if let Some(s) = self.base_sanitizer.get() {
+            return Ok(Arc::clone(s));
+        }
+        let built = Arc::new(OutputSanitizer::builder(self.rules.clone()).build()?);
+        Ok(Arc::clone(self.base_sanitizer.get_or_init(|| built)))
+    }
+
     fn audit(&self, record: &WorkflowRecord, by: &StartedBy) {
         if let Some(a) = &self.audit
             && let Err(e) = a.record(record, by)
