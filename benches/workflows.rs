@@ -12,6 +12,13 @@
 //! single-threaded process starting its sandbox itself) against N sequential spawner
 //! starts. With Redis, the commands the server counted per workflow.
 
+#![allow(
+    missing_docs,
+    clippy::expect_used,
+    clippy::print_stdout,
+    reason = "benchmark harness: a failed setup stops the run; results go to stdout"
+)]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -106,6 +113,7 @@ fn workflows(
                 caller_env: vec![("PATH".into(), "/usr/bin:/bin".into())],
                 started_by: StartedBy::current(None),
                 attach: Attach::default(),
+                context: None,
             };
             waits.push(manager.invoke(inv).await.expect("invoke"));
         }
@@ -168,9 +176,10 @@ fn main() {
         return;
     }
     let n: usize = value("--runs").map_or(500, |v| v.parse().expect("--runs N"));
-    let bin = PathBuf::from(std::env::var("MYCELIUM_BIN").expect(
-        "MYCELIUM_BIN: the mycelium binary (scripts/bench-workflows.sh sets it)",
-    ));
+    let bin = PathBuf::from(
+        std::env::var("MYCELIUM_BIN")
+            .expect("MYCELIUM_BIN: the mycelium binary (scripts/bench-workflows.sh sets it)"),
+    );
     let spawner = Arc::new(Spawner::start(&bin).expect("start the spawner"));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
