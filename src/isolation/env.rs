@@ -1,7 +1,8 @@
 //! Environment scrubbing: what the agent inherits, and which values must be redacted.
 //!
 //! The agent starts from nothing. It gets a fixed safe set (`PATH`, `HOME` inside the
-//! sandbox, and the exact names of [`SAFE_NAMES`]: locale, `TERM`, `TZ`), then the policy's
+//! sandbox, and the exact names of [`SAFE_NAMES`]: locale, `TERM`, `TZ`, each only when its
+//! value has the shape its name promises, [`env_shape`]), then the policy's
 //! `pass` (exact names, never patterns) and `set`. Variables the block-list
 //! ([`crate::policy::env_secrets`]: names, name shapes in any spelling, and values holding
 //! a URL with a password) calls sensitive are withheld even when `pass` names them, unless
@@ -10,8 +11,11 @@
 //! up in output. This is pure code: it reads no process state of its own.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::Serialize;
+
+use super::env_shape;
 
 use crate::policy::EnvPolicy;
 use crate::policy::env_secrets::sensitive_reason;
@@ -68,14 +72,26 @@ pub struct ScrubbedEnv {
 
 /// Build the agent's environment from the caller's and the policy.
 ///
-/// `home` is `HOME` inside the sandbox.
+/// `home` is `HOME` inside the sandbox; `is_file` says whether a host path is a file (the
+/// time-zone and terminfo files a fixed-list value names, [`env_shape`]).
 #[must_use]
 pub fn scrub<'a>(
     caller: impl IntoIterator<Item = (&'a str, &'a str)>,
     policy: &EnvPolicy,
     home: &str,
+    is_file: &dyn Fn(&Path) -> bool,
 ) -> ScrubbedEnv {
     let caller: BTreeMap<&str, &str> = caller.into_iter().collect();
+    // Why a caller's variable must not reach the agent: the block-list (name or value),
+    // or, for a fixed-list name the policy did not ask for by name, a value without the
+    // shape of a locale, time zone or terminal type (a token carried in `LANG` over ssh).
+    let reason = |name: &str, value: &str| {
+        sensitive_reason(name, value).or_else(|| {
+            (SAFE_NAMES.contains(&name) && !policy.pass.iter().any(|p| p == name))
+                .then(|| env_shape::shape_reason(name, value, is_file))
+                .flatten()
+        })
+    };
     let mut agent = BTreeMap::new();
     agent.insert("PATH".to_string(), SAFE_PATH.to_string());
     agent.insert("HOME".to_string(), home.to_string());
@@ -83,7 +99,7 @@ pub fn scrub<'a>(
     // Exact names only: a prefix such as `LC_` would pass any variable a caller names
     // `LC_<anything>` (`LC_DEPLOY_TOKEN`), and the block-list is still applied on top.
     for (name, value) in &caller {
-        if SAFE_NAMES.contains(name) && sensitive_reason(name, value).is_none() {
+        if SAFE_NAMES.contains(name) && reason(name, value).is_none() {
             agent.insert((*name).to_string(), (*value).to_string());
         }
     }
@@ -93,7 +109,7 @@ pub fn scrub<'a>(
 
     let mut withheld = Vec::new();
     for (name, value) in &caller {
-        if let Some(reason) = sensitive_reason(name, value)
+        if let Some(reason) = reason(name, value)
             && !policy.allow_secrets.iter().any(|a| a == name)
             && !value.is_empty()
         {
@@ -122,6 +138,11 @@ mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
 
+    /// A host with no time-zone or terminfo files.
+    fn no_files(_: &Path) -> bool {
+        false
+    }
+
     #[test]
     fn scrub_starts_empty_and_withholds_secrets_even_when_passed() {
         let caller = [
@@ -139,7 +160,7 @@ mod tests {
             set: [("PYTHONUNBUFFERED".to_string(), "1".to_string())].into(),
             allow_secrets: vec!["GITHUB_TOKEN".into()],
         };
-        let out = scrub(caller, &policy, "/tmp");
+        let out = scrub(caller, &policy, "/tmp", &no_files);
         let expected: BTreeMap<String, String> = [
             ("PATH", SAFE_PATH),
             ("HOME", "/tmp"),
@@ -172,14 +193,14 @@ mod tests {
             ("LANG", "de_DE.UTF-8"),
             ("LC_ALL", "de_DE.UTF-8"),
             ("LC_TIME", "en_GB.UTF-8"),
-            ("LC_IDENTIFICATION", "x"),
+            ("LC_IDENTIFICATION", "en_US.UTF-8"),
             ("LC_DEPLOY_TOKEN", "lc-token-canary-0123456789"),
             ("LC_SECRET", "lc-secret-canary"),
             ("LC_FOO", "not a locale category"),
             ("LC_all", "lower-case is another name"),
             ("TERMINAL_PASSWORD", "hunter2-canary"),
         ];
-        let out = scrub(caller, &EnvPolicy::default(), "/tmp");
+        let out = scrub(caller, &EnvPolicy::default(), "/tmp", &no_files);
         let names: Vec<&str> = out.agent.keys().map(String::as_str).collect();
         assert_eq!(
             names,
@@ -229,7 +250,7 @@ mod tests {
             ],
             ..EnvPolicy::default()
         };
-        let out = scrub(caller, &policy, "/tmp");
+        let out = scrub(caller, &policy, "/tmp", &no_files);
         let names: Vec<&str> = out.agent.keys().map(String::as_str).collect();
         assert_eq!(names, vec!["HOME", "LANG", "LC_FOO", "PATH"]);
     }
@@ -254,7 +275,7 @@ mod tests {
             pass,
             ..EnvPolicy::default()
         };
-        let out = scrub(caller.iter().copied(), &policy, "/tmp");
+        let out = scrub(caller.iter().copied(), &policy, "/tmp", &no_files);
         let agent: Vec<(&str, &str)> = out
             .agent
             .iter()
@@ -290,7 +311,7 @@ mod tests {
             allow_secrets: vec!["npm_config__authToken".into(), "PIP_INDEX_URL".into()],
             ..EnvPolicy::default()
         };
-        let out = scrub(caller, &policy, "/tmp");
+        let out = scrub(caller, &policy, "/tmp", &no_files);
         assert_eq!(
             out.agent.get("npm_config__authToken").map(String::as_str),
             Some("npm-canary")
@@ -302,5 +323,142 @@ mod tests {
         assert_eq!(out.agent.get("SSHPASS"), None);
         let withheld: Vec<&str> = out.withheld.iter().map(|w| w.name.as_str()).collect();
         assert_eq!(withheld, ["SSHPASS"]);
+    }
+
+    /// A host with the zoneinfo and terminfo files the tests below name.
+    fn some_files(p: &Path) -> bool {
+        [
+            "/usr/share/zoneinfo/Europe/Paris",
+            "/lib/terminfo/x/xterm-256color",
+            "/usr/share/terminfo/74/tmux-256color",
+        ]
+        .iter()
+        .any(|f| Path::new(f) == p)
+    }
+
+    #[test]
+    fn regression_fixed_list_values_pass_only_in_their_shape() {
+        let caller = [
+            ("LANG", "sk-ant-api03-xxxxxxxx"),
+            ("LANGUAGE", "en:ghp_0123456789abcdefghij"),
+            ("LC_MESSAGES", "ghp_0123456789abcdefghijklmn"),
+            ("LC_IDENTIFICATION", "AKIAIOSFODNN7EXAMPLE"),
+            ("LC_TIME", "en_GB.UTF-8"),
+            ("TZ", "hf_abcdefghijklmnopqrstuvwxyz01"),
+            ("TERM", "xoxb-123-abc"),
+            ("COLORTERM", "xoxb-123-abc"),
+            ("NO_COLOR", "glpat-0123456789"),
+            ("EDITOR", "vi"),
+        ];
+        let out = scrub(caller, &EnvPolicy::default(), "/tmp", &some_files);
+        let agent: Vec<(&str, &str)> = out
+            .agent
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            agent,
+            vec![
+                ("HOME", "/tmp"),
+                ("LANG", "C.UTF-8"),
+                ("LC_TIME", "en_GB.UTF-8"),
+                ("PATH", SAFE_PATH),
+            ]
+        );
+        let withheld: Vec<(&str, &str, &str)> = out
+            .withheld
+            .iter()
+            .map(|w| (w.name.as_str(), w.value.as_str(), w.reason))
+            .collect();
+        assert_eq!(
+            withheld,
+            vec![
+                (
+                    "COLORTERM",
+                    "xoxb-123-abc",
+                    "its value does not look like a terminal colour setting"
+                ),
+                (
+                    "LANG",
+                    "sk-ant-api03-xxxxxxxx",
+                    "its value does not look like a locale name"
+                ),
+                (
+                    "LANGUAGE",
+                    "en:ghp_0123456789abcdefghij",
+                    "its value does not look like a list of locale names"
+                ),
+                (
+                    "LC_IDENTIFICATION",
+                    "AKIAIOSFODNN7EXAMPLE",
+                    "its value does not look like a locale name"
+                ),
+                (
+                    "LC_MESSAGES",
+                    "ghp_0123456789abcdefghijklmn",
+                    "its value does not look like a locale name"
+                ),
+                (
+                    "NO_COLOR",
+                    "glpat-0123456789",
+                    "its value does not look like a colour preference"
+                ),
+                (
+                    "TERM",
+                    "xoxb-123-abc",
+                    "its value does not look like a terminal type"
+                ),
+                (
+                    "TZ",
+                    "hf_abcdefghijklmnopqrstuvwxyz01",
+                    "its value does not look like a time zone"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn fixed_list_values_in_their_shape_pass() {
+        let caller = [
+            ("LANG", "de_DE@euro"),
+            ("LANGUAGE", "de_DE:de:en"),
+            ("LC_ALL", "C.UTF-8"),
+            ("LC_TIME", "sr_RS@latin"),
+            ("TZ", "Europe/Paris"),
+            ("TERM", "tmux-256color"),
+            ("COLORTERM", "truecolor"),
+            ("NO_COLOR", "1"),
+        ];
+        let out = scrub(caller, &EnvPolicy::default(), "/tmp", &some_files);
+        let mut expected: BTreeMap<String, String> = caller
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        expected.insert("PATH".into(), SAFE_PATH.into());
+        expected.insert("HOME".into(), "/tmp".into());
+        assert_eq!(out.agent, expected);
+        assert_eq!(out.withheld, vec![]);
+        // The same TZ and TERM on a host without those files are withheld.
+        let out = scrub(caller, &EnvPolicy::default(), "/tmp", &no_files);
+        let withheld: Vec<&str> = out.withheld.iter().map(|w| w.name.as_str()).collect();
+        assert_eq!(withheld, vec!["TERM", "TZ"]);
+    }
+
+    #[test]
+    fn a_fixed_list_name_the_policy_passes_keeps_the_pass_rules() {
+        let caller = [("TERM", "my-own-terminal"), ("LANG", "tok_XX.ghp_x@y")];
+        let policy = EnvPolicy {
+            pass: vec!["TERM".into()],
+            ..EnvPolicy::default()
+        };
+        let out = scrub(caller, &policy, "/tmp", &no_files);
+        assert_eq!(
+            out.agent.get("TERM").map(String::as_str),
+            Some("my-own-terminal")
+        );
+        // Positive twin: the one not named in `pass` is still judged by its shape.
+        assert_eq!(out.agent.get("LANG").map(String::as_str), Some("C.UTF-8"));
+        let withheld: Vec<&str> = out.withheld.iter().map(|w| w.name.as_str()).collect();
+        assert_eq!(withheld, vec!["LANG"]);
     }
 }

@@ -12,6 +12,7 @@
 pub mod cgroup;
 mod child;
 pub mod env;
+pub mod env_shape;
 mod handle;
 pub mod ids;
 pub mod landlock;

@@ -472,7 +472,7 @@ pub fn prepare_with<'a>(
             .as_ref()
             .map_or("/".into(), |w| w.display().to_string())
     };
-    let env = scrub(caller_env, &policy.env, &home);
+    let env = scrub(caller_env, &policy.env, &home, &|p: &Path| p.is_file());
     let cwd = match &workspace {
         Some(w) if policy.uses_workspace() => w.clone(),
         _ if has_tmp => PathBuf::from("/tmp"),

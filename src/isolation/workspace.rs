@@ -12,7 +12,10 @@
 //!   `$HOME`, and `/home` — but not a system directory some account calls home
 //!   (`/usr/sbin`, `/bin`; [`sensitive::is_system_home`]);
 //! - a credential location ([`crate::policy::sensitive`]) under any of those homes or on
-//!   the system, inside one or containing one;
+//!   the system, inside one or containing one, or a directory that is or lies inside a
+//!   component named like a home's credential entry anywhere (`/srv/deploy/.ssh`). A
+//!   directory merely *holding* such an entry (a project's own `.npmrc`) is accepted: the
+//!   caller chose it, and only the risk of a policy's fixed grants looks inside them;
 //! - inside a hidden entry of one of those homes (`~/.config/systemd/user`,
 //!   `~/.local/bin`): the user's configuration and start-up files;
 //! - a directory of programs that users run by name, or a directory containing one (a
@@ -349,6 +352,38 @@ mod tests {
             "/srv/data/p",
             "/tmp/project",
             "/.build/p",
+        ] {
+            assert_eq!(why(p), None, "{p}");
+        }
+    }
+
+    #[test]
+    fn a_workspace_named_like_a_credential_entry_anywhere_is_refused() {
+        let homes = [PathBuf::from("/var/home/u")];
+        let why = |p: &str| refusal(Path::new(p), &homes, &[]);
+        for (p, c) in [
+            ("/srv/deploy/.ssh", "/srv/deploy/.ssh"),
+            ("/srv/deploy/.ssh/keys", "/srv/deploy/.ssh"),
+            ("/tmp/x/.aws", "/tmp/x/.aws"),
+            ("/var/tmp/ci/.config/gh", "/var/tmp/ci/.config/gh"),
+            ("/data/.password-store/work", "/data/.password-store"),
+            ("/mnt/disk/.gnupg", "/mnt/disk/.gnupg"),
+        ] {
+            assert_eq!(
+                why(p),
+                Some(format!(
+                    "it is, lies inside or contains the credential location {c}"
+                )),
+                "{p}"
+            );
+        }
+        // Positive twins: look-alike names, and the directories around them (a project
+        // holding its own `.npmrc` stays a valid workspace: only risk looks inside).
+        for p in [
+            "/srv/deploy",
+            "/tmp/x/aws",
+            "/tmp/x/.aws-notes",
+            "/var/tmp/ci/.config",
         ] {
             assert_eq!(why(p), None, "{p}");
         }

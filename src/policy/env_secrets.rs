@@ -123,6 +123,9 @@ enum Rule {
     WordEnd(&'static str, &'static [&'static str]),
     /// These words appear one after the other.
     Words(&'static [&'static str]),
+    /// One of the name's words is exactly this, unless the word before it is one of the
+    /// listed ones (`RANDOM_SEED` is no secret, `MASTER_SEED` is).
+    WordNotAfter(&'static str, &'static [&'static str]),
 }
 
 /// English words that end in `PASS` and mean no password.
@@ -135,6 +138,10 @@ const PASS_WORDS: &[&str] = &[
     "TRESPASS",
     "UNDERPASS",
 ];
+
+/// Words before `SEED` that make it a random-number generator's seed, which reproduces a
+/// run and unlocks nothing.
+const RNG_WORDS: &[&str] = &["RANDOM", "RNG", "HASH", "SHUFFLE", "TEST"];
 
 /// Sensitive name shapes; each with why it is withheld. Checked after [`NAMES`].
 const RULES: &[(Rule, &str)] = &[
@@ -165,6 +172,8 @@ const RULES: &[(Rule, &str)] = &[
         Rule::Word("PWD"),
         "a password (MYSQL_PWD; PWD alone is the working directory)",
     ),
+    (Rule::Word("PW"), "a password (ROOT_PW, DB_PW)"),
+    (Rule::WordEnd("PASSCODE", &[]), "a passcode"),
     (
         Rule::WordEnd("PASSPHRASE", &[]),
         "a passphrase that unlocks a key or a backup",
@@ -209,6 +218,58 @@ const RULES: &[(Rule, &str)] = &[
     (Rule::WordEnd("SIGNINGKEY", &[]), "a signing key"),
     (Rule::WordEnd("ENCRYPTIONKEY", &[]), "an encryption key"),
     (Rule::WordEnd("LICENSEKEY", &[]), "a licence key"),
+    (Rule::WordEnd("PRIVKEY", &[]), "a private key"),
+    (
+        Rule::Word("PRIVATE"),
+        "private material, usually a key (APP_PRIVATE, *_PRIVATE)",
+    ),
+    (
+        Rule::Word("PEM"),
+        "PEM-encoded material, often a private key (TLS_PEM, *_PEM)",
+    ),
+    (
+        Rule::WordEnd("KEYSTORE", &[]),
+        "a keystore: private keys (JAVA_KEYSTORE, ANDROID_KEYSTORE)",
+    ),
+    (
+        Rule::Word("SIGNING"),
+        "signing material (SIGNING_SECRET, CODE_SIGNING_IDENTITY)",
+    ),
+    (Rule::Word("HMAC"), "an HMAC key"),
+    (
+        Rule::Word("SALT"),
+        "a salt frameworks keep secret (SIGNING_SALT, WordPress's AUTH_SALT)",
+    ),
+    (
+        Rule::WordEnd("MNEMONIC", &[]),
+        "a recovery phrase: whoever has it has the wallet or key",
+    ),
+    (
+        Rule::WordNotAfter("SEED", RNG_WORDS),
+        "a seed (SEED_PHRASE, MASTER_SEED, OTP_SEED); a random-number seed (RANDOM_SEED, RNG_SEED) is exempt",
+    ),
+    (Rule::Word("OTP"), "a one-time-password secret or code"),
+    (Rule::Word("TOTP"), "a time-based one-time-password secret"),
+    (
+        Rule::Word("HOTP"),
+        "a counter-based one-time-password secret",
+    ),
+    (
+        Rule::Words(&["RECOVERY", "CODES"]),
+        "recovery codes: each logs in past the second factor",
+    ),
+    (
+        Rule::Words(&["RECOVERY", "CODE"]),
+        "a recovery code: it logs in past the second factor",
+    ),
+    (
+        Rule::Words(&["BACKUP", "CODES"]),
+        "backup codes: each logs in past the second factor",
+    ),
+    (
+        Rule::Words(&["BACKUP", "CODE"]),
+        "a backup code: it logs in past the second factor",
+    ),
     (
         Rule::Word("PAT"),
         "a personal access token (GH_PAT, AZURE_DEVOPS_EXT_PAT)",
@@ -267,6 +328,10 @@ const NOT_SECRETS: &[(&str, &str)] = &[
         "SESSION_MANAGER",
         "the X session manager's address; unreachable without unix_sockets",
     ),
+    (
+        "OTP_VERSION",
+        "the Erlang/OTP release, set in Erlang's container images",
+    ),
 ];
 
 impl Rule {
@@ -280,6 +345,13 @@ impl Rule {
             Rule::Words(seq) => words
                 .windows(seq.len())
                 .any(|win| win.iter().zip(seq).all(|(a, b)| a == b)),
+            Rule::WordNotAfter(w, after) => words.iter().enumerate().any(|(i, x)| {
+                x == w
+                    && !i
+                        .checked_sub(1)
+                        .and_then(|j| words.get(j))
+                        .is_some_and(|prev| after.contains(&prev.as_str()))
+            }),
         }
     }
 }
@@ -338,9 +410,14 @@ pub fn name_reason(name: &str) -> Option<&'static str> {
 
 /// Why a variable's *value* is sensitive whatever its name, or `None`: it holds a URL with
 /// a password in it (`scheme://user:password@host`), or an `http(s)` URL with any user
-/// part (`https://TOKEN@host`, how tokens are often put in Git and package index URLs).
+/// part (`https://TOKEN@host`, how tokens are often put in Git and package index URLs), or
+/// a PEM private key (`-----BEGIN … PRIVATE KEY-----`, however the variable is named: a
+/// `CLIENT_CERT` bundle with its key in it is withheld, a certificate alone is not).
 #[must_use]
 pub fn value_reason(value: &str) -> Option<&'static str> {
+    if value.contains("-----BEGIN ") && value.contains("PRIVATE KEY") {
+        return Some("its value is a PEM private key");
+    }
     let mut rest = value;
     while let Some(at) = rest.find("://") {
         let scheme: String = rest[..at]
@@ -543,6 +620,27 @@ mod tests {
         "MANPATH",
         "HISTSIZE",
         "CI",
+        // Next to the words added for the second red team: certificates and CA bundles are
+        // public, random-number seeds unlock nothing.
+        "SSL_CERT_DIR",
+        "NODE_EXTRA_CA_CERTS",
+        "CURL_CA_BUNDLE",
+        "CLIENT_CERT",
+        "TLS_CERT_FILE",
+        "JAVAX_NET_SSL_TRUSTSTORE",
+        "PYTHONHASHSEED",
+        "RANDOM_SEED",
+        "RNG_SEED",
+        "PROPTEST_RNG_SEED",
+        "TEST_SEED",
+        "OTP_VERSION",
+        "PWDEBUG",
+        "POWERLINE_CONFIG",
+        "SALTSTACK_ENV",
+        "PEMBROKE",
+        "SEEDLING_DIR",
+        "PRIVACY_MODE",
+        "CODE_REVIEW",
     ];
 
     #[test]
@@ -647,5 +745,111 @@ mod tests {
             );
         }
         assert!(blocklist_len() >= 100, "{}", blocklist_len());
+    }
+
+    /// Names the second red team found passing, and their variants.
+    const SECOND_ROUND: &[&str] = &[
+        "ROOT_PW",
+        "DB_PW",
+        "dbPw",
+        "PW",
+        "SMTP_PW_FILE",
+        "APP_PRIVKEY",
+        "PRIVKEY",
+        "tlsPrivkey",
+        "APP_PRIVATE",
+        "JWT_PRIVATE_PEM",
+        "GITHUB_APP_PRIVATE",
+        "TLS_PEM",
+        "CLIENT_PEM",
+        "serverPem",
+        "WALLET_MNEMONIC",
+        "MNEMONIC",
+        "SEED_PHRASE",
+        "MASTER_SEED",
+        "OTP_SEED",
+        "WALLET_SEED",
+        "SEED",
+        "OTP",
+        "OTP_SECRET_B32",
+        "GITHUB_TOTP",
+        "totpUri",
+        "HOTP_COUNTER_KEY",
+        "WEBHOOK_HMAC",
+        "HMAC",
+        "hmacKey",
+        "SIGNING_SALT",
+        "AUTH_SALT",
+        "PASSWORD_SALT",
+        "GITHUB_RECOVERY_CODES",
+        "RECOVERY_CODE",
+        "BACKUP_CODES",
+        "twofaBackupCodes",
+        "JAVA_KEYSTORE",
+        "KEYSTORE",
+        "ANDROID_KEYSTORE_B64",
+        "androidKeystore",
+        "TRUSTSTORE_PASSWORD",
+        "SIGNING_SECRET",
+        "CODE_SIGNING_IDENTITY",
+        "signingCert",
+        "DEVICE_PASSCODE",
+    ];
+
+    #[test]
+    fn regression_second_round_secret_words_are_withheld() {
+        assert!(SECOND_ROUND.len() >= 30);
+        let missed: Vec<&&str> = SECOND_ROUND
+            .iter()
+            .filter(|n| name_reason(n).is_none())
+            .collect();
+        assert_eq!(missed, Vec::<&&str>::new());
+        let reasons: Vec<(&str, Option<&str>)> =
+            ["ROOT_PW", "MASTER_SEED", "RANDOM_SEED", "TLS_PEM"]
+                .into_iter()
+                .map(|n| (n, name_reason(n)))
+                .collect();
+        assert_eq!(
+            reasons,
+            vec![
+                ("ROOT_PW", Some("a password (ROOT_PW, DB_PW)")),
+                (
+                    "MASTER_SEED",
+                    Some(
+                        "a seed (SEED_PHRASE, MASTER_SEED, OTP_SEED); a random-number seed (RANDOM_SEED, RNG_SEED) is exempt"
+                    )
+                ),
+                ("RANDOM_SEED", None),
+                (
+                    "TLS_PEM",
+                    Some("PEM-encoded material, often a private key (TLS_PEM, *_PEM)")
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_pem_private_key_is_withheld_whatever_the_name() {
+        for v in [
+            "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----",
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIE",
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl",
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n-----BEGIN EC PRIVATE KEY-----\nMHc",
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQ",
+        ] {
+            assert_eq!(
+                sensitive_reason("CLIENT_CERT", v),
+                Some("its value is a PEM private key"),
+                "{v}"
+            );
+        }
+        // Positive twins: a certificate, a public key, a path to a key.
+        for v in [
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+            "-----BEGIN PUBLIC KEY-----\nMFkw",
+            "/etc/ssl/private/host.key",
+        ] {
+            assert_eq!(sensitive_reason("CLIENT_CERT", v), None, "{v}");
+        }
     }
 }

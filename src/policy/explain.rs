@@ -70,7 +70,7 @@ pub fn explain(policy: &Policy) -> Explanation {
     };
     let mut inherits = vec![
         format!("PATH={SAFE_PATH}"),
-        "HOME, LANG, LANGUAGE, LC_ALL and the other locale categories, TERM, TZ".to_string(),
+        "HOME, LANG, LANGUAGE, LC_ALL and the other locale categories, TERM, TZ, COLORTERM, NO_COLOR (each only when its value looks like a locale, terminal type or time zone)".to_string(),
     ];
     let mut withheld = Vec::new();
     for name in &policy.env.pass {

@@ -201,6 +201,17 @@ fn sensitive_read(p: &Path, homes: &[PathBuf]) -> Option<(RiskLevel, String)> {
             ),
         ));
     }
+    // A directory that directly holds a credential entry (`/opt/deploy/.ssh`, no account's
+    // home) hands it out as surely as a home does. Only one level is looked at.
+    if let Some(c) = sensitive::contained_credential(p) {
+        return Some((
+            RiskLevel::High,
+            format!(
+                "reads {s}, which holds {}, named like a home's credentials",
+                c.display()
+            ),
+        ));
+    }
     // Dotenv files exist to hold secrets.
     if p.file_name().is_some_and(|n| n == ".env") {
         return Some((
@@ -330,6 +341,7 @@ systemd-network:x:998:998::/:/usr/sbin/nologin
 appsvc:x:990:990::/opt/app:/bin/sh
 git:x:991:991::/srv/git:/bin/sh
 x:x:992:992::/var/lib/x:/bin/sh
+rtsvc:x:993:993::/usr/local/rtsvc:/bin/sh
 ";
 
     /// The risk (level, first reason) of a policy reading `path` (optional) for the caller
@@ -554,6 +566,218 @@ x:x:992:992::/var/lib/x:/bin/sh
                 "/etc/resolv.conf",
             ]),
             RiskLevel::Low
+        );
+    }
+
+    /// `reads {p}, which is, holds or lies inside a credential location ({c})`.
+    fn credential_reason(p: &str, c: &str) -> String {
+        format!("reads {p}, which is, holds or lies inside a credential location ({c})")
+    }
+
+    #[test]
+    fn regression_credential_names_outside_any_home_are_high() {
+        for (path, c) in [
+            ("/opt/deploy/.ssh", "/opt/deploy/.ssh"),
+            ("/opt/deploy/.ssh/id_ed25519", "/opt/deploy/.ssh"),
+            ("/opt/deploy/.aws", "/opt/deploy/.aws"),
+            ("/opt/deploy/.aws/credentials", "/opt/deploy/.aws"),
+            ("/usr/local/.ssh", "/usr/local/.ssh"),
+            ("/usr/lib/x/.gnupg", "/usr/lib/x/.gnupg"),
+            ("/etc/ssl/certs/.ssh", "/etc/ssl/certs/.ssh"),
+            ("/srv/ci/.config/gh/hosts.yml", "/srv/ci/.config/gh"),
+            ("/var/tmp/.docker/config.json", "/var/tmp/.docker"),
+            ("/opt/deploy/.netrc", "/opt/deploy/.netrc"),
+        ] {
+            assert_eq!(
+                rated_for_appsvc(path),
+                (RiskLevel::High, credential_reason(path, c)),
+                "{path}"
+            );
+        }
+        // Positive twins: the directories around them, where nothing of the kind exists.
+        for path in ["/opt/deploy", "/usr/local", "/usr/lib/x", "/etc/ssl/certs"] {
+            assert_eq!(
+                rated_for_appsvc(path),
+                (RiskLevel::Low, String::new()),
+                "{path}"
+            );
+        }
+    }
+
+    /// The risk (level, first reason) of a policy reading the existing `path`.
+    fn rated_on_host(path: &Path) -> (RiskLevel, String) {
+        let body = format!(
+            "[filesystem]\nread_only = [{:?}]\n",
+            path.display().to_string()
+        );
+        let opts = LoadOptions {
+            home: PathBuf::from("/var/home/u"),
+            protected: vec![PathBuf::from("/nonexistent-state")],
+        };
+        let policy = Policy::from_bytes(Path::new("/p.toml"), body.into_bytes(), &opts)
+            .map_err(|e| e.diagnostics(Path::new("/p.toml")))
+            .unwrap();
+        let risk = assess_with_homes(&policy, &[PathBuf::from("/var/home/u")]);
+        let first = risk.reasons.first().map(|r| r.text.clone());
+        (risk.level, first.unwrap_or_default())
+    }
+
+    #[test]
+    fn regression_a_directory_holding_a_credential_entry_is_high() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let mut cases = Vec::new();
+        for entry in [
+            ".ssh",
+            ".aws",
+            ".config/gh",
+            ".pgpass",
+            ".cache/huggingface/token",
+        ] {
+            let d = root.join(format!("deploy{}", cases.len()));
+            let c = d.join(entry);
+            std::fs::create_dir_all(c.parent().unwrap()).unwrap();
+            std::fs::write(&c, "secret").unwrap();
+            cases.push((d, c));
+        }
+        for (d, c) in &cases {
+            assert_eq!(
+                rated_on_host(d),
+                (
+                    RiskLevel::High,
+                    format!(
+                        "reads {}, which holds {}, named like a home's credentials",
+                        d.display(),
+                        c.display()
+                    )
+                ),
+                "{}",
+                d.display()
+            );
+        }
+        // Positive twin: a directory with ordinary files, and one whose credentials lie a
+        // level deeper (the documented limit), are only outside the system set.
+        let plain = root.join("plain");
+        std::fs::create_dir_all(plain.join("sub/.ssh")).unwrap();
+        std::fs::write(plain.join("ssh"), "not a key").unwrap();
+        assert_eq!(
+            rated_on_host(&plain),
+            (
+                RiskLevel::Medium,
+                format!(
+                    "reads {}, a host path outside the system directories (see docs/policy.md)",
+                    plain.display()
+                )
+            )
+        );
+    }
+
+    #[test]
+    fn regression_a_home_inside_a_system_tree_is_personal() {
+        assert_eq!(
+            rated_for_appsvc("/usr/local/rtsvc"),
+            (
+                RiskLevel::High,
+                credential_reason("/usr/local/rtsvc", "/usr/local/rtsvc/.ssh")
+            )
+        );
+        assert_eq!(
+            rated_for_appsvc("/usr/local/rtsvc/.pgpass"),
+            (
+                RiskLevel::High,
+                credential_reason("/usr/local/rtsvc/.pgpass", "/usr/local/rtsvc/.pgpass")
+            )
+        );
+        assert_eq!(
+            rated_for_appsvc("/usr/local/rtsvc/data"),
+            (
+                RiskLevel::Medium,
+                "reads personal files under /usr/local/rtsvc/data".to_string()
+            )
+        );
+        // Positive twin: the system directories around it stay low.
+        for path in ["/usr/local", "/usr", "/usr/local/bin"] {
+            assert_eq!(
+                rated_for_appsvc(path),
+                (RiskLevel::Low, String::new()),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn regression_every_listed_home_credential_is_high_in_a_home_and_anywhere() {
+        // The red team's list: each was medium before (personal files).
+        let named = [
+            ".pgpass",
+            ".my.cnf",
+            ".vault-token",
+            ".terraform.d/credentials.tfrc.json",
+            ".gem/credentials",
+            ".config/rclone",
+            ".s3cfg",
+            ".boto",
+            ".claude/.credentials.json",
+            ".huggingface/token",
+            ".cache/huggingface/token",
+            ".kaggle/kaggle.json",
+            ".m2/settings.xml",
+            ".gradle/gradle.properties",
+            ".config/containers/auth.json",
+            ".config/git/credentials",
+            ".authinfo",
+            ".authinfo.gpg",
+            ".msmtprc",
+            ".netrc",
+            ".pypirc",
+            ".npmrc",
+            ".yarnrc.yml",
+            ".cargo/credentials.toml",
+            ".cargo/credentials",
+            ".config/hub",
+            ".config/gh",
+            ".local/share/keyrings",
+            ".gnome2/keyrings",
+            ".mozilla",
+            ".thunderbird",
+            ".config/google-chrome",
+            ".config/chromium",
+            ".config/BraveSoftware",
+            ".config/op",
+            ".config/Bitwarden CLI",
+            ".bash_history",
+            ".zsh_history",
+            ".local/share/fish/fish_history",
+            ".python_history",
+            ".psql_history",
+            ".mysql_history",
+            ".ssh",
+        ];
+        for e in named {
+            assert!(
+                sensitive::HOME_CREDENTIALS.iter().any(|(c, _)| *c == e),
+                "{e} is not listed"
+            );
+        }
+        for (e, _) in sensitive::HOME_CREDENTIALS {
+            for (path, c) in [
+                (format!("{{home}}/{e}"), format!("/opt/app/{e}")),
+                (format!("/srv/elsewhere/{e}"), format!("/srv/elsewhere/{e}")),
+            ] {
+                assert_eq!(
+                    rated_for_appsvc(&path),
+                    (RiskLevel::High, credential_reason(&c, &c)),
+                    "{path}"
+                );
+            }
+        }
+        // Positive twin: the same names' ordinary neighbours are personal files only.
+        assert_eq!(
+            rated_for_appsvc("{home}/.config/htop"),
+            (
+                RiskLevel::Medium,
+                "reads personal files under /opt/app/.config/htop".to_string()
+            )
         );
     }
 }

@@ -9,47 +9,169 @@
 //!
 //! Credentials are looked for under the home of **every** account in `/etc/passwd` (and
 //! `$HOME`), wherever it is: `/home/u`, `/var/home/u`, `/opt/app`, `/srv/git`, `/var/www`,
-//! `/var/lib/x`. Some accounts' "homes" are system directories (`/usr/sbin`, `/bin`, `/`,
-//! `/dev`, `/nonexistent`, see [`SYSTEM_HOME_TREES`]); those must not make the system
-//! directories themselves personal, so a grant of `/usr` stays low: their credential
-//! entries (`/usr/sbin/.ssh`) still count when a path is one or lies inside one, but a path
-//! *containing* one counts only when it exists.
+//! `/var/lib/x`. Homes come in three kinds ([`home_kind`]):
+//!
+//! - a system directory some account calls home ([`HomeKind::System`]: daemon's
+//!   `/usr/sbin`, bin's `/bin`, `/`, sys's `/dev`, `/nonexistent`): it must not make the
+//!   system directories personal, so a grant of `/usr` stays low. Its credential entries
+//!   (`/usr/sbin/.ssh`) still count when a path is one or lies inside one, but a path
+//!   *containing* one counts only when it exists;
+//! - a home of its own inside a system tree ([`HomeKind::InSystemTree`]: `/usr/local/rtsvc`,
+//!   `/usr/share/httpd`): a person's files (a grant of it, or inside it, is at least
+//!   medium, and the home contains its credential entries whether they exist or not), while
+//!   its parents (`/usr/local`, `/usr`) contain them only when they exist;
+//! - anywhere else ([`HomeKind::Personal`]): the home and each of its parents hold its
+//!   credentials, whether they exist or not.
+//!
+//! The names of [`HOME_CREDENTIALS`] also count **anywhere** on the host, in no home at all:
+//! a path that is, or lies inside, a component named like one (`/opt/deploy/.ssh/id_rsa`,
+//! `/etc/ssl/certs/.ssh`) is a credential location ([`named_credential`]), and a directory
+//! that directly holds an existing one (`/opt/deploy` when `/opt/deploy/.ssh` is there) holds
+//! credentials ([`contained_credential`], one `symlink_metadata` per name). The limit:
+//! nothing below a granted directory is scanned, so `/opt` holding `/opt/deploy/.ssh` (two
+//! levels down, in no account's home) is not found.
 
 use std::path::{Path, PathBuf};
 
-/// Entries of a home directory whose contents are credentials, relative to the home.
-/// Reading any of them, or a directory that contains one (the home itself), is high risk.
-pub const HOME_CREDENTIALS: [&str; 22] = [
-    // Private keys, agent sockets, authorized_keys (writing it lets anyone log in).
-    ".ssh",
-    // GnuPG private keys and trust database.
-    ".gnupg",
-    // Cloud credentials: AWS, Azure, Google Cloud, Kubernetes, container registries.
-    ".aws",
-    ".azure",
-    ".config/gcloud",
-    ".kube",
-    ".docker",
-    // Passwords for machines and package registries, in plain text.
-    ".netrc",
-    ".npmrc",
-    ".pypirc",
-    ".cargo/credentials",
-    ".cargo/credentials.toml",
+/// Entries of a home directory whose contents are credentials, relative to the home; each
+/// with why. Reading one, anything inside one, or a directory that contains one (the home
+/// itself) is high risk. The names count anywhere on the host, not only in a home: a path
+/// that is or lies inside a component named like one ([`named_credential`]) is a credential
+/// location, and a granted directory that directly holds an existing one
+/// ([`contained_credential`]) holds credentials (`/opt/deploy/.ssh` of a deploy key that
+/// belongs to no account's home).
+pub const HOME_CREDENTIALS: &[(&str, &str)] = &[
+    (
+        ".ssh",
+        "private keys, agent sockets, authorized_keys (writing it lets anyone log in)",
+    ),
+    (".gnupg", "GnuPG private keys and trust database"),
+    // Cloud, cluster and storage credentials.
+    (".aws", "AWS access keys and SSO tokens"),
+    (".azure", "Azure CLI tokens"),
+    (".config/gcloud", "Google Cloud credentials and tokens"),
+    (".kube", "Kubernetes cluster credentials (kubeconfig)"),
+    (".docker", "container registry logins (config.json)"),
+    (
+        ".config/containers/auth.json",
+        "Podman and Buildah registry logins",
+    ),
+    (".s3cfg", "s3cmd's S3 access keys"),
+    (".boto", "gsutil and boto storage keys"),
+    (
+        ".config/rclone",
+        "rclone's cloud storage tokens and passwords",
+    ),
+    (
+        ".terraform.d/credentials.tfrc.json",
+        "Terraform Cloud API tokens",
+    ),
+    (".vault-token", "HashiCorp Vault token"),
+    // Passwords for machines, mail and databases, in plain text.
+    (
+        ".netrc",
+        "passwords for machines (curl, git, ftp) in plain text",
+    ),
+    (
+        ".authinfo",
+        "Emacs and Gnus passwords for mail and news servers",
+    ),
+    (
+        ".authinfo.gpg",
+        "the same, encrypted to the user's own GnuPG key",
+    ),
+    (".msmtprc", "msmtp's SMTP password"),
+    (".pgpass", "PostgreSQL passwords"),
+    (".my.cnf", "MySQL client password"),
+    // Package registries.
+    (".npmrc", "npm registry tokens"),
+    (".yarnrc.yml", "Yarn registry tokens (npmAuthToken)"),
+    (".pypirc", "PyPI upload passwords and tokens"),
+    (".cargo/credentials", "crates.io token (older file name)"),
+    (".cargo/credentials.toml", "crates.io token"),
+    (".gem/credentials", "RubyGems API key"),
+    (".m2/settings.xml", "Maven repository passwords"),
+    (
+        ".gradle/gradle.properties",
+        "Gradle repository and signing passwords",
+    ),
+    // Model hubs and AI tools.
+    (".huggingface/token", "Hugging Face token (older location)"),
+    (".cache/huggingface/token", "Hugging Face token"),
+    (".kaggle/kaggle.json", "Kaggle API key"),
+    (".claude/.credentials.json", "Claude Code's OAuth tokens"),
     // Git and GitHub tokens.
-    ".git-credentials",
-    ".config/gh",
-    // Password stores and keyrings.
-    ".password-store",
-    ".local/share/keyrings",
-    ".pki",
-    // Browser profiles: saved passwords, session cookies.
-    ".mozilla",
-    ".config/google-chrome",
-    ".config/chromium",
-    ".config/BraveSoftware",
+    (
+        ".git-credentials",
+        "Git passwords and tokens in plain text (credential store)",
+    ),
+    (".config/git/credentials", "the same, at its XDG location"),
+    (".config/gh", "GitHub CLI OAuth token"),
+    (".config/hub", "hub's GitHub token"),
+    // Password managers and keyrings.
+    (".password-store", "pass's encrypted passwords"),
+    (".config/op", "1Password CLI configuration and sessions"),
+    (".config/Bitwarden CLI", "Bitwarden CLI's vault and session"),
+    (
+        ".local/share/keyrings",
+        "GNOME keyring: every application's saved passwords",
+    ),
+    (".gnome2/keyrings", "GNOME keyring at its older location"),
+    (
+        ".pki",
+        "NSS key database (client certificates and their keys)",
+    ),
+    // Browser and mail profiles: saved passwords, session cookies, mail.
+    (
+        ".mozilla",
+        "Firefox profiles: saved passwords, session cookies",
+    ),
+    (
+        ".thunderbird",
+        "Thunderbird profiles: mail passwords and mail",
+    ),
+    (
+        ".config/google-chrome",
+        "Chrome profiles: saved passwords, session cookies",
+    ),
+    (
+        ".config/chromium",
+        "Chromium profiles: saved passwords, session cookies",
+    ),
+    (
+        ".config/BraveSoftware",
+        "Brave profiles: saved passwords, session cookies",
+    ),
+    // Histories: passwords and tokens typed on command lines.
+    (
+        ".bash_history",
+        "shell history: commands typed with passwords and tokens",
+    ),
+    (
+        ".zsh_history",
+        "shell history: commands typed with passwords and tokens",
+    ),
+    (
+        ".local/share/fish/fish_history",
+        "shell history: commands typed with passwords and tokens",
+    ),
+    (
+        ".python_history",
+        "Python REPL history: keys pasted into it",
+    ),
+    (
+        ".psql_history",
+        "psql history: ALTER ROLE ... PASSWORD statements",
+    ),
+    (
+        ".mysql_history",
+        "mysql history: CREATE USER ... IDENTIFIED BY statements",
+    ),
     // mycelium's own state (consent store, policies), default location.
-    ".mycelium",
+    (
+        ".mycelium",
+        "mycelium's own state: consent store and policies",
+    ),
 ];
 
 /// Host paths outside any home whose contents are credentials or hand out the host.
@@ -135,30 +257,76 @@ pub const SYSTEM_READ: [&str; 24] = [
     "/etc/protocols",
 ];
 
-/// Trees in which an account's "home" is a system directory, not a place where a person
-/// keeps files: programs and libraries (daemon's `/usr/sbin`, bin's `/bin`, games'
-/// `/usr/games`), kernel and device interfaces (sys's `/dev`), and the conventional
-/// `/nonexistent`. `/` itself is one too. Containing such a home's credential entries
-/// counts only when they exist (see the module docs).
-pub const SYSTEM_HOME_TREES: [&str; 11] = [
+/// Trees in which homes are told apart from the directories around them: programs and
+/// libraries. A home that is one of [`SYSTEM_HOME_DIRS`] is a system directory; any other
+/// home in them (`/usr/local/rtsvc`) is someone's ([`HomeKind::InSystemTree`]).
+pub const SYSTEM_HOME_TREES: [&str; 7] = [
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+];
+
+/// The standard directories of [`SYSTEM_HOME_TREES`] that accounts call home (daemon's
+/// `/usr/sbin`, bin's `/bin`, games' `/usr/games`) and that hold programs, libraries and
+/// shared data, never one person's files.
+pub const SYSTEM_HOME_DIRS: [&str; 22] = [
     "/usr",
+    "/usr/bin",
+    "/usr/sbin",
+    "/usr/games",
+    "/usr/lib",
+    "/usr/lib32",
+    "/usr/lib64",
+    "/usr/libexec",
+    "/usr/share",
+    "/usr/src",
+    "/usr/local",
+    "/usr/local/bin",
+    "/usr/local/sbin",
+    "/usr/local/games",
+    "/usr/local/lib",
+    "/usr/local/share",
     "/bin",
     "/sbin",
     "/lib",
     "/lib32",
     "/lib64",
     "/libx32",
-    "/dev",
-    "/proc",
-    "/sys",
-    "/nonexistent",
 ];
 
-/// Whether the home `h` is a system directory ([`SYSTEM_HOME_TREES`], or `/`) rather than
-/// someone's own directory.
+/// Trees where no home is anyone's: kernel and device interfaces (sys's `/dev`, rtkit's
+/// `/proc`, `/dev/null`) and the conventional `/nonexistent`.
+pub const NON_HOME_TREES: [&str; 4] = ["/dev", "/proc", "/sys", "/nonexistent"];
+
+/// What kind of place an account's home is (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HomeKind {
+    /// A system directory ([`SYSTEM_HOME_DIRS`], [`NON_HOME_TREES`], or `/`).
+    System,
+    /// A home of its own inside one of [`SYSTEM_HOME_TREES`] (`/usr/local/rtsvc`).
+    InSystemTree,
+    /// Anywhere else (`/home/u`, `/var/home/u`, `/opt/app`, `/srv/git`, `/root`).
+    Personal,
+}
+
+/// The kind of the home `h`.
+#[must_use]
+pub fn home_kind(h: &Path) -> HomeKind {
+    if h == Path::new("/")
+        || SYSTEM_HOME_DIRS.iter().any(|d| h == Path::new(d))
+        || NON_HOME_TREES.iter().any(|t| h.starts_with(t))
+    {
+        HomeKind::System
+    } else if SYSTEM_HOME_TREES.iter().any(|t| h.starts_with(t)) {
+        HomeKind::InSystemTree
+    } else {
+        HomeKind::Personal
+    }
+}
+
+/// Whether the home `h` is a system directory ([`HomeKind::System`]) rather than someone's
+/// own directory.
 #[must_use]
 pub fn is_system_home(h: &Path) -> bool {
-    h == Path::new("/") || SYSTEM_HOME_TREES.iter().any(|t| h.starts_with(t))
+    home_kind(h) == HomeKind::System
 }
 
 /// Every account's home directory from the passwd text `passwd`, then `env_home`
@@ -238,9 +406,10 @@ pub fn overlaps(a: &Path, b: &Path) -> bool {
 }
 
 /// The credential location `p` is, lies inside or contains, if any: under one of `homes`
-/// (and any `/home/<user>`) or on the system. `/` contains them all and is not reported
-/// here. Under a system-directory home ([`is_system_home`]), a location `p` merely contains
-/// counts only when it exists.
+/// (and any `/home/<user>`), named like a home's credential entry anywhere
+/// ([`named_credential`]), or on the system. `/` contains them all and is not reported
+/// here. How a location `p` merely contains counts depends on its home's kind
+/// ([`home_kind`], see the module docs).
 #[must_use]
 pub fn credential_overlap(p: &Path, homes: &[PathBuf]) -> Option<PathBuf> {
     credential_overlap_in(p, homes, &|c| std::fs::symlink_metadata(c).is_ok())
@@ -259,14 +428,20 @@ fn credential_overlap_in(
     // whatever path lies under /home.
     let other = home_under_homes_root(p);
     for home in homes.iter().chain(other.as_ref()) {
-        let system = is_system_home(home);
-        for c in HOME_CREDENTIALS {
+        let kind = home_kind(home);
+        for (c, _) in HOME_CREDENTIALS {
             let c = home.join(c);
             let hit = if p.starts_with(&c) {
                 true
             } else if c.starts_with(p) {
-                // `/usr` contains daemon's `/usr/sbin/.ssh` in name only, unless it is there.
-                !system || exists(&c)
+                match kind {
+                    HomeKind::Personal => true,
+                    // The home itself holds its credentials; `/usr/local` holds
+                    // `/usr/local/rtsvc/.ssh` in name only, unless it is there.
+                    HomeKind::InSystemTree => p.starts_with(home) || exists(&c),
+                    // `/usr` contains daemon's `/usr/sbin/.ssh` in name only, unless it is there.
+                    HomeKind::System => exists(&c),
+                }
             } else {
                 false
             };
@@ -275,27 +450,76 @@ fn credential_overlap_in(
             }
         }
     }
-    SYSTEM_CREDENTIALS
-        .iter()
-        .map(Path::new)
-        .find(|c| overlaps(p, c))
-        .map(Path::to_path_buf)
+    named_credential(p).or_else(|| {
+        SYSTEM_CREDENTIALS
+            .iter()
+            .map(Path::new)
+            .find(|c| overlaps(p, c))
+            .map(Path::to_path_buf)
+    })
+}
+
+/// The part of `p` named like one of [`HOME_CREDENTIALS`] when `p` is it or lies inside
+/// it, wherever it is on the host: `/opt/deploy/.ssh/id_ed25519` → `/opt/deploy/.ssh`,
+/// `/srv/ci/.config/gh/hosts.yml` → `/srv/ci/.config/gh`. A name is a credential entry in
+/// no home as much as in one: a deploy key in `/opt/deploy/.ssh` is still a key.
+#[must_use]
+pub fn named_credential(p: &Path) -> Option<PathBuf> {
+    // Outermost first, so `/x/.ssh/.ssh` reports `/x/.ssh`.
+    let mut ancestors: Vec<&Path> = p.ancestors().collect();
+    ancestors.reverse();
+    ancestors.into_iter().find_map(|a| {
+        HOME_CREDENTIALS
+            .iter()
+            .map(|(c, _)| a.join(c))
+            .find(|c| p.starts_with(c))
+    })
+}
+
+/// A credential entry ([`HOME_CREDENTIALS`]) that exists directly in the directory `dir`:
+/// `dir/.ssh`, `dir/.config/gh`, and for a `dir` that is itself the start of a longer
+/// entry (`/srv/ci/.config`), the rest of it (`/srv/ci/.config/gh`). One
+/// `symlink_metadata` per name, nothing scanned deeper: `/opt` holding
+/// `/opt/deploy/.ssh` is not found here.
+#[must_use]
+pub fn contained_credential(dir: &Path) -> Option<PathBuf> {
+    contained_credential_in(dir, &|c| std::fs::symlink_metadata(c).is_ok())
+}
+
+/// [`contained_credential`], asking `exists` whether a path is there.
+fn contained_credential_in(dir: &Path, exists: &dyn Fn(&Path) -> bool) -> Option<PathBuf> {
+    if dir == Path::new("/") {
+        return None;
+    }
+    HOME_CREDENTIALS.iter().find_map(|(c, _)| {
+        let parts: Vec<&std::ffi::OsStr> = Path::new(c).iter().collect();
+        // `dir` may already end with the entry's first components (`.config` of
+        // `.config/gh`): what remains of the entry is then looked for in it.
+        (0..parts.len())
+            .filter(|&j| j == 0 || dir.ends_with(parts[..j].iter().collect::<PathBuf>()))
+            .map(|j| dir.join(parts[j..].iter().collect::<PathBuf>()))
+            .find(|candidate| exists(candidate))
+    })
 }
 
 /// Where every user's home directory usually is.
 pub const HOMES_ROOT: &str = "/home";
 
-/// Whether `p` is a home directory or contains one: one of `homes` that is not a system
-/// directory ([`is_system_home`]), any user's home directly under [`HOMES_ROOT`],
-/// [`HOMES_ROOT`] itself, or a parent of those.
+/// Whether `p` is a home directory or contains one: one of `homes` that is a person's
+/// ([`HomeKind::Personal`]), any user's home directly under [`HOMES_ROOT`], [`HOMES_ROOT`]
+/// itself, or a parent of those. Homes inside system trees do not make `/usr` a parent of
+/// homes; their own grants are rated by [`credential_overlap`] and [`personal_home_of`].
 #[must_use]
 pub fn contains_home(p: &Path, homes: &[PathBuf]) -> bool {
     Path::new(HOMES_ROOT).starts_with(p)
         || p.parent() == Some(Path::new(HOMES_ROOT))
-        || homes.iter().any(|h| !is_system_home(h) && h.starts_with(p))
+        || homes
+            .iter()
+            .any(|h| home_kind(h) == HomeKind::Personal && h.starts_with(p))
 }
 
-/// The home among `homes` (not a system directory) that `p` is or lies inside, if any.
+/// The home among `homes` (not a system directory) that `p` is or lies inside, if any:
+/// a person's home anywhere, `/usr/local/rtsvc` in a system tree too.
 #[must_use]
 pub fn personal_home_of<'a>(p: &Path, homes: &'a [PathBuf]) -> Option<&'a Path> {
     homes
@@ -339,6 +563,9 @@ git:x:991:991::/srv/git:/bin/sh
 postgres:x:101:104::/var/lib/postgresql:/bin/bash
 u:x:1001:100::/var/home/u:/bin/sh
 bob:x:1002:100::/home/bob:/bin/sh
+rtsvc:x:993:993::/usr/local/rtsvc:/bin/sh
+httpd:x:48:48::/usr/share/httpd:/sbin/nologin
+null:x:10:10::/dev/null:/bin/false
 broken:x:7:7
 relative:x:8:8::home/rel:/bin/sh
 empty:x:9:9:::/bin/sh
@@ -378,6 +605,9 @@ empty:x:9:9:::/bin/sh
                 "/var/lib/postgresql",
                 "/var/home/u",
                 "/home/bob",
+                "/usr/local/rtsvc",
+                "/usr/share/httpd",
+                "/dev/null",
                 "/work/me",
             ]
         );
@@ -602,6 +832,221 @@ empty:x:9:9:::/bin/sh
         }
         for p in ["/var/home/u/src", "/home/other/src", "/var/tmp"] {
             assert!(!contains_home(Path::new(p), &homes), "{p}");
+        }
+    }
+
+    #[test]
+    fn homes_are_system_directories_homes_in_system_trees_or_personal() {
+        let kinds: Vec<(&str, HomeKind)> = [
+            "/",
+            "/usr/sbin",
+            "/usr/games",
+            "/bin",
+            "/usr/local",
+            "/dev",
+            "/dev/null",
+            "/proc",
+            "/nonexistent",
+            "/usr/local/rtsvc",
+            "/usr/share/httpd",
+            "/usr/lib/svc/home",
+            "/opt/app",
+            "/var/www",
+            "/root",
+            "/usrx/u",
+        ]
+        .into_iter()
+        .map(|h| (h, home_kind(Path::new(h))))
+        .collect();
+        use HomeKind::{InSystemTree, Personal, System};
+        assert_eq!(
+            kinds,
+            vec![
+                ("/", System),
+                ("/usr/sbin", System),
+                ("/usr/games", System),
+                ("/bin", System),
+                ("/usr/local", System),
+                ("/dev", System),
+                ("/dev/null", System),
+                ("/proc", System),
+                ("/nonexistent", System),
+                ("/usr/local/rtsvc", InSystemTree),
+                ("/usr/share/httpd", InSystemTree),
+                ("/usr/lib/svc/home", InSystemTree),
+                ("/opt/app", Personal),
+                ("/var/www", Personal),
+                ("/root", Personal),
+                ("/usrx/u", Personal),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_home_inside_a_system_tree_is_personal_but_not_its_parents() {
+        let homes = fixture_homes(None);
+        // The home itself holds its credential entries, named or not; inside it they count.
+        for (p, c) in [
+            ("/usr/local/rtsvc", "/usr/local/rtsvc/.ssh"),
+            ("/usr/local/rtsvc/.ssh", "/usr/local/rtsvc/.ssh"),
+            ("/usr/local/rtsvc/.ssh/id_ed25519", "/usr/local/rtsvc/.ssh"),
+            ("/usr/local/rtsvc/.config/gh", "/usr/local/rtsvc/.config/gh"),
+            ("/usr/share/httpd", "/usr/share/httpd/.ssh"),
+        ] {
+            assert_eq!(overlap(p, &[]), Some(c.to_string()), "{p}");
+        }
+        // Its files are that account's.
+        assert_eq!(
+            personal_home_of(Path::new("/usr/local/rtsvc/data/x"), &homes),
+            Some(Path::new("/usr/local/rtsvc"))
+        );
+        assert_eq!(
+            personal_home_of(Path::new("/usr/local/rtsvc"), &homes),
+            Some(Path::new("/usr/local/rtsvc"))
+        );
+        // Its parents are not homes, and hold its credentials only once they exist.
+        for p in ["/usr/local", "/usr", "/usr/share"] {
+            assert!(!contains_home(Path::new(p), &homes), "{p}");
+            assert_eq!(personal_home_of(Path::new(p), &homes), None, "{p}");
+            assert_eq!(overlap(p, &[]), None, "{p}");
+        }
+        assert_eq!(
+            overlap("/usr/local", &["/usr/local/rtsvc/.aws"]),
+            Some("/usr/local/rtsvc/.aws".to_string())
+        );
+        assert_eq!(
+            overlap("/usr", &["/usr/local/rtsvc/.pgpass"]),
+            Some("/usr/local/rtsvc/.pgpass".to_string())
+        );
+        // Positive twin: a person's home holds them whether they exist or not.
+        assert_eq!(overlap("/opt/app", &[]), Some("/opt/app/.ssh".to_string()));
+    }
+
+    #[test]
+    fn credential_names_count_anywhere_on_the_host() {
+        for (p, c) in [
+            ("/opt/deploy/.ssh", "/opt/deploy/.ssh"),
+            ("/opt/deploy/.ssh/id_ed25519", "/opt/deploy/.ssh"),
+            ("/opt/deploy/.aws", "/opt/deploy/.aws"),
+            ("/usr/local/.ssh", "/usr/local/.ssh"),
+            ("/etc/ssl/certs/.ssh", "/etc/ssl/certs/.ssh"),
+            ("/srv/ci/.config/gh/hosts.yml", "/srv/ci/.config/gh"),
+            (
+                "/data/x/.cache/huggingface/token",
+                "/data/x/.cache/huggingface/token",
+            ),
+            (
+                "/mnt/backup/.password-store/mail.gpg",
+                "/mnt/backup/.password-store",
+            ),
+            ("/opt/browser/.mozilla/firefox", "/opt/browser/.mozilla"),
+            ("/var/tmp/.kube/config", "/var/tmp/.kube"),
+            (
+                "/srv/x/.config/Bitwarden CLI/data.json",
+                "/srv/x/.config/Bitwarden CLI",
+            ),
+            ("/x/.ssh/y/.ssh", "/x/.ssh"),
+            ("/.ssh", "/.ssh"),
+        ] {
+            assert_eq!(
+                named_credential(Path::new(p)),
+                Some(PathBuf::from(c)),
+                "{p}"
+            );
+            assert_eq!(overlap(p, &[]), Some(c.to_string()), "{p}");
+        }
+        // Positive twins: names that only look alike, and parents of an entry's name.
+        for p in [
+            "/opt/deploy",
+            "/opt/deploy/ssh",
+            "/opt/deploy/.sshd",
+            "/opt/deploy/x.ssh",
+            "/etc/ssl/certs",
+            "/srv/ci/.config",
+            "/srv/ci/.config/ghost",
+            "/data/x/.cache/huggingface",
+            "/opt/.cargo/registry",
+            "/usr/local",
+        ] {
+            assert_eq!(named_credential(Path::new(p)), None, "{p}");
+            assert_eq!(overlap(p, &[]), None, "{p}");
+        }
+    }
+
+    /// [`contained_credential_in`] where only `present` exist.
+    fn contained(dir: &str, present: &[&str]) -> Option<String> {
+        let exists = |c: &Path| present.iter().any(|x| Path::new(x) == c);
+        contained_credential_in(Path::new(dir), &exists).map(|c| c.display().to_string())
+    }
+
+    #[test]
+    fn a_directory_directly_holding_a_credential_entry_is_found() {
+        for (dir, present, c) in [
+            ("/opt/deploy", "/opt/deploy/.ssh", "/opt/deploy/.ssh"),
+            ("/usr/local", "/usr/local/.ssh", "/usr/local/.ssh"),
+            ("/srv/ci", "/srv/ci/.config/gh", "/srv/ci/.config/gh"),
+            (
+                "/srv/ci/.config",
+                "/srv/ci/.config/gh",
+                "/srv/ci/.config/gh",
+            ),
+            (
+                "/srv/m/.cache",
+                "/srv/m/.cache/huggingface/token",
+                "/srv/m/.cache/huggingface/token",
+            ),
+            (
+                "/srv/m/.cache/huggingface",
+                "/srv/m/.cache/huggingface/token",
+                "/srv/m/.cache/huggingface/token",
+            ),
+            ("/srv/app", "/srv/app/.pgpass", "/srv/app/.pgpass"),
+            (
+                "/srv/app",
+                "/srv/app/.bash_history",
+                "/srv/app/.bash_history",
+            ),
+        ] {
+            assert_eq!(contained(dir, &[present]), Some(c.to_string()), "{dir}");
+        }
+        // Positive twins: nothing there; deeper than one level (the documented limit);
+        // an entry's prefix that is not the directory's tail; `/`.
+        for (dir, present) in [
+            ("/usr", "/nowhere"),
+            ("/opt", "/opt/deploy/.ssh"),
+            ("/srv", "/srv/ci/.config/gh"),
+            ("/srv/ci/config", "/srv/ci/config/gh"),
+            ("/", "/.ssh"),
+        ] {
+            assert_eq!(contained(dir, &[present]), None, "{dir}");
+        }
+    }
+
+    #[test]
+    fn contained_credentials_are_looked_up_on_the_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let deploy = dir.path().join("deploy");
+        std::fs::create_dir_all(deploy.join(".ssh")).unwrap();
+        std::fs::write(deploy.join(".ssh/id_ed25519"), "key").unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::create_dir_all(plain.join("sub/.ssh")).unwrap();
+        assert_eq!(contained_credential(&deploy), Some(deploy.join(".ssh")));
+        // A dangling link is an entry too: it is looked at, not followed.
+        let linked = dir.path().join("linked");
+        std::fs::create_dir(&linked).unwrap();
+        std::os::unix::fs::symlink("/nonexistent-target", linked.join(".netrc")).unwrap();
+        assert_eq!(contained_credential(&linked), Some(linked.join(".netrc")));
+        // Positive twin: one level deeper is not scanned.
+        assert_eq!(contained_credential(&plain), None);
+    }
+
+    #[test]
+    fn every_home_credential_entry_is_relative_has_a_reason_and_is_listed_once() {
+        let mut seen = std::collections::BTreeSet::new();
+        for (c, why) in HOME_CREDENTIALS {
+            assert!(Path::new(c).is_relative() && c.starts_with('.'), "{c}");
+            assert!(!why.is_empty(), "{c}");
+            assert!(seen.insert(*c), "{c} listed twice");
         }
     }
 }

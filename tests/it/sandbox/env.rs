@@ -416,3 +416,99 @@ fn regression_allow_secrets_names_any_spelling_and_is_high_risk() {
         )
     );
 }
+
+/// `mycelium exec --report` of `/usr/bin/env` with the caller's environment `vars` (plus
+/// PATH): the names the report says were withheld (mycelium's own left out) and what the
+/// agent printed.
+fn report_and_env(vars: &[(&str, &str)]) -> (Vec<String>, String) {
+    let fx = Fixture::new();
+    let policy = fx.policy("p", &policy_body("", ""));
+    let o = std::process::Command::new(crate::common::bin())
+        .args(["exec", "--report", "--policy"])
+        .arg(&policy)
+        .args(["--", "/usr/bin/env"])
+        .env_clear()
+        .envs(crate::common::launcher_env())
+        .env("PATH", "/usr/bin:/bin")
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let report: serde_json::Value = serde_json::from_str(err(&o).lines().next().unwrap()).unwrap();
+    let withheld = report["env"]["withheld"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .filter(|n| *n != "MYCELIUM_LAUNCHER")
+        .map(String::from)
+        .collect();
+    (withheld, out(&o))
+}
+
+#[test]
+fn regression_tokens_in_locale_and_terminal_variables_are_withheld() {
+    gate!("regression_tokens_in_locale_and_terminal_variables_are_withheld");
+    let tokens = [
+        ("LANG", "sk-ant-api03-xxxxxxxx"),
+        ("LC_MESSAGES", "ghp_0123456789abcdefghijklmn"),
+        ("LC_IDENTIFICATION", "AKIAIOSFODNN7EXAMPLE"),
+        ("TERM", "xoxb-123-abc"),
+        ("TZ", "hf_abcdefghijklmnopqrstuvwxyz01"),
+        ("COLORTERM", "xoxb-1234567890-abc"),
+    ];
+    let (withheld, text) = report_and_env(&tokens);
+    assert_eq!(
+        withheld,
+        [
+            "COLORTERM",
+            "LANG",
+            "LC_IDENTIFICATION",
+            "LC_MESSAGES",
+            "TERM",
+            "TZ"
+        ],
+        "{text}"
+    );
+    let mut env: Vec<&str> = text.lines().collect();
+    env.sort_unstable();
+    // LANG falls back to mycelium's own default; no token reaches the agent.
+    assert_eq!(
+        env,
+        [
+            "HOME=/tmp",
+            "LANG=C.UTF-8",
+            "PATH=/usr/local/bin:/usr/bin:/bin"
+        ],
+        "{text}"
+    );
+}
+
+#[test]
+fn locale_and_terminal_values_in_their_shape_pass() {
+    gate!("locale_and_terminal_values_in_their_shape_pass");
+    // Positive twin of the regression above: real values under the same names arrive.
+    let (withheld, text) = report_and_env(&[
+        ("LANG", "C.UTF-8"),
+        ("LC_MESSAGES", "C"),
+        ("TERM", "xterm"),
+        ("TZ", "UTC"),
+        ("COLORTERM", "truecolor"),
+    ]);
+    assert_eq!(withheld, Vec::<String>::new(), "{text}");
+    let mut env: Vec<&str> = text.lines().collect();
+    env.sort_unstable();
+    assert_eq!(
+        env,
+        [
+            "COLORTERM=truecolor",
+            "HOME=/tmp",
+            "LANG=C.UTF-8",
+            "LC_MESSAGES=C",
+            "PATH=/usr/local/bin:/usr/bin:/bin",
+            "TERM=xterm",
+            "TZ=UTC",
+        ],
+        "{text}"
+    );
+}
