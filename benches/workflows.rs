@@ -18,13 +18,6 @@
     reason = "a benchmark program: it stops at the first failure and prints its table"
 )]
 
-#![allow(
-    missing_docs,
-    clippy::expect_used,
-    clippy::print_stdout,
-    reason = "benchmark harness: a failed setup stops the run; results go to stdout"
-)]
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
