@@ -428,6 +428,11 @@ fn credential_overlap_in(
     // whatever path lies under /home.
     let other = home_under_homes_root(p);
     for home in homes.iter().chain(other.as_ref()) {
+        // A credential entry of `home` can only be, hold or lie in `p` when `p` and `home`
+        // are on one line: skip the others without building their entries.
+        if !(p.starts_with(home) || home.starts_with(p)) {
+            continue;
+        }
         let kind = home_kind(home);
         for (c, _) in HOME_CREDENTIALS {
             let c = home.join(c);
@@ -515,17 +520,18 @@ pub fn contains_home(p: &Path, homes: &[PathBuf]) -> bool {
         || p.parent() == Some(Path::new(HOMES_ROOT))
         || homes
             .iter()
-            .any(|h| home_kind(h) == HomeKind::Personal && h.starts_with(p))
+            .any(|h| h.starts_with(p) && home_kind(h) == HomeKind::Personal)
 }
 
 /// The home among `homes` (not a system directory) that `p` is or lies inside, if any:
 /// a person's home anywhere, `/usr/local/rtsvc` in a system tree too.
 #[must_use]
 pub fn personal_home_of<'a>(p: &Path, homes: &'a [PathBuf]) -> Option<&'a Path> {
+    // The cheap test first: most homes are not on `p`'s line at all.
     homes
         .iter()
-        .filter(|h| !is_system_home(h))
-        .find(|h| p.starts_with(h))
+        .filter(|h| p.starts_with(h))
+        .find(|h| !is_system_home(h))
         .map(PathBuf::as_path)
 }
 
