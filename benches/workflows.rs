@@ -7,8 +7,9 @@
 //!
 //! For each store (SQLite in a temporary home; Redis when a URL is given) and concurrency
 //! 1 and 8: N `/bin/true` workflows through a `ProcessManager` against N bare starts of the
-//! same sandbox through the same spawner at the same concurrency, each in the same run, so
-//! the ratio is what to read. Then N sequential direct starts (`mycelium exec`, a
+//! same sandbox through the same spawner at the same concurrency — each planned from the
+//! policy as `exec` does, and with one plan reused — all in the same run, so the ratios
+//! are what to read. Then N sequential direct starts (`mycelium exec`, a
 //! single-threaded process starting its sandbox itself) against N sequential spawner
 //! starts. With Redis, the commands the server counted per workflow.
 #![allow(
@@ -52,8 +53,10 @@ fn plan() -> isolation::SandboxPlan {
     .plan
 }
 
-/// `n` bare starts through `spawner`, `conc` at a time; the wall time.
-fn bare(spawner: &Arc<Spawner>, n: usize, conc: usize) -> Duration {
+/// `n` bare starts through `spawner`, `conc` at a time; the wall time. With `replan`, each
+/// start loads the policy and plans its sandbox first, as `mycelium exec` does (the
+/// sandbox's own cost); without, one plan serves every start.
+fn bare(spawner: &Arc<Spawner>, n: usize, conc: usize, replan: bool) -> Duration {
     let plan = Arc::new(plan());
     let start = Instant::now();
     let threads: Vec<_> = (0..conc)
@@ -62,8 +65,15 @@ fn bare(spawner: &Arc<Spawner>, n: usize, conc: usize) -> Duration {
             let count = n / conc + usize::from(t < n % conc);
             std::thread::spawn(move || {
                 for _ in 0..count {
+                    let fresh = replan.then(self::plan);
                     let s = sp
-                        .spawn(&plan, Io::Inherit, Io::Inherit, Io::Inherit, &[])
+                        .spawn(
+                            fresh.as_ref().unwrap_or(&plan),
+                            Io::Inherit,
+                            Io::Inherit,
+                            Io::Inherit,
+                            &[],
+                        )
                         .expect("spawn");
                     let end = s.wait().expect("wait");
                     assert_eq!(end.code(), 0);
@@ -194,19 +204,22 @@ fn main() {
         stores.push(("redis".to_owned(), StoreConfig::redis(&url, "bench")));
     }
     // Warm-up: caches, the spawner's first fork.
-    let _ = bare(&spawner, 20, 1);
+    let _ = bare(&spawner, 20, 1, false);
     println!("{n} /bin/true runs each; ms per run (wall time / runs); same run, same spawner");
     for (name, config) in &stores {
         for conc in [1, 8] {
             let calls_before = (name == "redis").then(|| redis_calls(&url_of(config)));
             let w = workflows(&runtime, &spawner, config, home.path(), n, conc);
             let calls = calls_before.map(|b| redis_calls(&url_of(config)) - b);
-            let b = bare(&spawner, n, conc);
+            let b = bare(&spawner, n, conc, true);
+            let reused = bare(&spawner, n, conc, false);
             println!(
-                "{name:6} concurrency {conc}: workflow {:.3} ms, bare sandbox {:.3} ms, ratio {:.2}{}",
+                "{name:6} concurrency {conc}: workflow {:.3} ms, sandbox (planned each time) {:.3} ms, ratio {:.2}; sandbox (plan reused) {:.3} ms, ratio {:.2}{}",
                 per(w, n),
                 per(b, n),
                 w.as_secs_f64() / b.as_secs_f64(),
+                per(reused, n),
+                w.as_secs_f64() / reused.as_secs_f64(),
                 calls.map_or(String::new(), |c| format!(
                     ", redis commands per workflow {:.1}",
                     c as f64 / n as f64
@@ -215,7 +228,7 @@ fn main() {
         }
     }
     let d = direct(&bin, n);
-    let s = bare(&spawner, n, 1);
+    let s = bare(&spawner, n, 1, true);
     println!(
         "sequential: direct start (mycelium exec) {:.3} ms, spawner start {:.3} ms, ratio spawner/direct {:.2}",
         per(d, n),
