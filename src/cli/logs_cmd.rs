@@ -1,7 +1,7 @@
 //! `mycelium logs ID [-f]`: a workflow's stored, sanitized output, optionally followed
 //! until the workflow ends.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use anyhow::Result;
@@ -27,16 +27,65 @@ impl From<crate::state::StateError> for Stop {
     }
 }
 
+/// How long a follower stays silent on a terminal before it says the workflow still runs,
+/// and how often it says it again.
+const QUIET_NOTICE: Duration = Duration::from_secs(30);
+
+/// The silence notices of `logs -f` on a terminal.
+struct Quiet {
+    on_terminal: bool,
+    since: std::time::Instant,
+}
+
+impl Quiet {
+    fn new(on_terminal: bool) -> Self {
+        Quiet {
+            on_terminal,
+            since: std::time::Instant::now(),
+        }
+    }
+
+    fn output(&mut self) {
+        self.since = std::time::Instant::now();
+    }
+
+    /// Nothing new: after [`QUIET_NOTICE`] of silence, say how long it has been going.
+    fn waiting(&mut self, record: &crate::state::WorkflowRecord) {
+        if !self.on_terminal || self.since.elapsed() < QUIET_NOTICE {
+            return;
+        }
+        self.since = std::time::Instant::now();
+        let from = record.started_at.unwrap_or(record.created_at);
+        let elapsed = jiff::Timestamp::now().duration_since(from).unsigned_abs();
+        eprintln!(
+            "mycelium: {} {} for {}, no new output",
+            record.workflow_id,
+            record.status,
+            crate::policy::format_duration(Duration::from_secs(elapsed.as_secs()))
+        );
+    }
+}
+
 pub(super) fn run(args: &LogsArgs, redis: Option<&str>) -> Result<i32> {
     let store = open_store(redis)?;
     // Checked first, so an unknown id is reported as such before anything is printed.
     get_workflow(&*store, args.id)?;
     let mut stdout = std::io::stdout().lock();
+    // On a terminal, a long silence says how long the workflow has been going; piped,
+    // nothing extra.
+    let mut quiet = Quiet::new(std::io::stderr().is_terminal());
     let mut print = |piece: OutputPiece<'_>| -> Result<(), Stop> {
         let written = match piece {
-            OutputPiece::Text(text) => stdout
-                .write_all(text.as_bytes())
-                .and_then(|()| stdout.flush()),
+            OutputPiece::Waiting(record) => {
+                quiet.waiting(record);
+                Ok(())
+            }
+            OutputPiece::Text(text) => {
+                quiet.output();
+                stdout
+                    .write_all(text.as_bytes())
+                    .and_then(|()| stdout.flush())
+            }
             OutputPiece::Dropped(n) => {
                 // Flushed first, so on a terminal the note sits where the gap is.
                 let flushed = stdout.flush();

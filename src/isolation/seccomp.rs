@@ -487,7 +487,12 @@ fn low32(arg: u8, op: ArgOp, value: u64) -> ArgCheck {
 }
 
 /// The argument conditions the profiles put on a call, if any.
-fn conditions(name: &str, network: NetworkMode, unix_sockets: bool) -> Option<Vec<Vec<ArgCheck>>> {
+fn conditions(
+    name: &str,
+    network: NetworkMode,
+    unix_sockets: bool,
+    memory: UnaccountedMemory,
+) -> Option<Vec<Vec<ArgCheck>>> {
     match name {
         // clone(flags, …): the kernel reads only the low 32 bits of flags; any namespace
         // flag would give the child fresh namespaces where it holds every capability.
@@ -520,19 +525,30 @@ fn conditions(name: &str, network: NetworkMode, unix_sockets: bool) -> Option<Ve
         // - AF_NETLINK only for NETLINK_ROUTE (getaddrinfo and getifaddrs read interfaces
         //   and addresses through it); audit, sock_diag (which lists the host's sockets on
         //   the host network), uevents and the rest are refused.
+        // - When `limits.memory` has no cgroup behind it (`memory` is `Refused`), neither
+        //   AF_UNIX nor AF_NETLINK: their receive queues are kernel memory no rlimit counts
+        //   (a red team held 10 GB under 512M in netlink error replies, 784 MiB in one
+        //   process's unix sockets); glibc gets along without netlink (getaddrinfo then
+        //   assumes both address families).
         "socket" => {
             let mut alternatives = Vec::new();
             if network != NetworkMode::None {
                 alternatives.push(vec![low32(0, ArgOp::Eq, AF_INET)]);
                 alternatives.push(vec![low32(0, ArgOp::Eq, AF_INET6)]);
             }
-            if unix_sockets {
-                alternatives.push(vec![low32(0, ArgOp::Eq, AF_UNIX)]);
+            if memory == UnaccountedMemory::Allowed {
+                if unix_sockets {
+                    alternatives.push(vec![low32(0, ArgOp::Eq, AF_UNIX)]);
+                }
+                alternatives.push(vec![
+                    low32(0, ArgOp::Eq, AF_NETLINK),
+                    low32(2, ArgOp::Eq, NETLINK_ROUTE),
+                ]);
             }
-            alternatives.push(vec![
-                low32(0, ArgOp::Eq, AF_NETLINK),
-                low32(2, ArgOp::Eq, NETLINK_ROUTE),
-            ]);
+            if alternatives.is_empty() {
+                // No family at all: an impossible check refuses every call.
+                alternatives.push(vec![low32(0, ArgOp::Eq, u64::from(u32::MAX))]);
+            }
             Some(alternatives)
         }
         // socketpair(domain, type, protocol, sv): AF_UNIX only (AF_TIPC has pairs too).
@@ -726,7 +742,7 @@ pub fn rules_with(
         .collect();
     for name in CONDITIONED {
         if let Some(allowance) = allowed.get_mut(name)
-            && let Some(alternatives) = conditions(name, network, spec.unix_sockets)
+            && let Some(alternatives) = conditions(name, network, spec.unix_sockets, memory)
         {
             *allowance = Allowance::When(alternatives);
         }
@@ -1244,14 +1260,20 @@ pub fn describe(spec: &Seccomp, network: NetworkMode, memory: UnaccountedMemory)
                         if network != NetworkMode::None {
                             families.push("AF_INET, AF_INET6");
                         }
-                        if spec.unix_sockets {
-                            families.push("AF_UNIX");
+                        if memory == UnaccountedMemory::Allowed {
+                            if spec.unix_sockets {
+                                families.push("AF_UNIX");
+                            }
+                            families.push("AF_NETLINK with NETLINK_ROUTE");
                         }
-                        families.push("AF_NETLINK with NETLINK_ROUTE");
-                        format!(
-                            "socket: only {}; every other family refused",
-                            families.join(", ")
-                        )
+                        if families.is_empty() {
+                            "socket: every family refused (no network, and limits.memory without a cgroup)".to_owned()
+                        } else {
+                            format!(
+                                "socket: only {}; every other family refused",
+                                families.join(", ")
+                            )
+                        }
                     }
                     "socketpair" if spec.unix_sockets => "socketpair: AF_UNIX only".to_owned(),
                     "socketpair" => {

@@ -14,13 +14,16 @@ use super::{StateError, WorkflowId, WorkflowRecord, WorkflowStore};
 const PAGE_BYTES: u64 = 64 * 1024;
 
 /// What a reader is handed, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OutputPiece<'a> {
     /// This many bytes were dropped by the output cap before they could be read; the
     /// next text follows the gap.
     Dropped(u64),
     /// Stored (sanitized) output.
     Text(&'a str),
+    /// Nothing new this round; the workflow, not yet ended, as it stands ([`follow_output`]
+    /// only: a follower may say it is still waiting).
+    Waiting(&'a WorkflowRecord),
 }
 
 /// A position in one workflow's combined output, starting at its beginning.
@@ -97,9 +100,13 @@ pub fn follow_output<E: From<StateError>>(
     let mut cursor = OutputCursor::new(id);
     loop {
         let record = store.get(id)?.ok_or(StateError::NotFound(id))?;
+        let before = cursor.next;
         cursor.drain(store, &mut sink)?;
         if record.status.is_terminal() {
             return Ok(record);
+        }
+        if cursor.next == before {
+            sink(OutputPiece::Waiting(&record))?;
         }
         wait_for(&mut events, id, poll);
     }
@@ -186,6 +193,8 @@ mod tests {
                         Some(last) if !last.starts_with("<dropped") => last.push_str(t),
                         _ => out.push(t.to_owned()),
                     },
+                    // A cursor's drain never waits.
+                    OutputPiece::Waiting(_) => out.push("<waiting>".to_owned()),
                 }
                 Ok(())
             })

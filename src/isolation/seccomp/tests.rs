@@ -59,7 +59,7 @@ fn only_the_conditioned_calls_get_argument_checks() {
     for arch in [Arch::X86_64, Arch::Aarch64] {
         for name in arch.syscall_names() {
             for (mode, unix) in modes.iter().flat_map(|m| [(*m, false), (*m, true)]) {
-                if conditions(name, mode, unix).is_some() {
+                if conditions(name, mode, unix, UnaccountedMemory::Allowed).is_some() {
                     assert!(
                         CONDITIONED.contains(&name),
                         "conditions() checks {name}: add it to CONDITIONED"
@@ -70,7 +70,7 @@ fn only_the_conditioned_calls_get_argument_checks() {
     }
     for name in CONDITIONED {
         assert!(
-            conditions(name, NetworkMode::None, false).is_some(),
+            conditions(name, NetworkMode::None, false, UnaccountedMemory::Allowed).is_some(),
             "{name}"
         );
     }

@@ -135,6 +135,45 @@ fn socket_pairs_cannot_queue_memory_outside_the_limit() {
     }
 }
 
+/// `default_policy` plus `rest`, with `network.unix_sockets = true`.
+fn unix_policy(fx: &Fixture, probe: &std::path::Path, rest: &str) -> std::path::PathBuf {
+    let body = std::fs::read_to_string(default_policy(fx, probe, &[], rest))
+        .unwrap()
+        .replace("mode = \"none\"", "mode = \"none\"\nunix_sockets = true");
+    assert!(body.contains("unix_sockets = true"));
+    fx.policy("unix", &body)
+}
+
+/// The third red team's variants: a netlink socket's queue of error replies (10 GB under
+/// 512M) and, where the policy allows unix sockets, unix sockets' queues (784 MiB in one
+/// process). Without a cgroup both families are refused under `memory`; with one, or
+/// without `memory`, they stay.
+#[test]
+fn netlink_and_unix_sockets_cannot_queue_memory_outside_the_limit() {
+    let probe = escape_gate!("netlink_and_unix_sockets_cannot_queue_memory_outside_the_limit");
+    let (fx, fx_limited) = (Fixture::new(), Fixture::new());
+    let unlimited = unix_policy(&fx, probe, "");
+    let limited = unix_policy(&fx_limited, probe, LIMIT);
+    for (what, args) in [
+        ("netlink", ["socket", "16", "3", "0"]),
+        ("unix", ["socket", "1", "1", "0"]),
+    ] {
+        assert_succeeded(what, &unconfined(probe, &args));
+        assert_eq!(
+            confined(&unlimited, probe, &args),
+            Outcome::Succeeded,
+            "{what} without a memory limit"
+        );
+        let o = confined(&limited, probe, &args);
+        match enforcement() {
+            UnaccountedMemory::Allowed => assert_eq!(o, Outcome::Succeeded, "{what}"),
+            UnaccountedMemory::Refused => {
+                assert_refused(&format!("{what} under memory = 64M"), &o, &["EPERM"]);
+            }
+        }
+    }
+}
+
 #[test]
 fn report_explain_and_doctor_name_the_memory_mechanism() {
     let probe = escape_gate!("report_explain_and_doctor_name_the_memory_mechanism");
