@@ -283,6 +283,42 @@ const RULES: &[(Rule, &str)] = &[
         "webhook URLs: whoever has one can post",
     ),
     (
+        Rule::Word("HOOK"),
+        "a hook URL, a webhook by another name (SLACK_HOOK, HOOK_URL)",
+    ),
+    (
+        Rule::WordEnd("PIN", &[]),
+        "a PIN that unlocks a card or a token (PKCS11_PIN)",
+    ),
+    (Rule::Word("BINDPW"), "an LDAP bind password"),
+    (Rule::Word("SK"), "a secret key (STRIPE_SK, DJANGO_SK)"),
+    (
+        Rule::Words(&["SIGNED", "URL"]),
+        "a signed URL: whoever has it is let in until it expires",
+    ),
+    (
+        Rule::WordEnd("PRESIGNED", &[]),
+        "a presigned URL: whoever has it is let in until it expires",
+    ),
+    (
+        Rule::WordEnd("HEADERS", &[]),
+        "request headers, which carry API keys (OTEL_EXPORTER_OTLP_HEADERS)",
+    ),
+    (
+        Rule::WordEnd("EXTRAHEADER", &[]),
+        "an extra request header, usually an authorization (GIT_HTTP_EXTRAHEADER)",
+    ),
+    (
+        Rule::Words(&["MFA", "CODE"]),
+        "a one-time second-factor code",
+    ),
+    (Rule::Words(&["ACCESS", "CODE"]), "an access code"),
+    (
+        Rule::WordEnd("SESSIONID", &[]),
+        "a session id: whoever has it is logged in",
+    ),
+    (Rule::Words(&["SONAR", "LOGIN"]), "a SonarQube token"),
+    (
         Rule::WordEnd("DSN", &[]),
         "a data source name, which holds a password or key (SENTRY_DSN)",
     ),
@@ -556,6 +592,26 @@ mod tests {
         "KRB5CCNAME",
         "SSH_AUTH_SOCK",
         "PASS_THROUGH",
+        // The third red team's names.
+        "PKCS11_PIN",
+        "SIM_PIN",
+        "YUBIKEY_PIN",
+        "SOFTHSM2_PIN",
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "DISCORD_HOOK",
+        "SLACK_HOOK",
+        "HOOK_URL",
+        "SIGNED_URL",
+        "PRESIGNED_URL",
+        "GIT_HTTP_EXTRAHEADER",
+        "SONAR_LOGIN",
+        "LDAP_BINDPW",
+        "STRIPE_SK",
+        "DJANGO_SK",
+        "MFA_CODE",
+        "ACCESS_CODE",
+        "SESSIONID",
+        "phpSessionId",
     ];
 
     /// Ordinary names agents are given every day.
