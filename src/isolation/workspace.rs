@@ -83,6 +83,18 @@ pub fn refusal(ws: &Path, homes: &[PathBuf], program_dirs: &[PathBuf]) -> Option
             ));
         }
     }
+    // Where a home's hidden entries lead through links (the dotfiles layout): the user's
+    // configuration and credentials under other names.
+    if let Some(e) = sensitive::linked_entries(homes)
+        .into_iter()
+        .find(|e| sensitive::overlaps(ws, &e.target))
+    {
+        return Some(format!(
+            "it is, lies inside or contains {}, where {} leads (the user's own configuration or credentials)",
+            e.target.display(),
+            e.entry.display()
+        ));
+    }
     // A program planted where users run programs by name runs as them later.
     // As written and where they lead (`~/bin` may be a link, or not exist yet under a
     // home reached through a link).

@@ -201,6 +201,18 @@ fn sensitive_read(p: &Path, homes: &[PathBuf]) -> Option<(RiskLevel, String)> {
             ),
         ));
     }
+    // Where a home's credential entry leads through a link (`~/.ssh -> /srv/sync/ssh`) is
+    // that credential location under another name.
+    if let Some(e) = sensitive::linked_credential(p, homes) {
+        return Some((
+            RiskLevel::High,
+            format!(
+                "reads {s}, which is, holds or lies inside {}, where {} leads",
+                e.target.display(),
+                e.entry.display()
+            ),
+        ));
+    }
     // A directory that directly holds a credential entry (`/opt/deploy/.ssh`, no account's
     // home) hands it out as surely as a home does. Only one level is looked at.
     if let Some(c) = sensitive::contained_credential(p) {

@@ -405,6 +405,77 @@ pub fn overlaps(a: &Path, b: &Path) -> bool {
     a.starts_with(b) || b.starts_with(a)
 }
 
+/// A home's entry that is a symbolic link, and where it leads: the dotfiles layout
+/// (`~/.bashrc -> dotfiles/bashrc`, `~/.ssh -> sync/ssh`) puts the user's configuration and
+/// credentials in directories that are not hidden themselves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedEntry {
+    /// The link, as it sits in the home (`/home/u/.ssh`).
+    pub entry: PathBuf,
+    /// Where it leads, resolved.
+    pub target: PathBuf,
+    /// Whether the entry is one of [`HOME_CREDENTIALS`] (else it is configuration).
+    pub credential: bool,
+}
+
+/// Every hidden entry of the homes among `homes` that exist and are not system directories
+/// which is a link, and every credential entry deeper in them (`.config/gh`) that is one,
+/// with where each leads. A link that leads nowhere (dangling) leads where it points.
+#[must_use]
+pub fn linked_entries(homes: &[PathBuf]) -> Vec<LinkedEntry> {
+    let mut out = Vec::new();
+    let mut add = |entry: PathBuf, credential: bool| {
+        let Ok(meta) = std::fs::symlink_metadata(&entry) else {
+            return;
+        };
+        if !meta.file_type().is_symlink() {
+            return;
+        }
+        let target = std::fs::canonicalize(&entry).ok().or_else(|| {
+            let to = std::fs::read_link(&entry).ok()?;
+            Some(entry.parent()?.join(to))
+        });
+        if let Some(target) = target
+            && !out
+                .iter()
+                .any(|e: &LinkedEntry| e.target == target && e.entry == entry)
+        {
+            out.push(LinkedEntry {
+                entry,
+                target,
+                credential,
+            });
+        }
+    };
+    for home in homes.iter().filter(|h| home_kind(h) != HomeKind::System) {
+        let Ok(dir) = std::fs::read_dir(home) else {
+            continue;
+        };
+        for e in dir.flatten() {
+            let name = e.file_name();
+            if name.as_encoded_bytes().starts_with(b".") {
+                let credential = HOME_CREDENTIALS
+                    .iter()
+                    .any(|(c, _)| Path::new(c).starts_with(&name));
+                add(home.join(&name), credential);
+            }
+        }
+        for (c, _) in HOME_CREDENTIALS.iter().filter(|(c, _)| c.contains('/')) {
+            add(home.join(c), true);
+        }
+    }
+    out
+}
+
+/// The credential entry of a home that leads, through a link, to where `p` is, lies inside
+/// or contains ([`linked_entries`]): `/srv/sync/ssh` when `~/.ssh -> /srv/sync/ssh`.
+#[must_use]
+pub fn linked_credential(p: &Path, homes: &[PathBuf]) -> Option<LinkedEntry> {
+    linked_entries(homes)
+        .into_iter()
+        .find(|e| e.credential && overlaps(p, &e.target))
+}
+
 /// The credential location `p` is, lies inside or contains, if any: under one of `homes`
 /// (and any `/home/<user>`), named like a home's credential entry anywhere
 /// ([`named_credential`]), or on the system. `/` contains them all and is not reported
@@ -1054,5 +1125,53 @@ empty:x:9:9:::/bin/sh
             assert!(!why.is_empty(), "{c}");
             assert!(seen.insert(*c), "{c} listed twice");
         }
+    }
+    #[test]
+    fn linked_entries_are_followed_to_where_they_lead() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let home = root.join("opt/u");
+        for d in [
+            "opt/u/sync/ssh",
+            "opt/u/dotfiles",
+            "opt/u/.config",
+            "gh-real",
+        ] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        std::fs::write(home.join("dotfiles/bashrc"), "").unwrap();
+        std::os::unix::fs::symlink("sync/ssh", home.join(".ssh")).unwrap();
+        std::os::unix::fs::symlink("dotfiles/bashrc", home.join(".bashrc")).unwrap();
+        std::os::unix::fs::symlink(root.join("gh-real"), home.join(".config/gh")).unwrap();
+        // A real hidden directory is no link: not listed.
+        std::fs::create_dir(home.join(".cache")).unwrap();
+        let mut got = linked_entries(std::slice::from_ref(&home));
+        got.sort_by(|a, b| a.entry.cmp(&b.entry));
+        let e = |entry: &str, target: PathBuf, credential| LinkedEntry {
+            entry: home.join(entry),
+            target,
+            credential,
+        };
+        assert_eq!(
+            got,
+            vec![
+                e(".bashrc", home.join("dotfiles/bashrc"), false),
+                e(".config/gh", root.join("gh-real"), true),
+                e(".ssh", home.join("sync/ssh"), true),
+            ]
+        );
+        // Reading where a credential entry leads is reading the credential.
+        let homes = [home.clone()];
+        assert_eq!(
+            linked_credential(&home.join("sync/ssh/id_ed25519"), &homes).map(|e| e.entry),
+            Some(home.join(".ssh"))
+        );
+        assert_eq!(
+            linked_credential(&home.join("sync"), &homes).map(|e| e.entry),
+            Some(home.join(".ssh"))
+        );
+        // Twins: where configuration leads is no credential; a neighbour is nothing.
+        assert_eq!(linked_credential(&home.join("dotfiles"), &homes), None);
+        assert_eq!(linked_credential(&root.join("opt/other"), &homes), None);
     }
 }

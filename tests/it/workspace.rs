@@ -277,6 +277,67 @@ fn exec_refuses_directories_of_programs_run_by_name() {
     }
 }
 
+/// The third red team's variant: the dotfiles layout. Where a home's hidden entries lead
+/// through links (`~/.bashrc -> dotfiles/bashrc`, `~/.ssh -> sync/ssh`) is the user's
+/// configuration and credentials under another name: refused as a workspace (or one that
+/// contains it), and reading it rates high.
+#[test]
+fn where_a_homes_hidden_entries_lead_is_refused() {
+    gate!("where_a_homes_hidden_entries_lead_is_refused");
+    let w = World::new();
+    let home = w.home();
+    let dotfiles = w.fx.workspace("home/dotfiles");
+    std::fs::write(dotfiles.join("bashrc"), "# the user's shell start-up\n").unwrap();
+    std::os::unix::fs::symlink("dotfiles/bashrc", home.join(".bashrc")).unwrap();
+    let sync = w.fx.workspace("home/sync");
+    let ssh = w.fx.workspace("home/sync/ssh");
+    std::os::unix::fs::symlink("sync/ssh", home.join(".profile-ssh-is-not-it")).unwrap();
+    std::fs::remove_dir_all(home.join(".ssh")).unwrap();
+    std::os::unix::fs::symlink("sync/ssh", home.join(".ssh")).unwrap();
+    let why = |target: &Path, entry: &str| {
+        format!(
+            "it is, lies inside or contains {}, where {} leads (the user's own configuration or credentials)",
+            target.display(),
+            home.join(entry).display()
+        )
+    };
+    for (ws, target, entry) in [
+        (&dotfiles, dotfiles.join("bashrc"), ".bashrc"),
+        (&ssh, ssh.clone(), ".ssh"),
+        (&sync, ssh.clone(), ".ssh"),
+    ] {
+        let o = w.exec(ws, &[]);
+        let stderr = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(125), "-w {}: {stderr}", ws.display());
+        // The first link found may be either name for the same target.
+        assert!(
+            stderr.contains(&why(&target, entry))
+                || stderr.contains(&why(&target, ".profile-ssh-is-not-it")),
+            "-w {}: {stderr}",
+            ws.display()
+        );
+        assert!(!ws.join("authorized_keys").exists());
+    }
+    // Reading where ~/.ssh leads is reading ~/.ssh.
+    let policy = w.fx.file(
+        "policies/keys.toml",
+        &format!(
+            "[filesystem]\nread_only = [{SYSTEM}, {:?}]\n",
+            ssh.display().to_string()
+        ),
+    );
+    let o = w.run(&["policy", "explain", policy.to_str().unwrap()]);
+    let out = text(&o.stdout);
+    assert!(out.contains("Risk: HIGH"), "{out}");
+    assert!(
+        out.contains(&format!("where {} leads", home.join(".ssh").display())),
+        "{out}"
+    );
+    // Twin: a project beside them is fine.
+    let o = w.exec(&home.join("project"), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+}
+
 #[test]
 fn exec_runs_in_a_project_directory_and_with_allow_workspace() {
     gate!("exec_runs_in_a_project_directory_and_with_allow_workspace");
