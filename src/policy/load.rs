@@ -294,6 +294,7 @@ impl Validator<'_> {
             limits,
             seccomp,
             landlock,
+            risk: std::sync::OnceLock::new(),
         }
     }
 

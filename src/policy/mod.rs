@@ -258,6 +258,9 @@ pub struct Policy {
     pub seccomp: Seccomp,
     /// `[landlock]`.
     pub landlock: LandlockReq,
+    /// The risk, once computed ([`Policy::risk`]).
+    #[serde(skip)]
+    risk: std::sync::OnceLock<Risk>,
 }
 
 impl Policy {
@@ -285,7 +288,9 @@ impl Policy {
     /// The computed risk level and its reasons.
     #[must_use]
     pub fn risk(&self) -> Risk {
-        assess(self)
+        // Computed once per loaded policy: it looks at the host (homes, credential
+        // entries), and one invocation asks several times (consent, the record).
+        self.risk.get_or_init(|| assess(self)).clone()
     }
 
     /// Whether any grant needs a workspace directory.
