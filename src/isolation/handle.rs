@@ -244,9 +244,17 @@ impl RunningSandbox {
         self.forwarder = Some(forwarder);
     }
 
-    /// Pass on what the forwarder holds, to the launcher this process executed.
+    /// Pass on what the attached forwarder holds, to the launcher this process executed.
     fn relay_forwarded(&self) {
-        let (Some(f), Started::Launcher(l)) = (&self.forwarder, &self.inner) else {
+        if let Some(f) = &self.forwarder {
+            self.relay_from(f);
+        }
+    }
+
+    /// Pass on what `f` holds to the launcher this process executed (the window size goes
+    /// to the sandbox's terminal instead of `SIGWINCH`).
+    fn relay_from(&self, f: &SignalForwarder) {
+        let Started::Launcher(l) = &self.inner else {
             return;
         };
         let launcher = l
@@ -369,11 +377,6 @@ impl RunningSandbox {
             Started::Local(_) => return self.wait(),
             Started::Launcher(l) => l,
         };
-        let launcher = l
-            .child
-            .as_ref()
-            .and_then(|c| i32::try_from(c.id()).ok())
-            .map(Pid::from_raw);
         // An event already buffered would never wake poll on the socket.
         while l.events.buffer().is_empty() && l.end.is_none() {
             let mut fds = [
@@ -389,17 +392,7 @@ impl RunningSandbox {
                 .revents()
                 .is_some_and(|r| r.contains(PollFlags::POLLIN))
             {
-                while let Ok(Some(info)) = forwarder.fd.read_signal() {
-                    match (&self.window, Signal::try_from(info.ssi_signo as i32)) {
-                        (Some(w), Ok(Signal::SIGWINCH)) => w.sync(),
-                        (_, Ok(sig)) => {
-                            if let Some(pid) = launcher {
-                                let _ = kill(pid, sig);
-                            }
-                        }
-                        (_, Err(_)) => {}
-                    }
-                }
+                self.relay_from(forwarder);
             }
             if fds[0].revents().is_some_and(|r| !r.is_empty()) {
                 break;

@@ -256,6 +256,21 @@ pub fn launch_with_fds(
     stderr: Io,
     passed: &[OwnedFd],
 ) -> Result<RunningSandbox, IsolationError> {
+    check_passed(plan, passed)?;
+    if let Some(stat) = can_start_here() {
+        let raw: Vec<i32> = passed.iter().map(AsRawFd::as_raw_fd).collect();
+        return local::start(plan, [stdin, stdout, stderr], &raw, stat.areas)
+            .map(RunningSandbox::local)
+            .map_err(probe::classify_failure);
+    }
+    spawn_launcher(plan, [stdin, stdout, stderr], passed)
+}
+
+/// The plan's count of passed descriptors is `passed`'s, and within what can be placed.
+///
+/// # Errors
+/// [`IsolationError::Launcher`] saying both counts.
+pub(crate) fn check_passed(plan: &SandboxPlan, passed: &[OwnedFd]) -> Result<(), IsolationError> {
     if usize::try_from(plan.passed_fds).ok() != Some(passed.len())
         || passed.len() + 1 > sys::MAX_PASSED_FDS
     {
@@ -269,13 +284,7 @@ pub fn launch_with_fds(
             source: None,
         });
     }
-    if let Some(stat) = can_start_here() {
-        let raw: Vec<i32> = passed.iter().map(AsRawFd::as_raw_fd).collect();
-        return local::start(plan, [stdin, stdout, stderr], &raw, stat.areas)
-            .map(RunningSandbox::local)
-            .map_err(probe::classify_failure);
-    }
-    spawn_launcher(plan, [stdin, stdout, stderr], passed)
+    Ok(())
 }
 
 fn spawn_launcher(

@@ -158,19 +158,7 @@ impl Spawner {
         stderr: Io,
         passed: &[OwnedFd],
     ) -> Result<RunningSandbox, IsolationError> {
-        if usize::try_from(plan.passed_fds).ok() != Some(passed.len())
-            || passed.len() + 1 > sys::MAX_PASSED_FDS
-        {
-            return Err(launcher_error(
-                &format!(
-                    "plan expects {} passed descriptors, got {} (at most {})",
-                    plan.passed_fds,
-                    passed.len(),
-                    sys::MAX_PASSED_FDS - 1
-                ),
-                None,
-            ));
-        }
+        super::check_passed(plan, passed)?;
         let (theirs_io, ours_io) = handle::launcher_stdio([stdin, stdout, stderr])?;
         let (ours, theirs) =
             UnixStream::pair().map_err(|e| launcher_error("socketpair", Some(e)))?;
