@@ -792,4 +792,86 @@ rtsvc:x:993:993::/usr/local/rtsvc:/bin/sh
             )
         );
     }
+
+    /// The whole risk of a policy whose body is `body`, for a caller whose home is
+    /// `/var/home/u`. Nothing is protected: the loader refuses a grant of `/` whenever
+    /// mycelium's own state lies under it (always, outside tests), and the rule for `/` must
+    /// hold without that check.
+    fn rated(body: &str) -> Risk {
+        let opts = LoadOptions {
+            home: PathBuf::from("/var/home/u"),
+            protected: vec![],
+        };
+        let policy = Policy::from_bytes(Path::new("/p.toml"), body.as_bytes().to_vec(), &opts)
+            .map_err(|e| e.diagnostics(Path::new("/p.toml")))
+            .unwrap();
+        assess_with_homes(&policy, &[PathBuf::from("/var/home/u")])
+    }
+
+    #[test]
+    fn every_grant_outside_the_filesystem_reads_adds_its_reason_highest_first() {
+        let risk = rated(
+            "[agent]\nuid = 0\n\
+             [filesystem]\nread_only = [\"{workspace}/ref\", \"?/\", \"?/srv/app/.env\"]\n\
+             read_write = [\"{workspace}\", \"?/srv/out\"]\n\
+             [network]\nmode = \"host\"\nunix_sockets = true\n\
+             [seccomp]\nallow = [\"openat2\"]\n",
+        );
+        let reason = |level, text: &str| RiskReason {
+            level,
+            text: text.to_string(),
+        };
+        assert_eq!(
+            risk,
+            Risk {
+                level: RiskLevel::High,
+                // A read-only workspace grant adds nothing; the sort is stable, so reasons of
+                // one level keep the order of the rules.
+                reasons: vec![
+                    reason(
+                        RiskLevel::High,
+                        "network.mode = \"host\": the agent can reach every address the host can (LAN, internet, cloud metadata, local services)"
+                    ),
+                    reason(RiskLevel::High, "writes /srv/out outside the workspace"),
+                    reason(RiskLevel::High, "reads the whole host file system (/)"),
+                    reason(
+                        RiskLevel::High,
+                        "reads /srv/app/.env, a dotenv file that usually holds secrets"
+                    ),
+                    reason(
+                        RiskLevel::High,
+                        "network.unix_sockets = true: the agent can connect to unix sockets in granted paths (e.g. docker.sock, D-Bus) as the caller's user"
+                    ),
+                    reason(
+                        RiskLevel::High,
+                        "system-call filter relaxed: also allows openat2"
+                    ),
+                    reason(
+                        RiskLevel::Medium,
+                        "writes {workspace} (changes files in the workspace)"
+                    ),
+                    reason(
+                        RiskLevel::Medium,
+                        "runs as uid 0 inside its namespace (agent.uid = 0)"
+                    ),
+                ],
+            }
+        );
+        // Positive twin: none of those grants, nothing to report.
+        assert_eq!(
+            rated("[filesystem]\nread_only = [\"{workspace}\"]\n"),
+            Risk {
+                level: RiskLevel::Low,
+                reasons: vec![],
+            }
+        );
+    }
+
+    #[test]
+    fn levels_print_and_parse_as_their_names() {
+        for level in [RiskLevel::Low, RiskLevel::Medium, RiskLevel::High] {
+            assert_eq!(RiskLevel::parse(&level.to_string()), Some(level));
+        }
+        assert_eq!(RiskLevel::parse("severe"), None);
+    }
 }

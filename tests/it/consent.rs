@@ -59,6 +59,7 @@ impl World {
         let mut c = Command::new(program);
         c.env_clear()
             .envs(crate::common::launcher_env())
+            .envs(crate::common::profile_env())
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", self.root.path())
             .env("MYCELIUM_HOME", self.home())

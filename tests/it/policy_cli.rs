@@ -329,6 +329,7 @@ fn with_home(home: &std::path::Path, args: &[&str]) -> std::process::Output {
     std::process::Command::new(crate::common::bin())
         .args(args)
         .env_clear()
+        .envs(crate::common::profile_env())
         .env("PATH", "/usr/bin:/bin")
         .env("HOME", home)
         .env(

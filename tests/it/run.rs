@@ -51,6 +51,7 @@ impl Agents {
             .args(args);
         c.env_clear()
             .envs(crate::common::launcher_env())
+            .envs(crate::common::profile_env())
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", self.fx.path())
             .env("MYCELIUM_HOME", self.fx.path().join("home"))
@@ -607,6 +608,7 @@ fn every_example_command_of_the_readme_works_on_a_fresh_home() {
             .args(["-c", &line])
             .env_clear()
             .envs(crate::common::launcher_env())
+            .envs(crate::common::profile_env())
             .env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
             .env("HOME", a.fx.path())
             .current_dir(a.fx.path())

@@ -23,6 +23,7 @@ fn sanitize_cmd(args: &[&str]) -> Command {
     cmd.arg("sanitize")
         .args(args)
         .env_clear()
+        .envs(crate::common::profile_env())
         .env("PATH", "/usr/bin:/bin")
         .env("HOME", std::env::temp_dir())
         .env(

@@ -75,6 +75,7 @@ impl World {
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(bin());
         c.env_clear()
+            .envs(crate::common::profile_env())
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", self.root.path())
             .env("MYCELIUM_HOME", self.home())
@@ -601,6 +602,7 @@ fn redis_from_the_environment_and_its_password_is_never_shown() {
     let cmd = |env_url: &str, args: &[&str]| {
         Command::new(bin())
             .env_clear()
+            .envs(crate::common::profile_env())
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", root.path())
             .env("MYCELIUM_HOME", root.path().join("home"))

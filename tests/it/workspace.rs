@@ -69,6 +69,7 @@ impl World {
             .args(args)
             .env_clear()
             .envs(crate::common::launcher_env())
+            .envs(crate::common::profile_env())
             .env("PATH", path)
             .env("HOME", self.home())
             .env("MYCELIUM_HOME", self.fx.path().join("state"))

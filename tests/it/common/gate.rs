@@ -12,6 +12,7 @@ fn sandbox_status() -> &'static Result<(), String> {
         let out = std::process::Command::new(bin())
             .args(["doctor", "--json"])
             .env_clear()
+            .envs(crate::common::profile_env())
             .output()
             .map_err(|e| format!("cannot run mycelium doctor: {e}"))?;
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {

@@ -26,6 +26,7 @@ pub fn mycelium(args: &[&str]) -> Output {
     Command::new(bin())
         .args(args)
         .env_clear()
+        .envs(crate::common::profile_env())
         .env("PATH", "/usr/bin:/bin")
         .env("HOME", std::env::temp_dir())
         .output()
@@ -50,4 +51,11 @@ pub fn launcher_env() -> Vec<(&'static str, std::ffi::OsString)> {
         .map(|v| ("MYCELIUM_LAUNCHER", v))
         .into_iter()
         .collect()
+}
+
+/// `LLVM_PROFILE_FILE` of the test run, for every command of the binary whose environment
+/// a test clears: `scripts/coverage.sh` sets it, so the `mycelium` processes the tests start
+/// write their coverage profile too (each to its own file, by its `%p`). Unset, nothing.
+pub fn profile_env() -> Option<(&'static str, std::ffi::OsString)> {
+    std::env::var_os("LLVM_PROFILE_FILE").map(|v| ("LLVM_PROFILE_FILE", v))
 }

@@ -38,6 +38,7 @@ fn run(policy: &Path, ws: Option<&Path>, extra: &[&str], launcher: bool, script:
     c.args(extra).args(["--", "/bin/sh", "-c", script]);
     c.env_clear()
         .envs(crate::common::launcher_env())
+        .envs(crate::common::profile_env())
         .env("PATH", "/usr/bin:/bin")
         .env("HOME", "/nonexistent")
         .stdin(Stdio::null());

@@ -454,6 +454,7 @@ fn run_refuses_a_planted_link_too() {
             .arg(&s.ws);
         c.env_clear()
             .envs(crate::common::launcher_env())
+            .envs(crate::common::profile_env())
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", fx.path())
             .env("MYCELIUM_HOME", &home)

@@ -185,6 +185,7 @@ fn report_explain_and_doctor_name_the_memory_mechanism() {
         cmd.args(args)
             .env_clear()
             .envs(crate::common::launcher_env())
+            .envs(crate::common::profile_env())
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", "/nonexistent");
         run_bounded(cmd)

@@ -231,6 +231,7 @@ fn mycelium(s: &Scene, policies: &Path, args: &[&str]) -> Output {
     c.arg("--policies").arg(policies).args(args);
     c.env_clear()
         .envs(crate::common::launcher_env())
+        .envs(crate::common::profile_env())
         .env("PATH", "/usr/bin:/bin")
         .env("HOME", s.fx.path())
         .env("MYCELIUM_HOME", &home)

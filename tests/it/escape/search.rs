@@ -63,6 +63,7 @@ impl User {
         c.args(args)
             .env_clear()
             .envs(crate::common::launcher_env())
+            .envs(crate::common::profile_env())
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", self.fx.path())
             .env("MYCELIUM_HOME", self.fx.path().join("home"))

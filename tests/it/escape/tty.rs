@@ -245,6 +245,7 @@ fn run_agent_cmd(fx: &Fixture) -> Command {
             .args(args)
             .env_clear()
             .envs(crate::common::launcher_env())
+            .envs(crate::common::profile_env())
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", fx.path())
             .env("MYCELIUM_HOME", &home)

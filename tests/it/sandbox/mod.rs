@@ -95,6 +95,7 @@ pub fn exec_cmd(policy: &Path, workspace: Option<&Path>, argv: &[&str]) -> Comma
     cmd.arg("--").args(argv);
     cmd.env_clear()
         .envs(crate::common::launcher_env())
+        .envs(crate::common::profile_env())
         .env("PATH", "/usr/bin:/bin")
         .env("HOME", "/nonexistent")
         .stdin(Stdio::null());

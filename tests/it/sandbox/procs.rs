@@ -59,6 +59,7 @@ fn leaked_descriptor_is_not_inherited() {
             .arg(cmd)
             .env_clear()
             .envs(crate::common::launcher_env())
+            .envs(crate::common::profile_env())
             .output()
             .unwrap()
     };

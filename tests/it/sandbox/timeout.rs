@@ -117,6 +117,7 @@ fn run_timed(fx: &Fixture) -> Output {
             .args(args)
             .env_clear()
             .envs(crate::common::launcher_env())
+            .envs(crate::common::profile_env())
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", fx.path())
             .env("MYCELIUM_HOME", &home)
