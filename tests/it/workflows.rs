@@ -460,6 +460,87 @@ pub fn run_detach_prints_the_id_and_the_workflow_goes_on(h: &impl Harness) {
     assert!(eventually(|| sleeps(&m) == 0));
 }
 
+pub fn refused_invocations_record_nothing(h: &impl Harness) {
+    let w = World::new(h, 1);
+    // High risk (the host's network) and no consent; and a policy with no command.
+    w.agent("risky", "true", "", "[network]\nmode = \"host\"");
+    w.fx.file(
+        "policies/empty.toml",
+        &format!("[filesystem]\nread_only = [{SYSTEM}]\n"),
+    );
+    let err = w
+        .runtime
+        .block_on(w.manager.invoke(w.invocation("risky", None, &[])))
+        .unwrap_err();
+    assert!(
+        matches!(err, mycelium::process::ProcessError::Consent { .. }),
+        "{err}"
+    );
+    let err = w
+        .runtime
+        .block_on(w.manager.invoke(w.invocation("empty", None, &[])))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("its policy has no [agent] command"),
+        "{err}"
+    );
+    let all = w
+        .manager
+        .store()
+        .list(&mycelium::state::ListFilter {
+            status: None,
+            limit: 10,
+        })
+        .unwrap();
+    assert_eq!(all.len(), 0, "a refused invocation was recorded: {all:?}");
+}
+
+pub fn a_workflow_cancelled_while_pending_never_starts(h: &impl Harness) {
+    let w = World::new(h, 1);
+    let m = marker(206 + 1000 * h.ordinal());
+    w.agent("holder", &format!("sleep {m}"), "", "");
+    w.agent("queued", "echo I ran", "", "");
+    let (first, second) = w.runtime.block_on(async {
+        let first = w
+            .manager
+            .invoke(w.invocation("holder", None, &[]))
+            .await
+            .unwrap();
+        let second = w
+            .manager
+            .invoke(w.invocation("queued", None, &[]))
+            .await
+            .unwrap();
+        (first, second)
+    });
+    assert!(eventually(|| sleeps(&m) == 1));
+    let store = Arc::clone(w.manager.store());
+    // The second waits for the only slot.
+    assert_eq!(
+        store.get(second.workflow_id).unwrap().unwrap().status,
+        WorkflowStatus::Pending
+    );
+    w.runtime
+        .block_on(w.manager.cancel(second.workflow_id))
+        .unwrap();
+    w.runtime
+        .block_on(w.manager.cancel(first.workflow_id))
+        .unwrap();
+    let (a, b) = w.runtime.block_on(async {
+        (
+            first.finished().await.unwrap().record,
+            second.finished().await.unwrap().record,
+        )
+    });
+    assert_eq!(a.status, WorkflowStatus::Cancelled);
+    assert_eq!(
+        (b.status, b.started_at, w.output(&b)),
+        (WorkflowStatus::Cancelled, None, String::new())
+    );
+    assert_eq!(sleeps(&m), 0);
+}
+
 /// Redis goes away mid-run: the agent keeps running, what it prints meanwhile and its end
 /// are kept and written when the server is back (restarted with its saved data); an
 /// invocation while it is down fails at once, saying so.
@@ -575,4 +656,6 @@ both_stores!(
     secrets_never_reach_the_store,
     a_killed_owner_is_found_lost_and_its_sandbox_is_gone,
     run_detach_prints_the_id_and_the_workflow_goes_on,
+    refused_invocations_record_nothing,
+    a_workflow_cancelled_while_pending_never_starts,
 );
