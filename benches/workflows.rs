@@ -124,10 +124,13 @@ fn workflows(
                 attach: Attach::default(),
                 context: None,
             };
-            waits.push(manager.invoke(inv).await.expect("invoke"));
+            // Each its own task, as concurrent requests to a server would be.
+            let m = manager.clone();
+            waits.push(tokio::spawn(async move { m.invoke(inv).await }));
         }
         for w in waits {
-            let f = w.finished().await.expect("finished");
+            let invoked = w.await.expect("invoke task").expect("invoke");
+            let f = invoked.finished().await.expect("finished");
             assert_eq!(f.record.status, WorkflowStatus::Completed);
         }
     });

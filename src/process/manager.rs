@@ -177,15 +177,7 @@ impl Invoked {
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StateError> + Send + 'static,
 ) -> Result<T, ProcessError> {
-    let flavor = tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor());
-    if matches!(flavor, Ok(tokio::runtime::RuntimeFlavor::MultiThread)) {
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|_| ProcessError::Lost)?
-            .map_err(ProcessError::State)
-    } else {
-        f().map_err(ProcessError::State)
-    }
+    offload(move || f().map_err(ProcessError::State)).await
 }
 
 impl ProcessManager {
@@ -229,41 +221,15 @@ impl ProcessManager {
     /// not enforceable here), [`ProcessError::State`] when the store cannot be written.
     pub async fn invoke(&self, mut inv: Invocation) -> Result<Invoked, ProcessError> {
         let inner = Arc::clone(&self.inner);
-        let status = inner.consent.check(&inv.agent)?;
-        if !status.allows_run() {
-            return Err(ProcessError::Consent {
-                agent: inv.agent.name.clone(),
-                why: status.describe(&inv.agent.name),
-            });
-        }
-        let (mut prepared, passed) = plan(&inv)?;
-        if let Some(t) = &inv.attach.terminal {
+        // The checks, the plan (file-system walks) and the record are blocking work: off
+        // the runtime on a multi-threaded one, so concurrent invocations run side by side.
+        let mut attach = std::mem::take(&mut inv.attach);
+        let prep_inner = Arc::clone(&inner);
+        let (inv, mut prepared, passed, sanitizer, record) =
+            offload(move || prepare_invocation(&prep_inner, inv)).await?;
+        if let Some(t) = &attach.terminal {
             t.prepare(&mut prepared.plan);
         }
-        // Built once per manager; a run with withheld values gets its own, with them as
-        // literals.
-        let sanitizer = if prepared.env.withheld.is_empty() {
-            inner.base_sanitizer()?
-        } else {
-            let mut builder = OutputSanitizer::builder(inner.rules.clone());
-            for w in &prepared.env.withheld {
-                builder.literal(format!("env:{}", w.name), w.value.as_bytes());
-            }
-            Arc::new(builder.build()?)
-        };
-        let task_text = inv
-            .task
-            .as_deref()
-            .map(|t| sanitized(&sanitizer, t))
-            .unwrap_or_default();
-        let new = NewWorkflow {
-            agent_name: inv.agent.name.clone(),
-            task: task_text,
-            risk_level: inv.agent.policy.risk().level,
-            checksum: inv.agent.checksum.to_string(),
-        };
-        let store = Arc::clone(&inner.store);
-        let record = blocking(move || store.create(&new)).await?;
         inner.audit(&record, &inv.started_by);
         let id = record.workflow_id;
         let cap = inv
@@ -281,10 +247,10 @@ impl ProcessManager {
             sanitizer,
             cap,
             stdin_task: (inv.agent.policy.agent.task == TaskMode::Stdin)
-                .then(|| inv.task.take())
+                .then_some(inv.task)
                 .flatten(),
             started_by: inv.started_by,
-            attach: inv.attach,
+            attach: std::mem::take(&mut attach),
         };
         tokio::spawn(async move {
             let _ = tx.send(run.go().await);
@@ -338,6 +304,67 @@ impl Inner {
         {
             eprintln!("mycelium: audit log: {e}");
         }
+    }
+}
+
+/// What [`prepare_invocation`] hands back: the invocation, its sandbox, the descriptors
+/// passed in, its sanitizer and its record.
+type Prepared = (
+    Invocation,
+    isolation::PreparedSandbox,
+    Vec<OwnedFd>,
+    Arc<OutputSanitizer>,
+    WorkflowRecord,
+);
+
+/// The blocking part of an invocation: consent checked, sandbox planned, sanitizer built,
+/// the workflow recorded as pending (with its task sanitized).
+fn prepare_invocation(inner: &Inner, inv: Invocation) -> Result<Prepared, ProcessError> {
+    let status = inner.consent.check(&inv.agent)?;
+    if !status.allows_run() {
+        return Err(ProcessError::Consent {
+            agent: inv.agent.name.clone(),
+            why: status.describe(&inv.agent.name),
+        });
+    }
+    let (prepared, passed) = plan(&inv)?;
+    // Built once per manager; a run with withheld values gets its own, with them as
+    // literals.
+    let sanitizer = if prepared.env.withheld.is_empty() {
+        inner.base_sanitizer()?
+    } else {
+        let mut builder = OutputSanitizer::builder(inner.rules.clone());
+        for w in &prepared.env.withheld {
+            builder.literal(format!("env:{}", w.name), w.value.as_bytes());
+        }
+        Arc::new(builder.build()?)
+    };
+    let new = NewWorkflow {
+        agent_name: inv.agent.name.clone(),
+        task: inv
+            .task
+            .as_deref()
+            .map(|t| sanitized(&sanitizer, t))
+            .unwrap_or_default(),
+        risk_level: inv.agent.policy.risk().level,
+        checksum: inv.agent.checksum.to_string(),
+    };
+    let record = inner.store.create(&new)?;
+    Ok((inv, prepared, passed, sanitizer, record))
+}
+
+/// Run `f` off the runtime when it is multi-threaded, inline on a current-thread one (see
+/// [`blocking`]).
+async fn offload<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ProcessError> + Send + 'static,
+) -> Result<T, ProcessError> {
+    let flavor = tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor());
+    if matches!(flavor, Ok(tokio::runtime::RuntimeFlavor::MultiThread)) {
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|_| ProcessError::Lost)?
+    } else {
+        f()
     }
 }
 
