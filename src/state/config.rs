@@ -152,6 +152,19 @@ impl StoreConfig {
         env_url: Option<&str>,
     ) -> Result<Self, StateError> {
         let (file, _) = read_config(&home.join(CONFIG_FILE))?;
+        // The flag or the variable, whichever is used, is checked as the file's key is.
+        let chosen = [("--redis", flag_url), ("MYCELIUM_REDIS_URL", env_url)]
+            .into_iter()
+            .find_map(|(from, u)| Some((from, u.filter(|u| !u.is_empty())?)));
+        if let Some((from, url)) = chosen
+            && let Some(message) = url_problem(url)
+        {
+            return Err(StateError::BadRedisUrl {
+                from,
+                url: redact_url(url),
+                message,
+            });
+        }
         let url = [flag_url, env_url, file.redis_url.as_deref()]
             .into_iter()
             .flatten()
@@ -297,22 +310,10 @@ fn read_config(path: &Path) -> Result<(StateTable, ProcessSettings), StateError>
     if let Some(url) = raw.redis_url {
         let span = url.span();
         let url = url.into_inner();
-        if url.starts_with("rediss://") {
+        if let Some(message) = url_problem(&url) {
             return Err(at(
                 span.start,
-                format!(
-                    "state.redis_url = {}: TLS (rediss://) is not built into this mycelium; use redis:// over loopback or a private network",
-                    redact_url(&url)
-                ),
-            ));
-        }
-        if !url.starts_with("redis://") && !url.starts_with("redis+unix://") {
-            return Err(at(
-                span.start,
-                format!(
-                    "state.redis_url = {}: expected a redis:// or redis+unix:// URL",
-                    redact_url(&url)
-                ),
+                format!("state.redis_url = {}: {message}", redact_url(&url)),
             ));
         }
         out.redis_url = Some(url);
@@ -360,6 +361,17 @@ fn read_config(path: &Path) -> Result<(StateTable, ProcessSettings), StateError>
         out.output_max_chunks = Some(v);
     }
     Ok((out, process))
+}
+
+/// Why a Redis URL cannot be used by this build, if it cannot.
+fn url_problem(url: &str) -> Option<String> {
+    if url.starts_with("rediss://") {
+        return Some("TLS (rediss://) is not built into this mycelium; use redis:// over loopback or a private network".to_owned());
+    }
+    if !url.starts_with("redis://") && !url.starts_with("redis+unix://") {
+        return Some("expected a redis:// or redis+unix:// URL".to_owned());
+    }
+    None
 }
 
 /// `[process]`, every key checked.
@@ -489,6 +501,32 @@ mod tests {
         assert_eq!(url(c).0, "redis://env");
         let c = StoreConfig::resolve(home, Some("redis://flag"), Some("redis://env")).unwrap();
         assert_eq!(url(c).0, "redis://flag");
+    }
+
+    #[test]
+    fn urls_from_the_flag_and_the_environment_are_checked_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = StoreConfig::resolve(dir.path(), Some("rediss://:hunter2@h:6380/0"), None)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "--redis = rediss://:***@h:6380/0: TLS (rediss://) is not built into this mycelium; use redis:// over loopback or a private network"
+        );
+        let e = StoreConfig::resolve(dir.path(), None, Some("http://u:hunter2@h"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "MYCELIUM_REDIS_URL = http://u:***@h: expected a redis:// or redis+unix:// URL"
+        );
+        // Twins: a good URL, an empty one that counts as unset, and a bad variable the
+        // flag overrides.
+        assert!(StoreConfig::resolve(dir.path(), Some("redis://127.0.0.1:1/"), Some("")).is_ok());
+        assert!(
+            StoreConfig::resolve(dir.path(), Some("redis://127.0.0.1:1/"), Some("http://x"))
+                .is_ok()
+        );
     }
 
     #[test]

@@ -172,6 +172,16 @@ pub enum StateError {
         /// What was wrong.
         message: String,
     },
+    /// A Redis URL given on the command line or in `MYCELIUM_REDIS_URL` cannot be used.
+    #[error("{from} = {url}: {message}")]
+    BadRedisUrl {
+        /// Where it came from (`--redis`, `MYCELIUM_REDIS_URL`).
+        from: &'static str,
+        /// The URL, password redacted.
+        url: String,
+        /// What is wrong.
+        message: String,
+    },
     /// `config.toml`'s `[state]` table is not valid.
     #[error("{}:{line}:{column}: {message}", path.display())]
     Config {
