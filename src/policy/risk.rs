@@ -111,15 +111,18 @@ pub fn assess_with_homes(policy: &Policy, homes: &[PathBuf]) -> Risk {
             ),
         }
     }
+    // Where the homes' hidden entries lead through links: read once for every grant.
+    let mut linked: Option<Vec<sensitive::LinkedEntry>> = None;
     for g in &policy.filesystem.read_only {
         let GrantPath::Host(p) = &g.path else {
             continue;
         };
+        let linked = linked.get_or_insert_with(|| sensitive::linked_entries(homes));
         // What is mounted is the link's target: rate the path as written and as resolved,
         // and keep the higher.
         let resolved = std::fs::canonicalize(p).ok().filter(|c| c != p);
-        let as_written = sensitive_read(p, homes);
-        let as_resolved = resolved.and_then(|c| sensitive_read(&c, homes));
+        let as_written = sensitive_read(p, homes, linked);
+        let as_resolved = resolved.and_then(|c| sensitive_read(&c, homes, linked));
         let reason = match (as_written, as_resolved) {
             (Some(w), Some(r)) if r.0 > w.0 => Some(r),
             (None, r) => r,
@@ -173,7 +176,11 @@ pub fn assess_with_homes(policy: &Policy, homes: &[PathBuf]) -> Risk {
 }
 
 /// The risk of reading a host path, if reading it is more than low.
-fn sensitive_read(p: &Path, homes: &[PathBuf]) -> Option<(RiskLevel, String)> {
+fn sensitive_read(
+    p: &Path,
+    homes: &[PathBuf],
+    linked: &[sensitive::LinkedEntry],
+) -> Option<(RiskLevel, String)> {
     let s = p.to_string_lossy();
     // Everything, credentials of every user included.
     if p == Path::new("/") {
@@ -203,7 +210,7 @@ fn sensitive_read(p: &Path, homes: &[PathBuf]) -> Option<(RiskLevel, String)> {
     }
     // Where a home's credential entry leads through a link (`~/.ssh -> /srv/sync/ssh`) is
     // that credential location under another name.
-    if let Some(e) = sensitive::linked_credential(p, homes) {
+    if let Some(e) = sensitive::linked_credential(p, linked) {
         return Some((
             RiskLevel::High,
             format!(

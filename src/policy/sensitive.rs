@@ -467,12 +467,12 @@ pub fn linked_entries(homes: &[PathBuf]) -> Vec<LinkedEntry> {
     out
 }
 
-/// The credential entry of a home that leads, through a link, to where `p` is, lies inside
-/// or contains ([`linked_entries`]): `/srv/sync/ssh` when `~/.ssh -> /srv/sync/ssh`.
+/// The credential entry among `linked` ([`linked_entries`]) that leads, through a link, to
+/// where `p` is, lies inside or contains: `/srv/sync/ssh` when `~/.ssh -> /srv/sync/ssh`.
 #[must_use]
-pub fn linked_credential(p: &Path, homes: &[PathBuf]) -> Option<LinkedEntry> {
-    linked_entries(homes)
-        .into_iter()
+pub fn linked_credential<'a>(p: &Path, linked: &'a [LinkedEntry]) -> Option<&'a LinkedEntry> {
+    linked
+        .iter()
         .find(|e| e.credential && overlaps(p, &e.target))
 }
 
@@ -1161,17 +1161,15 @@ empty:x:9:9:::/bin/sh
             ]
         );
         // Reading where a credential entry leads is reading the credential.
-        let homes = [home.clone()];
+        let linked = linked_entries(std::slice::from_ref(&home));
+        let entry = |p: &Path| linked_credential(p, &linked).map(|e| e.entry.clone());
         assert_eq!(
-            linked_credential(&home.join("sync/ssh/id_ed25519"), &homes).map(|e| e.entry),
+            entry(&home.join("sync/ssh/id_ed25519")),
             Some(home.join(".ssh"))
         );
-        assert_eq!(
-            linked_credential(&home.join("sync"), &homes).map(|e| e.entry),
-            Some(home.join(".ssh"))
-        );
+        assert_eq!(entry(&home.join("sync")), Some(home.join(".ssh")));
         // Twins: where configuration leads is no credential; a neighbour is nothing.
-        assert_eq!(linked_credential(&home.join("dotfiles"), &homes), None);
-        assert_eq!(linked_credential(&root.join("opt/other"), &homes), None);
+        assert_eq!(entry(&home.join("dotfiles")), None);
+        assert_eq!(entry(&root.join("opt/other")), None);
     }
 }
