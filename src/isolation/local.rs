@@ -106,8 +106,6 @@ pub struct LocalSandbox {
     exit: Option<File>,
     group: Option<SandboxCgroup>,
     maps: (String, String),
-    /// pid 1 has reported or been reaped: nothing of the sandbox is left to stop.
-    done: bool,
     /// `[agent] timeout` and when it runs out (`None`: no limit, or already passed).
     timeout: Option<Duration>,
     deadline: Option<Instant>,
@@ -119,7 +117,8 @@ pub struct LocalSandbox {
     stopped: bool,
     /// pid 1's process descriptor: readable once it has exited.
     pidfd: Option<OwnedFd>,
-    /// How it ended, once known.
+    /// How it ended, once known: then nothing of the sandbox is left to stop (pid 1 has
+    /// reported or been reaped).
     end: Option<SandboxStatus>,
     /// The launcher's channel ended or failed: it is no longer polled.
     control_gone: bool,
@@ -281,7 +280,6 @@ pub fn start(
         exit: Some(File::from(exit_r)),
         group,
         maps: (uid_map, gid_map),
-        done: false,
         timeout: plan.timeout,
         deadline: plan.timeout.and_then(|t| Instant::now().checked_add(t)),
         kill_at: None,
@@ -386,7 +384,6 @@ impl LocalSandbox {
             return Ok(());
         }
         let _ = waitpid(self.init, None);
-        self.done = true;
         if let Some(g) = self.group.take() {
             g.remove();
         }
@@ -435,7 +432,6 @@ impl LocalSandbox {
 
     /// pid 1 reported or was reaped: clean up and say how it ended.
     fn finish(&mut self, end: InitEnd) -> SandboxStatus {
-        self.done = true;
         let agent = match end {
             InitEnd::Reported(agent) if self.group.is_none() => agent,
             InitEnd::Reported(agent) => {
@@ -550,7 +546,7 @@ impl LocalSandbox {
     /// whole sandbox killed [`TIMEOUT_GRACE`] later (by [`LocalSandbox::try_wait`] or the
     /// wait). The status will be [`SandboxStatus::Stopped`].
     pub fn terminate(&mut self) {
-        if self.done || self.kill_at.is_some() {
+        if self.end.is_some() || self.kill_at.is_some() {
             return;
         }
         self.stopped = true;
@@ -561,7 +557,7 @@ impl LocalSandbox {
     /// Kill every process of the sandbox now (pid 1's death ends its namespace). The
     /// status will be [`SandboxStatus::Stopped`] unless it had ended already.
     pub fn kill(&mut self) {
-        if self.done {
+        if self.end.is_some() {
             return;
         }
         self.stopped = true;
@@ -675,7 +671,7 @@ impl LocalSandbox {
 
 impl Drop for LocalSandbox {
     fn drop(&mut self) {
-        if !self.done {
+        if self.end.is_none() {
             // Dropped before the end: the sandbox goes with it (pid 1's death ends every
             // process of its namespace).
             let _ = kill(self.init, Signal::SIGKILL);

@@ -44,6 +44,10 @@ pub const SPAWNER_ARG: &str = "__mycelium_spawner";
 /// The descriptor the spawner finds its request socket on.
 const SPAWNER_FD: i32 = 3;
 
+// The forked launcher's channel sits at LAUNCHER_FD and the passed descriptors right after
+// it, where `launcher::main` finds them.
+const _: () = assert!(LAUNCHER_FD + 1 == FIRST_PASSED_FD);
+
 /// A request's header: which standard streams follow (bit i: stream i), then how many
 /// passed descriptors.
 const HEADER_LEN: usize = 2;
@@ -280,7 +284,6 @@ fn fork_launcher(header: [u8; HEADER_LEN], fds: Vec<OwnedFd>) {
             // after it, as `launcher::main` expects; everything else (the request socket,
             // other requests' descriptors) is closed.
             let at_launcher_fd: Vec<i32> = chan.into_iter().chain(it).collect();
-            debug_assert_eq!(LAUNCHER_FD + 1, FIRST_PASSED_FD);
             if sys::arrange_fds(stdio, &at_launcher_fd, LAUNCHER_FD, []).is_err() {
                 sys::exit_immediately(super::SETUP_FAILED_CODE);
             }
