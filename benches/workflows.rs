@@ -208,6 +208,18 @@ fn main() {
     }
     // Warm-up: caches, the spawner's first fork.
     let _ = bare(&spawner, 20, 1, false);
+    // `--only STORE:CONC` times that one case's workflows alone (for a profiler).
+    if let Some(only) = value("--only") {
+        let (name, conc) = only.split_once(':').expect("--only STORE:CONCURRENCY");
+        let conc: usize = conc.parse().expect("--only STORE:CONCURRENCY");
+        let (_, config) = stores
+            .iter()
+            .find(|(s, _)| s == name)
+            .expect("--only names sqlite, or redis with --redis");
+        let w = workflows(&runtime, &spawner, config, home.path(), n, conc);
+        println!("{name} concurrency {conc}: workflow {:.3} ms", per(w, n));
+        return;
+    }
     println!("{n} /bin/true runs each; ms per run (wall time / runs); same run, same spawner");
     for (name, config) in &stores {
         for conc in [1, 8] {

@@ -111,8 +111,10 @@ pub fn assess_with_homes(policy: &Policy, homes: &[PathBuf]) -> Risk {
             ),
         }
     }
-    // Where the homes' hidden entries lead through links: read once for every grant.
+    // Where the homes' hidden entries lead through links: read once for every grant; and
+    // whether credential entries are there, each looked at once.
     let mut linked: Option<Vec<sensitive::LinkedEntry>> = None;
+    let probes = sensitive::Probes::default();
     for g in &policy.filesystem.read_only {
         let GrantPath::Host(p) = &g.path else {
             continue;
@@ -121,8 +123,8 @@ pub fn assess_with_homes(policy: &Policy, homes: &[PathBuf]) -> Risk {
         // What is mounted is the link's target: rate the path as written and as resolved,
         // and keep the higher.
         let resolved = std::fs::canonicalize(p).ok().filter(|c| c != p);
-        let as_written = sensitive_read(p, homes, linked);
-        let as_resolved = resolved.and_then(|c| sensitive_read(&c, homes, linked));
+        let as_written = sensitive_read(p, homes, linked, &probes);
+        let as_resolved = resolved.and_then(|c| sensitive_read(&c, homes, linked, &probes));
         let reason = match (as_written, as_resolved) {
             (Some(w), Some(r)) if r.0 > w.0 => Some(r),
             (None, r) => r,
@@ -180,6 +182,7 @@ fn sensitive_read(
     p: &Path,
     homes: &[PathBuf],
     linked: &[sensitive::LinkedEntry],
+    probes: &sensitive::Probes,
 ) -> Option<(RiskLevel, String)> {
     let s = p.to_string_lossy();
     // Everything, credentials of every user included.
@@ -199,7 +202,7 @@ fn sensitive_read(
         ));
     }
     // Reading a credential, or a directory holding one (/etc), hands it out.
-    if let Some(c) = sensitive::credential_overlap(p, homes) {
+    if let Some(c) = sensitive::credential_overlap_in(p, homes, &|c| probes.exists(c)) {
         return Some((
             RiskLevel::High,
             format!(
@@ -222,7 +225,9 @@ fn sensitive_read(
     }
     // A directory that directly holds a credential entry (`/opt/deploy/.ssh`, no account's
     // home) hands it out as surely as a home does. Only one level is looked at.
-    if let Some(c) = sensitive::contained_credential(p) {
+    if probes.is_dir(p)
+        && let Some(c) = sensitive::contained_credential_in(p, &|c| probes.exists(c))
+    {
         return Some((
             RiskLevel::High,
             format!(

@@ -424,11 +424,12 @@ pub struct LinkedEntry {
 #[must_use]
 pub fn linked_entries(homes: &[PathBuf]) -> Vec<LinkedEntry> {
     let mut out = Vec::new();
-    let mut add = |entry: PathBuf, credential: bool| {
-        let Ok(meta) = std::fs::symlink_metadata(&entry) else {
-            return;
-        };
-        if !meta.file_type().is_symlink() {
+    // `is_link`: what the home's listing said, when it was listed.
+    let mut add = |entry: PathBuf, credential: bool, is_link: Option<bool>| {
+        let is_link = is_link.unwrap_or_else(|| {
+            std::fs::symlink_metadata(&entry).is_ok_and(|m| m.file_type().is_symlink())
+        });
+        if !is_link {
             return;
         }
         let target = std::fs::canonicalize(&entry).ok().or_else(|| {
@@ -451,17 +452,24 @@ pub fn linked_entries(homes: &[PathBuf]) -> Vec<LinkedEntry> {
         let Ok(dir) = std::fs::read_dir(home) else {
             continue;
         };
+        let mut hidden = Vec::new();
         for e in dir.flatten() {
             let name = e.file_name();
             if name.as_encoded_bytes().starts_with(b".") {
                 let credential = HOME_CREDENTIALS
                     .iter()
-                    .any(|(c, _)| Path::new(c).starts_with(&name));
-                add(home.join(&name), credential);
+                    .any(|(c, _)| name == first_component(c));
+                // The listing's own type (no `lstat`), unless the file system gave none.
+                let is_link = e.file_type().ok().map(|t| t.is_symlink());
+                add(home.join(&name), credential, is_link);
+                hidden.push(name);
             }
         }
+        // Deeper entries (`.config/gh`) only under a hidden directory the home has.
         for (c, _) in HOME_CREDENTIALS.iter().filter(|(c, _)| c.contains('/')) {
-            add(home.join(c), true);
+            if hidden.iter().any(|n| n == first_component(c)) {
+                add(home.join(c), true, None);
+            }
         }
     }
     out
@@ -486,8 +494,9 @@ pub fn credential_overlap(p: &Path, homes: &[PathBuf]) -> Option<PathBuf> {
     credential_overlap_in(p, homes, &|c| std::fs::symlink_metadata(c).is_ok())
 }
 
-/// [`credential_overlap`], asking `exists` whether a path is there.
-fn credential_overlap_in(
+/// [`credential_overlap`], asking `exists` whether a path is there (a rating of many
+/// grants asks about the same paths: see [`Probes`]).
+pub fn credential_overlap_in(
     p: &Path,
     homes: &[PathBuf],
     exists: &dyn Fn(&Path) -> bool,
@@ -500,29 +509,31 @@ fn credential_overlap_in(
     let other = home_under_homes_root(p);
     for home in homes.iter().chain(other.as_ref()) {
         // A credential entry of `home` can only be, hold or lie in `p` when `p` and `home`
-        // are on one line: skip the others without building their entries.
-        if !(p.starts_with(home) || home.starts_with(p)) {
+        // are on one line: skip the others without building their entries. `inside` is
+        // where `p` is in the home; `None` when `p` holds the whole home.
+        let inside = p.strip_prefix(home).ok();
+        if inside.is_none() && !home.starts_with(p) {
             continue;
         }
         let kind = home_kind(home);
+        let mut present = Present::new(home, exists);
         for (c, _) in HOME_CREDENTIALS {
-            let c = home.join(c);
-            let hit = if p.starts_with(&c) {
-                true
-            } else if c.starts_with(p) {
-                match kind {
-                    HomeKind::Personal => true,
-                    // The home itself holds its credentials; `/usr/local` holds
-                    // `/usr/local/rtsvc/.ssh` in name only, unless it is there.
-                    HomeKind::InSystemTree => p.starts_with(home) || exists(&c),
-                    // `/usr` contains daemon's `/usr/sbin/.ssh` in name only, unless it is there.
-                    HomeKind::System => exists(&c),
-                }
-            } else {
-                false
+            let entry = Path::new(c);
+            let hit = match inside {
+                // `p` is the entry or lies inside it.
+                Some(rel) if rel.starts_with(entry) => true,
+                // `p`, in the home, holds the entry. The home itself holds its
+                // credentials; a system directory (`/usr/sbin` of daemon) in name only,
+                // unless it is there.
+                Some(rel) if entry.starts_with(rel) => kind != HomeKind::System || present.has(c),
+                Some(_) => false,
+                // `p` holds the whole home: a person's home holds its credentials; `/usr`
+                // holds `/usr/local/rtsvc/.ssh` or `/usr/sbin/.ssh` in name only, unless
+                // it is there.
+                None => kind == HomeKind::Personal || present.has(c),
             };
             if hit {
-                return Some(c);
+                return Some(home.join(c));
             }
         }
     }
@@ -541,14 +552,19 @@ fn credential_overlap_in(
 /// no home as much as in one: a deploy key in `/opt/deploy/.ssh` is still a key.
 #[must_use]
 pub fn named_credential(p: &Path) -> Option<PathBuf> {
-    // Outermost first, so `/x/.ssh/.ssh` reports `/x/.ssh`.
-    let mut ancestors: Vec<&Path> = p.ancestors().collect();
-    ancestors.reverse();
-    ancestors.into_iter().find_map(|a| {
-        HOME_CREDENTIALS
-            .iter()
-            .map(|(c, _)| a.join(c))
-            .find(|c| p.starts_with(c))
+    let parts: Vec<std::path::Component<'_>> = p.components().collect();
+    // Outermost first, so `/x/.ssh/.ssh` reports `/x/.ssh`: the entry's components are
+    // looked for from each position of `p`'s.
+    (0..parts.len()).find_map(|i| {
+        HOME_CREDENTIALS.iter().find_map(|(c, _)| {
+            let n = c.split('/').count();
+            let rest = parts.get(i..i + n)?;
+            let matches = c
+                .split('/')
+                .zip(rest)
+                .all(|(want, got)| got.as_os_str() == want);
+            matches.then(|| parts[..i + n].iter().collect())
+        })
     })
 }
 
@@ -563,19 +579,88 @@ pub fn contained_credential(dir: &Path) -> Option<PathBuf> {
 }
 
 /// [`contained_credential`], asking `exists` whether a path is there.
-fn contained_credential_in(dir: &Path, exists: &dyn Fn(&Path) -> bool) -> Option<PathBuf> {
+pub fn contained_credential_in(dir: &Path, exists: &dyn Fn(&Path) -> bool) -> Option<PathBuf> {
     if dir == Path::new("/") {
         return None;
     }
+    // `dir`'s components, last first.
+    let tail: Vec<&std::ffi::OsStr> = dir.iter().rev().collect();
+    let mut present = Present::new(dir, exists);
     HOME_CREDENTIALS.iter().find_map(|(c, _)| {
-        let parts: Vec<&std::ffi::OsStr> = Path::new(c).iter().collect();
+        if present.has(c) {
+            return Some(dir.join(c));
+        }
         // `dir` may already end with the entry's first components (`.config` of
         // `.config/gh`): what remains of the entry is then looked for in it.
-        (0..parts.len())
-            .filter(|&j| j == 0 || dir.ends_with(parts[..j].iter().collect::<PathBuf>()))
-            .map(|j| dir.join(parts[j..].iter().collect::<PathBuf>()))
+        let parts: Vec<&str> = c.split('/').collect();
+        (1..parts.len())
+            .filter(|&j| j <= tail.len() && (0..j).all(|k| tail[k] == parts[j - 1 - k]))
+            .map(|j| dir.join(parts[j..].join("/")))
             .find(|candidate| exists(candidate))
     })
+}
+
+/// Whether paths are there, each looked at once (`lstat`) for as long as this lives: one
+/// risk rating asks about the same credential names under the same directories for
+/// several grants (`/bin` and where it leads, `/usr` and the homes inside it).
+#[derive(Debug, Default)]
+pub struct Probes {
+    seen: std::cell::RefCell<std::collections::HashMap<Vec<u8>, bool>>,
+}
+
+impl Probes {
+    /// Whether something is at `p` (a link counts, wherever it leads).
+    #[must_use]
+    pub fn exists(&self, p: &Path) -> bool {
+        let key = p.as_os_str().as_encoded_bytes();
+        if let Some(&there) = self.seen.borrow().get(key) {
+            return there;
+        }
+        let there = std::fs::symlink_metadata(p).is_ok();
+        self.seen.borrow_mut().insert(key.to_vec(), there);
+        there
+    }
+
+    /// Whether `p` is a directory, or a link to one: only a directory can hold entries.
+    #[must_use]
+    pub fn is_dir(&self, p: &Path) -> bool {
+        std::fs::metadata(p).is_ok_and(|m| m.is_dir())
+    }
+}
+
+/// The first component of a credential entry (`.config` of `.config/gh`).
+fn first_component(entry: &str) -> &str {
+    entry.split('/').next().unwrap_or(entry)
+}
+
+/// Whether credential entries are there under one directory, asking `exists` once per
+/// first component: under an absent `.config`, no `.config/gh` is looked for.
+struct Present<'a> {
+    base: &'a Path,
+    exists: &'a dyn Fn(&Path) -> bool,
+    firsts: Vec<(&'static str, bool)>,
+}
+
+impl<'a> Present<'a> {
+    fn new(base: &'a Path, exists: &'a dyn Fn(&Path) -> bool) -> Self {
+        Present {
+            base,
+            exists,
+            firsts: Vec::new(),
+        }
+    }
+
+    /// Whether `base/entry` is there.
+    fn has(&mut self, entry: &'static str) -> bool {
+        let first = first_component(entry);
+        let known = self.firsts.iter().find(|(f, _)| *f == first).map(|k| k.1);
+        let first_there = known.unwrap_or_else(|| {
+            let there = (self.exists)(&self.base.join(first));
+            self.firsts.push((first, there));
+            there
+        });
+        first_there && (first.len() == entry.len() || (self.exists)(&self.base.join(entry)))
+    }
 }
 
 /// Where every user's home directory usually is.
@@ -653,9 +738,10 @@ empty:x:9:9:::/bin/sh
         homes_in_passwd(PASSWD, env_home.map(Path::new))
     }
 
-    /// [`credential_overlap_in`] on [`PASSWD`]'s homes, where only `present` exist.
+    /// [`credential_overlap_in`] on [`PASSWD`]'s homes, where only `present` exist (and
+    /// the directories on their way).
     fn overlap(p: &str, present: &[&str]) -> Option<String> {
-        let exists = |c: &Path| present.iter().any(|x| Path::new(x) == c);
+        let exists = |c: &Path| present.iter().any(|x| Path::new(x).starts_with(c));
         credential_overlap_in(Path::new(p), &fixture_homes(None), &exists)
             .map(|c| c.display().to_string())
     }
@@ -1050,9 +1136,10 @@ empty:x:9:9:::/bin/sh
         }
     }
 
-    /// [`contained_credential_in`] where only `present` exist.
+    /// [`contained_credential_in`] where only `present` exist (and the directories on
+    /// their way).
     fn contained(dir: &str, present: &[&str]) -> Option<String> {
-        let exists = |c: &Path| present.iter().any(|x| Path::new(x) == c);
+        let exists = |c: &Path| present.iter().any(|x| Path::new(x).starts_with(c));
         contained_credential_in(Path::new(dir), &exists).map(|c| c.display().to_string())
     }
 
