@@ -464,15 +464,18 @@ impl Run {
         mut self,
         spawner: Option<Arc<Spawner>>,
     ) -> Result<Finished, ProcessError> {
-        // A workflow cancelled while it waited for its slot never starts.
-        let store = Arc::clone(&self.inner.store);
+        // Recorded as running before the sandbox starts, in one step with the check for a
+        // cancel requested while it waited for its slot (then it never starts).
+        let inner = Arc::clone(&self.inner);
         let id = self.id;
-        if let Some(r) = blocking(move || store.get(id)).await?
-            && r.cancel_requested
-        {
-            return self
-                .finish_unstarted(SandboxStatus::Stopped, None, true)
-                .await;
+        match blocking(move || inner.store.start(id, &inner.owner, inner.lease)).await {
+            Ok(record) => self.inner.audit(&record, &self.started_by),
+            Err(ProcessError::State(StateError::CancelledBeforeStart(_))) => {
+                return self
+                    .finish_unstarted(SandboxStatus::Stopped, None, true)
+                    .await;
+            }
+            Err(e) => return Err(e),
         }
         let stdin = if self.stdin_task.is_some() {
             Io::Piped
@@ -514,20 +517,9 @@ impl Run {
             sandbox.forward_signals(f);
         }
         // From here on the sandbox runs: the rest blocks, on a thread of its own.
-        tokio::task::spawn_blocking(move || {
-            let store = Arc::clone(&self.inner.store);
-            match store.start(self.id, &self.inner.owner, self.inner.lease) {
-                Ok(record) => self.inner.audit(&record, &self.started_by),
-                Err(e) => {
-                    sandbox.kill();
-                    let _ = sandbox.wait();
-                    return Err(ProcessError::State(e));
-                }
-            }
-            self.supervise(&mut sandbox)
-        })
-        .await
-        .map_err(|_| ProcessError::Lost)?
+        tokio::task::spawn_blocking(move || self.supervise(&mut sandbox))
+            .await
+            .map_err(|_| ProcessError::Lost)?
     }
 
     /// Record a workflow that never got a sandbox.

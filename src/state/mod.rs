@@ -75,6 +75,9 @@ pub enum StateError {
         /// What was attempted.
         action: &'static str,
     },
+    /// A pending workflow was asked to stop before it started: it is not started.
+    #[error("workflow {0} was cancelled before it started")]
+    CancelledBeforeStart(WorkflowId),
     /// A lease was renewed by a process that does not own the workflow.
     #[error("workflow {id} is owned by {owner:?}, not by {caller:?}")]
     NotOwner {
@@ -568,9 +571,11 @@ pub trait WorkflowStore: Send + Sync + fmt::Debug {
     fn create(&self, new: &NewWorkflow) -> Result<WorkflowRecord, StateError>;
 
     /// `pending` → `running`, owned by `owner` with a lease of `lease` from now; publishes
-    /// `started`.
+    /// `started`. A workflow asked to stop while it waited is left pending (its owner
+    /// records it `cancelled`), so the check and the start are one step.
     ///
     /// # Errors
+    /// [`StateError::CancelledBeforeStart`] when a cancel was requested,
     /// [`StateError::InvalidTransition`] unless the workflow is pending,
     /// [`StateError::NotFound`].
     fn start(

@@ -35,14 +35,19 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A conditional transition. KEYS: the hash, the output stream. ARGV: the statuses it is
-/// allowed from (`,a,b,`), the channel, the event message, the retention in seconds (0:
-/// none), how many fields to delete, their names, then field/value pairs to set. Returns
-/// the new record (HGETALL), or the current status when the transition is refused, or
+/// allowed from (`,a,b,`, and `uncancelled,` when a requested cancel refuses it), the
+/// channel, the event message, the retention in seconds (0: none), how many fields to
+/// delete, their names, then field/value pairs to set. Returns the new record (HGETALL),
+/// or the current status when the transition is refused, `cancel_requested`, or
 /// `missing`.
 const TRANSITION: &str = r"
-local st = redis.call('HGET', KEYS[1], 'status')
+local v = redis.call('HMGET', KEYS[1], 'status', 'cancel_requested')
+local st = v[1]
 if not st then return 'missing' end
 if not string.find(ARGV[1], ',' .. st .. ',', 1, true) then return st end
+if v[2] == '1' and string.find(ARGV[1], ',uncancelled,', 1, true) then
+  return 'cancel_requested'
+end
 local n = tonumber(ARGV[5])
 for i = 6, 5 + n do redis.call('HDEL', KEYS[1], ARGV[i]) end
 if #ARGV > 5 + n then
@@ -122,7 +127,8 @@ impl std::fmt::Debug for RedisStore {
 }
 
 /// The statuses a transition may start from, as the script reads them.
-const FROM_PENDING: &str = ",pending,";
+/// Pending, and not asked to stop.
+const FROM_PENDING_UNCANCELLED: &str = ",pending,uncancelled,";
 const FROM_ACTIVE: &str = ",pending,running,";
 
 impl RedisStore {
@@ -216,7 +222,7 @@ impl RedisStore {
         op: &'static str,
         id: WorkflowId,
         t: &Transition<'_>,
-    ) -> Result<Result<WorkflowRecord, Option<WorkflowStatus>>, StateError> {
+    ) -> Result<Result<WorkflowRecord, Refused>, StateError> {
         let mut inv = self.transition.prepare_invoke();
         inv.key(self.keys.workflow(id))
             .key(self.keys.output(id))
@@ -242,10 +248,10 @@ impl RedisStore {
             Value::Array(_) | Value::Map(_) => Ok(Ok(self.record_from(op, id, value)?)),
             other => {
                 let s = text_of(&other).unwrap_or_default();
-                if s == "missing" {
-                    Ok(Err(None))
-                } else {
-                    Ok(Err(Some(WorkflowStatus::parse(&s)?)))
+                match s.as_str() {
+                    "missing" => Ok(Err(Refused::Missing)),
+                    "cancel_requested" => Ok(Err(Refused::CancelRequested)),
+                    _ => Ok(Err(Refused::Status(WorkflowStatus::parse(&s)?))),
                 }
             }
         }
@@ -271,12 +277,24 @@ impl RedisStore {
         })
     }
 
-    fn refused(id: WorkflowId, status: Option<WorkflowStatus>, action: &'static str) -> StateError {
-        match status {
-            None => StateError::NotFound(id),
-            Some(status) => StateError::InvalidTransition { id, status, action },
+    fn refused(id: WorkflowId, why: Refused, action: &'static str) -> StateError {
+        match why {
+            Refused::Missing => StateError::NotFound(id),
+            Refused::CancelRequested => StateError::CancelledBeforeStart(id),
+            Refused::Status(status) => StateError::InvalidTransition { id, status, action },
         }
     }
+}
+
+/// Why the `TRANSITION` script refused.
+#[derive(Debug, Clone, Copy)]
+enum Refused {
+    /// No such workflow.
+    Missing,
+    /// Its status is not one the transition starts from.
+    Status(WorkflowStatus),
+    /// A cancel was requested, and the transition is one a cancel stops.
+    CancelRequested,
 }
 
 /// One conditional transition, as the `TRANSITION` script takes it.
@@ -445,7 +463,7 @@ impl WorkflowStore for RedisStore {
             "start a workflow",
             id,
             &Transition {
-                from: FROM_PENDING,
+                from: FROM_PENDING_UNCANCELLED,
                 event: Some(EventKind::Started),
                 ttl: 0,
                 delete: &[],
@@ -642,8 +660,8 @@ impl WorkflowStore for RedisStore {
             },
         )? {
             Ok(_) => Ok(true),
-            Err(None) => Err(StateError::NotFound(id)),
-            Err(Some(_)) => Ok(false),
+            Err(Refused::Missing) => Err(StateError::NotFound(id)),
+            Err(Refused::Status(_) | Refused::CancelRequested) => Ok(false),
         }
     }
 

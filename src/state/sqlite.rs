@@ -168,7 +168,7 @@ impl SqliteStore {
         id: WorkflowId,
     ) -> Result<WorkflowStatus, StateError> {
         let status: Option<String> = tx
-            .query_row(
+            .cached_row(
                 "SELECT status FROM workflows WHERE id = ?1",
                 [id.to_string()],
                 |r| r.get(0),
@@ -187,7 +187,7 @@ impl SqliteStore {
         id: WorkflowId,
     ) -> Result<Option<WorkflowRecord>, StateError> {
         let row = conn
-            .query_row(
+            .cached_row(
                 &format!("SELECT {COLUMNS} FROM workflows WHERE id = ?1"),
                 [id.to_string()],
                 RawRow::read,
@@ -289,6 +289,8 @@ fn connect(path: &Path) -> Result<Connection, StateError> {
         .map_err(err("set the busy timeout"))?;
     conn.execute_batch("PRAGMA synchronous = NORMAL;")
         .map_err(err("set synchronous = NORMAL"))?;
+    // Every statement the store runs stays prepared.
+    conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
 
@@ -349,9 +351,41 @@ fn micros(t: Timestamp) -> i64 {
     t.as_microsecond()
 }
 
+/// Run `sql` through the connection's statement cache: the same few statements run at
+/// every transition, and preparing one costs as much as running it.
+fn cached(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
+/// [`Connection::query_row`] through the statement cache (see [`cached`]).
+trait CachedRow {
+    /// The first row of `sql`, mapped by `f`.
+    fn cached_row<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T>;
+}
+
+impl CachedRow for Connection {
+    fn cached_row<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
 fn insert_event(tx: &rusqlite::Transaction<'_>, ev: WorkflowEvent) -> rusqlite::Result<()> {
-    tx.execute("INSERT INTO events (message) VALUES (?1)", [ev.message()])
-        .map(|_| ())
+    cached(
+        tx,
+        "INSERT INTO events (message) VALUES (?1)",
+        [ev.message()],
+    )
+    .map(|_| ())
 }
 
 impl WorkflowStore for SqliteStore {
@@ -362,7 +396,8 @@ impl WorkflowStore for SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(self.err("record a workflow"))?;
-        tx.execute(
+        cached(
+            &tx,
             "INSERT INTO workflows (id, agent_name, task, status, risk_level, checksum, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
@@ -406,9 +441,20 @@ impl WorkflowStore for SqliteStore {
                 action: "start it",
             });
         }
+        let cancel: bool = tx
+            .cached_row(
+                "SELECT cancel_requested FROM workflows WHERE id = ?1",
+                [id.to_string()],
+                |r| r.get(0),
+            )
+            .map_err(self.err("start a workflow"))?;
+        if cancel {
+            return Err(StateError::CancelledBeforeStart(id));
+        }
         let at = now();
         let until = add_duration(at, lease);
-        tx.execute(
+        cached(
+            &tx,
             "UPDATE workflows SET status = 'running', started_at = ?2, owner = ?3,
              lease_until = ?4, lease_until_us = ?5 WHERE id = ?1",
             params![
@@ -452,7 +498,8 @@ impl WorkflowStore for SqliteStore {
         }
         let at = now();
         let redactions = serde_json::to_string(&outcome.redactions).unwrap_or_default();
-        tx.execute(
+        cached(
+            &tx,
             "UPDATE workflows SET status = ?2, completed_at = ?3, completed_us = ?4,
              exit_code = ?5, error = ?6, result = ?7, truncated = ?8, redactions = ?9,
              layers = ?10, lease_until = NULL, lease_until_us = NULL WHERE id = ?1",
@@ -478,7 +525,8 @@ impl WorkflowStore for SqliteStore {
             },
         )
         .map_err(self.err("finish a workflow"))?;
-        tx.execute(
+        cached(
+            &tx,
             "DELETE FROM events WHERE seq <= (SELECT max(seq) FROM events) - ?1",
             [EVENTS_KEPT],
         )
@@ -506,7 +554,7 @@ impl WorkflowStore for SqliteStore {
             });
         }
         let mut total: i64 = tx
-            .query_row(
+            .cached_row(
                 "SELECT output_bytes FROM workflows WHERE id = ?1",
                 [&key],
                 |r| r.get(0),
@@ -515,20 +563,23 @@ impl WorkflowStore for SqliteStore {
             .map_err(self.err("append output"))?
             .ok_or(StateError::NotFound(id))?;
         for piece in split_chunks(text) {
-            tx.execute(
+            cached(
+                &tx,
                 "INSERT INTO output (workflow_id, off, data) VALUES (?1, ?2, ?3)",
                 params![key, total, piece],
             )
             .map_err(self.err("append output"))?;
             total = total.saturating_add(i64::try_from(piece.len()).unwrap_or(i64::MAX));
         }
-        tx.execute(
+        cached(
+            &tx,
             "UPDATE workflows SET output_bytes = ?2 WHERE id = ?1",
             params![key, total],
         )
         .map_err(self.err("append output"))?;
         // The cap: keep the newest `max_chunks` chunks.
-        tx.execute(
+        cached(
+            &tx,
             "DELETE FROM output WHERE workflow_id = ?1 AND off < (
                  SELECT off FROM output WHERE workflow_id = ?1
                  ORDER BY off DESC LIMIT 1 OFFSET ?2)",
@@ -550,7 +601,7 @@ impl WorkflowStore for SqliteStore {
         let conn = self.lock();
         let key = id.to_string();
         let total: i64 = conn
-            .query_row(
+            .cached_row(
                 "SELECT output_bytes FROM workflows WHERE id = ?1",
                 [&key],
                 |r| r.get(0),
@@ -564,7 +615,7 @@ impl WorkflowStore for SqliteStore {
         // The chunk holding `offset` (the newest one starting at or before it) and those
         // after it, until the limit is covered.
         let mut stmt = conn
-            .prepare(
+            .prepare_cached(
                 "SELECT off, data FROM output WHERE workflow_id = ?1 AND off >= coalesce(
                      (SELECT max(off) FROM output WHERE workflow_id = ?1 AND off <= ?2), 0)
                  ORDER BY off",
@@ -599,7 +650,7 @@ impl WorkflowStore for SqliteStore {
         let conn = self.lock();
         let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
         let mut stmt = conn
-            .prepare(&format!(
+            .prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM workflows WHERE (?1 IS NULL OR status = ?1)
                  ORDER BY n DESC LIMIT ?2"
             ))
@@ -625,7 +676,8 @@ impl WorkflowStore for SqliteStore {
         if self.status_of(&tx, id)?.is_terminal() {
             return Ok(false);
         }
-        tx.execute(
+        cached(
+            &tx,
             "UPDATE workflows SET cancel_requested = 1 WHERE id = ?1",
             [id.to_string()],
         )
@@ -668,7 +720,8 @@ impl WorkflowStore for SqliteStore {
             });
         }
         let until = add_duration(now(), lease);
-        tx.execute(
+        cached(
+            &tx,
             "UPDATE workflows SET lease_until = ?2, lease_until_us = ?3 WHERE id = ?1",
             params![id.to_string(), format_time(until), micros(until)],
         )
@@ -684,7 +737,7 @@ impl WorkflowStore for SqliteStore {
             .map_err(self.err("recover lost workflows"))?;
         let ids: Vec<String> = {
             let mut stmt = tx
-                .prepare(
+                .prepare_cached(
                     "SELECT id FROM workflows WHERE status = 'running' AND lease_until_us < ?1",
                 )
                 .map_err(self.err("recover lost workflows"))?;
@@ -697,7 +750,8 @@ impl WorkflowStore for SqliteStore {
         let mut lost = Vec::new();
         for text in ids {
             let id = WorkflowId::parse(&text)?;
-            tx.execute(
+            cached(
+                &tx,
                 "UPDATE workflows SET status = 'failed', error = ?2, completed_at = ?3,
                  completed_us = ?4, lease_until = NULL, lease_until_us = NULL WHERE id = ?1",
                 params![text, EXECUTOR_LOST, format_time(at), micros(at)],
@@ -723,7 +777,8 @@ impl WorkflowStore for SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(self.err("remove old workflows"))?;
-        tx.execute(
+        cached(
+            &tx,
             "DELETE FROM output WHERE workflow_id IN
                  (SELECT id FROM workflows WHERE completed_us IS NOT NULL AND completed_us < ?1)",
             [cutoff],

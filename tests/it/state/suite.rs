@@ -306,10 +306,23 @@ pub fn cancel_request_reaches_the_owner_through_another_handle(h: &impl Harness)
         .finish(id, &outcome(WorkflowStatus::Cancelled))
         .unwrap();
     assert!(!cli.request_cancel(id).unwrap());
-    // A pending workflow can be asked to cancel too.
+    // A pending workflow can be asked to cancel too: it then never starts, it stays
+    // pending until its owner records it cancelled.
     let p = owner_store.create(&new("queued")).unwrap().workflow_id;
     assert!(cli.request_cancel(p).unwrap());
     assert!(owner_store.get(p).unwrap().unwrap().cancel_requested);
+    let e = owner_store.start(p, &owner(), LEASE).unwrap_err();
+    assert!(
+        matches!(e, StateError::CancelledBeforeStart(x) if x == p),
+        "{e:?}"
+    );
+    let record = owner_store.get(p).unwrap().unwrap();
+    assert_eq!(record.status, WorkflowStatus::Pending);
+    assert_eq!(record.owner, None);
+    owner_store
+        .finish(p, &outcome(WorkflowStatus::Cancelled))
+        .unwrap();
+    assert_eq!(status_of(&*owner_store, p), WorkflowStatus::Cancelled);
 }
 
 pub fn lapsed_lease_becomes_executor_lost(h: &impl Harness) {
