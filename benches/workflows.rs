@@ -7,9 +7,12 @@
 //!
 //! For each store (SQLite in a temporary home; Redis when a URL is given) and concurrency
 //! 1 and 8: N `/bin/true` workflows through a `ProcessManager` against N bare starts of the
-//! same sandbox through the same spawner at the same concurrency — each planned from the
-//! policy as `exec` does, and with one plan reused — all in the same run, so the ratios
-//! are what to read. Then N sequential direct starts (`mycelium exec`, a
+//! same sandbox through the same spawner at the same concurrency — each with the agent
+//! loaded, its consent checked (its risk rated) and its sandbox planned, as a workflow
+//! does before it starts (so the ratio is what the store, events, pumps and lease add);
+//! each planned from the policy as `exec` does; and with one plan reused — all in the same
+//! run, so the ratios are what to read. `--only STORE:CONCURRENCY` times one case's
+//! workflows alone, for a profiler. Then N sequential direct starts (`mycelium exec`, a
 //! single-threaded process starting its sandbox itself) against N sequential spawner
 //! starts. With Redis, the commands the server counted per workflow.
 #![allow(
@@ -42,8 +45,12 @@ fn plan() -> isolation::SandboxPlan {
         &LoadOptions::default(),
     )
     .expect("the bench policy loads");
+    plan_of(&policy)
+}
+
+fn plan_of(policy: &Policy) -> isolation::SandboxPlan {
     isolation::prepare(
-        &policy,
+        policy,
         None,
         &[],
         vec!["/bin/true".into()],
@@ -53,19 +60,46 @@ fn plan() -> isolation::SandboxPlan {
     .plan
 }
 
-/// `n` bare starts through `spawner`, `conc` at a time; the wall time. With `replan`, each
-/// start loads the policy and plans its sandbox first, as `mycelium exec` does (the
-/// sandbox's own cost); without, one plan serves every start.
-fn bare(spawner: &Arc<Spawner>, n: usize, conc: usize, replan: bool) -> Duration {
+/// What a bare start does before it starts its sandbox.
+#[derive(Clone, Copy, PartialEq)]
+enum Before {
+    /// Nothing: one plan serves every start.
+    Nothing,
+    /// Load the policy and plan the sandbox, as `mycelium exec` does (the sandbox's own
+    /// cost).
+    Plan,
+    /// Load the agent, check its consent (which rates its risk, looking at the host's
+    /// credential locations) and plan: everything a workflow does before its sandbox
+    /// starts, without the store, events, pumps or lease.
+    CheckAndPlan,
+}
+
+/// `n` bare starts through `spawner`, `conc` at a time, each doing `before` first; the
+/// wall time.
+fn bare(spawner: &Arc<Spawner>, n: usize, conc: usize, before: Before, home: &Path) -> Duration {
     let plan = Arc::new(plan());
+    let consent = Arc::new(ConsentManager::new(home, ConsentConfig::default()));
+    let search = SearchPath::new(Some(&policies()), home, home);
+    let entry = Arc::new(registry::find(&search, "bench-default").expect("find the bench agent"));
     let start = Instant::now();
     let threads: Vec<_> = (0..conc)
         .map(|t| {
             let (sp, plan) = (Arc::clone(spawner), Arc::clone(&plan));
+            let (consent, entry) = (Arc::clone(&consent), Arc::clone(&entry));
             let count = n / conc + usize::from(t < n % conc);
             std::thread::spawn(move || {
                 for _ in 0..count {
-                    let fresh = replan.then(self::plan);
+                    let fresh = match before {
+                        Before::Nothing => None,
+                        Before::Plan => Some(self::plan()),
+                        Before::CheckAndPlan => {
+                            let agent = registry::load_agent(&entry, &LoadOptions::default())
+                                .expect("load");
+                            let status = consent.check(&agent).expect("consent");
+                            assert!(status.allows_run());
+                            Some(plan_of(&agent.policy))
+                        }
+                    };
                     let s = sp
                         .spawn(
                             fresh.as_ref().unwrap_or(&plan),
@@ -207,7 +241,7 @@ fn main() {
         stores.push(("redis".to_owned(), StoreConfig::redis(&url, "bench")));
     }
     // Warm-up: caches, the spawner's first fork.
-    let _ = bare(&spawner, 20, 1, false);
+    let _ = bare(&spawner, 20, 1, Before::Nothing, home.path());
     // `--only STORE:CONC` times that one case's workflows alone (for a profiler).
     if let Some(only) = value("--only") {
         let (name, conc) = only.split_once(':').expect("--only STORE:CONCURRENCY");
@@ -226,11 +260,14 @@ fn main() {
             let calls_before = (name == "redis").then(|| redis_calls(&url_of(config)));
             let w = workflows(&runtime, &spawner, config, home.path(), n, conc);
             let calls = calls_before.map(|b| redis_calls(&url_of(config)) - b);
-            let b = bare(&spawner, n, conc, true);
-            let reused = bare(&spawner, n, conc, false);
+            let checked = bare(&spawner, n, conc, Before::CheckAndPlan, home.path());
+            let b = bare(&spawner, n, conc, Before::Plan, home.path());
+            let reused = bare(&spawner, n, conc, Before::Nothing, home.path());
             println!(
-                "{name:6} concurrency {conc}: workflow {:.3} ms, sandbox (planned each time) {:.3} ms, ratio {:.2}; sandbox (plan reused) {:.3} ms, ratio {:.2}{}",
+                "{name:6} concurrency {conc}: workflow {:.3} ms | sandbox checked and planned each time {:.3} ms, ratio {:.2} | planned each time {:.3} ms, ratio {:.2} | plan reused {:.3} ms, ratio {:.2}{}",
                 per(w, n),
+                per(checked, n),
+                w.as_secs_f64() / checked.as_secs_f64(),
                 per(b, n),
                 w.as_secs_f64() / b.as_secs_f64(),
                 per(reused, n),
@@ -243,7 +280,7 @@ fn main() {
         }
     }
     let d = direct(&bin, n);
-    let s = bare(&spawner, n, 1, true);
+    let s = bare(&spawner, n, 1, Before::Plan, home.path());
     println!(
         "sequential: direct start (mycelium exec) {:.3} ms, spawner start {:.3} ms, ratio spawner/direct {:.2}",
         per(d, n),
