@@ -3,10 +3,10 @@
 use anyhow::Result;
 
 use super::args::CancelArgs;
-use super::{exit, get_workflow, open_store, state_error};
+use super::{exit, get_workflow, open_store_settled, state_error};
 
 pub(super) fn run(args: &CancelArgs, redis: Option<&str>) -> Result<i32> {
-    let store = open_store(redis)?;
+    let store = open_store_settled(redis)?;
     if store.request_cancel(args.id).map_err(state_error)? {
         println!("cancel requested for {}", args.id);
     } else {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::args::LogsArgs;
-use super::{exit, get_workflow, open_store, state_error};
+use super::{exit, get_workflow, open_store_settled, state_error};
 use crate::state::{OutputCursor, OutputPiece, follow_output};
 
 /// How often a follower reads the store when no event wakes it (output publishes none).
@@ -67,7 +67,7 @@ impl Quiet {
 }
 
 pub(super) fn run(args: &LogsArgs, redis: Option<&str>) -> Result<i32> {
-    let store = open_store(redis)?;
+    let store = open_store_settled(redis)?;
     // Checked first, so an unknown id is reported as such before anything is printed.
     get_workflow(&*store, args.id)?;
     let mut stdout = std::io::stdout().lock();
@@ -78,6 +78,14 @@ pub(super) fn run(args: &LogsArgs, redis: Option<&str>) -> Result<i32> {
         let written = match piece {
             OutputPiece::Waiting(record) => {
                 quiet.waiting(record);
+                // Its owner stopped renewing (killed, host lost): settled here, so the
+                // follower ends instead of waiting for a workflow nobody runs.
+                if record
+                    .lease_until
+                    .is_some_and(|until| until < crate::state::now())
+                {
+                    let _ = store.recover_lost(crate::state::now());
+                }
                 Ok(())
             }
             OutputPiece::Text(text) => {

@@ -125,6 +125,18 @@ pub(crate) fn open_store(
     Ok(crate::state::open_store(&config)?)
 }
 
+/// [`open_store`] for a command that reads workflows (`status`, `workflows`, `logs`,
+/// `cancel`): workflows whose owner's lease lapsed (the owner was killed, its host lost)
+/// are settled first as `failed` (`executor lost`), so a reader never shows a dead
+/// workflow as `running`. A store this process may read but not write is still read.
+pub(crate) fn open_store_settled(
+    redis: Option<&str>,
+) -> anyhow::Result<Box<dyn crate::state::WorkflowStore>> {
+    let store = open_store(redis)?;
+    let _ = store.recover_lost(crate::state::now());
+    Ok(store)
+}
+
 /// The error for an id no workflow has.
 pub(crate) fn no_workflow(id: crate::state::WorkflowId) -> anyhow::Error {
     anyhow::anyhow!("no workflow {id} (unknown, or removed after its retention)")

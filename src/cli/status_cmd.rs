@@ -5,11 +5,11 @@ use std::fmt::Write as _;
 use anyhow::Result;
 
 use super::args::StatusArgs;
-use super::{exit, get_workflow, open_store};
+use super::{exit, get_workflow, open_store_settled};
 use crate::state::{WorkflowRecord, WorkflowView};
 
 pub(super) fn run(args: &StatusArgs, redis: Option<&str>) -> Result<i32> {
-    let store = open_store(redis)?;
+    let store = open_store_settled(redis)?;
     let record = get_workflow(&*store, args.id)?;
     if args.json {
         println!(

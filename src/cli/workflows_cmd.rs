@@ -5,11 +5,11 @@ use std::fmt::Write as _;
 use anyhow::Result;
 
 use super::args::WorkflowsArgs;
-use super::{exit, open_store};
+use super::{exit, open_store_settled};
 use crate::state::{ListFilter, WorkflowRecord, WorkflowView};
 
 pub(super) fn run(args: &WorkflowsArgs, redis: Option<&str>) -> Result<i32> {
-    let store = open_store(redis)?;
+    let store = open_store_settled(redis)?;
     let records = store.list(&ListFilter {
         status: args.status,
         limit: usize::try_from(args.limit).unwrap_or(usize::MAX),

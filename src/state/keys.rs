@@ -38,6 +38,14 @@ impl Keys {
         format!("{}:workflows", self.prefix)
     }
 
+    /// `<prefix>:leases`: the running workflows' ids, scored by when their owner's lease
+    /// lapses (microseconds since the epoch), so lapsed ones are found without reading
+    /// every record.
+    #[must_use]
+    pub fn leases(&self) -> String {
+        format!("{}:leases", self.prefix)
+    }
+
     /// `<prefix>:events`: the pub/sub channel of `workflow:<id>:<event>` messages.
     #[must_use]
     pub fn events(&self) -> String {
@@ -62,6 +70,7 @@ mod tests {
             "mycelium:workflow:00112233445566778899aabbccddeeff:output"
         );
         assert_eq!(k.index(), "mycelium:workflows");
+        assert_eq!(k.leases(), "mycelium:leases");
         assert_eq!(k.events(), "mycelium:events");
     }
 }

@@ -34,7 +34,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long one reply may take.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A conditional transition. KEYS: the hash, the output stream. ARGV: the statuses it is
+/// A conditional transition. KEYS: the hash, the output stream, the lease index (the
+/// workflow is in it while it runs, scored by `lease_until_us`). ARGV: the statuses it is
 /// allowed from (`,a,b,`, and `uncancelled,` when a requested cancel refuses it), the
 /// channel, the event message, the retention in seconds (0: none), how many fields to
 /// delete, their names, then field/value pairs to set. Returns the new record (HGETALL),
@@ -58,6 +59,12 @@ if ttl > 0 then
   redis.call('EXPIRE', KEYS[1], ttl)
   redis.call('EXPIRE', KEYS[2], ttl)
 end
+local now = redis.call('HMGET', KEYS[1], 'status', 'workflow_id', 'lease_until_us')
+if now[1] == 'running' then
+  redis.call('ZADD', KEYS[3], now[3], now[2])
+else
+  redis.call('ZREM', KEYS[3], now[2])
+end
 if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return redis.call('HGETALL', KEYS[1])
 ";
@@ -77,23 +84,31 @@ end
 return 'ok'
 ";
 
-/// Renew a lease. KEYS: the hash. ARGV: the owner, lease_until, lease_until_us. Returns
-/// `{'ok', cancel_requested}`, `{'status', st}`, `{'owner', owner}` or `{'missing'}`.
+/// Renew a lease. KEYS: the hash, the lease index. ARGV: the owner, lease_until,
+/// lease_until_us. Returns `{'ok', cancel_requested}`, `{'status', st}`,
+/// `{'owner', owner}` or `{'missing'}`.
 const RENEW: &str = r"
-local v = redis.call('HMGET', KEYS[1], 'status', 'owner', 'cancel_requested')
+local v = redis.call('HMGET', KEYS[1], 'status', 'owner', 'cancel_requested', 'workflow_id')
 if not v[1] then return {'missing'} end
 if v[1] ~= 'running' then return {'status', v[1]} end
 if v[2] ~= ARGV[1] then return {'owner', v[2] or ''} end
 redis.call('HSET', KEYS[1], 'lease_until', ARGV[2], 'lease_until_us', ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[3], v[4])
 return {'ok', v[3] or '0'}
 ";
 
-/// Mark a running workflow whose lease lapsed as lost. KEYS: the hash, the stream. ARGV:
-/// now (µs), completed_at, the error, the retention, the channel, the message. Returns 1
-/// when it was marked.
+/// Mark a running workflow whose lease lapsed as lost. KEYS: the hash, the stream, the
+/// lease index. ARGV: now (µs), completed_at, the error, the retention, the channel, the
+/// message, the id. Returns 1 when it was marked; an id the index holds for a workflow
+/// that no longer runs leaves the index.
 const LOST: &str = r"
 local v = redis.call('HMGET', KEYS[1], 'status', 'lease_until_us')
-if v[1] ~= 'running' or not v[2] or tonumber(v[2]) >= tonumber(ARGV[1]) then return 0 end
+if v[1] ~= 'running' then
+  redis.call('ZREM', KEYS[3], ARGV[7])
+  return 0
+end
+if not v[2] or tonumber(v[2]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('ZREM', KEYS[3], ARGV[7])
 redis.call('HDEL', KEYS[1], 'lease_until', 'lease_until_us')
 redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[3], 'completed_at', ARGV[2],
   'completed_us', ARGV[1])
@@ -127,6 +142,9 @@ impl std::fmt::Debug for RedisStore {
 }
 
 /// The statuses a transition may start from, as the script reads them.
+/// How many ids `list` reads from the index at a time.
+const LIST_PAGE: usize = 100;
+
 /// Pending, and not asked to stop.
 const FROM_PENDING_UNCANCELLED: &str = ",pending,uncancelled,";
 const FROM_ACTIVE: &str = ",pending,running,";
@@ -226,6 +244,7 @@ impl RedisStore {
         let mut inv = self.transition.prepare_invoke();
         inv.key(self.keys.workflow(id))
             .key(self.keys.output(id))
+            .key(self.keys.leases())
             .arg(t.from)
             .arg(self.keys.events())
             .arg(t.event.map_or_else(String::new, |kind| {
@@ -267,12 +286,18 @@ impl RedisStore {
         record_from_fields(id, &fields)
     }
 
-    fn all_ids(&self, op: &'static str) -> Result<Vec<String>, StateError> {
+    /// The members of the sorted set `key` whose score is below `max` (exclusive).
+    fn scored_below(
+        &self,
+        op: &'static str,
+        key: &str,
+        max: i64,
+    ) -> Result<Vec<String>, StateError> {
         self.with_conn(op, |c| {
-            ::redis::cmd("ZRANGE")
-                .arg(self.keys.index())
-                .arg(0)
-                .arg(-1)
+            ::redis::cmd("ZRANGEBYSCORE")
+                .arg(key)
+                .arg("-inf")
+                .arg(format!("({max}"))
                 .query(c)
         })
     }
@@ -617,13 +642,23 @@ impl WorkflowStore for RedisStore {
         if filter.limit == 0 {
             return Ok(Vec::new());
         }
-        let mut ids: Vec<String> = self.all_ids("list workflows")?;
-        ids.reverse();
         let mut out = Vec::new();
-        for batch in ids.chunks(100) {
+        // Newest first, a page of the index at a time, until the limit is reached.
+        for page in 0.. {
+            let first = page * LIST_PAGE;
+            let batch: Vec<String> = self.with_conn("list workflows", |c| {
+                ::redis::cmd("ZREVRANGE")
+                    .arg(self.keys.index())
+                    .arg(first)
+                    .arg(first + LIST_PAGE - 1)
+                    .query(c)
+            })?;
+            if batch.is_empty() {
+                break;
+            }
             let mut pipe = ::redis::pipe();
             let mut parsed = Vec::new();
-            for text in batch {
+            for text in &batch {
                 let id = WorkflowId::parse(text)?;
                 pipe.hgetall(self.keys.workflow(id));
                 parsed.push(id);
@@ -674,6 +709,7 @@ impl WorkflowStore for RedisStore {
         let until = add_duration(now(), lease);
         let mut inv = self.renew.prepare_invoke();
         inv.key(self.keys.workflow(id))
+            .key(self.keys.leases())
             .arg(owner.as_str())
             .arg(format_time(until))
             .arg(micros(until));
@@ -695,43 +731,36 @@ impl WorkflowStore for RedisStore {
     }
 
     fn recover_lost(&self, at: Timestamp) -> Result<Vec<WorkflowId>, StateError> {
+        // Only the workflows whose lease lapsed: the lease index is scored by when.
         let mut lost = Vec::new();
-        let ids = self.all_ids("recover lost workflows")?;
-        for batch in ids.chunks(100) {
-            let mut pipe = ::redis::pipe();
-            let mut parsed = Vec::new();
-            for text in batch {
-                let id = WorkflowId::parse(text)?;
-                pipe.cmd("HMGET")
-                    .arg(self.keys.workflow(id))
-                    .arg("status")
-                    .arg("lease_until_us");
-                parsed.push(id);
+        let leases = self.keys.leases();
+        for text in self.scored_below("recover lost workflows", &leases, micros(at))? {
+            let Ok(id) = WorkflowId::parse(&text) else {
+                // Not a member the scripts write: it has no record to settle.
+                self.with_conn("recover lost workflows", |c| {
+                    ::redis::cmd("ZREM").arg(&leases).arg(&text).query::<()>(c)
+                })?;
+                continue;
+            };
+            let message = WorkflowEvent {
+                workflow_id: id,
+                kind: EventKind::Finished(WorkflowStatus::Failed),
             }
-            let rows: Vec<(Option<String>, Option<i64>)> =
-                self.with_conn("recover lost workflows", |c| pipe.query(c))?;
-            for (id, (status, lease)) in parsed.into_iter().zip(rows) {
-                if status.as_deref() != Some("running") || lease.is_none_or(|l| l >= micros(at)) {
-                    continue;
-                }
-                let message = WorkflowEvent {
-                    workflow_id: id,
-                    kind: EventKind::Finished(WorkflowStatus::Failed),
-                }
-                .message();
-                let mut inv = self.lost.prepare_invoke();
-                inv.key(self.keys.workflow(id))
-                    .key(self.keys.output(id))
-                    .arg(micros(at))
-                    .arg(format_time(at))
-                    .arg(EXECUTOR_LOST)
-                    .arg(self.retention_secs())
-                    .arg(self.keys.events())
-                    .arg(message);
-                let marked: i64 = self.with_conn("recover lost workflows", |c| inv.invoke(c))?;
-                if marked == 1 {
-                    lost.push(id);
-                }
+            .message();
+            let mut inv = self.lost.prepare_invoke();
+            inv.key(self.keys.workflow(id))
+                .key(self.keys.output(id))
+                .key(&leases)
+                .arg(micros(at))
+                .arg(format_time(at))
+                .arg(EXECUTOR_LOST)
+                .arg(self.retention_secs())
+                .arg(self.keys.events())
+                .arg(message)
+                .arg(id.to_string());
+            let marked: i64 = self.with_conn("recover lost workflows", |c| inv.invoke(c))?;
+            if marked == 1 {
+                lost.push(id);
             }
         }
         Ok(lost)
@@ -739,7 +768,9 @@ impl WorkflowStore for RedisStore {
 
     fn sweep(&self, at: Timestamp) -> Result<usize, StateError> {
         let cutoff = micros(sub_duration(at, self.retention));
-        let ids = self.all_ids("remove old workflows")?;
+        // A workflow past its retention finished before the cutoff, so it was created
+        // before it too: the index (scored by creation) names every candidate.
+        let ids = self.scored_below("remove old workflows", &self.keys.index(), cutoff)?;
         let mut removed = 0;
         for batch in ids.chunks(100) {
             let mut pipe = ::redis::pipe();
@@ -766,6 +797,8 @@ impl WorkflowStore for RedisStore {
                         .del(self.keys.output(id))
                         .ignore()
                         .zrem(self.keys.index(), id.to_string())
+                        .ignore()
+                        .zrem(self.keys.leases(), id.to_string())
                         .ignore();
                     removed += 1;
                     any = true;

@@ -549,6 +549,59 @@ fn unknown_ids_fail_and_malformed_ids_are_usage_errors(w: &World) {
 }
 
 /// One `#[test]` per behaviour and store.
+/// A workflow whose owner stopped renewing its lease (killed, its host lost) is settled
+/// by whoever reads it — `status`, `workflows`, `logs -f` — as `failed`, `executor lost`:
+/// never shown `running` forever, even when no `run` comes after it.
+fn readers_settle_a_workflow_whose_owner_is_gone(w: &World) {
+    let store = w.store();
+    let short = Duration::from_secs(1);
+    // Twin: a lease still held is left alone.
+    let held = running(&*store, "held");
+    let o = w.run(&["status", &held.to_string(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["status"], "running", "{}", stderr(&o));
+
+    let by_status = store.create(&new("orphan-a")).unwrap().workflow_id;
+    store.start(by_status, &owner(), short).unwrap();
+    let by_list = store.create(&new("orphan-b")).unwrap().workflow_id;
+    store.start(by_list, &owner(), short).unwrap();
+    let followed = store.create(&new("orphan-c")).unwrap().workflow_id;
+    store.start(followed, &owner(), short).unwrap();
+    store.append_output(followed, "partial\n").unwrap();
+    // The follower starts while the lease still holds, and waits.
+    let mut follower = Follower::start(w.cmd(&["logs", "-f", &followed.to_string()]));
+    follower.wait_for("partial\n");
+
+    // Nobody renews; after the lease the follower settles it and ends.
+    let (code, rest, err) = follower.finish();
+    assert_eq!((code, rest.as_str()), (Some(0), ""), "{err}");
+    let r = get(&*store, followed);
+    assert_eq!(
+        (r.status, r.error.as_deref()),
+        (WorkflowStatus::Failed, Some("executor lost"))
+    );
+
+    let o = w.run(&["status", &by_status.to_string(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (v["status"].as_str(), v["error"].as_str()),
+        (Some("failed"), Some("executor lost")),
+        "{}",
+        stderr(&o)
+    );
+    let o = w.run(&["workflows", "--status", "running", "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["workflow_id"].as_str())
+        .collect();
+    assert_eq!(ids, vec![held.to_string().as_str()], "{listed}");
+    assert_eq!(get(&*store, by_list).status, WorkflowStatus::Failed);
+    assert_eq!(get(&*store, held).status, WorkflowStatus::Running);
+}
+
 macro_rules! both_stores {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -584,6 +637,7 @@ both_stores!(
     logs_follow_prints_new_output_until_the_workflow_ends,
     cancel_asks_the_owner_and_an_ended_workflow_says_so,
     unknown_ids_fail_and_malformed_ids_are_usage_errors,
+    readers_settle_a_workflow_whose_owner_is_gone,
 );
 
 /// Redis named by `MYCELIUM_REDIS_URL` instead of `--redis`; an empty `--redis` defers to
