@@ -697,3 +697,68 @@ fn redis_from_the_environment_and_its_password_is_never_shown() {
     assert!(stdout(&o).contains("[env: MYCELIUM_REDIS_URL]"));
     assert!(!stdout(&o).contains("s3cret"));
 }
+
+/// `logs -f` at a terminal says, after 30 s without output, how long the workflow has been
+/// going (on standard error, so the output itself stays clean); piped, it says nothing
+/// extra (`logs_follow_prints_new_output_until_the_workflow_ends`). One store is enough:
+/// the notice is the command's, and the wait is long.
+#[test]
+fn logs_follow_at_a_terminal_says_how_long_a_quiet_workflow_has_run() {
+    let w = World::sqlite();
+    let store = w.store();
+    let id = running(&*store, "quiet");
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let mut c = w.cmd(&["logs", "-f", &id.to_string()]);
+    c.stdout(Stdio::piped())
+        .stderr(std::fs::File::from(pty.slave));
+    let mut child = c.spawn().unwrap();
+    // The parent's copy of the terminal's far end closes with the command.
+    drop(c);
+    let mut terminal = std::fs::File::from(pty.master);
+    let (tx, seen) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        // EIO once the command has exited.
+        while let Ok(n) = terminal.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut shown = Vec::new();
+    let want = format!("mycelium: {id} running for ");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !String::from_utf8_lossy(&shown).contains(&want) {
+        match seen.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(bytes) => shown.extend(bytes),
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "no notice on the terminal; it showed {:?}",
+                    String::from_utf8_lossy(&shown)
+                );
+            }
+        }
+    }
+    store.append_output(id, "at last\n").unwrap();
+    store
+        .finish(id, &outcome(WorkflowStatus::Completed, 0))
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        (out.status.code(), stdout(&out)),
+        (Some(0), "at last\n".to_owned())
+    );
+    let text = String::from_utf8_lossy(&shown).into_owned();
+    let line = text.lines().find(|l| l.contains(&want)).unwrap();
+    assert!(line.trim_end().ends_with(", no new output"), "{line:?}");
+    // It has run for about the notice's interval: the figure is the elapsed time, not a
+    // constant (30 s or a little more, as the store's clock and this one's agree).
+    let elapsed = line
+        .trim_end()
+        .trim_end_matches(", no new output")
+        .rsplit("running for ")
+        .next()
+        .unwrap();
+    assert!(elapsed.ends_with('s') && elapsed.len() <= 6, "{elapsed:?}");
+}
