@@ -190,7 +190,10 @@ fn direct(bin: &Path, n: usize) -> Duration {
     start.elapsed()
 }
 
-fn redis_calls(url: &str) -> u64 {
+/// The commands the server has run (those scripts call included), and the round trips
+/// the clients made for them: each `EVALSHA` and each `MULTI`…`EXEC` is one (the bench's
+/// workflows send nothing else).
+fn redis_calls(url: &str) -> (u64, u64) {
     let mut c = redis::Client::open(url)
         .and_then(|c| c.get_connection())
         .expect("connect to redis");
@@ -198,11 +201,37 @@ fn redis_calls(url: &str) -> u64 {
         .arg("commandstats")
         .query(&mut c)
         .expect("INFO");
-    info.lines()
-        .filter_map(|l| l.split("calls=").nth(1))
-        .filter_map(|rest| rest.split(',').next()?.parse::<u64>().ok())
-        .sum()
+    let mut all = 0;
+    let mut trips = 0;
+    for line in info.lines() {
+        let Some((name, rest)) = line.split_once(':') else {
+            continue;
+        };
+        let Some(calls) = rest
+            .split("calls=")
+            .nth(1)
+            .and_then(|r| r.split(',').next()?.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        all += calls;
+        if matches!(name, "cmdstat_evalsha" | "cmdstat_exec") {
+            trips += calls;
+        }
+    }
+    (all, trips)
 }
+
+/// The middle value.
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// How many interleaved rounds each case is split into: each round times the workflows
+/// and every baseline back to back, and the medians over rounds are reported, so a burst
+/// of load from elsewhere on the machine moves one round, not one column.
+const ROUNDS: usize = 5;
 
 fn per(d: Duration, n: usize) -> f64 {
     d.as_secs_f64() * 1000.0 / n as f64
@@ -255,27 +284,53 @@ fn main() {
         return;
     }
     println!("{n} /bin/true runs each; ms per run (wall time / runs); same run, same spawner");
+    println!(
+        "(medians of {ROUNDS} interleaved rounds of {} runs each)",
+        n / ROUNDS
+    );
+    let r = (n / ROUNDS).max(1);
     for (name, config) in &stores {
         for conc in [1, 8] {
-            let calls_before = (name == "redis").then(|| redis_calls(&url_of(config)));
-            let w = workflows(&runtime, &spawner, config, home.path(), n, conc);
-            let calls = calls_before.map(|b| redis_calls(&url_of(config)) - b);
-            let checked = bare(&spawner, n, conc, Before::CheckAndPlan, home.path());
-            let b = bare(&spawner, n, conc, Before::Plan, home.path());
-            let reused = bare(&spawner, n, conc, Before::Nothing, home.path());
+            let (mut w, mut checked, mut planned, mut reused) = (vec![], vec![], vec![], vec![]);
+            let (mut ratio_checked, mut ratio_planned, mut ratio_reused) = (vec![], vec![], vec![]);
+            let mut calls = (0, 0);
+            for _ in 0..ROUNDS {
+                let before = (name == "redis").then(|| redis_calls(&url_of(config)));
+                let wf = workflows(&runtime, &spawner, config, home.path(), r, conc);
+                if let Some((all, trips)) = before {
+                    let (a, t) = redis_calls(&url_of(config));
+                    calls = (calls.0 + a - all, calls.1 + t - trips);
+                }
+                let c = bare(&spawner, r, conc, Before::CheckAndPlan, home.path());
+                let p = bare(&spawner, r, conc, Before::Plan, home.path());
+                let u = bare(&spawner, r, conc, Before::Nothing, home.path());
+                ratio_checked.push(wf.as_secs_f64() / c.as_secs_f64());
+                ratio_planned.push(wf.as_secs_f64() / p.as_secs_f64());
+                ratio_reused.push(wf.as_secs_f64() / u.as_secs_f64());
+                w.push(per(wf, r));
+                checked.push(per(c, r));
+                planned.push(per(p, r));
+                reused.push(per(u, r));
+            }
+            let done = (r * ROUNDS) as f64;
             println!(
                 "{name:6} concurrency {conc}: workflow {:.3} ms | sandbox checked and planned each time {:.3} ms, ratio {:.2} | planned each time {:.3} ms, ratio {:.2} | plan reused {:.3} ms, ratio {:.2}{}",
-                per(w, n),
-                per(checked, n),
-                w.as_secs_f64() / checked.as_secs_f64(),
-                per(b, n),
-                w.as_secs_f64() / b.as_secs_f64(),
-                per(reused, n),
-                w.as_secs_f64() / reused.as_secs_f64(),
-                calls.map_or(String::new(), |c| format!(
-                    ", redis commands per workflow {:.1}",
-                    c as f64 / n as f64
-                ))
+                median(w),
+                median(checked),
+                median(ratio_checked),
+                median(planned),
+                median(ratio_planned),
+                median(reused),
+                median(ratio_reused),
+                if name == "redis" {
+                    format!(
+                        " | redis per workflow: {:.1} round trips, {:.1} commands (those its scripts run included)",
+                        calls.1 as f64 / done,
+                        calls.0 as f64 / done
+                    )
+                } else {
+                    String::new()
+                }
             );
         }
     }
