@@ -4,10 +4,12 @@
 //! plan from the bytes that were checksummed, build the sanitizer with this run's withheld
 //! values, record the workflow as `pending` — and returns its id at once. The rest runs in
 //! a task of its own: wait for a slot (`process.max_concurrent`, first come first served),
-//! start the sandbox, then hand it to a *supervisor* on a blocking thread, which delivers
-//! the task, pumps the output through the sanitizer into the store, renews the lease and
-//! watches for a cancel request, and records how it ended. The async runtime never blocks
-//! on a sandbox; store calls from async code go through [`blocking`].
+//! then, in one hop to a blocking thread, record the start, start the sandbox and
+//! *supervise* it: deliver the task, pump the output through the sanitizer into the store,
+//! renew the lease, watch for a cancel request, and record how it ended. A multi-threaded
+//! runtime never blocks on a sandbox; store calls from async code go through [`blocking`].
+//! On a current-thread runtime (the command line, one workflow) all of it runs on that
+//! thread.
 //!
 //! A sandbox is started directly when the manager runs on a current-thread runtime in a
 //! single-threaded process (the command line, whose `run` stays as fast as `exec`), or
@@ -461,21 +463,25 @@ impl Run {
     }
 
     async fn start_and_supervise(
-        mut self,
+        self,
         spawner: Option<Arc<Spawner>>,
     ) -> Result<Finished, ProcessError> {
+        // All of it blocks, so it goes to the blocking pool in one hop; on a current-thread
+        // runtime it runs right here, the process's only thread, as a direct start needs.
+        offload(move || self.start_now(spawner)).await
+    }
+
+    /// Record the start, start the sandbox, supervise it to its end.
+    fn start_now(mut self, spawner: Option<Arc<Spawner>>) -> Result<Finished, ProcessError> {
         // Recorded as running before the sandbox starts, in one step with the check for a
         // cancel requested while it waited for its slot (then it never starts).
         let inner = Arc::clone(&self.inner);
-        let id = self.id;
-        match blocking(move || inner.store.start(id, &inner.owner, inner.lease)).await {
-            Ok(record) => self.inner.audit(&record, &self.started_by),
-            Err(ProcessError::State(StateError::CancelledBeforeStart(_))) => {
-                return self
-                    .finish_unstarted(SandboxStatus::Stopped, None, true)
-                    .await;
+        match inner.store.start(self.id, &inner.owner, inner.lease) {
+            Ok(record) => inner.audit(&record, &self.started_by),
+            Err(StateError::CancelledBeforeStart(_)) => {
+                return self.record_unstarted(SandboxStatus::Stopped, None, true);
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(ProcessError::State(e)),
         }
         let stdin = if self.stdin_task.is_some() {
             Io::Piped
@@ -487,43 +493,31 @@ impl Run {
             None => otherwise,
         };
         let t = &self.attach.terminal;
-        let streams = [io(t, 0, stdin), io(t, 1, Io::Piped), io(t, 2, Io::Piped)];
+        let [a, b, c] = [io(t, 0, stdin), io(t, 1, Io::Piped), io(t, 2, Io::Piped)];
         let passed = std::mem::take(&mut self.passed);
         let started = match spawner {
-            None => {
-                let [a, b, c] = streams;
-                isolation::launch_with_fds(&self.plan, a, b, c, &passed)
-            }
-            Some(sp) => {
-                let plan = self.plan.clone();
-                tokio::task::spawn_blocking(move || {
-                    let [a, b, c] = streams;
-                    sp.spawn(&plan, a, b, c, &passed)
-                })
-                .await
-                .map_err(|_| ProcessError::Lost)?
-            }
+            None => isolation::launch_with_fds(&self.plan, a, b, c, &passed),
+            Some(sp) => sp.spawn(&self.plan, a, b, c, &passed),
         };
         let mut sandbox = match started {
             Ok(s) => s,
             Err(e) => {
                 let failure = isolation::SetupFailure::new("start", e.to_string(), 0);
-                return self
-                    .finish_unstarted(SandboxStatus::SetupFailed { failure }, Some(e), false)
-                    .await;
+                return self.record_unstarted(
+                    SandboxStatus::SetupFailed { failure },
+                    Some(e),
+                    false,
+                );
             }
         };
         if let Some(f) = self.attach.signals.take() {
             sandbox.forward_signals(f);
         }
-        // From here on the sandbox runs: the rest blocks, on a thread of its own.
-        tokio::task::spawn_blocking(move || self.supervise(&mut sandbox))
-            .await
-            .map_err(|_| ProcessError::Lost)?
+        self.supervise(&mut sandbox)
     }
 
     /// Record a workflow that never got a sandbox.
-    async fn finish_unstarted(
+    fn record_unstarted(
         self,
         status: SandboxStatus,
         setup_error: Option<isolation::IsolationError>,
@@ -539,9 +533,7 @@ impl Run {
             redactions: Default::default(),
             layers: serde_json::Value::Null,
         };
-        let store = Arc::clone(&self.inner.store);
-        let id = self.id;
-        let record = blocking(move || store.finish(id, &outcome)).await?;
+        let record = self.inner.store.finish(self.id, &outcome)?;
         self.inner.audit(&record, &self.started_by);
         Ok(Finished {
             record,
