@@ -636,6 +636,37 @@ pub fn a_workflow_declared_lost_while_running_is_stopped_and_keeps_the_verdict(h
     );
 }
 
+/// Regression: output the agent printed after its workflow was declared lost (and before
+/// its owner stopped it) could not be stored, and the owner retried it as if the store
+/// were unreachable, for ten minutes, before giving up without a record. The verdict
+/// stands at once.
+pub fn regression_a_chatty_workflow_declared_lost_keeps_the_verdict(h: &impl Harness) {
+    let w = World::new(h, 2);
+    w.agent("chatty", "while :; do echo tick; sleep 0.01; done", "", "");
+    let (id, done) = w.runtime.block_on(async {
+        let invoked = w
+            .manager
+            .invoke(w.invocation("chatty", None, &[]))
+            .await
+            .unwrap();
+        (invoked.workflow_id, tokio::spawn(invoked.finished()))
+    });
+    let store = Arc::clone(w.manager.store());
+    assert!(eventually(|| store
+        .read_output(id, 0, 1024)
+        .is_ok_and(|p| p.text.starts_with("tick\ntick\n"))));
+    let later = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(3600))
+        .unwrap();
+    assert_eq!(h.open().recover_lost(later).unwrap(), vec![id]);
+    let r = w.runtime.block_on(done).unwrap().unwrap().record;
+    assert_eq!(
+        (r.status, r.error.as_deref()),
+        (WorkflowStatus::Failed, Some(mycelium::state::EXECUTOR_LOST))
+    );
+    assert_eq!(store.get(id).unwrap().unwrap(), r);
+}
+
 /// The largest length a file in `dir` may have (the file system's `s_maxbytes`): a longer
 /// `ftruncate` fails. The file stays sparse and costs no space.
 fn largest_file_size(dir: &Path) -> u64 {
@@ -882,4 +913,5 @@ both_stores!(
     a_workflow_cancelled_while_pending_never_starts,
     a_program_that_cannot_be_executed_fails_at_setup,
     a_workflow_declared_lost_while_running_is_stopped_and_keeps_the_verdict,
+    regression_a_chatty_workflow_declared_lost_keeps_the_verdict,
 );
