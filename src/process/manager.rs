@@ -703,9 +703,19 @@ impl Run {
                     Err(e) => e.to_string(),
                 }
             } else {
-                keeper
-                    .store_error()
-                    .map_or_else(|| "output pending".to_owned(), ToString::to_string)
+                match keeper.store_error() {
+                    // Settled by another process (declared lost) while the agent still
+                    // printed: that output has no place after the verdict, which stands.
+                    Some(StateError::InvalidTransition { .. }) => {
+                        return store
+                            .get(self.id)?
+                            .ok_or(ProcessError::State(StateError::NotFound(self.id)));
+                    }
+                    Some(StateError::NotFound(_)) => {
+                        return Err(ProcessError::State(StateError::NotFound(self.id)));
+                    }
+                    e => e.map_or_else(|| "output pending".to_owned(), ToString::to_string),
+                }
             };
             if std::time::Instant::now() >= give_up {
                 return Err(ProcessError::StoreGone { id: self.id, error });

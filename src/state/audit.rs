@@ -477,6 +477,101 @@ mod tests {
     }
 
     #[test]
+    fn a_fifo_that_has_a_reader_is_refused_after_opening() {
+        // With a reader present the non-blocking open succeeds: the check on the opened
+        // descriptor is what refuses it.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(AUDIT_FILE);
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let _reader = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&path)
+            .unwrap();
+        assert_eq!(
+            AuditLog::open(dir.path()).unwrap_err().to_string(),
+            format!(
+                "audit log {}: is not a regular file; move it away",
+                path.display()
+            )
+        );
+    }
+
+    #[test]
+    fn a_home_that_is_a_file_cannot_be_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        std::fs::write(&home, "").unwrap();
+        let e = AuditLog::open(&home).unwrap_err();
+        assert!(matches!(e, AuditError::CreateDir { .. }), "{e:?}");
+        assert_eq!(e.to_string(), format!("cannot create {}", home.display()));
+        // Twin: once the file is gone, the home is made.
+        std::fs::remove_file(&home).unwrap();
+        assert!(AuditLog::open(&home).is_ok());
+    }
+
+    /// The largest length a file in `dir` may have (the file system's `s_maxbytes`):
+    /// `ftruncate` to more fails with `EFBIG`. The file stays sparse, so costs no space.
+    fn largest_file_size(dir: &Path) -> u64 {
+        let probe = std::fs::File::create(dir.join("probe")).unwrap();
+        let (mut lo, mut hi) = (0u64, i64::MAX as u64);
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            if probe.set_len(mid).is_ok() {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        drop(probe);
+        std::fs::remove_file(dir.join("probe")).unwrap();
+        lo
+    }
+
+    #[test]
+    fn a_line_cut_by_the_size_limit_is_a_short_write_and_then_an_error() {
+        // A file that reaches the file system's size limit behaves as a full disk does:
+        // the kernel writes what fits, then refuses (EFBIG), on the real file `open` made.
+        let dir = tempfile::tempdir().unwrap();
+        let max = largest_file_size(dir.path());
+        let log = AuditLog::open(dir.path()).unwrap();
+        let entry = AuditEntry::at(
+            &record("t"),
+            &alice(None),
+            "2026-01-02T03:04:05Z".parse().unwrap(),
+        );
+        let len = serde_json::to_vec(&entry).unwrap().len() + 1;
+        // Twin: with room, the whole line goes in.
+        log.append(&entry).unwrap();
+        assert_eq!(std::fs::metadata(log.path()).unwrap().len(), len as u64);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(log.path())
+            .unwrap()
+            .set_len(max - 10)
+            .unwrap();
+        let e = log.append(&entry).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "audit log {}: only 10 of {len} bytes of a line were written; is the disk full?",
+                log.path().display()
+            )
+        );
+        assert_eq!(std::fs::metadata(log.path()).unwrap().len(), max);
+        let e = log.record(&record("t"), &alice(None)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("cannot append to the audit log {}", log.path().display())
+        );
+        let AuditError::Write { source, .. } = e else {
+            panic!("not a write error: {e:?}");
+        };
+        assert_eq!(source.raw_os_error(), Some(libc::EFBIG));
+        assert_eq!(std::fs::metadata(log.path()).unwrap().len(), max);
+    }
+
+    #[test]
     fn another_users_file_is_refused() {
         if !nix::unistd::geteuid().is_root() {
             // Only root can make a file another user's; as anyone else the check cannot

@@ -262,6 +262,38 @@ mod tests {
     }
 
     #[test]
+    fn follow_says_it_waits_and_other_workflows_events_do_not_end_the_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir, 1024);
+        let id = create(&*store);
+        let other = create(&*store);
+        let owner = Owner::named("h/1");
+        store.start(id, &owner, Duration::from_secs(60)).unwrap();
+        // Another process's handle on the same file.
+        let writer = open_store(&StoreConfig::sqlite(&dir.path().join("state.db"))).unwrap();
+        let mut seen = Vec::new();
+        // A poll longer than the test: only the followed workflow's own event ends a wait.
+        let record = follow_output::<StateError>(&*store, id, Duration::from_secs(600), |p| {
+            match p {
+                OutputPiece::Waiting(r) => {
+                    seen.push(format!("<waiting {}>", r.status));
+                    // Written while the follower is about to wait: another workflow's
+                    // event first (passed over), output (no event), then the end.
+                    writer.start(other, &owner, Duration::from_secs(60))?;
+                    writer.append_output(id, "late\n")?;
+                    finish(&*writer, id);
+                }
+                OutputPiece::Text(t) => seen.push(t.to_owned()),
+                OutputPiece::Dropped(n) => seen.push(format!("<dropped {n}>")),
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(record.status, WorkflowStatus::Completed);
+        assert_eq!(seen, vec!["<waiting running>", "late\n"]);
+    }
+
+    #[test]
     fn follow_hands_on_output_appended_later_and_returns_when_it_ends() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir, 1024);

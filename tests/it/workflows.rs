@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mycelium::consent::{ConsentConfig, ConsentManager};
-use mycelium::isolation::Spawner;
+use mycelium::isolation::{SandboxStatus, Spawner};
 use mycelium::process::{Attach, Invocation, ManagerConfig, ProcessManager, Starter};
 use mycelium::registry::{self, SearchPath};
 use mycelium::sanitize::RuleSet;
-use mycelium::state::audit::StartedBy;
+use mycelium::state::audit::{AuditLog, StartedBy};
 use mycelium::state::{WorkflowRecord, WorkflowStatus, WorkflowStore};
 use pretty_assertions::assert_eq;
 
@@ -30,6 +30,17 @@ struct World {
 
 impl World {
     fn new(h: &impl Harness, max_concurrent: usize) -> World {
+        let spawner = Arc::new(Spawner::start(Path::new(&bin())).unwrap());
+        World::with(h, max_concurrent, spawner, None)
+    }
+
+    /// A world whose manager starts sandboxes through `spawner` and keeps `audit`.
+    fn with(
+        h: &impl Harness,
+        max_concurrent: usize,
+        spawner: Arc<Spawner>,
+        audit: Option<AuditLog>,
+    ) -> World {
         let fx = Fixture::new();
         fx.mkdir("policies");
         let consent = fx.mkdir("consent");
@@ -43,13 +54,12 @@ impl World {
             .enable_all()
             .build()
             .unwrap();
-        let spawner = Arc::new(Spawner::start(Path::new(&bin())).unwrap());
         let manager = ProcessManager::new(ManagerConfig {
             store: Arc::from(h.open()),
             starter: Starter::Spawner(spawner),
             consent: ConsentManager::new(&fx.path().join("consent"), ConsentConfig::default()),
             rules: RuleSet::builtin().unwrap(),
-            audit: None,
+            audit,
             max_concurrent,
             lease: Duration::from_millis(600),
         })
@@ -541,6 +551,249 @@ pub fn a_workflow_cancelled_while_pending_never_starts(h: &impl Harness) {
     assert_eq!(sleeps(&m), 0);
 }
 
+pub fn a_program_that_cannot_be_executed_fails_at_setup(h: &impl Harness) {
+    let w = World::new(h, 2);
+    w.fx.file(
+        "policies/nope.toml",
+        &format!(
+            "[agent]\ncommand = [\"/no/such/program\"]\n\n[filesystem]\nread_only = [{SYSTEM}]\n"
+        ),
+    );
+    // Twin: a program that exists runs under the same policy.
+    w.fx.file(
+        "policies/yes.toml",
+        &format!("[agent]\ncommand = [\"/bin/true\"]\n\n[filesystem]\nread_only = [{SYSTEM}]\n"),
+    );
+    assert_eq!(
+        w.run(w.invocation("yes", None, &[])).status,
+        WorkflowStatus::Completed
+    );
+    let finished = w.runtime.block_on(async {
+        let invoked = w.manager.invoke(w.invocation("nope", None, &[])).await;
+        invoked.unwrap().finished().await.unwrap()
+    });
+    let r = &finished.record;
+    assert_eq!(
+        (r.status, r.exit_code, r.error.as_deref()),
+        (
+            WorkflowStatus::Failed,
+            None,
+            Some("sandbox setup failed at execve: /no/such/program: No such file or directory")
+        )
+    );
+    assert!(
+        matches!(&finished.status, SandboxStatus::SetupFailed { failure } if failure.step == "execve"),
+        "{:?}",
+        finished.status
+    );
+    let diagnosed = finished.setup_error.expect("the setup failure, diagnosed");
+    assert!(
+        diagnosed
+            .to_string()
+            .contains("/no/such/program: No such file or directory"),
+        "{diagnosed}"
+    );
+    assert_eq!(w.output(r), "");
+}
+
+pub fn a_workflow_declared_lost_while_running_is_stopped_and_keeps_the_verdict(h: &impl Harness) {
+    let w = World::new(h, 2);
+    let m = marker(207 + 1000 * h.ordinal());
+    w.agent("stale", &format!("echo up; sleep {m}"), "", "");
+    let (id, done) = w.runtime.block_on(async {
+        let invoked = w
+            .manager
+            .invoke(w.invocation("stale", None, &[]))
+            .await
+            .unwrap();
+        (invoked.workflow_id, tokio::spawn(invoked.finished()))
+    });
+    let store = Arc::clone(w.manager.store());
+    // Positive twin: it runs, and its output is stored.
+    assert!(eventually(|| sleeps(&m) == 1
+        && store
+            .read_output(id, 0, 1024)
+            .is_ok_and(|p| p.text == "up\n")));
+    // Another process's housekeeping, as if the owner had not renewed its lease for an
+    // hour (a stalled owner, a partition): the workflow is declared lost.
+    let later = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(3600))
+        .unwrap();
+    assert_eq!(h.open().recover_lost(later).unwrap(), vec![id]);
+    // The owner learns it at its next renewal: what runs is stopped, the verdict stands.
+    let finished = w.runtime.block_on(done).unwrap().unwrap();
+    let r = &finished.record;
+    assert_eq!(
+        (r.status, r.error.as_deref()),
+        (WorkflowStatus::Failed, Some(mycelium::state::EXECUTOR_LOST))
+    );
+    assert_eq!(store.get(id).unwrap().as_ref(), Some(r));
+    assert_eq!(w.output(r), "up\n");
+    assert!(
+        eventually(|| sleeps(&m) == 0),
+        "left behind: {:?}",
+        processes_with(&m)
+    );
+}
+
+/// Regression: output the agent printed after its workflow was declared lost (and before
+/// its owner stopped it) could not be stored, and the owner retried it as if the store
+/// were unreachable, for ten minutes, before giving up without a record. The verdict
+/// stands at once.
+pub fn regression_a_chatty_workflow_declared_lost_keeps_the_verdict(h: &impl Harness) {
+    let w = World::new(h, 2);
+    w.agent("chatty", "while :; do echo tick; sleep 0.01; done", "", "");
+    let (id, done) = w.runtime.block_on(async {
+        let invoked = w
+            .manager
+            .invoke(w.invocation("chatty", None, &[]))
+            .await
+            .unwrap();
+        (invoked.workflow_id, tokio::spawn(invoked.finished()))
+    });
+    let store = Arc::clone(w.manager.store());
+    assert!(eventually(|| store
+        .read_output(id, 0, 1024)
+        .is_ok_and(|p| p.text.starts_with("tick\ntick\n"))));
+    let later = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(3600))
+        .unwrap();
+    assert_eq!(h.open().recover_lost(later).unwrap(), vec![id]);
+    let r = w.runtime.block_on(done).unwrap().unwrap().record;
+    assert_eq!(
+        (r.status, r.error.as_deref()),
+        (WorkflowStatus::Failed, Some(mycelium::state::EXECUTOR_LOST))
+    );
+    assert_eq!(store.get(id).unwrap().unwrap(), r);
+}
+
+/// The largest length a file in `dir` may have (the file system's `s_maxbytes`): a longer
+/// `ftruncate` fails. The file stays sparse and costs no space.
+fn largest_file_size(dir: &Path) -> u64 {
+    let probe = std::fs::File::create(dir.join("probe")).unwrap();
+    let (mut lo, mut hi) = (0u64, i64::MAX as u64);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if probe.set_len(mid).is_ok() {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    drop(probe);
+    std::fs::remove_file(dir.join("probe")).unwrap();
+    lo
+}
+
+/// An audit log that can take no more lines (its file at the file system's size limit, as
+/// on a full disk) is reported, and the workflow goes on and is recorded as usual.
+#[test]
+fn a_full_audit_log_does_not_stop_a_workflow() {
+    if !crate::common::gate::require_sandbox("a_full_audit_log_does_not_stop_a_workflow") {
+        return;
+    }
+    let h = crate::state::Sqlite::new();
+    let audit_home = tempfile::tempdir().unwrap();
+    let spawner = || Arc::new(Spawner::start(Path::new(&bin())).unwrap());
+    let audit_lines = |id: mycelium::state::WorkflowId| -> Vec<String> {
+        std::fs::read_to_string(audit_home.path().join("audit.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["workflow_id"] == id.to_string())
+            .map(|v| v["status"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Twin: with room, each transition is a line.
+    let w = World::with(
+        &h,
+        1,
+        spawner(),
+        Some(AuditLog::open(audit_home.path()).unwrap()),
+    );
+    w.agent("hello", "echo hello", "", "");
+    let r = w.run(w.invocation("hello", None, &[]));
+    assert_eq!(r.status, WorkflowStatus::Completed);
+    assert_eq!(
+        audit_lines(r.workflow_id),
+        vec!["pending", "running", "completed"]
+    );
+    drop(w);
+    let max = largest_file_size(audit_home.path());
+    let file = audit_home.path().join("audit.jsonl");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_len(max)
+        .unwrap();
+    let w = World::with(
+        &h,
+        1,
+        spawner(),
+        Some(AuditLog::open(audit_home.path()).unwrap()),
+    );
+    w.agent("hello", "echo hello", "", "");
+    let r = w.run(w.invocation("hello", None, &[]));
+    assert_eq!(
+        (r.status, r.exit_code, r.error.as_deref()),
+        (WorkflowStatus::Completed, Some(0), None)
+    );
+    assert_eq!(w.output(&r), "hello\n");
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), max);
+}
+
+/// A spawner that died and cannot be started again (its program is gone) fails the
+/// workflow at its start, recorded, instead of losing it.
+#[test]
+fn a_spawner_that_cannot_be_started_again_fails_the_workflow_at_start() {
+    if !crate::common::gate::require_sandbox(
+        "a_spawner_that_cannot_be_started_again_fails_the_workflow_at_start",
+    ) {
+        return;
+    }
+    let h = crate::state::Sqlite::new();
+    let copy = tempfile::tempdir().unwrap();
+    let exe = copy.path().join("mycelium");
+    std::fs::copy(bin(), &exe).unwrap();
+    let spawner = Arc::new(Spawner::start(&exe).unwrap());
+    let w = World::with(&h, 1, Arc::clone(&spawner), None);
+    w.agent("hello", "echo hello", "", "");
+    // Twin: through the working spawner, it runs.
+    let r = w.run(w.invocation("hello", None, &[]));
+    assert_eq!(
+        (r.status, w.output(&r)),
+        (WorkflowStatus::Completed, "hello\n".to_owned())
+    );
+    let pid = spawner.pid().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(eventually(|| spawner.pid().is_none()));
+    std::fs::remove_file(&exe).unwrap();
+    let finished = w.runtime.block_on(async {
+        let invoked = w.manager.invoke(w.invocation("hello", None, &[])).await;
+        invoked.unwrap().finished().await.unwrap()
+    });
+    let r = &finished.record;
+    assert_eq!((r.status, r.exit_code), (WorkflowStatus::Failed, None));
+    let error = r.error.as_deref().unwrap();
+    assert!(
+        error.starts_with("sandbox setup failed at start: "),
+        "{error}"
+    );
+    assert!(r.started_at.is_some() && r.completed_at.is_some());
+    assert!(
+        matches!(&finished.status, SandboxStatus::SetupFailed { failure } if failure.step == "start"),
+        "{:?}",
+        finished.status
+    );
+    assert!(finished.setup_error.is_some());
+    assert_eq!(w.output(r), "");
+}
+
 /// Redis goes away mid-run: the agent keeps running, what it prints meanwhile and its end
 /// are kept and written when the server is back (restarted with its saved data); an
 /// invocation while it is down fails at once, saying so.
@@ -658,4 +911,7 @@ both_stores!(
     run_detach_prints_the_id_and_the_workflow_goes_on,
     refused_invocations_record_nothing,
     a_workflow_cancelled_while_pending_never_starts,
+    a_program_that_cannot_be_executed_fails_at_setup,
+    a_workflow_declared_lost_while_running_is_stopped_and_keeps_the_verdict,
+    regression_a_chatty_workflow_declared_lost_keeps_the_verdict,
 );

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use mycelium::state::{Owner, StoreConfig, WorkflowStatus, open_store};
+use mycelium::state::{
+    OutputPiece, Owner, StateError, StoreConfig, WorkflowStatus, follow_output, open_store,
+};
 use pretty_assertions::assert_eq;
 
 use super::{Harness, Redis};
@@ -261,4 +263,63 @@ fn state_redis_a_handle_reconnects_after_the_server_restarts() {
     // The same handle reconnects on its next call (the test server keeps no data).
     let id = store.create(&new("after")).unwrap().workflow_id;
     assert_eq!(store.get(id).unwrap().unwrap().agent_name, "after");
+}
+
+#[test]
+fn state_redis_a_follower_whose_event_connection_drops_goes_on_polling() {
+    let Some(h) = Redis::new("state_redis_a_follower_whose_event_connection_drops_goes_on_polling")
+    else {
+        return;
+    };
+    let store = h.open();
+    let id = store.create(&new("followed")).unwrap().workflow_id;
+    store
+        .start(id, &Owner::named("host-a/1"), Duration::from_secs(60))
+        .unwrap();
+    store.append_output(id, "one\n").unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let config = h.config();
+    let follower = std::thread::spawn(move || {
+        let store = open_store(&config).unwrap();
+        let mut text = String::new();
+        let end = follow_output::<StateError>(&*store, id, Duration::from_millis(50), |p| {
+            let said = match p {
+                OutputPiece::Text(t) => {
+                    text.push_str(t);
+                    t.to_owned()
+                }
+                OutputPiece::Waiting(r) => format!("<waiting {}>", r.status),
+                OutputPiece::Dropped(n) => format!("<dropped {n}>"),
+            };
+            let _ = tx.send(said);
+            Ok(())
+        });
+        (end, text)
+    });
+    let next_text = || loop {
+        let said = rx.recv().unwrap();
+        if !said.starts_with("<waiting") {
+            return said;
+        }
+    };
+    assert_eq!(next_text(), "one\n");
+    // It has subscribed (before its first read) and now waits for an event.
+    assert_eq!(rx.recv().unwrap(), "<waiting running>");
+    // The server drops the follower's subscription, and that connection alone.
+    let killed: i64 = ::redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query(&mut h.server.client())
+        .unwrap();
+    assert_eq!(killed, 1);
+    // Output (which publishes no event) and the end still reach it, by polling alone.
+    store.append_output(id, "two\n").unwrap();
+    assert_eq!(next_text(), "two\n");
+    store
+        .finish(id, &outcome(WorkflowStatus::Completed))
+        .unwrap();
+    let (end, text) = follower.join().unwrap();
+    assert_eq!(end.unwrap().status, WorkflowStatus::Completed);
+    assert_eq!(text, "one\ntwo\n");
 }
