@@ -630,8 +630,13 @@ impl Run {
                 }
                 Ok(_) => {}
                 // Someone else ended it (declared lost while we could not renew): what
-                // runs must stop, and the verdict stands.
-                Err(StateError::NotOwner { .. } | StateError::InvalidTransition { .. }) => {
+                // runs must stop, and the verdict stands. A record that is gone (the store
+                // was emptied) can no longer be followed or cancelled: what runs stops too.
+                Err(
+                    StateError::NotOwner { .. }
+                    | StateError::InvalidTransition { .. }
+                    | StateError::NotFound(_),
+                ) => {
                     sandbox.kill();
                 }
                 // The store is unreachable: the agent goes on; the lease is renewed at the

@@ -7,7 +7,9 @@
 //! is the task, the result or output. Its invariants: the file is a regular file of the
 //! caller's, readable by no one else (created 0600, refused otherwise); it is only ever
 //! appended to (`O_APPEND`), each line by a single `write(2)`, so lines from concurrent
-//! writers, threads or processes, never interleave.
+//! writers, threads or processes, never interleave. A line the file system cut short (full
+//! disk) is reported, and the log's next line ends it first, so that line stands whole on
+//! its own.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -173,6 +175,8 @@ impl AuditEntry {
 pub struct AuditLog {
     file: File,
     path: PathBuf,
+    /// The last write was cut short: the next line ends that one first.
+    torn: std::sync::atomic::AtomicBool,
 }
 
 impl AuditLog {
@@ -242,7 +246,11 @@ impl AuditLog {
                 path.display()
             )));
         }
-        Ok(AuditLog { file, path })
+        Ok(AuditLog {
+            file,
+            path,
+            torn: std::sync::atomic::AtomicBool::new(false),
+        })
     }
 
     /// The file.
@@ -259,6 +267,12 @@ impl AuditLog {
     pub fn append(&self, entry: &AuditEntry) -> Result<(), AuditError> {
         let mut line = serde_json::to_vec(entry).map_err(AuditError::Encode)?;
         line.push(b'\n');
+        // A line this log's last write left cut short (full disk) is ended first, so
+        // this one starts on its own line and parses.
+        let torn = self.torn.load(std::sync::atomic::Ordering::Relaxed);
+        if torn {
+            line.insert(0, b'\n');
+        }
         // One write(2) on an O_APPEND descriptor: the kernel places the whole buffer at
         // the end of the file atomically with respect to other appends (the inode lock is
         // held across it), so concurrent lines never interleave. Retrying the rest of a
@@ -269,7 +283,11 @@ impl AuditLog {
                 path: self.path.clone(),
                 source,
             })?;
-        if written != line.len() {
+        let cut = written != line.len();
+        if torn != cut {
+            self.torn.store(cut, std::sync::atomic::Ordering::Relaxed);
+        }
+        if cut {
             return Err(AuditError::ShortWrite {
                 path: self.path.clone(),
                 written,
@@ -569,6 +587,22 @@ mod tests {
         };
         assert_eq!(source.raw_os_error(), Some(libc::EFBIG));
         assert_eq!(std::fs::metadata(log.path()).unwrap().len(), max);
+        // Room again (here: the file cut back to just after the torn bytes): the next line
+        // ends the torn one first and stands on its own, whole.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(log.path())
+            .unwrap()
+            .set_len(len as u64 + 10)
+            .unwrap();
+        log.append(&entry).unwrap();
+        let text = std::fs::read(log.path()).unwrap();
+        let lines: Vec<&[u8]> = text.split(|b| *b == b'\n').collect();
+        assert_eq!(lines.len(), 4, "{:?}", String::from_utf8_lossy(&text));
+        assert_eq!(lines[3], b"");
+        assert_eq!(lines[1].len(), 10);
+        assert_eq!(lines[2], &lines[0][..]);
+        serde_json::from_slice::<serde_json::Value>(lines[2]).unwrap();
     }
 
     #[test]

@@ -636,6 +636,45 @@ pub fn a_workflow_declared_lost_while_running_is_stopped_and_keeps_the_verdict(h
     );
 }
 
+/// A running workflow whose record vanished from the store (a Redis server restarted
+/// without persistence, a database emptied) can no longer be followed or cancelled: its
+/// owner stops the sandbox at its next renewal instead of letting it run unaccounted for,
+/// and says the record is gone.
+pub fn a_workflow_whose_record_vanished_is_stopped(h: &impl Harness) {
+    let w = World::new(h, 2);
+    let m = marker(208 + 1000 * h.ordinal());
+    w.agent("orphaned", &format!("echo up; sleep {m}"), "", "");
+    let (id, done) = w.runtime.block_on(async {
+        let invoked = w
+            .manager
+            .invoke(w.invocation("orphaned", None, &[]))
+            .await
+            .unwrap();
+        (invoked.workflow_id, tokio::spawn(invoked.finished()))
+    });
+    let store = Arc::clone(w.manager.store());
+    // Positive twin: it runs while its record is there.
+    assert!(eventually(|| sleeps(&m) == 1
+        && store
+            .read_output(id, 0, 1024)
+            .is_ok_and(|p| p.text == "up\n")));
+    h.erase_everything();
+    let e = w.runtime.block_on(done).unwrap().unwrap_err();
+    assert!(
+        matches!(
+            e,
+            mycelium::process::ProcessError::State(mycelium::state::StateError::NotFound(x))
+                if x == id
+        ),
+        "{e:?}"
+    );
+    assert!(
+        eventually(|| sleeps(&m) == 0),
+        "left behind: {:?}",
+        processes_with(&m)
+    );
+}
+
 /// Regression: output the agent printed after its workflow was declared lost (and before
 /// its owner stopped it) could not be stored, and the owner retried it as if the store
 /// were unreachable, for ten minutes, before giving up without a record. The verdict
@@ -914,4 +953,5 @@ both_stores!(
     a_program_that_cannot_be_executed_fails_at_setup,
     a_workflow_declared_lost_while_running_is_stopped_and_keeps_the_verdict,
     regression_a_chatty_workflow_declared_lost_keeps_the_verdict,
+    a_workflow_whose_record_vanished_is_stopped,
 );

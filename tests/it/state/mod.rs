@@ -30,6 +30,10 @@ pub trait Harness {
     /// not collide when both run at once.
     fn ordinal(&self) -> u32;
 
+    /// Empty the store behind mycelium's back (SQLite: every row deleted; Redis:
+    /// `FLUSHALL`, as a server restarted without persistence).
+    fn erase_everything(&self);
+
     /// A new handle (a new connection) on the store.
     fn open(&self) -> Box<dyn WorkflowStore> {
         open_store(&self.config()).expect("open the store")
@@ -73,6 +77,13 @@ impl Harness for Sqlite {
         StoreConfig::resolve(self.home.path(), None, None).unwrap()
     }
 
+    fn erase_everything(&self) {
+        let c = rusqlite::Connection::open(self.db()).unwrap();
+        c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+        c.execute_batch("DELETE FROM workflows; DELETE FROM output; DELETE FROM events;")
+            .unwrap();
+    }
+
     fn raw_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         for suffix in ["", "-wal"] {
@@ -113,6 +124,11 @@ impl Harness for Redis {
             None,
         )
         .unwrap()
+    }
+
+    fn erase_everything(&self) {
+        let mut c = self.server.client();
+        let _: () = redis::cmd("FLUSHALL").query(&mut c).unwrap();
     }
 
     fn raw_bytes(&self) -> Vec<u8> {
