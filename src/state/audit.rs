@@ -601,7 +601,7 @@ mod tests {
         assert_eq!(lines.len(), 4, "{:?}", String::from_utf8_lossy(&text));
         assert_eq!(lines[3], b"");
         assert_eq!(lines[1].len(), 10);
-        assert_eq!(lines[2], &lines[0][..]);
+        assert_eq!(lines[2], lines[0]);
         serde_json::from_slice::<serde_json::Value>(lines[2]).unwrap();
     }
 
