@@ -288,6 +288,26 @@ impl ProcessManager {
         })
         .await
     }
+
+    /// Do [`ProcessManager::housekeeping`] now and then every `every`, in a task of its own,
+    /// for a long-running host (the MCP server, a worker): workflows of an owner that died
+    /// are settled while this one runs, not only at the next start. A failed round is
+    /// reported on standard error and the next one tried; the task ends when the handle is
+    /// aborted or the runtime shuts down.
+    #[must_use]
+    pub fn keep_house(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let manager = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every.max(Duration::from_millis(10)));
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                if let Err(e) = manager.housekeeping().await {
+                    eprintln!("mycelium: housekeeping: {e}");
+                }
+            }
+        })
+    }
 }
 
 impl Inner {

@@ -675,6 +675,51 @@ pub fn a_workflow_whose_record_vanished_is_stopped(h: &impl Harness) {
     );
 }
 
+/// A long-running host's manager settles, on its own and while it runs, the workflows of
+/// an owner that died (`keep_house`): no `run` or reader needs to come by.
+pub fn a_long_running_manager_settles_dead_owners_workflows(h: &impl Harness) {
+    let w = World::new(h, 2);
+    let other = h.open();
+    let new = mycelium::state::NewWorkflow {
+        agent_name: "elsewhere".into(),
+        task: String::new(),
+        risk_level: mycelium::policy::RiskLevel::Low,
+        checksum: "sha256:00".into(),
+    };
+    let dead = other.create(&new).unwrap().workflow_id;
+    other
+        .start(
+            dead,
+            &mycelium::state::Owner::named("gone/1"),
+            Duration::from_millis(300),
+        )
+        .unwrap();
+    // Twin: an owner that keeps its lease is left alone.
+    let alive = other.create(&new).unwrap().workflow_id;
+    other
+        .start(
+            alive,
+            &mycelium::state::Owner::named("here/1"),
+            Duration::from_secs(600),
+        )
+        .unwrap();
+    let house = w
+        .runtime
+        .block_on(async { w.manager.keep_house(Duration::from_millis(50)) });
+    let store = Arc::clone(w.manager.store());
+    assert!(eventually(|| store
+        .get(dead)
+        .unwrap()
+        .is_some_and(|r| r.status == WorkflowStatus::Failed)));
+    let r = store.get(dead).unwrap().unwrap();
+    assert_eq!(r.error.as_deref(), Some(mycelium::state::EXECUTOR_LOST));
+    assert_eq!(
+        store.get(alive).unwrap().unwrap().status,
+        WorkflowStatus::Running
+    );
+    house.abort();
+}
+
 /// Regression: output the agent printed after its workflow was declared lost (and before
 /// its owner stopped it) could not be stored, and the owner retried it as if the store
 /// were unreachable, for ten minutes, before giving up without a record. The verdict
@@ -954,4 +999,5 @@ both_stores!(
     a_workflow_declared_lost_while_running_is_stopped_and_keeps_the_verdict,
     regression_a_chatty_workflow_declared_lost_keeps_the_verdict,
     a_workflow_whose_record_vanished_is_stopped,
+    a_long_running_manager_settles_dead_owners_workflows,
 );
