@@ -703,9 +703,10 @@ pub fn a_long_running_manager_settles_dead_owners_workflows(h: &impl Harness) {
             Duration::from_secs(600),
         )
         .unwrap();
-    let house = w
-        .runtime
-        .block_on(async { w.manager.keep_house(Duration::from_millis(50)) });
+    let house = {
+        let _in_runtime = w.runtime.enter();
+        w.manager.keep_house(Duration::from_millis(50))
+    };
     let store = Arc::clone(w.manager.store());
     assert!(eventually(|| store
         .get(dead)
