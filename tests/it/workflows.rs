@@ -104,6 +104,27 @@ impl World {
         }
     }
 
+    /// Invoke agent `name` (no task, no extra environment) and let it go on: its id, and
+    /// a task that ends with it.
+    fn start(
+        &self,
+        name: &str,
+    ) -> (
+        mycelium::state::WorkflowId,
+        tokio::task::JoinHandle<
+            Result<mycelium::process::Finished, mycelium::process::ProcessError>,
+        >,
+    ) {
+        self.runtime.block_on(async {
+            let invoked = self
+                .manager
+                .invoke(self.invocation(name, None, &[]))
+                .await
+                .unwrap();
+            (invoked.workflow_id, tokio::spawn(invoked.finished()))
+        })
+    }
+
     /// Run to the end; the final record.
     fn run(&self, inv: Invocation) -> WorkflowRecord {
         self.runtime.block_on(async {
@@ -600,14 +621,7 @@ pub fn a_workflow_declared_lost_while_running_is_stopped_and_keeps_the_verdict(h
     let w = World::new(h, 2);
     let m = marker(207 + 1000 * h.ordinal());
     w.agent("stale", &format!("echo up; sleep {m}"), "", "");
-    let (id, done) = w.runtime.block_on(async {
-        let invoked = w
-            .manager
-            .invoke(w.invocation("stale", None, &[]))
-            .await
-            .unwrap();
-        (invoked.workflow_id, tokio::spawn(invoked.finished()))
-    });
+    let (id, done) = w.start("stale");
     let store = Arc::clone(w.manager.store());
     // Positive twin: it runs, and its output is stored.
     assert!(eventually(|| sleeps(&m) == 1
@@ -644,14 +658,7 @@ pub fn a_workflow_whose_record_vanished_is_stopped(h: &impl Harness) {
     let w = World::new(h, 2);
     let m = marker(208 + 1000 * h.ordinal());
     w.agent("orphaned", &format!("echo up; sleep {m}"), "", "");
-    let (id, done) = w.runtime.block_on(async {
-        let invoked = w
-            .manager
-            .invoke(w.invocation("orphaned", None, &[]))
-            .await
-            .unwrap();
-        (invoked.workflow_id, tokio::spawn(invoked.finished()))
-    });
+    let (id, done) = w.start("orphaned");
     let store = Arc::clone(w.manager.store());
     // Positive twin: it runs while its record is there.
     assert!(eventually(|| sleeps(&m) == 1
@@ -728,14 +735,7 @@ pub fn a_long_running_manager_settles_dead_owners_workflows(h: &impl Harness) {
 pub fn regression_a_chatty_workflow_declared_lost_keeps_the_verdict(h: &impl Harness) {
     let w = World::new(h, 2);
     w.agent("chatty", "while :; do echo tick; sleep 0.01; done", "", "");
-    let (id, done) = w.runtime.block_on(async {
-        let invoked = w
-            .manager
-            .invoke(w.invocation("chatty", None, &[]))
-            .await
-            .unwrap();
-        (invoked.workflow_id, tokio::spawn(invoked.finished()))
-    });
+    let (id, done) = w.start("chatty");
     let store = Arc::clone(w.manager.store());
     assert!(eventually(|| store
         .read_output(id, 0, 1024)
@@ -899,14 +899,7 @@ fn a_redis_restart_mid_run_loses_nothing() {
         "",
         "",
     );
-    let (id, done) = w.runtime.block_on(async {
-        let invoked = w
-            .manager
-            .invoke(w.invocation("patient", None, &[]))
-            .await
-            .unwrap();
-        (invoked.workflow_id, tokio::spawn(invoked.finished()))
-    });
+    let (id, done) = w.start("patient");
     let store = Arc::clone(w.manager.store());
     assert!(eventually(|| sleeps(&m) == 1
         && store
