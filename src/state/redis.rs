@@ -141,12 +141,13 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
-/// The statuses a transition may start from, as the script reads them.
 /// How many ids `list` reads from the index at a time.
 const LIST_PAGE: usize = 100;
 
-/// Pending, and not asked to stop.
+/// The statuses a transition may start from, as the script reads them: pending, and not
+/// asked to stop.
 const FROM_PENDING_UNCANCELLED: &str = ",pending,uncancelled,";
+/// Pending or running.
 const FROM_ACTIVE: &str = ",pending,running,";
 
 impl RedisStore {
@@ -643,6 +644,7 @@ impl WorkflowStore for RedisStore {
             return Ok(Vec::new());
         }
         let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         // Newest first, a page of the index at a time, until the limit is reached.
         for page in 0.. {
             let first = page * LIST_PAGE;
@@ -660,8 +662,12 @@ impl WorkflowStore for RedisStore {
             let mut parsed = Vec::new();
             for text in &batch {
                 let id = WorkflowId::parse(text)?;
-                pipe.hgetall(self.keys.workflow(id));
-                parsed.push(id);
+                // A workflow created between two pages shifts the next one: an id seen
+                // already is passed over.
+                if seen.insert(id) {
+                    pipe.hgetall(self.keys.workflow(id));
+                    parsed.push(id);
+                }
             }
             let hashes: Vec<Value> = self.with_conn("list workflows", |c| pipe.query(c))?;
             for (id, value) in parsed.into_iter().zip(hashes) {
