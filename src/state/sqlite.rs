@@ -167,16 +167,25 @@ impl SqliteStore {
         tx: &rusqlite::Transaction<'_>,
         id: WorkflowId,
     ) -> Result<WorkflowStatus, StateError> {
-        let status: Option<String> = tx
+        self.status_and_cancel(tx, id).map(|(status, _)| status)
+    }
+
+    /// The workflow's status and whether a cancel was requested, in one read.
+    fn status_and_cancel(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        id: WorkflowId,
+    ) -> Result<(WorkflowStatus, bool), StateError> {
+        let row: Option<(String, bool)> = tx
             .cached_row(
-                "SELECT status FROM workflows WHERE id = ?1",
+                "SELECT status, cancel_requested FROM workflows WHERE id = ?1",
                 [id.to_string()],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
             .map_err(self.err("read a workflow"))?;
-        match status {
-            Some(s) => WorkflowStatus::parse(&s),
+        match row {
+            Some((s, cancel)) => Ok((WorkflowStatus::parse(&s)?, cancel)),
             None => Err(StateError::NotFound(id)),
         }
     }
@@ -433,7 +442,7 @@ impl WorkflowStore for SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(self.err("start a workflow"))?;
-        let status = self.status_of(&tx, id)?;
+        let (status, cancel) = self.status_and_cancel(&tx, id)?;
         if status != WorkflowStatus::Pending {
             return Err(StateError::InvalidTransition {
                 id,
@@ -441,13 +450,6 @@ impl WorkflowStore for SqliteStore {
                 action: "start it",
             });
         }
-        let cancel: bool = tx
-            .cached_row(
-                "SELECT cancel_requested FROM workflows WHERE id = ?1",
-                [id.to_string()],
-                |r| r.get(0),
-            )
-            .map_err(self.err("start a workflow"))?;
         if cancel {
             return Err(StateError::CancelledBeforeStart(id));
         }
