@@ -225,7 +225,8 @@ fn sensitive_read(
     }
     // A directory that directly holds a credential entry (`/opt/deploy/.ssh`, no account's
     // home) hands it out as surely as a home does. Only one level is looked at.
-    if probes.is_dir(p)
+    // Only a directory (or a link to one) holds entries.
+    if std::fs::metadata(p).is_ok_and(|m| m.is_dir())
         && let Some(c) = sensitive::contained_credential_in(p, &|c| probes.exists(c))
     {
         return Some((

@@ -620,12 +620,6 @@ impl Probes {
         self.seen.borrow_mut().insert(key.to_vec(), there);
         there
     }
-
-    /// Whether `p` is a directory, or a link to one: only a directory can hold entries.
-    #[must_use]
-    pub fn is_dir(&self, p: &Path) -> bool {
-        std::fs::metadata(p).is_ok_and(|m| m.is_dir())
-    }
 }
 
 /// The first component of a credential entry (`.config` of `.config/gh`).
