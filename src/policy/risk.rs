@@ -270,18 +270,24 @@ mod tests {
     use super::*;
     use crate::policy::LoadOptions;
 
+    /// The policy `body` for a caller whose home is `home` (mycelium's state protected at a
+    /// path that does not exist); a malformed body fails with its diagnostics.
+    fn load_for(body: &str, home: &Path) -> Policy {
+        let opts = LoadOptions {
+            home: home.to_path_buf(),
+            protected: vec![PathBuf::from("/nonexistent-state")],
+        };
+        Policy::from_bytes(Path::new("/p.toml"), body.as_bytes().to_vec(), &opts)
+            .map_err(|e| e.diagnostics(Path::new("/p.toml")))
+            .unwrap()
+    }
+
     /// The level of a policy reading `paths` (each optional, so none need exist) for a
     /// caller whose home is `/var/home/u`, not under /home.
     fn level_of_reading(paths: &[&str]) -> RiskLevel {
         let list: Vec<String> = paths.iter().map(|p| format!("\"?{p}\"")).collect();
         let body = format!("[filesystem]\nread_only = [{}]\n", list.join(", "));
-        let opts = LoadOptions {
-            home: PathBuf::from("/var/home/u"),
-            protected: vec![PathBuf::from("/nonexistent-state")],
-        };
-        let policy = Policy::from_bytes(Path::new("/p.toml"), body.into_bytes(), &opts)
-            .map_err(|e| e.diagnostics(Path::new("/p.toml")))
-            .unwrap();
+        let policy = load_for(&body, Path::new("/var/home/u"));
         assess_with_homes(&policy, &[PathBuf::from("/var/home/u")]).level
     }
 
@@ -373,13 +379,7 @@ rtsvc:x:993:993::/usr/local/rtsvc:/bin/sh
     /// `appsvc` of [`PASSWD`], whose `{home}` is /opt/app.
     fn rated_for_appsvc(path: &str) -> (RiskLevel, String) {
         let body = format!("[filesystem]\nread_only = [\"?{path}\"]\n");
-        let opts = LoadOptions {
-            home: PathBuf::from("/opt/app"),
-            protected: vec![PathBuf::from("/nonexistent-state")],
-        };
-        let policy = Policy::from_bytes(Path::new("/p.toml"), body.into_bytes(), &opts)
-            .map_err(|e| e.diagnostics(Path::new("/p.toml")))
-            .unwrap();
+        let policy = load_for(&body, Path::new("/opt/app"));
         let homes = sensitive::homes_in_passwd(PASSWD, Some(Path::new("/opt/app")));
         let risk = assess_with_homes(&policy, &homes);
         let first = risk.reasons.first().map(|r| r.text.clone());
@@ -514,14 +514,7 @@ rtsvc:x:993:993::/usr/local/rtsvc:/bin/sh
 
     /// The risk of a policy with only `env` as its `[env]` table.
     fn rated_env(env: &str) -> Risk {
-        let opts = LoadOptions {
-            home: PathBuf::from("/var/home/u"),
-            protected: vec![PathBuf::from("/nonexistent-state")],
-        };
-        let body = format!("[env]\n{env}\n");
-        let policy = Policy::from_bytes(Path::new("/p.toml"), body.into_bytes(), &opts)
-            .map_err(|e| e.diagnostics(Path::new("/p.toml")))
-            .unwrap();
+        let policy = load_for(&format!("[env]\n{env}\n"), Path::new("/var/home/u"));
         assess_with_homes(&policy, &[])
     }
 
@@ -563,13 +556,7 @@ rtsvc:x:993:993::/usr/local/rtsvc:/bin/sh
             "[filesystem]\nread_only = [{:?}]\n",
             link.display().to_string()
         );
-        let opts = LoadOptions {
-            home: home.clone(),
-            protected: vec![PathBuf::from("/nonexistent-state")],
-        };
-        let policy = Policy::from_bytes(Path::new("/p.toml"), body.into_bytes(), &opts)
-            .map_err(|e| e.diagnostics(Path::new("/p.toml")))
-            .unwrap();
+        let policy = load_for(&body, &home);
         let home = std::fs::canonicalize(&home).unwrap();
         assert_eq!(assess_with_homes(&policy, &[home]).level, RiskLevel::High);
     }
@@ -635,13 +622,7 @@ rtsvc:x:993:993::/usr/local/rtsvc:/bin/sh
             "[filesystem]\nread_only = [{:?}]\n",
             path.display().to_string()
         );
-        let opts = LoadOptions {
-            home: PathBuf::from("/var/home/u"),
-            protected: vec![PathBuf::from("/nonexistent-state")],
-        };
-        let policy = Policy::from_bytes(Path::new("/p.toml"), body.into_bytes(), &opts)
-            .map_err(|e| e.diagnostics(Path::new("/p.toml")))
-            .unwrap();
+        let policy = load_for(&body, Path::new("/var/home/u"));
         let risk = assess_with_homes(&policy, &[PathBuf::from("/var/home/u")]);
         let first = risk.reasons.first().map(|r| r.text.clone());
         (risk.level, first.unwrap_or_default())
