@@ -22,6 +22,12 @@ use crate::sandbox::{Fixture, SYSTEM, eventually, marker, processes_with};
 use crate::state::Harness;
 
 /// A test's world: a fixture with a policies directory, a manager on the harness's store.
+/// A workflow going on in the background: its id, and a task that ends with it.
+type Started = (
+    mycelium::state::WorkflowId,
+    tokio::task::JoinHandle<Result<mycelium::process::Finished, mycelium::process::ProcessError>>,
+);
+
 struct World {
     fx: Fixture,
     manager: ProcessManager,
@@ -106,15 +112,7 @@ impl World {
 
     /// Invoke agent `name` (no task, no extra environment) and let it go on: its id, and
     /// a task that ends with it.
-    fn start(
-        &self,
-        name: &str,
-    ) -> (
-        mycelium::state::WorkflowId,
-        tokio::task::JoinHandle<
-            Result<mycelium::process::Finished, mycelium::process::ProcessError>,
-        >,
-    ) {
+    fn start(&self, name: &str) -> Started {
         self.runtime.block_on(async {
             let invoked = self
                 .manager
@@ -123,6 +121,19 @@ impl World {
                 .unwrap();
             (invoked.workflow_id, tokio::spawn(invoked.finished()))
         })
+    }
+
+    /// Start agent `name` printing `up` then sleeping `marker`, and wait until it sleeps
+    /// with its `up` stored.
+    fn start_sleeper(&self, name: &str, marker: &str) -> Started {
+        self.agent(name, &format!("echo up; sleep {marker}"), "", "");
+        let (id, done) = self.start(name);
+        let store = self.manager.store();
+        assert!(eventually(|| sleeps(marker) == 1
+            && store
+                .read_output(id, 0, 1024)
+                .is_ok_and(|p| p.text == "up\n")));
+        (id, done)
     }
 
     /// Run to the end; the final record.
@@ -218,15 +229,7 @@ pub fn a_cancel_from_another_process_stops_it(h: &impl Harness) {
         "",
         "",
     );
-    let (id, done) = w.runtime.block_on(async {
-        let invoked = w
-            .manager
-            .invoke(w.invocation("sleeper", None, &[]))
-            .await
-            .unwrap();
-        let id = invoked.workflow_id;
-        (id, tokio::spawn(invoked.finished()))
-    });
+    let (id, done) = w.start("sleeper");
     // Positive twin: it runs, with both sleeps.
     assert!(eventually(|| sleeps(&m) == 2));
     let o = std::process::Command::new(bin())
@@ -620,14 +623,9 @@ pub fn a_program_that_cannot_be_executed_fails_at_setup(h: &impl Harness) {
 pub fn a_workflow_declared_lost_while_running_is_stopped_and_keeps_the_verdict(h: &impl Harness) {
     let w = World::new(h, 2);
     let m = marker(207 + 1000 * h.ordinal());
-    w.agent("stale", &format!("echo up; sleep {m}"), "", "");
-    let (id, done) = w.start("stale");
-    let store = Arc::clone(w.manager.store());
     // Positive twin: it runs, and its output is stored.
-    assert!(eventually(|| sleeps(&m) == 1
-        && store
-            .read_output(id, 0, 1024)
-            .is_ok_and(|p| p.text == "up\n")));
+    let (id, done) = w.start_sleeper("stale", &m);
+    let store = Arc::clone(w.manager.store());
     // Another process's housekeeping, as if the owner had not renewed its lease for an
     // hour (a stalled owner, a partition): the workflow is declared lost.
     let later = jiff::Timestamp::now()
@@ -657,14 +655,8 @@ pub fn a_workflow_declared_lost_while_running_is_stopped_and_keeps_the_verdict(h
 pub fn a_workflow_whose_record_vanished_is_stopped(h: &impl Harness) {
     let w = World::new(h, 2);
     let m = marker(208 + 1000 * h.ordinal());
-    w.agent("orphaned", &format!("echo up; sleep {m}"), "", "");
-    let (id, done) = w.start("orphaned");
-    let store = Arc::clone(w.manager.store());
     // Positive twin: it runs while its record is there.
-    assert!(eventually(|| sleeps(&m) == 1
-        && store
-            .read_output(id, 0, 1024)
-            .is_ok_and(|p| p.text == "up\n")));
+    let (id, done) = w.start_sleeper("orphaned", &m);
     h.erase_everything();
     let e = w.runtime.block_on(done).unwrap().unwrap_err();
     assert!(
