@@ -139,6 +139,14 @@ mod tests {
     use pretty_assertions::assert_eq;
 
     /// A host with no time-zone or terminfo files.
+    /// What reaches the agent, as name and value pairs in name order.
+    fn passed(out: &ScrubbedEnv) -> Vec<(&str, &str)> {
+        out.agent
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+
     fn no_files(_: &Path) -> bool {
         false
     }
@@ -276,11 +284,7 @@ mod tests {
             ..EnvPolicy::default()
         };
         let out = scrub(caller.iter().copied(), &policy, "/tmp", &no_files);
-        let agent: Vec<(&str, &str)> = out
-            .agent
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let agent = passed(&out);
         // Positive twin: ordinary names, and a URL without a password, pass.
         assert_eq!(
             agent,
@@ -351,11 +355,7 @@ mod tests {
             ("EDITOR", "vi"),
         ];
         let out = scrub(caller, &EnvPolicy::default(), "/tmp", &some_files);
-        let agent: Vec<(&str, &str)> = out
-            .agent
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let agent = passed(&out);
         assert_eq!(
             agent,
             vec![
