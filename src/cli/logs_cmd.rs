@@ -78,14 +78,6 @@ pub(super) fn run(args: &LogsArgs, redis: Option<&str>) -> Result<i32> {
         let written = match piece {
             OutputPiece::Waiting(record) => {
                 quiet.waiting(record);
-                // Its owner stopped renewing (killed, host lost): settled here, so the
-                // follower ends instead of waiting for a workflow nobody runs.
-                if record
-                    .lease_until
-                    .is_some_and(|until| until < crate::state::now())
-                {
-                    let _ = store.recover_lost(crate::state::now());
-                }
                 Ok(())
             }
             OutputPiece::Text(text) => {

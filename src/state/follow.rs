@@ -85,6 +85,9 @@ impl OutputCursor {
 /// before each read of the output, so the output a finished workflow appended before it
 /// finished is always handed on before this returns. When the event stream fails the
 /// follower goes on polling alone (a store that is really gone fails the next read).
+/// A workflow whose owner stopped renewing its lease (killed, its host lost) is settled
+/// here (`recover_lost`, best effort: a store this process cannot write is only read), so
+/// a follower ends instead of waiting for a workflow nobody runs.
 ///
 /// # Errors
 /// [`StateError::NotFound`] when there is no such workflow (or it was removed while
@@ -107,6 +110,13 @@ pub fn follow_output<E: From<StateError>>(
         }
         if cursor.next == before {
             sink(OutputPiece::Waiting(&record))?;
+        }
+        let now = super::now();
+        if record.lease_until.is_some_and(|until| until < now)
+            && store.recover_lost(now).is_ok_and(|lost| lost.contains(&id))
+        {
+            // Settled: the next round reads its end.
+            continue;
         }
         wait_for(&mut events, id, poll);
     }
