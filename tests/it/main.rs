@@ -8,6 +8,7 @@
 mod common;
 mod consent;
 mod escape;
+mod mcp;
 mod policy_cli;
 mod run;
 mod sandbox;
