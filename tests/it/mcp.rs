@@ -598,9 +598,9 @@ fn the_planner_refuses_a_workspace_outside_the_roots() {
             &roots,
         )
     };
-    let e = plan(&outside)
-        .err()
-        .expect("a workspace outside the roots was planned");
+    let Err(e) = plan(&outside) else {
+        panic!("a workspace outside the roots was planned");
+    };
     assert!(
         e.to_string().contains("outside every workspace root"),
         "{e}"
