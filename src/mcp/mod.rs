@@ -311,23 +311,7 @@ impl Server {
         let id = workflow_id(&args.workflow_id)?;
         let wait = wait_seconds(args.wait_seconds)?;
         let record = self.wait(id, wait, ctx).await?;
-        let v = WorkflowView::from(&record);
-        Ok(tools::success(&tools::Status {
-            workflow_id: v.workflow_id,
-            status: v.status.to_owned(),
-            agent_name: v.agent_name,
-            created_at: v.created_at,
-            started_at: v.started_at,
-            completed_at: v.completed_at,
-            exit_code: v.exit_code,
-            result: v.result,
-            truncated: v.truncated,
-            error: v.error,
-            redactions: v.redactions,
-            layers: v.layers,
-            risk_level: v.risk_level.as_str().to_owned(),
-            checksum: v.checksum,
-        }))
+        Ok(tools::success(&WorkflowView::from(&record)))
     }
 
     /// `get_workflow_output`.
