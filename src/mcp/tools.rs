@@ -105,6 +105,22 @@ pub struct AgentInfo {
     pub error: Option<String>,
 }
 
+impl AgentInfo {
+    /// An agent that cannot be used, and why.
+    #[must_use]
+    pub fn broken(name: String, error: String) -> Self {
+        AgentInfo {
+            name,
+            description: None,
+            risk: None,
+            reasons: Vec::new(),
+            consent: "unknown".into(),
+            needs_workspace: false,
+            error: Some(error),
+        }
+    }
+}
+
 /// The answer of `list_agents`.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct AgentList {
