@@ -39,6 +39,10 @@ pub(super) fn run(
     };
     let home = mycelium_home();
     let opts = load_options(policies);
+    // A search path that cannot be searched (a missing --policies directory) fails now,
+    // not at every call.
+    let search = search_path(policies);
+    crate::registry::discover(&search).context("the agent search path")?;
     let roots = workspace_roots(&args.workspace_roots, &opts.protected)?;
     let consent_for = match &args.consent_for {
         None => None,
@@ -111,7 +115,7 @@ pub(super) fn run(
         let manager = ProcessManager::new(config)?;
         let _housekeeping = manager.keep_house(HOUSEKEEPING_EVERY);
         let server = Server::new(ServeConfig {
-            search: search_path(policies),
+            search: search.clone(),
             load: opts,
             manager,
             consent,
@@ -120,12 +124,20 @@ pub(super) fn run(
             max_unfinished: args.max_unfinished as usize,
             consent_via_client: args.consent_via_client,
             consent_for,
+            consent_command: consent_command(policies),
             caller_env: super::caller_env(),
             log: log.clone(),
         })?;
         log.line(format_args!(
-            "mycelium {} ready: {} sandbox(es) at once; workspace roots: {}; consent through the client: {}",
+            "mycelium {} ready: agents from {}; state in {}; {} sandbox(es) at once; workspace roots: {}; consent through the client: {}",
             env!("CARGO_PKG_VERSION"),
+            search
+                .dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            home.display(),
             max_concurrent,
             if roots.is_empty() {
                 "none".to_owned()
@@ -147,6 +159,36 @@ pub(super) fn run(
     // they are not waited for.
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(exit::OK)
+}
+
+/// `mycelium`, as a person would type it to reach this server's agents and consent store:
+/// with `--policies DIR` and a `MYCELIUM_HOME=DIR` prefix when the server was given them
+/// (absolute, quoted for a POSIX shell when needed).
+fn consent_command(policies: Option<&std::path::Path>) -> String {
+    let mut command = String::new();
+    if std::env::var_os("MYCELIUM_HOME").is_some_and(|h| !h.is_empty()) {
+        command.push_str(&format!("MYCELIUM_HOME={} ", shell_word(&mycelium_home())));
+    }
+    command.push_str("mycelium");
+    if let Some(p) = policies {
+        let p = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        command.push_str(&format!(" --policies {}", shell_word(&p)));
+    }
+    command
+}
+
+/// `path` as one word of a POSIX shell command.
+fn shell_word(path: &std::path::Path) -> String {
+    let text = path.display().to_string();
+    if !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@".contains(&b))
+    {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }
 
 /// Raise this process's soft limit on open files to its hard limit: every waiting workflow

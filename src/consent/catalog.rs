@@ -29,6 +29,9 @@ pub struct Summary {
     pub checksum: Checksum,
     /// Whether it runs in a `{workspace}`.
     pub needs_workspace: bool,
+    /// Whether its policy names a command (`[agent] command`); without one it can only be
+    /// used with `exec`.
+    pub has_command: bool,
     /// The consent state's label (`granted`, `not-required`, `missing`, `changed`,
     /// `expired`, `denied`), or `unknown` when the store could not be read.
     pub consent: &'static str,
@@ -72,6 +75,7 @@ pub fn catalog(
                     risk: agent.policy.risk(),
                     checksum: agent.checksum,
                     needs_workspace: agent.policy.uses_workspace(),
+                    has_command: !agent.policy.agent.command.is_empty(),
                     consent: store.as_ref().map_or("unknown", |data| {
                         manager.status_in(data, &agent, now).label()
                     }),

@@ -84,10 +84,10 @@ pub async fn ensure(
         return Ok(Outcome::Allowed(Box::new(agent)));
     }
     if let Status::Denied { .. } = status {
-        return Err(denied(&agent, &status));
+        return Err(denied(server, &agent, &status));
     }
     if !server.config().consent_via_client || !asks_forms(ctx) {
-        return Err(required(&agent, &status));
+        return Err(required(server, &agent, &status));
     }
     if is_stateless(ctx) {
         return ask_stateless(server, agent, &status, params).await;
@@ -104,7 +104,7 @@ pub async fn ensure(
                 "consent question for {} got no answer: {e}",
                 agent.name
             ));
-            Err(required(&agent, &status).with(
+            Err(required(server, &agent, &status).with(
                 "note",
                 "the client did not answer the consent question; a human can grant consent in a terminal instead",
             ))
@@ -224,7 +224,7 @@ fn decide_sync(
             ),
         )
         .with("agent_name", agent.name.clone())
-        .with("command", format!("mycelium consent revoke {}", agent.name))),
+        .with("command", server.command("revoke", &agent.name))),
         Err(e) => Err(ToolError::new(
             "internal",
             format!("recording consent for {} failed: {e}", agent.name),
@@ -280,7 +280,7 @@ fn is_stateless(ctx: &RequestContext<RoleServer>) -> bool {
 }
 
 /// `consent_required`, with what changed and the command that grants.
-fn required(agent: &LoadedAgent, status: &Status) -> ToolError {
+fn required(server: &Server, agent: &LoadedAgent, status: &Status) -> ToolError {
     let name = &agent.name;
     let (reason, changed) = match status {
         Status::Changed { changes, .. } => (
@@ -290,7 +290,7 @@ fn required(agent: &LoadedAgent, status: &Status) -> ToolError {
         Status::Expired { .. } => ("expired", Vec::new()),
         _ => ("missing", Vec::new()),
     };
-    let command = format!("mycelium consent grant {name}");
+    let command = server.command("grant", name);
     let why = match reason {
         "changed_since_consent" => format!(
             "{name} changed since a human consented to it ({}), so it needs consent again",
@@ -320,16 +320,24 @@ fn required(agent: &LoadedAgent, status: &Status) -> ToolError {
 }
 
 /// `consent_denied`.
-fn denied(agent: &LoadedAgent, status: &Status) -> ToolError {
+fn denied(server: &Server, agent: &LoadedAgent, status: &Status) -> ToolError {
     let name = &agent.name;
+    let command = server.command("revoke", name);
+    let when = match status {
+        Status::Denied { denial } => format!(
+            " on {} by {}",
+            crate::consent::manager::when(denial.denied_at),
+            denial.denied_by.user
+        ),
+        _ => String::new(),
+    };
     ToolError::new(
         "consent_denied",
         format!(
-            "{}. It will not run until a human lifts the denial with `mycelium consent revoke {name}` and grants consent.",
-            status.describe(name)
+            "{name} was denied{when} and does not run. Only a human can lift the denial, with `{command}` in a terminal, and then grant consent."
         ),
     )
     .with("agent_name", name.clone())
     .with("risk", agent.policy.risk().level.as_str())
-    .with("command", format!("mycelium consent revoke {name}"))
+    .with("command", command)
 }

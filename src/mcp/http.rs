@@ -147,11 +147,15 @@ struct Gate {
     hosts: Vec<String>,
     origins: Vec<String>,
     token: String,
+    log: super::Log,
 }
 
 impl Gate {
     fn check(&self, headers: &HeaderMap) -> Result<(), Response> {
         let refuse = |status: StatusCode, text: &str| {
+            // Which check refused, never what the request carried.
+            self.log
+                .line(format_args!("HTTP {}: {text}", status.as_u16()));
             let mut r = (status, format!("{text}\n")).into_response();
             if status == StatusCode::UNAUTHORIZED {
                 r.headers_mut().insert(
@@ -229,6 +233,7 @@ pub async fn serve_http(server: Server, options: HttpOptions) -> Result<()> {
         hosts,
         origins,
         token: options.token,
+        log: log.clone(),
     });
     let router =
         axum::Router::new()

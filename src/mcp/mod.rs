@@ -78,6 +78,10 @@ pub struct ServeConfig {
     pub consent_via_client: bool,
     /// How long a consent granted through the client lasts (`None`: until revoked).
     pub consent_for: Option<Duration>,
+    /// What a person types before `consent grant NAME` to reach the same agents and
+    /// consent store as this server: `mycelium`, with `--policies DIR` and a
+    /// `MYCELIUM_HOME=DIR` prefix when the server was given them.
+    pub consent_command: String,
     /// The environment agents' policies scrub (the server's own).
     pub caller_env: Vec<(String, String)>,
     /// Where the server logs.
@@ -166,7 +170,9 @@ impl Server {
                     reasons: a.risk.reasons.into_iter().map(|r| r.text).collect(),
                     consent: a.consent.to_owned(),
                     needs_workspace: a.needs_workspace,
-                    error: None,
+                    error: (!a.has_command).then(|| {
+                        "its policy has no [agent] command, so it cannot be invoked".to_owned()
+                    }),
                 },
                 Err(e) => tools::AgentInfo::broken(listed.entry.name, e),
             })
@@ -196,7 +202,8 @@ impl Server {
                     "{:?} is not an agent name; call list_agents for the names",
                     args.agent_name
                 ),
-            ));
+            )
+            .with("agent_name", args.agent_name.clone()));
         }
         if args.task_description.len() > c.max_task_bytes {
             return Err(ToolError::invalid(format!(
@@ -207,7 +214,9 @@ impl Server {
         }
         let wait = wait_seconds(args.wait_seconds)?;
         if let Some(ctx_value) = &args.context {
-            let size = ctx_value.to_string().len();
+            let size = serde_json::Value::Object(ctx_value.clone())
+                .to_string()
+                .len();
             let max = crate::isolation::plan::MAX_CONTEXT_BYTES;
             if size > max {
                 return Err(ToolError::invalid(format!(
@@ -250,7 +259,7 @@ impl Server {
         let invocation = Invocation {
             agent,
             task: Some(args.task_description),
-            context: args.context,
+            context: args.context.map(serde_json::Value::Object),
             workspace,
             protected: c.load.protected.clone(),
             overrides: Overrides {
@@ -265,7 +274,7 @@ impl Server {
             .manager
             .invoke(invocation)
             .await
-            .map_err(|e| invoke_error(&name, e))?;
+            .map_err(|e| invoke_error(self, &name, e))?;
         let id = invoked.workflow_id;
         self.log(format_args!("invoke_agent {name}: workflow {id}"));
         let (tx, rx) = tokio::sync::watch::channel(false);
@@ -377,7 +386,7 @@ impl Server {
             }
         ));
         let message = if requested {
-            "cancel requested: the workflow stops within a few seconds and ends as cancelled; get_workflow_status with wait_seconds shows it".to_owned()
+            "cancel requested: the workflow's owner sees it at its next lease renewal (a third of the lease: 10 s by default), stops the agent (SIGTERM, then SIGKILL 5 s later) and records it as cancelled; get_workflow_status with wait_seconds shows when".to_owned()
         } else {
             format!("the workflow had already ended ({})", record.status)
         };
@@ -484,6 +493,11 @@ impl Server {
             }));
         }
         Ok(resolved)
+    }
+
+    /// The terminal command `mycelium consent VERB NAME` for this server's agents and store.
+    fn command(&self, verb: &str, name: &str) -> String {
+        format!("{} consent {verb} {name}", self.config().consent_command)
     }
 
     fn roots_text(&self) -> String {
@@ -603,12 +617,12 @@ fn store_error(id: WorkflowId, e: ProcessError) -> ToolError {
 }
 
 /// Why `ProcessManager::invoke` refused, as a tool error.
-fn invoke_error(name: &str, e: ProcessError) -> ToolError {
+fn invoke_error(server: &Server, name: &str, e: ProcessError) -> ToolError {
     match e {
         // Consent was withdrawn between the check here and the manager's own.
         ProcessError::Consent { agent, why } => ToolError::new("consent_required", why)
             .with("agent_name", agent.clone())
-            .with("command", format!("mycelium consent grant {agent}")),
+            .with("command", server.command("grant", &agent)),
         ProcessError::Prepare(e) => {
             let text = e.to_string();
             let code = if text.contains("workspace") {

@@ -35,17 +35,19 @@ pub struct InvokeArgs {
     /// What the agent should do, in plain words. Given to the agent as its policy says
     /// (standard input, an argument or the environment).
     pub task_description: String,
-    /// Optional JSON the agent can read as the file /run/mycelium/context.json.
+    /// Optional JSON object the agent can read as the file /run/mycelium/context.json.
     #[serde(default)]
-    pub context: Option<serde_json::Value>,
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
+    pub context: Option<serde_json::Map<String, serde_json::Value>>,
     /// The directory the agent works in, for agents whose policy uses {workspace}: an
     /// absolute path inside one of the server's workspace roots.
     #[serde(default)]
+    #[schemars(with = "String")]
     pub workspace: Option<String>,
     /// Wait up to this many seconds (0 to 60) for the workflow to end before answering;
     /// 0 answers at once.
     #[serde(default)]
-    #[schemars(range(min = 0, max = 60))]
+    #[schemars(with = "u64", range(min = 0, max = 60))]
     pub wait_seconds: Option<u64>,
 }
 
@@ -57,7 +59,7 @@ pub struct StatusArgs {
     pub workflow_id: String,
     /// Wait up to this many seconds (0 to 60) for the workflow to end before answering.
     #[serde(default)]
-    #[schemars(range(min = 0, max = 60))]
+    #[schemars(with = "u64", range(min = 0, max = 60))]
     pub wait_seconds: Option<u64>,
 }
 
@@ -70,10 +72,11 @@ pub struct OutputArgs {
     /// Where to start, in bytes of the combined output (0: the beginning; pass the
     /// previous answer's next_offset to continue).
     #[serde(default)]
+    #[schemars(with = "u64")]
     pub offset: Option<u64>,
     /// At most about this many bytes (1 to 1048576, default 65536).
     #[serde(default)]
-    #[schemars(range(min = 1, max = 1_048_576))]
+    #[schemars(with = "u64", range(min = 1, max = 1_048_576))]
     pub limit: Option<u64>,
 }
 
@@ -92,7 +95,7 @@ pub struct AgentInfo {
     pub name: String,
     /// What it does, from its policy or definition.
     pub description: Option<String>,
-    /// `low`, `medium`, `high` or `critical`; null when its files are invalid.
+    /// `low`, `medium` or `high`; null when its files are invalid.
     pub risk: Option<String>,
     /// Why it has that risk.
     pub reasons: Vec<String>,
@@ -272,10 +275,22 @@ pub fn list() -> Vec<Tool> {
         annotations: ToolAnnotations,
     ) -> Tool {
         // The input types are objects by construction: the schema cannot fail.
-        let input = schema_for_input::<I>()
+        let mut input = schema_for_input::<I>()
             .unwrap_or_else(|_| rmcp::handler::server::common::schema_for_empty_input());
+        // An optional argument's `"default": null` would contradict its declared type.
+        if let Some(serde_json::Value::Object(props)) =
+            Arc::make_mut(&mut input).get_mut("properties")
+        {
+            for p in props.values_mut() {
+                if let serde_json::Value::Object(p) = p
+                    && p.get("default") == Some(&serde_json::Value::Null)
+                {
+                    p.remove("default");
+                }
+            }
+        }
         Tool::new(name, description, input)
-            .with_raw_output_schema(schema_for_output::<O>())
+            .with_raw_output_schema(answer_or_error(&schema_for_output::<O>()))
             .with_annotations(annotations)
     }
     let read_only = |title: &str| {
@@ -288,7 +303,7 @@ pub fn list() -> Vec<Tool> {
     vec![
         tool::<ListAgentsArgs, AgentList>(
             "list_agents",
-            "List the agents this server can run: name, description, risk (low, medium, high, critical) with its reasons, consent state, and whether it needs a workspace. An agent at or above the consent threshold runs only with a human's consent for its exact current policy.",
+            "List the agents this server can run: name, description, risk (low, medium, high) with its reasons, consent state, and whether it needs a workspace. An agent at or above the consent threshold runs only with a human's consent for its exact current policy.",
             read_only("List agents"),
         ),
         tool::<InvokeArgs, Invoked>(
@@ -320,6 +335,38 @@ pub fn list() -> Vec<Tool> {
                 .open_world(false),
         ),
     ]
+}
+
+/// The output schema of a tool: its answer, or a tool error's structured content. Clients
+/// check structured content against the output schema even on error results (the
+/// TypeScript SDK does, and fails the call otherwise), so the schema admits both; the
+/// answer's own schema stays whole as the first branch.
+fn answer_or_error(answer: &JsonObject) -> Arc<JsonObject> {
+    let mut answer = answer.clone();
+    let mut root = JsonObject::new();
+    for key in ["$schema", "$defs"] {
+        if let Some(v) = answer.remove(key) {
+            root.insert(key.to_owned(), v);
+        }
+    }
+    answer.remove("title");
+    root.insert("type".into(), "object".into());
+    root.insert(
+        "anyOf".into(),
+        serde_json::json!([
+            answer,
+            {
+                "type": "object",
+                "description": "A tool error (the result has isError: true).",
+                "properties": {
+                    "error": {"type": "string", "description": "What kind of error: invalid_arguments, unknown_agent, unknown_workflow, consent_required, consent_denied, consent_declined, workspace_refused, not_runnable, busy, unknown_tool, internal."},
+                    "message": {"type": "string", "description": "What went wrong and what to do."}
+                },
+                "required": ["error", "message"]
+            }
+        ]),
+    );
+    Arc::new(root)
 }
 
 /// The tool list, shared.

@@ -396,7 +396,14 @@ fn consent_is_required_and_no_argument_grants_it() {
         (
             Some("netter"),
             Some("missing"),
-            Some("mycelium consent grant netter")
+            Some(
+                format!(
+                    "MYCELIUM_HOME={} mycelium --policies {} consent grant netter",
+                    s.path().join("home").display(),
+                    s.path().join("policies").display()
+                )
+                .as_str()
+            )
         ),
         "{e}"
     );
@@ -427,7 +434,25 @@ fn consent_is_required_and_no_argument_grants_it() {
     );
 
     // The human grants it in a terminal: the same call now runs.
-    s.grant("netter");
+    // Exactly the command the error gave, in a shell (answering yes up front).
+    let command = format!("{} --yes", e["command"].as_str().unwrap());
+    let bin_dir = bin().parent().unwrap().display().to_string();
+    let o = Command::new("/bin/sh")
+        .args(["-c", &command])
+        .env_clear()
+        .envs(crate::common::profile_env())
+        .env("PATH", format!("{bin_dir}:/usr/bin:/bin"))
+        .env("HOME", s.path())
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{command}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let status = srv.run("netter", "now", json!({}));
     assert_eq!(status["result"], "ran now\n", "{status}");
 
@@ -558,6 +583,10 @@ fn serve_refuses_a_bad_setup_before_serving() {
         ),
         (vec!["--workspace-root", &home], "mycelium's own state"),
         (vec!["--http", "0.0.0.0:0"], "only loopback"),
+        (
+            vec!["--policies", "/no/such/policies"],
+            "/no/such/policies does not exist",
+        ),
         (
             vec!["--http", "127.0.0.1:0", "--token-file", &loose],
             "chmod 600",
