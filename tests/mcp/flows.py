@@ -5,10 +5,11 @@ this script only performs what it is asked and prints, as one JSON document on s
 output, everything that came back. Two commands:
 
     flows.py calls --mode legacy|2026-07-28 [--elicit accept|decline] [--http URL
-             --header 'Name: value'...] [--serve-arg ARG...] STEPS_JSON
+             --header 'Name: value'...] [--serve-arg ARG...] < STEPS_JSON
 
         Connects (stdio: starts the server itself; --http: to a running one), then makes
-        each step's tool call in one session. STEPS_JSON is a list of
+        each step's tool call in one session. The steps, read from standard input (a task of
+        megabytes does not fit in an argument), are a JSON list of
         {"tool": NAME, "args": {...}, "progress": bool}; a string argument "$workflow_id"
         stands for the workflow id of the latest answer that had one. Prints
         {"protocol_version", "results": [...], "elicitations": [...]}, each result
@@ -111,6 +112,7 @@ async def run_calls(args: argparse.Namespace) -> dict[str, Any]:
         http_client = None
         server = stdio_server(args.serve_arg)
 
+    steps = json.load(sys.stdin)
     results: list[dict[str, Any]] = []
     workflow_id = None
     client = Client(
@@ -121,7 +123,7 @@ async def run_calls(args: argparse.Namespace) -> dict[str, Any]:
     )
     try:
         async with client:
-            for step in json.loads(args.steps):
+            for step in steps:
                 progress: list[str] = []
 
                 async def on_progress(_done: float, _total: float | None, message: str | None):
@@ -180,7 +182,6 @@ def main() -> None:
     calls.add_argument("--http", metavar="URL", help="connect to a running server over streamable HTTP")
     calls.add_argument("--header", action="append", default=[], help="'Name: value' for every HTTP request")
     calls.add_argument("--serve-arg", action="append", default=[], help="one more `serve` argument (stdio)")
-    calls.add_argument("steps", help="the calls, as a JSON list")
 
     status = commands.add_parser("http-status", help="one plain HTTP initialize request")
     status.add_argument("url")
