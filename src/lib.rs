@@ -22,6 +22,7 @@
 pub mod cli;
 pub mod consent;
 pub mod isolation;
+pub mod mcp;
 pub mod policy;
 pub mod process;
 pub mod registry;

@@ -101,6 +101,68 @@ pub enum Command {
     /// is left as it is (exit 0 in both cases; exit 1 when no workflow has this id).
     #[command(after_help = HELP)]
     Cancel(CancelArgs),
+    /// Serve the agents to MCP clients (Claude Code, Claude Desktop, Cursor…) on standard
+    /// input and output, or over streamable HTTP with --http.
+    ///
+    /// Tools: list_agents, invoke_agent, get_workflow_status, get_workflow_output,
+    /// cancel_workflow. Every invocation goes through consent, runs in its policy's sandbox
+    /// and is recorded as a workflow in the same store as `mycelium run`. Standard output
+    /// carries only the protocol; logs go to standard error (and --log-file). An agent that
+    /// needs consent it does not have is refused with the `mycelium consent grant NAME`
+    /// command to run, unless --consent-via-client lets the client ask its user.
+    /// See docs/mcp.md.
+    #[command(after_help = HELP)]
+    Serve(ServeArgs),
+}
+
+/// Arguments of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A directory under which tool calls may choose a workspace (repeatable). There is no
+    /// default: without one, agents whose policy uses {workspace} cannot be invoked. Each
+    /// root must pass the same checks as `run --workspace` (not `/`, a home directory, a
+    /// system or credential directory); the server refuses to start otherwise.
+    #[arg(long = "workspace-root", value_name = "DIR")]
+    pub workspace_roots: Vec<PathBuf>,
+    /// When an agent needs consent it does not have, ask the client's user through the
+    /// client (MCP elicitation) and record the answer like `mycelium consent grant`. Only
+    /// for clients that show the question to a person; without it, such calls fail with
+    /// `consent_required` and the command that grants it in a terminal.
+    #[arg(long)]
+    pub consent_via_client: bool,
+    /// How long a consent granted through the client lasts (e.g. 8h, 30d); default: until
+    /// revoked, like `consent grant` without --for.
+    #[arg(
+        long = "consent-for",
+        value_name = "DURATION",
+        requires = "consent_via_client"
+    )]
+    pub consent_for: Option<String>,
+    /// The largest task_description accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    pub max_task_bytes: usize,
+    /// At most this many sandboxes run at once; more invocations wait as `pending`.
+    /// Default: process.max_concurrent in $MYCELIUM_HOME/config.toml, else 4.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_concurrent: Option<u16>,
+    /// Also append the server's log lines to this file.
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    /// Serve streamable HTTP at http://ADDR/mcp instead of standard input and output.
+    /// ADDR must be a loopback address (127.0.0.1:8765, [::1]:8765); every request needs
+    /// the bearer token.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
+    /// The file holding the HTTP bearer token (one line). Default:
+    /// $MYCELIUM_HOME/http-token, generated (mode 0600) when missing; its path, never its
+    /// value, is printed at start.
+    #[arg(long, value_name = "FILE", requires = "http")]
+    pub token_file: Option<PathBuf>,
+    /// An Origin accepted over HTTP (repeatable), e.g. http://localhost:6274. A request
+    /// carrying any other Origin header is refused (403); requests without one (not from
+    /// a browser) are accepted with the token.
+    #[arg(long = "allowed-origin", value_name = "ORIGIN", requires = "http")]
+    pub allowed_origins: Vec<String>,
 }
 
 /// Arguments of `status`.
@@ -370,6 +432,7 @@ impl OverrideArgs {
         crate::isolation::Overrides {
             run_as: self.run_as,
             allow_workspace: self.allow_workspace.clone(),
+            workspace_roots: Vec::new(),
         }
     }
 }

@@ -16,6 +16,7 @@ mod logs_cmd;
 mod policy_cmd;
 mod run_cmd;
 mod sanitize_cmd;
+mod serve_cmd;
 mod status_cmd;
 mod workflows_cmd;
 
@@ -52,6 +53,7 @@ pub fn run() -> i32 {
         Command::Workflows(args) => workflows_cmd::run(&args, redis),
         Command::Logs(args) => logs_cmd::run(&args, redis),
         Command::Cancel(args) => cancel_cmd::run(&args, redis),
+        Command::Serve(args) => serve_cmd::run(args, policies, redis),
     };
     match result {
         Ok(code) => code,

@@ -327,6 +327,14 @@ pub fn prepare_with<'a>(
     };
     let workspace = ws.as_ref().map(|w| w.path().to_path_buf());
     if let Some(w) = &workspace {
+        if !overrides.workspace_roots.is_empty()
+            && !overrides.workspace_roots.iter().any(|r| w.starts_with(r))
+        {
+            return Err(plan_err(format!(
+                "workspace {} lies outside every workspace root this server was started with",
+                w.display()
+            )));
+        }
         super::workspace::check(&policy.path, w, overrides.allow_workspace.as_deref())?;
     }
     if policy.uses_workspace() && workspace.is_none() {

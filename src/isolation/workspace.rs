@@ -197,6 +197,12 @@ fn resolve_existing_prefix(path: &Path) -> Option<PathBuf> {
     None
 }
 
+/// [`refusal`] for this host: its accounts' homes and the caller's `$PATH`.
+#[must_use]
+pub fn refusal_here(ws: &Path) -> Option<String> {
+    refusal(ws, &homes_to_protect(), &path_dirs())
+}
+
 /// Refuse the resolved workspace `ws` when [`refusal`] gives a reason, unless `allow` (the
 /// `--allow-workspace` a human passed) resolves to the same directory.
 ///
@@ -209,7 +215,7 @@ pub fn check(policy: &Path, ws: &Path, allow: Option<&Path>) -> Result<(), Isola
     {
         return Ok(());
     }
-    match refusal(ws, &homes_to_protect(), &path_dirs()) {
+    match refusal_here(ws) {
         None => Ok(()),
         Some(why) => Err(IsolationError::Plan {
             policy: policy.to_path_buf(),
