@@ -15,11 +15,15 @@ output, everything that came back. Two commands:
         {"protocol_version", "results": [...], "elicitations": [...]}, each result
         {"is_error", "structured", "text", "progress": [messages]} or
         {"protocol_error": {"code", "message"}} when the server answered with a JSON-RPC error.
+        Each elicitation is the request's parameters plus "request_id": the JSON-RPC id of an
+        `elicitation/create` request (legacy), or the key of the input request in an
+        input-required result (2026-07-28).
 
-    flows.py http-status URL [--header 'Name: value'...]
+    flows.py http-status URL < HEADER_SETS_JSON
 
-        One plain HTTP POST of an `initialize` request (no SDK: urllib), to see what the
-        server answers a caller whose token or Origin is wrong. Prints {"status", "body"}.
+        Plain HTTP POSTs of an `initialize` request (no SDK: urllib), one for each list of
+        'Name: value' headers read from standard input, to see what the server answers a
+        caller whose token or Origin is wrong. Prints [{"status", "body"}...].
 
 The stdio server is `$MCP_TEST_BIN --policies $MCP_TEST_POLICIES serve --workspace-root
 $MCP_TEST_WORKSPACE_ROOT [--serve-arg…]`, with MYCELIUM_HOME, HOME and PATH (and
@@ -98,9 +102,10 @@ def result_of(r: types.CallToolResult, progress: list[str]) -> dict[str, Any]:
 async def run_calls(args: argparse.Namespace) -> dict[str, Any]:
     elicitations: list[dict[str, Any]] = []
 
-    async def answer(_ctx: ClientRequestContext, params: types.ElicitRequestParams):
+    async def answer(ctx: ClientRequestContext, params: types.ElicitRequestParams):
         """The human's answer to the server's consent question, as --elicit says."""
-        elicitations.append(params.model_dump(mode="json", by_alias=True, exclude_none=True))
+        asked = params.model_dump(mode="json", by_alias=True, exclude_none=True)
+        elicitations.append({**asked, "request_id": ctx.request_id})
         if args.elicit == "accept":
             return types.ElicitResult(action="accept", content={"grant": True})
         return types.ElicitResult(action="decline")
@@ -149,7 +154,7 @@ async def run_calls(args: argparse.Namespace) -> dict[str, Any]:
     return {"protocol_version": version, "results": results, "elicitations": elicitations}
 
 
-def http_status(args: argparse.Namespace) -> dict[str, Any]:
+def http_status(url: str, header_pairs: list[str]) -> dict[str, Any]:
     body = json.dumps(
         {
             "jsonrpc": "2.0",
@@ -163,8 +168,8 @@ def http_status(args: argparse.Namespace) -> dict[str, Any]:
         }
     ).encode()
     headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-    headers.update(headers_of(args.header))
-    request = urllib.request.Request(args.url, data=body, headers=headers, method="POST")
+    headers.update(headers_of(header_pairs))
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return {"status": response.status, "body": response.read().decode(errors="replace")}
@@ -185,13 +190,12 @@ def main() -> None:
 
     status = commands.add_parser("http-status", help="one plain HTTP initialize request")
     status.add_argument("url")
-    status.add_argument("--header", action="append", default=[])
 
     args = parser.parse_args()
     if args.command == "calls":
         report = asyncio.run(run_calls(args))
     else:
-        report = http_status(args)
+        report = [http_status(args.url, pairs) for pairs in json.load(sys.stdin)]
     json.dump(report, sys.stdout)
     sys.stdout.write("\n")
 
