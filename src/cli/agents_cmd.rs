@@ -8,8 +8,9 @@ use serde::Serialize;
 use super::args::AgentsArgs;
 use super::consent_cmd::manager;
 use super::{exit, load_options, search_path};
+use crate::consent::catalog::catalog;
 use crate::policy::RiskLevel;
-use crate::registry::{self, Checksum};
+use crate::registry::Checksum;
 
 /// One row, as `--json` prints it.
 #[derive(Serialize)]
@@ -28,59 +29,47 @@ struct Row {
 
 pub(super) fn run(args: &AgentsArgs, policies: Option<&Path>) -> Result<i32> {
     let search = search_path(policies);
-    let found = registry::discover(&search)?;
-    for s in &found.skipped {
+    let listing = catalog(&search, &load_options(policies), &manager()?)?;
+    for s in &listing.discovery.skipped {
         eprintln!("mycelium: skipped {}: {}", s.path.display(), s.reason);
     }
     // A clash makes its name unusable, not the listing: the rest is listed, the clash is
     // reported, and the exit code says something needs fixing.
-    for d in &found.duplicates {
+    for d in &listing.discovery.duplicates {
         eprintln!("mycelium: error: {}", d.error());
     }
-    let manager = manager()?;
-    // Read once for the whole listing; a damaged store is reported, never taken as empty.
-    let store = match manager.list() {
-        Ok(d) => Some(d),
-        Err(e) => {
-            eprintln!("mycelium: error: {e}");
-            None
-        }
-    };
-    let mut code = if store.is_some() && found.duplicates.is_empty() {
+    // A damaged store is reported, never taken as empty.
+    if let Some(e) = &listing.store_error {
+        eprintln!("mycelium: error: {e}");
+    }
+    let mut code = if listing.store_error.is_none() && listing.discovery.duplicates.is_empty() {
         exit::OK
     } else {
         exit::FAILURE
     };
-    let opts = load_options(policies);
-    let now = jiff::Timestamp::now();
     let mut rows = Vec::new();
-    for entry in &found.agents {
+    for listed in listing.agents {
         let mut row = Row {
-            name: entry.name.clone(),
+            name: listed.entry.name.clone(),
             description: None,
-            policy: entry.policy_path.display().to_string(),
+            policy: listed.entry.policy_path.display().to_string(),
             definition: None,
             risk: None,
             checksum: None,
             consent: "unknown".into(),
             error: None,
         };
-        match registry::load_agent(entry, &opts) {
+        match listed.agent {
             Ok(agent) => {
-                row.description = agent.description().map(String::from);
-                row.definition = agent
-                    .definition
-                    .as_ref()
-                    .map(|d| d.path.display().to_string());
-                row.risk = Some(agent.policy.risk().level);
+                row.description = agent.description;
+                row.definition = agent.definition.map(|d| d.display().to_string());
+                row.risk = Some(agent.risk.level);
                 row.checksum = Some(agent.checksum);
-                if let Some(data) = &store {
-                    row.consent = manager.status_in(data, &agent, now).label().into();
-                }
+                row.consent = agent.consent.into();
             }
             Err(e) => {
                 code = exit::FAILURE;
-                row.error = Some(format!("{:#}", anyhow::Error::from(e)));
+                row.error = Some(e);
             }
         }
         rows.push(row);

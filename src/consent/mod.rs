@@ -7,6 +7,7 @@
 //! them. Consent comes from a person at a terminal ([`prompt`]) or an explicit `--yes` on
 //! the command line — never from the agent, and never from an MCP tool argument.
 
+pub mod catalog;
 pub mod diff;
 pub mod manager;
 pub mod prompt;

@@ -135,48 +135,31 @@ impl Server {
 
     fn agent_list(&self) -> Result<tools::AgentList, ToolError> {
         let c = self.config();
-        let found = registry::discover(&c.search)
+        let listing = crate::consent::catalog::catalog(&c.search, &c.load, &c.consent)
             .map_err(|e| ToolError::new("internal", format!("{:#}", anyhow::Error::from(e))))?;
-        // Read once for the whole listing; an unreadable store shows `unknown`.
-        let store = c.consent.list().ok();
-        let now = jiff::Timestamp::now();
-        let mut agents = Vec::new();
-        for entry in &found.agents {
-            let mut info = tools::AgentInfo {
-                name: entry.name.clone(),
-                description: None,
-                risk: None,
-                reasons: Vec::new(),
-                consent: "unknown".into(),
-                needs_workspace: false,
-                error: None,
-            };
-            match registry::load_agent(entry, &c.load) {
-                Ok(agent) => {
-                    let risk = agent.policy.risk();
-                    info.description = agent.description().map(String::from);
-                    info.risk = Some(risk.level.as_str().to_owned());
-                    info.reasons = risk.reasons.into_iter().map(|r| r.text).collect();
-                    info.needs_workspace = agent.policy.uses_workspace();
-                    if let Some(data) = &store {
-                        info.consent = c.consent.status_in(data, &agent, now).label().into();
-                    }
-                }
-                Err(e) => info.error = Some(format!("{:#}", anyhow::Error::from(e))),
-            }
-            agents.push(info);
-        }
-        for d in &found.duplicates {
-            agents.push(tools::AgentInfo {
-                name: d.name.clone(),
-                description: None,
-                risk: None,
-                reasons: Vec::new(),
-                consent: "unknown".into(),
-                needs_workspace: false,
-                error: Some(d.error().to_string()),
-            });
-        }
+        let mut agents: Vec<tools::AgentInfo> = listing
+            .agents
+            .into_iter()
+            .map(|listed| match listed.agent {
+                Ok(a) => tools::AgentInfo {
+                    name: listed.entry.name,
+                    description: a.description,
+                    risk: Some(a.risk.level.as_str().to_owned()),
+                    reasons: a.risk.reasons.into_iter().map(|r| r.text).collect(),
+                    consent: a.consent.to_owned(),
+                    needs_workspace: a.needs_workspace,
+                    error: None,
+                },
+                Err(e) => tools::AgentInfo::broken(listed.entry.name, e),
+            })
+            .collect();
+        agents.extend(
+            listing
+                .discovery
+                .duplicates
+                .iter()
+                .map(|d| tools::AgentInfo::broken(d.name.clone(), d.error().to_string())),
+        );
         Ok(tools::AgentList { agents })
     }
 
@@ -311,23 +294,7 @@ impl Server {
         let id = workflow_id(&args.workflow_id)?;
         let wait = wait_seconds(args.wait_seconds)?;
         let record = self.wait(id, wait, ctx).await?;
-        let v = WorkflowView::from(&record);
-        Ok(tools::success(&tools::Status {
-            workflow_id: v.workflow_id,
-            status: v.status.to_owned(),
-            agent_name: v.agent_name,
-            created_at: v.created_at,
-            started_at: v.started_at,
-            completed_at: v.completed_at,
-            exit_code: v.exit_code,
-            result: v.result,
-            truncated: v.truncated,
-            error: v.error,
-            redactions: v.redactions,
-            layers: v.layers,
-            risk_level: v.risk_level.as_str().to_owned(),
-            checksum: v.checksum,
-        }))
+        Ok(tools::success(&WorkflowView::from(&record)))
     }
 
     /// `get_workflow_output`.

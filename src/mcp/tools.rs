@@ -6,7 +6,6 @@
 //! (`isError: true`, as the 2025-11-25 revision asks of input validation) that the model
 //! can read and correct, and never a protocol error.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rmcp::handler::server::common::{schema_for_input, schema_for_output};
@@ -106,6 +105,22 @@ pub struct AgentInfo {
     pub error: Option<String>,
 }
 
+impl AgentInfo {
+    /// An agent that cannot be used, and why.
+    #[must_use]
+    pub fn broken(name: String, error: String) -> Self {
+        AgentInfo {
+            name,
+            description: None,
+            risk: None,
+            reasons: Vec::new(),
+            consent: "unknown".into(),
+            needs_workspace: false,
+            error: Some(error),
+        }
+    }
+}
+
 /// The answer of `list_agents`.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct AgentList {
@@ -127,38 +142,8 @@ pub struct Invoked {
     pub message: String,
 }
 
-/// The answer of `get_workflow_status`.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Status {
-    /// The workflow's id.
-    pub workflow_id: String,
-    /// `pending`, `running`, `completed`, `failed`, `cancelled` or `timed_out`.
-    pub status: String,
-    /// The agent.
-    pub agent_name: String,
-    /// When it was recorded (RFC 3339, UTC).
-    pub created_at: String,
-    /// When its sandbox started.
-    pub started_at: Option<String>,
-    /// When it ended.
-    pub completed_at: Option<String>,
-    /// The agent's exit code, when it exited.
-    pub exit_code: Option<i32>,
-    /// The sanitized tail of its output (the last 64 KiB), once it ended.
-    pub result: Option<String>,
-    /// Whether output was dropped (the policy's output limit).
-    pub truncated: bool,
-    /// Why it failed.
-    pub error: Option<String>,
-    /// Secrets redacted from its output, per rule.
-    pub redactions: BTreeMap<String, u64>,
-    /// The sandbox's layers as applied (null until it ends).
-    pub layers: serde_json::Value,
-    /// The agent's risk when it was invoked.
-    pub risk_level: String,
-    /// The consent checksum of the agent that ran.
-    pub checksum: String,
-}
+/// The answer of `get_workflow_status`: the workflow as every reader sees it.
+pub use crate::state::WorkflowView as Status;
 
 /// The answer of `get_workflow_output`.
 #[derive(Debug, Serialize, JsonSchema)]

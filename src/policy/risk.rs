@@ -11,7 +11,9 @@ use serde::Serialize;
 use super::{GrantPath, NetworkMode, Policy, sensitive};
 
 /// How much an agent could do to the host if it were hostile.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Hash, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RiskLevel {
     /// Reads only what it is given, reaches nothing, inherits nothing sensitive.

@@ -13,7 +13,7 @@ use super::{WorkflowRecord, format_time};
 use crate::policy::RiskLevel;
 
 /// One workflow as shown to readers.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct WorkflowView {
     /// 32 lowercase hexadecimal digits.
     pub workflow_id: String,
@@ -29,7 +29,7 @@ pub struct WorkflowView {
     pub completed_at: Option<String>,
     /// The agent's exit code, when it exited.
     pub exit_code: Option<i32>,
-    /// The sanitized tail of the output, once it ended.
+    /// The sanitized tail of the output (the last 64 KiB), once it ended.
     pub result: Option<String>,
     /// Whether output was dropped.
     pub truncated: bool,
