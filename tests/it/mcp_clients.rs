@@ -404,6 +404,15 @@ fn a_low_risk_agent_runs_and_its_result_comes_back_sanitized() {
                 ),
                 status,
                 output,
+                // The first ten bytes, then the rest from where they ended.
+                call(
+                    "get_workflow_output",
+                    json!({"workflow_id": "$workflow_id", "limit": 10})
+                ),
+                call(
+                    "get_workflow_output",
+                    json!({"workflow_id": "$workflow_id", "offset": 10})
+                ),
             ]),
         );
         assert_eq!(
@@ -452,6 +461,25 @@ fn a_low_risk_agent_runs_and_its_result_comes_back_sanitized() {
                 "status": "completed",
                 "complete": true,
             }),
+            "{mode}"
+        );
+        let pages = [ok(&r[4]), ok(&r[5])];
+        assert_eq!(
+            pages.map(|p| (
+                p["offset"].clone(),
+                p["next_offset"].clone(),
+                p["output"].clone(),
+                p["complete"].clone()
+            )),
+            [
+                (json!(0), json!(10), json!(whole[..10]), json!(false)),
+                (
+                    json!(10),
+                    json!(whole.len()),
+                    json!(whole[10..]),
+                    json!(true)
+                ),
+            ],
             "{mode}"
         );
         // The raw token is nowhere in what the client saw, in any field.
