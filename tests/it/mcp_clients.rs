@@ -209,8 +209,9 @@ impl Mcp {
         results(&self.session(mode, &[], None, steps))
     }
 
-    /// `mcp-inspector --cli --protocol-era ERA --format json ARGS… -- SERVER…` against a
-    /// server on this world: its exit code, its JSON output, its standard error.
+    /// `mcp-inspector --cli --protocol-era ERA --format json ARGS… SERVER-COMMAND…`, the
+    /// server being `serve` on this world with `serve_args`: the inspector's exit code, its
+    /// JSON output, its standard error.
     fn inspector(&self, era: &str, serve_args: &[&str], args: &[&str]) -> (i32, Value, String) {
         let mut c = Command::new(&self.clients.inspector);
         self.env(&mut c);
@@ -218,10 +219,16 @@ impl Mcp {
         if let Some(path) = std::env::var_os("PATH") {
             c.env("PATH", path);
         }
-        c.args(["--cli", "--protocol-era", era, "--format", "json"])
-            .args(["-e", &format!("MYCELIUM_HOME={}", self.home().display())])
-            .args(["-e", &format!("HOME={}", self.fx.path().display())])
-            .args(args)
+        c.args(["--cli", "--protocol-era", era, "--format", "json"]);
+        // The server gets what these name and the inspector's few defaults (PATH, HOME…).
+        let server_env = [("MYCELIUM_HOME", self.home().into_os_string())]
+            .into_iter()
+            .chain(crate::common::launcher_env())
+            .chain(crate::common::profile_env());
+        for (k, v) in server_env {
+            c.arg("-e").arg(format!("{k}={}", v.to_string_lossy()));
+        }
+        c.args(args)
             .arg(bin())
             .arg("--policies")
             .arg(self.policies())
@@ -329,8 +336,8 @@ fn wait_and_read() -> [Value; 2] {
     ]
 }
 
-/// The ended workflow a `get_workflow_status` answer shows, with its changing fields
-/// (times, id, checksum, layers) checked for shape and left out.
+/// The ended workflow a `get_workflow_status` answer shows, with the fields that change
+/// from run to run (id, checksum, times, the layers applied) checked for shape and left out.
 fn ended(r: &Value) -> Value {
     let s = ok(r);
     let id = s["workflow_id"].as_str().unwrap();
@@ -345,6 +352,7 @@ fn ended(r: &Value) -> Value {
     for t in ["created_at", "started_at", "completed_at"] {
         assert!(s[t].is_string(), "{t}: {s:#}");
     }
+    assert!(s["layers"].is_object(), "{s:#}");
     json!({
         "status": s["status"],
         "agent_name": s["agent_name"],
