@@ -664,32 +664,44 @@ fn consent_declined_through_the_client_runs_nothing_and_records_nothing() {
             "invoke_agent",
             json!({"agent_name": "nethost", "task_description": "go", "wait_seconds": 30}),
         );
-        let report = m.session(
-            mode,
-            &["--consent-via-client"],
-            Some("decline"),
-            json!([invoke, call("list_agents", json!({}))]),
-        );
-        let r = results(&report);
-        let e = tool_error(&r[0], "consent_declined");
-        assert_eq!(e["agent_name"], json!("nethost"), "{mode}: {e:#}");
-        assert!(
-            e.get("workflow_id").is_none(),
-            "{mode}: something ran: {e:#}"
-        );
-        assert_eq!(
-            report["elicitations"].as_array().unwrap().len(),
-            1,
-            "{mode}"
-        );
-        assert_eq!(
-            listed(&r[1], "nethost")["consent"],
-            json!("missing"),
-            "{mode}"
-        );
-        let o = m.cli(&["consent", "check", "nethost"]);
-        assert_eq!(o.status.code(), Some(1), "{mode}: {}", text(&o.stderr));
-        assert_eq!(consent_state(&m, "nethost"), json!("missing"), "{mode}");
+        // Declined, or the form sent back with the box left unticked.
+        for answer in ["decline", "accept-unticked"] {
+            let report = m.session(
+                mode,
+                &["--consent-via-client"],
+                Some(answer),
+                json!([invoke, call("list_agents", json!({}))]),
+            );
+            let r = results(&report);
+            let e = tool_error(&r[0], "consent_declined");
+            assert_eq!(e["agent_name"], json!("nethost"), "{mode} {answer}: {e:#}");
+            assert!(
+                e.get("workflow_id").is_none(),
+                "{mode} {answer}: something ran: {e:#}"
+            );
+            assert_eq!(
+                report["elicitations"].as_array().unwrap().len(),
+                1,
+                "{mode} {answer}"
+            );
+            assert_eq!(
+                listed(&r[1], "nethost")["consent"],
+                json!("missing"),
+                "{mode} {answer}"
+            );
+            let o = m.cli(&["consent", "check", "nethost"]);
+            assert_eq!(
+                o.status.code(),
+                Some(1),
+                "{mode} {answer}: {}",
+                text(&o.stderr)
+            );
+            assert_eq!(
+                consent_state(&m, "nethost"),
+                json!("missing"),
+                "{mode} {answer}"
+            );
+        }
 
         // A client that cannot show a form is not asked: the terminal's command instead.
         let report = m.session(mode, &["--consent-via-client"], None, json!([invoke]));
@@ -717,7 +729,7 @@ fn a_running_workflow_is_cancelled_and_progress_is_reported_while_waiting() {
             json!([
                 {
                     "tool": "invoke_agent",
-                    "args": {"agent_name": "sleeper", "task_description": "sleep", "wait_seconds": 3},
+                    "args": {"agent_name": "sleeper", "task_description": "sleep", "wait_seconds": 5},
                     "progress": true,
                 },
                 call("cancel_workflow", json!({"workflow_id": "$workflow_id"})),
@@ -731,7 +743,7 @@ fn a_running_workflow_is_cancelled_and_progress_is_reported_while_waiting() {
         let invoked = ok(&r[0]);
         let id = invoked["workflow_id"].as_str().unwrap();
         assert_eq!(invoked["status"], json!("running"), "{mode}: {invoked:#}");
-        // The three seconds' wait was reported as progress, about once a second.
+        // The five seconds' wait was reported as progress, about once a second.
         let progress = r[0]["progress"].as_array().unwrap();
         assert!(!progress.is_empty(), "{mode}: no progress: {:#}", r[0]);
         for p in progress {
@@ -1087,6 +1099,12 @@ fn http_needs_the_token_and_an_allowed_origin_and_then_serves_real_clients() {
             json!([bearer, "Origin: http://evil.example"]),
             403,
         ),
+        (
+            "a foreign Host (DNS rebinding)",
+            json!([bearer, "Host: evil.example"]),
+            403,
+        ),
+        ("the opaque origin", json!([bearer, "Origin: null"]), 403),
         // Positive twins: the token, with the allowed origin or none.
         ("the token and the origin", json!([bearer, origin]), 200),
         ("the token, no origin", json!([bearer]), 200),
@@ -1095,6 +1113,10 @@ fn http_needs_the_token_and_an_allowed_origin_and_then_serves_real_clients() {
     let answers = m.flows(&["http-status", &server.url], &Value::Array(sets));
     for ((what, _, want), got) in probes.iter().zip(answers.as_array().unwrap()) {
         assert_eq!(got["status"], json!(want), "{what}: {got:#}");
+        assert!(
+            !got["body"].as_str().unwrap().contains(&server.token),
+            "{what}: the token is in the answer: {got:#}"
+        );
     }
 
     for mode in MODES {

@@ -4,7 +4,7 @@ Run by the Rust integration tests (tests/it/mcp_clients.rs), which own every ass
 this script only performs what it is asked and prints, as one JSON document on standard
 output, everything that came back. Two commands:
 
-    flows.py calls --mode legacy|2026-07-28 [--elicit accept|decline] [--http URL
+    flows.py calls --mode legacy|2026-07-28 [--elicit ANSWER] [--http URL
              --header 'Name: value'...] [--serve-arg ARG...] < STEPS_JSON
 
         Connects (stdio: starts the server itself; --http: to a running one), then makes
@@ -108,6 +108,8 @@ async def run_calls(args: argparse.Namespace) -> dict[str, Any]:
         elicitations.append({**asked, "request_id": ctx.request_id})
         if args.elicit == "accept":
             return types.ElicitResult(action="accept", content={"grant": True})
+        if args.elicit == "accept-unticked":
+            return types.ElicitResult(action="accept", content={"grant": False})
         return types.ElicitResult(action="decline")
 
     if args.http:
@@ -183,7 +185,11 @@ def main() -> None:
 
     calls = commands.add_parser("calls", help="tool calls in one session")
     calls.add_argument("--mode", required=True, choices=["legacy", "2026-07-28"])
-    calls.add_argument("--elicit", choices=["accept", "decline"], help="answer consent questions so")
+    calls.add_argument(
+        "--elicit",
+        choices=["accept", "accept-unticked", "decline"],
+        help="answer consent questions so (accept: the form submitted with grant ticked)",
+    )
     calls.add_argument("--http", metavar="URL", help="connect to a running server over streamable HTTP")
     calls.add_argument("--header", action="append", default=[], help="'Name: value' for every HTTP request")
     calls.add_argument("--serve-arg", action="append", default=[], help="one more `serve` argument (stdio)")
