@@ -145,6 +145,10 @@ pub struct ServeArgs {
     /// Default: process.max_concurrent in $MYCELIUM_HOME/config.toml, else 4.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub max_concurrent: Option<u16>,
+    /// At most this many invocations may be unfinished (running or waiting for a slot) at
+    /// once; more are refused with the tool error `busy` until some end.
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_unfinished: u32,
     /// Also append the server's log lines to this file.
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,

@@ -88,6 +88,7 @@ pub(super) fn run(
     // Started now, while this process has one thread: the runtime's threads come after.
     let exe = std::env::current_exe().context("finding this program to start the spawner")?;
     let spawner = Arc::new(Spawner::start(&exe)?);
+    raise_open_files_limit(&log);
     let consent = manager()?;
     let config = ManagerConfig {
         store,
@@ -116,6 +117,7 @@ pub(super) fn run(
             consent,
             workspace_roots: roots.clone(),
             max_task_bytes: args.max_task_bytes,
+            max_unfinished: args.max_unfinished as usize,
             consent_via_client: args.consent_via_client,
             consent_for,
             caller_env: super::caller_env(),
@@ -145,6 +147,22 @@ pub(super) fn run(
     // they are not waited for.
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(exit::OK)
+}
+
+/// Raise this process's soft limit on open files to its hard limit: every waiting workflow
+/// holds its planned sandbox's descriptors, and desktop sessions often start programs with
+/// a soft limit of 1024. Raised after the spawner started: sandboxes, forked from the
+/// spawner, keep the limit the server was started with (or their policy's).
+fn raise_open_files_limit(log: &Log) {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+        && let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard)
+    {
+        log.line(format_args!(
+            "could not raise the open-files limit from {soft} to {hard}: {e}"
+        ));
+    }
 }
 
 /// `--workspace-root` directories, resolved and checked: each must exist, pass the checks

@@ -70,6 +70,10 @@ pub struct ServeConfig {
     pub workspace_roots: Vec<PathBuf>,
     /// The largest `task_description`, in bytes.
     pub max_task_bytes: usize,
+    /// At most this many workflows of this server may be unfinished (running or waiting
+    /// for a slot) at once; more are refused as `busy`. Each holds its planned sandbox
+    /// (open descriptors of every granted path) while it waits.
+    pub max_unfinished: usize,
     /// Ask the client's user for a missing consent (elicitation).
     pub consent_via_client: bool,
     /// How long a consent granted through the client lasts (`None`: until revoked).
@@ -95,6 +99,19 @@ struct Shared {
     /// Workflows this server started, with a flag that turns true when each ends: a wait
     /// on one of them ends the moment it does, without polling the store.
     local: Mutex<HashMap<WorkflowId, tokio::sync::watch::Receiver<bool>>>,
+    /// Invocations of this server accepted and not yet ended.
+    unfinished: std::sync::atomic::AtomicUsize,
+}
+
+/// One accepted invocation, counted in `Shared::unfinished` until it is dropped.
+struct Ticket(Arc<Shared>);
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.0
+            .unfinished
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 impl Server {
@@ -112,6 +129,7 @@ impl Server {
                 config,
                 codec,
                 local: Mutex::new(HashMap::new()),
+                unfinished: std::sync::atomic::AtomicUsize::new(0),
             }),
         })
     }
@@ -201,6 +219,7 @@ impl Server {
             Some(w) => Some(self.workspace(w)?),
             None => None,
         };
+        let ticket = self.ticket()?;
         let agent = self.load(&args.agent_name).await?;
         if agent.policy.uses_workspace() && workspace.is_none() {
             return Err(ToolError::new(
@@ -253,6 +272,7 @@ impl Server {
         self.local().insert(id, rx);
         let server = self.clone();
         tokio::spawn(async move {
+            let _ticket = ticket;
             let outcome = invoked.finished().await;
             match &outcome {
                 Ok(f) => server.log(format_args!(
@@ -367,6 +387,27 @@ impl Server {
             status: record.status.as_str().to_owned(),
             message,
         }))
+    }
+
+    /// Count one more unfinished invocation, or refuse it as `busy`.
+    fn ticket(&self) -> Result<Ticket, ToolError> {
+        use std::sync::atomic::Ordering;
+        let max = self.config().max_unfinished;
+        let taken = self
+            .shared
+            .unfinished
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            });
+        match taken {
+            Ok(_) => Ok(Ticket(Arc::clone(&self.shared))),
+            Err(_) => Err(ToolError::new(
+                "busy",
+                format!(
+                    "this server already has {max} workflows running or waiting; wait for some to end (get_workflow_status with wait_seconds) and invoke again"
+                ),
+            )),
+        }
     }
 
     /// Find and load `name` (files read once, checksummed).

@@ -50,8 +50,13 @@ impl Setup {
 
     /// An agent named `name` running `script` with `sh -c`, its task as `$0`.
     fn agent(&self, name: &str, script: &str, extra: &str) {
+        self.agent_with(name, "", script, extra);
+    }
+
+    /// [`Setup::agent`] with more `[agent]` keys.
+    fn agent_with(&self, name: &str, agent_keys: &str, script: &str, extra: &str) {
         let body = format!(
-            "[agent]\ncommand = [\"/bin/sh\", \"-c\", {script:?}]\ntask = \"arg\"\n\n[filesystem]\nread_only = [{SYSTEM}]\n{extra}\n"
+            "[agent]\ncommand = [\"/bin/sh\", \"-c\", {script:?}]\ntask = \"arg\"\n{agent_keys}\n\n[filesystem]\nread_only = [{SYSTEM}]\n{extra}\n"
         );
         self.fx.file(&format!("policies/{name}.toml"), &body);
     }
@@ -606,4 +611,75 @@ fn the_planner_refuses_a_workspace_outside_the_roots() {
         "{e}"
     );
     plan(&s.root().join("project")).unwrap();
+}
+
+#[test]
+fn cancel_timeout_and_a_full_server() {
+    gate!("cancel_timeout_and_a_full_server");
+    let s = Setup::new();
+    s.agent("sleeper", "echo started; sleep 60", "");
+    s.agent_with("slow", "timeout = \"1s\"", "sleep 60", "");
+    // A short lease: the owner sees a cancel request at its next renewal.
+    std::fs::write(
+        s.path().join("home/config.toml"),
+        "[process]\nlease = \"3s\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        s.path().join("home/config.toml"),
+        PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let mut srv = s.serve(&["--max-unfinished", "1"], &[]);
+    let started = srv.call(
+        "invoke_agent",
+        json!({"agent_name": "sleeper", "task_description": "t"}),
+    );
+    let id = started["structuredContent"]["workflow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // One unfinished workflow is all this server takes.
+    let busy = srv.refused(
+        "invoke_agent",
+        json!({"agent_name": "sleeper", "task_description": "t"}),
+        "busy",
+    );
+    assert!(
+        busy["message"].as_str().unwrap().contains("1 workflows"),
+        "{busy}"
+    );
+    let c = srv.call("cancel_workflow", json!({"workflow_id": id}));
+    assert_eq!(c["structuredContent"]["cancel_requested"], true, "{c}");
+    let st = srv.call(
+        "get_workflow_status",
+        json!({"workflow_id": id, "wait_seconds": 30}),
+    );
+    assert_eq!(st["structuredContent"]["status"], "cancelled", "{st}");
+    // Once it ended, the server takes the next one: a run past its time limit.
+    let mut status = Value::Null;
+    for _ in 0..50 {
+        let r = srv.call(
+            "invoke_agent",
+            json!({"agent_name": "slow", "task_description": "t", "wait_seconds": 30}),
+        );
+        if r["isError"] == false {
+            status = r["structuredContent"].clone();
+            break;
+        }
+        assert_eq!(r["structuredContent"]["error"], "busy", "{r}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(status["status"], "timed_out", "{status}");
+    // Cancelling an ended workflow changes nothing.
+    let again = srv.call("cancel_workflow", json!({"workflow_id": id}));
+    assert_eq!(
+        (
+            again["structuredContent"]["cancel_requested"].as_bool(),
+            again["structuredContent"]["status"].as_str()
+        ),
+        (Some(false), Some("cancelled")),
+        "{again}"
+    );
+    srv.finish();
 }
