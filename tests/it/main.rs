@@ -9,6 +9,7 @@ mod common;
 mod consent;
 mod escape;
 mod mcp;
+mod mcp_clients;
 mod policy_cli;
 mod run;
 mod sandbox;
