@@ -678,12 +678,16 @@ impl ServerHandler for Server {
                 .map(Into::into),
             "get_workflow_output" => self.workflow_output(&request).await.map(Into::into),
             "cancel_workflow" => self.cancel_workflow(&request).await.map(Into::into),
-            other => Err(ToolError::new(
-                "unknown_tool",
-                format!(
-                    "no tool {other:?}; the tools are list_agents, invoke_agent, get_workflow_status, get_workflow_output, cancel_workflow"
-                ),
-            )),
+            // Not a tool of this server: a protocol error, as the specification asks.
+            other => {
+                self.log(format_args!("unknown tool {other:?}"));
+                return Err(ErrorData::invalid_params(
+                    format!(
+                        "no tool {other:?}; the tools are list_agents, invoke_agent, get_workflow_status, get_workflow_output, cancel_workflow"
+                    ),
+                    None,
+                ));
+            }
         };
         Ok(answer.unwrap_or_else(|e| {
             self.log(format_args!(

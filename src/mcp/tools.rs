@@ -359,7 +359,7 @@ fn answer_or_error(answer: &JsonObject) -> Arc<JsonObject> {
                 "type": "object",
                 "description": "A tool error (the result has isError: true).",
                 "properties": {
-                    "error": {"type": "string", "description": "What kind of error: invalid_arguments, unknown_agent, unknown_workflow, consent_required, consent_denied, consent_declined, workspace_refused, not_runnable, busy, unknown_tool, internal."},
+                    "error": {"type": "string", "description": "What kind of error: invalid_arguments, unknown_agent, unknown_workflow, consent_required, consent_denied, consent_declined, workspace_refused, not_runnable, busy, internal."},
                     "message": {"type": "string", "description": "What went wrong and what to do."}
                 },
                 "required": ["error", "message"]

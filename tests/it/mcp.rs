@@ -538,10 +538,15 @@ fn bad_arguments_are_tool_errors_and_the_server_goes_on() {
             "invalid_arguments",
         ),
         ("cancel_workflow", json!({}), "invalid_arguments"),
-        ("no_such_tool", json!({}), "unknown_tool"),
     ] {
         srv.refused(tool, args, code);
     }
+    // An unknown tool is a protocol error (-32602), and the server goes on.
+    let r = srv.request(
+        "tools/call",
+        json!({"name": "no_such_tool", "arguments": {}}),
+    );
+    assert_eq!(r["error"]["code"], -32602, "{r}");
     // And a good call still works at the end.
     let status = srv.run("echo", "still here", json!({}));
     assert_eq!(status["result"], "still here\n", "{status}");

@@ -124,6 +124,16 @@ impl Mcp {
             .env("MYCELIUM_HOME", self.home());
     }
 
+    /// The command a `consent_required` error gives for `name`: this server's home and
+    /// policies, so it works as given.
+    fn grant_command(&self, name: &str) -> String {
+        format!(
+            "MYCELIUM_HOME={} mycelium --policies {} consent grant {name}",
+            self.home().display(),
+            self.policies().display()
+        )
+    }
+
     /// `mycelium --policies DIR ARGS…` on the same home as the server.
     fn cli(&self, args: &[&str]) -> Output {
         let mut c = Command::new(bin());
@@ -201,6 +211,14 @@ impl Mcp {
             steps.as_array().map(Vec::len),
             "{report:#}"
         );
+        // Every answer, tool errors included, is one its tool's output schema admits.
+        for r in results(&report) {
+            assert_eq!(
+                r["schema_errors"].as_array().map_or(0, Vec::len),
+                0,
+                "{r:#}"
+            );
+        }
         report
     }
 
@@ -536,7 +554,7 @@ fn a_high_risk_agent_needs_consent_granted_in_a_terminal_and_again_after_an_edit
                 &json!("high"),
                 &json!("missing"),
                 &json!([]),
-                &json!("mycelium consent grant nethost")
+                &json!(m.grant_command("nethost"))
             ),
             "{mode}: {e:#}"
         );
@@ -582,7 +600,7 @@ fn a_high_risk_agent_needs_consent_granted_in_a_terminal_and_again_after_an_edit
                 (&e["reason"], &e["command"]),
                 (
                     &json!("changed_since_consent"),
-                    &json!("mycelium consent grant nethost")
+                    &json!(m.grant_command("nethost"))
                 ),
                 "{mode}: {e:#}"
             );
@@ -707,11 +725,7 @@ fn consent_declined_through_the_client_runs_nothing_and_records_nothing() {
         let report = m.session(mode, &["--consent-via-client"], None, json!([invoke]));
         let r = results(&report);
         let e = tool_error(&r[0], "consent_required");
-        assert_eq!(
-            e["command"],
-            json!("mycelium consent grant nethost"),
-            "{mode}"
-        );
+        assert_eq!(e["command"], json!(m.grant_command("nethost")), "{mode}");
         assert_eq!(report["elicitations"], json!([]), "{mode}");
     }
 }
@@ -1266,7 +1280,7 @@ fn the_inspector_without_elicitation_gets_consent_required() {
             (
                 &json!(true),
                 &json!("consent_required"),
-                &json!("mycelium consent grant nethost")
+                &json!(m.grant_command("nethost"))
             ),
             "{era}: {out:#}"
         );

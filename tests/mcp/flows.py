@@ -13,7 +13,8 @@ output, everything that came back. Two commands:
         {"tool": NAME, "args": {...}, "progress": bool}; a string argument "$workflow_id"
         stands for the workflow id of the latest answer that had one. Prints
         {"protocol_version", "results": [...], "elicitations": [...]}, each result
-        {"is_error", "structured", "text", "progress": [messages]} or
+        {"is_error", "structured", "text", "progress": [messages], "schema_errors": [what
+        in "structured" the tool's output schema does not admit]} or
         {"protocol_error": {"code", "message"}} when the server answered with a JSON-RPC error.
         Each elicitation is the request's parameters plus "request_id": the JSON-RPC id of an
         `elicitation/create` request (legacy), or the key of the input request in an
@@ -42,6 +43,7 @@ import urllib.request
 from typing import Any
 
 import httpx2
+import jsonschema
 import mcp_types as types
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.session import ClientRequestContext
@@ -130,6 +132,10 @@ async def run_calls(args: argparse.Namespace) -> dict[str, Any]:
     )
     try:
         async with client:
+            # Each answer is checked against its tool's declared output schema, errors
+            # included, as strict clients (the TypeScript SDK, the Inspector) do.
+            listed = await client.list_tools()
+            output_schemas = {t.name: t.output_schema for t in listed.tools if t.output_schema}
             for step in steps:
                 progress: list[str] = []
 
@@ -146,7 +152,14 @@ async def run_calls(args: argparse.Namespace) -> dict[str, Any]:
                 except MCPError as e:
                     results.append({"protocol_error": {"code": e.code, "message": e.message}})
                     continue
-                results.append(result_of(r, progress))
+                result = result_of(r, progress)
+                schema = output_schemas.get(step["tool"])
+                if schema is not None and r.structured_content is not None:
+                    validator = jsonschema.Draft202012Validator(schema)
+                    result["schema_errors"] = [
+                        e.message for e in validator.iter_errors(r.structured_content)
+                    ]
+                results.append(result)
                 if isinstance(r.structured_content, dict) and "workflow_id" in r.structured_content:
                     workflow_id = r.structured_content["workflow_id"]
             version = client.protocol_version
