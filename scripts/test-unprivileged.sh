@@ -27,4 +27,4 @@ setpriv --reuid=65534 --regid=65534 --clear-groups \
   env -i PATH=/usr/bin:/bin HOME=/tmp TMPDIR="$dir/tmp" \
   MYCELIUM_TEST_BIN="$dir/mycelium" MYCELIUM_REQUIRE_SANDBOX="${MYCELIUM_REQUIRE_SANDBOX:-0}" \
   MYCELIUM_LAUNCHER=1 \
-  "$dir/it" --test-threads=2 sandbox:: escape:: run:: workspace::
+  "$dir/it" --test-threads=2 sandbox:: escape:: run:: workspace:: mcp::
