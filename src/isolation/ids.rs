@@ -19,7 +19,6 @@
 //! builds the root with only what that user may reach (plus its capabilities over the
 //! user's own files), so a grant that user cannot reach fails to mount.
 
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use nix::unistd::{Gid, Uid, geteuid, getgid, getuid, setresgid, setresuid};
@@ -79,16 +78,26 @@ fn refuse(policy: &Path, message: String) -> IsolationError {
     }
 }
 
+/// Who owns a directory, as `fstat` of its open descriptor says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    /// `st_uid`.
+    pub uid: u32,
+    /// `st_gid`.
+    pub gid: u32,
+}
+
 /// The host ids of this caller's agent: `None` for an unprivileged caller (the sandbox
 /// maps to the caller's own ids, as before), the ids described in the module docs for a
-/// root caller. `workspace` is the resolved workspace, when the policy uses one.
+/// root caller. `workspace` is the resolved workspace, when the policy uses one, with the
+/// owner of the directory that was opened (not looked up by name again).
 ///
 /// # Errors
 /// [`IsolationError::Plan`] for a root-owned workspace, ids that resolve to 0, or
 /// `--run-as` from a caller that may not choose ids.
 pub fn choose(
     policy: &Path,
-    workspace: Option<&Path>,
+    workspace: Option<(&Path, Owner)>,
     run_as: Option<RunAs>,
 ) -> Result<Option<HostIds>, IsolationError> {
     if !geteuid().is_root() {
@@ -116,10 +125,8 @@ pub fn choose(
             uid: r.uid,
             gid: r.gid.unwrap_or_else(|| primary(r.uid, r.uid)),
         }
-    } else if let Some(ws) = workspace {
-        let meta = std::fs::metadata(ws)
-            .map_err(|e| refuse(policy, format!("workspace {}: {e}", ws.display())))?;
-        if meta.uid() == 0 {
+    } else if let Some((ws, owner)) = workspace {
+        if owner.uid == 0 {
             return Err(refuse(
                 policy,
                 format!(
@@ -129,8 +136,8 @@ pub fn choose(
             ));
         }
         HostIds {
-            uid: meta.uid(),
-            gid: primary(meta.uid(), meta.gid()),
+            uid: owner.uid,
+            gid: primary(owner.uid, owner.gid),
         }
     } else {
         HostIds {

@@ -536,7 +536,22 @@ pub fn prepare_with<'a>(
         memory,
     };
 
-    let used = workspace.as_deref().filter(|_| policy.uses_workspace());
+    // The owner is read from the directory that was opened (and is mounted), never by its
+    // name again: a link swapped in meanwhile must not choose whose ids the agent takes.
+    let used = match (workspace.as_deref(), ws.as_ref()) {
+        (Some(path), Some(opened)) if policy.uses_workspace() => {
+            let st = nix::sys::stat::fstat(&opened.dir.fd)
+                .map_err(|e| plan_err(format!("workspace {}: {e}", path.display())))?;
+            Some((
+                path,
+                super::ids::Owner {
+                    uid: st.st_uid,
+                    gid: st.st_gid,
+                },
+            ))
+        }
+        _ => None,
+    };
     let host_ids = super::ids::choose(&policy.path, used, overrides.run_as)?;
     let plan = SandboxPlan {
         policy: policy.path.clone(),

@@ -431,3 +431,75 @@ fn passwd_has_home_under(dir: &str) -> bool {
         .filter_map(|l| l.split(':').nth(5))
         .any(|h| Path::new(h).starts_with(dir))
 }
+
+/// A root caller's agent takes the ids of the workspace's owner, read from the directory
+/// that was opened and is mounted: an agent that swaps the workspace's name for a link to
+/// another user's directory while a later run is being planned (`renameat2` exchange, in a
+/// loop) never makes that run act as the other user. Before, the owner was looked up by
+/// name again after the open, and this loop hit within a few dozen runs.
+#[test]
+fn a_swapped_workspace_never_chooses_whose_ids_the_agent_takes() {
+    gate!("a_swapped_workspace_never_chooses_whose_ids_the_agent_takes");
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!(
+            "SKIPPED a_swapped_workspace_never_chooses_whose_ids_the_agent_takes: ids are chosen only for a root caller"
+        );
+        return;
+    }
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let fx = Fixture::new();
+    let race = fx.workspace("race");
+    let x = fx.workspace("race/x");
+    // Another user's private directory, and a link to it beside the workspace.
+    let victim = fx.mkdir("victim");
+    std::os::unix::fs::chown(&victim, Some(4242), Some(4242)).unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::symlink(&victim, race.join("y")).unwrap();
+    let policy = fx.policy(
+        "w",
+        &format!("[filesystem]\nread_only = [{SYSTEM}]\nread_write = [\"{{workspace}}\"]\n"),
+    );
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flipper = {
+        let (stop, race) = (std::sync::Arc::clone(&stop), race.clone());
+        std::thread::spawn(move || {
+            let dir = std::fs::File::open(&race).unwrap();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = nix::fcntl::renameat2(
+                    &dir,
+                    "x",
+                    &dir,
+                    "y",
+                    nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+                );
+            }
+        })
+    };
+    for i in 0..400 {
+        let _ = crate::sandbox::sh(&policy, Some(&x), &format!("touch probe-{i}"));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    flipper.join().unwrap();
+    let mut made = 0;
+    for dir in [&victim, &race.join("x"), &race.join("y")] {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for e in entries {
+            let e = e.unwrap();
+            let meta = std::fs::symlink_metadata(e.path()).unwrap();
+            if e.file_name().to_string_lossy().starts_with("probe-") {
+                made += 1;
+                assert_eq!(
+                    (meta.uid(), dir == &victim),
+                    (crate::sandbox::TEST_OWNER, false),
+                    "{} was made as uid {}",
+                    e.path().display(),
+                    meta.uid()
+                );
+            }
+        }
+    }
+    // Some runs got through the swaps (the others were refused, as they should be).
+    assert!(made > 0, "no run started at all");
+}
