@@ -151,7 +151,7 @@ struct Gate {
 }
 
 impl Gate {
-    fn check(&self, headers: &HeaderMap) -> Result<(), Response> {
+    fn check(&self, uri: &axum::http::Uri, headers: &HeaderMap) -> Result<(), Response> {
         let refuse = |status: StatusCode, text: &str| {
             // Which check refused, never what the request carried.
             self.log
@@ -165,11 +165,26 @@ impl Gate {
             }
             Err(r)
         };
+        // One Host and at most one Origin: with two, which one a check reads and which one
+        // a later layer reads could differ.
+        if headers.get_all(header::HOST).iter().count() > 1
+            || headers.get_all(header::ORIGIN).iter().count() > 1
+        {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "forbidden: more than one Host or Origin header",
+            );
+        }
         let host = headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
             .map(str::to_ascii_lowercase);
-        if !host.is_some_and(|h| self.hosts.contains(&h)) {
+        // A request target in absolute form (`POST http://other/mcp`) must name the same
+        // server as its Host header.
+        let target_ok = uri
+            .authority()
+            .is_none_or(|a| host.as_deref() == Some(a.as_str().to_ascii_lowercase().as_str()));
+        if !target_ok || !host.is_some_and(|h| self.hosts.contains(&h)) {
             return refuse(
                 StatusCode::FORBIDDEN,
                 "forbidden: the Host header does not name this server",
@@ -242,7 +257,7 @@ pub async fn serve_http(server: Server, options: HttpOptions) -> Result<()> {
                 move |req: Request, next: Next| {
                     let gate = Arc::clone(&gate);
                     async move {
-                        match gate.check(req.headers()) {
+                        match gate.check(req.uri(), req.headers()) {
                             Ok(()) => next.run(req).await,
                             Err(refused) => refused,
                         }
@@ -254,4 +269,97 @@ pub async fn serve_http(server: Server, options: HttpOptions) -> Result<()> {
         .await
         .context("the HTTP server stopped")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gate() -> Gate {
+        Gate {
+            hosts: host_names("127.0.0.1:8765".parse().unwrap()),
+            origins: vec![normal_origin("http://localhost:6274/")],
+            token: "t".repeat(40),
+            log: super::super::Log::stderr(),
+        }
+    }
+
+    /// The status `check` answers for a request to `target` with `headers`.
+    fn status(target: &str, headers: &[(&str, &str)]) -> u16 {
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.append(
+                header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                header::HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        let uri: axum::http::Uri = target.parse().unwrap();
+        match gate().check(&uri, &map) {
+            Ok(()) => 200,
+            Err(r) => r.status().as_u16(),
+        }
+    }
+
+    #[test]
+    fn host_origin_and_token_are_checked_in_that_order() {
+        let token = format!("Bearer {}", "t".repeat(40));
+        let auth = ("authorization", token.as_str());
+        let host = ("host", "127.0.0.1:8765");
+        for (target, headers, want) in [
+            ("/mcp", vec![host, auth], 200),
+            ("/mcp", vec![("host", "LOCALHOST:8765"), auth], 200),
+            (
+                "/mcp",
+                vec![host, auth, ("origin", "http://LOCALHOST:6274")],
+                200,
+            ),
+            ("/mcp", vec![host], 401),
+            ("/mcp", vec![host, ("authorization", "Bearer wrong")], 401),
+            (
+                "/mcp",
+                vec![
+                    host,
+                    ("authorization", &format!("bearer {}", "t".repeat(40))),
+                ],
+                401,
+            ),
+            (
+                "/mcp",
+                vec![
+                    host,
+                    ("authorization", &format!("Bearer {}", "t".repeat(39))),
+                ],
+                401,
+            ),
+            // A browser page elsewhere (403 before the token is even looked at).
+            ("/mcp", vec![host, ("origin", "http://evil.example")], 403),
+            ("/mcp", vec![host, auth, ("origin", "null")], 403),
+            (
+                "/mcp",
+                vec![host, auth, ("origin", "http://localhost:6275")],
+                403,
+            ),
+            // DNS rebinding: another name for this address.
+            ("/mcp", vec![("host", "evil.example:8765"), auth], 403),
+            ("/mcp", vec![("host", "127.0.0.1"), auth], 403),
+            ("/mcp", vec![auth], 403),
+            // Two Hosts or two Origins, the first one good.
+            ("/mcp", vec![host, ("host", "evil.example"), auth], 403),
+            (
+                "/mcp",
+                vec![
+                    host,
+                    auth,
+                    ("origin", "http://localhost:6274"),
+                    ("origin", "http://evil.example"),
+                ],
+                403,
+            ),
+            // An absolute-form target naming another server.
+            ("http://evil.example/mcp", vec![host, auth], 403),
+            ("http://127.0.0.1:8765/mcp", vec![host, auth], 200),
+        ] {
+            assert_eq!(status(target, &headers), want, "{target} {headers:?}");
+        }
+    }
 }
