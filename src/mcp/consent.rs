@@ -13,7 +13,7 @@
 //! Nothing in a call's arguments is consulted here: the model choosing the arguments can
 //! neither grant nor skip consent. A sealed request state can only have been made by this
 //! server process (a random key of its own), names the agent and checksum it asked about,
-//! and is honoured for ten minutes.
+//! and is honoured once, within ten minutes: a replayed answer asks again.
 
 use std::time::Duration;
 
@@ -54,6 +54,8 @@ struct Question {
     checksum: String,
     /// Seconds since the epoch when it was asked.
     asked_at: i64,
+    /// Random: each question is answered at most once.
+    nonce: String,
 }
 
 /// Let `agent` run, ask about it, or say why it may not.
@@ -136,6 +138,7 @@ async fn ask_stateless(
             && question.agent == agent.name
             && question.checksum == agent.checksum.to_string()
             && let Some(answer) = responses.get(QUESTION_KEY)
+            && server.first_answer(&question.nonce, question.asked_at, now)
         {
             let answer: ElicitResult = serde_json::from_value(answer.clone()).map_err(|e| {
                 ToolError::invalid(format!(
@@ -145,10 +148,14 @@ async fn ask_stateless(
             return decide(server, agent, &answer).await;
         }
     }
+    let mut nonce = [0u8; 16];
+    getrandom::fill(&mut nonce)
+        .map_err(|e| ToolError::new("internal", format!("drawing a random number: {e}")))?;
     let question = Question {
         agent: agent.name.clone(),
         checksum: agent.checksum.to_string(),
         asked_at: jiff::Timestamp::now().as_second(),
+        nonce: hex::encode(nonce),
     };
     let sealed = codec
         .seal_json(&question)

@@ -105,6 +105,9 @@ struct Shared {
     local: Mutex<HashMap<WorkflowId, tokio::sync::watch::Receiver<bool>>>,
     /// Invocations of this server accepted and not yet ended.
     unfinished: std::sync::atomic::AtomicUsize,
+    /// Consent questions (2026-07-28) already answered, with when they were asked: each is
+    /// honoured once (kept until they would have expired anyway).
+    answered: Mutex<HashMap<String, i64>>,
 }
 
 /// One accepted invocation, counted in `Shared::unfinished` until it is dropped.
@@ -134,6 +137,7 @@ impl Server {
                 codec,
                 local: Mutex::new(HashMap::new()),
                 unfinished: std::sync::atomic::AtomicUsize::new(0),
+                answered: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -396,6 +400,19 @@ impl Server {
             status: record.status.as_str().to_owned(),
             message,
         }))
+    }
+
+    /// Whether the consent question `nonce` (asked at `asked_at`) is answered for the first
+    /// time; questions past their lifetime are forgotten as this is asked.
+    fn first_answer(&self, nonce: &str, asked_at: i64, now: i64) -> bool {
+        let lifetime = consent::QUESTION_LIFETIME.as_secs() as i64;
+        let mut answered = self
+            .shared
+            .answered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        answered.retain(|_, asked| now.saturating_sub(*asked) <= lifetime);
+        answered.insert(nonce.to_owned(), asked_at).is_none()
     }
 
     /// Count one more unfinished invocation, or refuse it as `busy`.

@@ -717,3 +717,64 @@ fn cancel_timeout_and_a_full_server() {
     );
     srv.finish();
 }
+
+/// The 2026-07-28 consent question, driven by hand: an answer counts once. A replay of an
+/// accepted answer after the grant was revoked asks again instead of granting.
+#[test]
+fn a_consent_answer_counts_once() {
+    gate!("a_consent_answer_counts_once");
+    let s = Setup::new();
+    s.agent(
+        "netter",
+        "echo ran \"$0\"",
+        "\n[network]\nmode = \"host\"\n",
+    );
+    let mut srv = s.serve(&["--consent-via-client"], &[]);
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}}},
+        "io.modelcontextprotocol/clientInfo": {"name": "raw-test", "version": "1"}
+    });
+    let accept = json!({"mycelium_consent": {"action": "accept", "content": {"grant": true}}});
+    let args = json!({"agent_name": "netter", "task_description": "t", "wait_seconds": 30});
+    let mut invoke = |extra: Value| {
+        let mut params = json!({"name": "invoke_agent", "arguments": args, "_meta": meta});
+        params
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().cloned().unwrap_or_default());
+        srv.request("tools/call", params)["result"].clone()
+    };
+    let asked = invoke(json!({}));
+    assert_eq!(asked["resultType"], "input_required", "{asked}");
+    let state = asked["requestState"].as_str().unwrap().to_owned();
+    let answered = json!({"requestState": state, "inputResponses": accept});
+    let ran = invoke(answered.clone());
+    assert_eq!(ran["structuredContent"]["status"], "completed", "{ran}");
+    // A human revokes the grant; the old answer, replayed, grants nothing.
+    let o = Command::new(bin())
+        .arg("--policies")
+        .arg(s.path().join("policies"))
+        .args(["consent", "revoke", "netter"])
+        .env_clear()
+        .envs(crate::common::profile_env())
+        .env("HOME", s.path())
+        .env("MYCELIUM_HOME", s.path().join("home"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let replayed = invoke(answered);
+    assert_eq!(replayed["resultType"], "input_required", "{replayed}");
+    // A state this server did not seal is refused.
+    let forged = invoke(json!({"requestState": "forged", "inputResponses": accept}));
+    assert_eq!(
+        forged["structuredContent"]["error"], "invalid_arguments",
+        "{forged}"
+    );
+    let listed = srv.call("list_agents", json!({}));
+    assert_eq!(
+        listed["structuredContent"]["agents"][0]["consent"], "missing",
+        "{listed}"
+    );
+    srv.finish();
+}
