@@ -68,6 +68,17 @@ pub struct ScrubbedEnv {
     pub agent: BTreeMap<String, String>,
     /// Sensitive values of the caller's environment the agent does not have.
     pub withheld: Vec<Withheld>,
+    /// Sensitive values the agent has because the policy lists them in `allow_secrets`:
+    /// still never to be shown in its output.
+    pub passed_secrets: Vec<Withheld>,
+}
+
+impl ScrubbedEnv {
+    /// Every sensitive value of the caller's environment, withheld or passed: what the
+    /// output sanitizer redacts by value.
+    pub fn secrets(&self) -> impl Iterator<Item = &Withheld> {
+        self.withheld.iter().chain(&self.passed_secrets)
+    }
 }
 
 /// Build the agent's environment from the caller's and the policy.
@@ -108,16 +119,21 @@ pub fn scrub<'a>(
         .or_insert_with(|| "C.UTF-8".to_string());
 
     let mut withheld = Vec::new();
+    let mut passed_secrets = Vec::new();
     for (name, value) in &caller {
         if let Some(reason) = reason(name, value)
-            && !policy.allow_secrets.iter().any(|a| a == name)
             && !value.is_empty()
         {
-            withheld.push(Withheld {
+            let secret = Withheld {
                 name: (*name).to_string(),
                 value: (*value).to_string(),
                 reason,
-            });
+            };
+            if policy.allow_secrets.iter().any(|a| a == name) {
+                passed_secrets.push(secret);
+            } else {
+                withheld.push(secret);
+            }
         }
     }
     for name in policy.pass.iter().chain(&policy.allow_secrets) {
@@ -130,7 +146,11 @@ pub fn scrub<'a>(
     for (name, value) in &policy.set {
         agent.insert(name.clone(), value.clone());
     }
-    ScrubbedEnv { agent, withheld }
+    ScrubbedEnv {
+        agent,
+        withheld,
+        passed_secrets,
+    }
 }
 
 #[cfg(test)]

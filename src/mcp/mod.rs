@@ -707,10 +707,16 @@ impl ServerHandler for Server {
             }
         };
         Ok(answer.unwrap_or_else(|e| {
-            self.log(format_args!(
-                "{}: error {}: {}",
-                request.name, e.code, e.message
-            ));
+            // An argument error quotes the value it refused, which may be a task: only the
+            // tool and the code are logged.
+            if e.code == "invalid_arguments" {
+                self.log(format_args!("{}: error {}", request.name, e.code));
+            } else {
+                self.log(format_args!(
+                    "{}: error {}: {}",
+                    request.name, e.code, e.message
+                ));
+            }
             CallToolResponse::Complete(e.into_result())
         }))
     }

@@ -350,13 +350,13 @@ fn prepare_invocation(inner: &Inner, inv: Invocation) -> Result<Prepared, Proces
         });
     }
     let (prepared, passed) = plan(&inv)?;
-    // Built once per manager; a run with withheld values gets its own, with them as
-    // literals.
-    let sanitizer = if prepared.env.withheld.is_empty() {
+    // Every sensitive value of the caller's environment is redacted by value, whether the
+    // agent was denied it or its policy passed it (`allow_secrets`).
+    let sanitizer = if prepared.env.secrets().next().is_none() {
         inner.base_sanitizer()?
     } else {
         let mut builder = OutputSanitizer::builder(inner.rules.clone());
-        for w in &prepared.env.withheld {
+        for w in prepared.env.secrets() {
             builder.literal(format!("env:{}", w.name), w.value.as_bytes());
         }
         Arc::new(builder.build()?)

@@ -21,6 +21,8 @@ use crate::sandbox::{Fixture, SYSTEM};
 /// A canary in the server's environment: shaped like a GitHub token, so it is both a
 /// sensitive variable (withheld from agents) and a pattern the sanitizer knows.
 const CANARY_ENV: &str = "ghp_Zq7Xw3Lk9Pm2Rt5Vb8Nc1Hd4Jf6Gs0Ya3Ue";
+/// A secret the policy passes to the agent (`allow_secrets`): no pattern knows it.
+const PASSED_SECRET: &str = "Zx9-q7Lk2-Pm4wT";
 /// A credential the agent prints: an AWS access key id.
 const PRINTED_KEY: &str = "AKIAQ7ZJ4KXN2M5PVW3R";
 
@@ -281,11 +283,19 @@ fn secrets_never_reach_the_client_or_the_log() {
     s.agent(
         "leaky",
         &format!(
-            "env; echo \"task was: $0\"; printf 'key AKIAQ7ZJ'; sleep 0.2; printf '4KXN2M5PVW3R\\n'; echo {PRINTED_KEY} >&2; echo \"token ${{GITHUB_TOKEN:-unset}}\""
+            "env; echo \"task was: $0\"; printf 'key AKIAQ7ZJ'; sleep 0.2; printf '4KXN2M5PVW3R\\n'; echo {PRINTED_KEY} >&2; echo \"token ${{GITHUB_TOKEN:-unset}}\"; echo \"db $MY_DB_PASSWORD\""
         ),
-        "[env]\npass = [\"GITHUB_TOKEN\"]\n",
+        "[env]\npass = [\"GITHUB_TOKEN\"]\nallow_secrets = [\"MY_DB_PASSWORD\"]\n",
     );
-    let mut srv = s.serve(&[], &[("GITHUB_TOKEN", CANARY_ENV)]);
+    // Passing a secret makes it high risk: a human consents first.
+    s.grant("leaky");
+    let mut srv = s.serve(
+        &[],
+        &[
+            ("GITHUB_TOKEN", CANARY_ENV),
+            ("MY_DB_PASSWORD", PASSED_SECRET),
+        ],
+    );
     let status = srv.run(
         "leaky",
         &format!("use {CANARY_ENV} and {PRINTED_KEY}"),
@@ -294,6 +304,11 @@ fn secrets_never_reach_the_client_or_the_log() {
     assert_eq!(status["status"], "completed", "{status}");
     let result = status["result"].as_str().unwrap();
     assert!(result.contains("token unset"), "{result}");
+    // A secret the policy passes on purpose is the agent's, not the client's.
+    assert!(
+        result.contains("db [REDACTED:env:MY_DB_PASSWORD]"),
+        "{result}"
+    );
     assert!(result.contains("[REDACTED:aws-access-key-id]"), "{result}");
     assert!(
         status["redactions"]["aws-access-key-id"].as_u64() >= Some(3),
@@ -303,7 +318,7 @@ fn secrets_never_reach_the_client_or_the_log() {
     let page = srv.call("get_workflow_output", json!({"workflow_id": id}));
     assert_eq!(page["structuredContent"]["complete"], true, "{page}");
     let (raw, stderr) = srv.finish();
-    for secret in [CANARY_ENV, PRINTED_KEY, "4KXN2M5PVW3R"] {
+    for secret in [CANARY_ENV, PRINTED_KEY, "4KXN2M5PVW3R", PASSED_SECRET] {
         assert!(!raw.contains(secret), "{secret} reached the client:\n{raw}");
         assert!(
             !stderr.contains(secret),
@@ -550,7 +565,14 @@ fn bad_arguments_are_tool_errors_and_the_server_goes_on() {
     // And a good call still works at the end.
     let status = srv.run("echo", "still here", json!({}));
     assert_eq!(status["result"], "still here\n", "{status}");
-    srv.finish();
+    // A refused value is quoted back to the client, never logged.
+    srv.refused(
+        "invoke_agent",
+        json!({"agent_name": "echo", "task_description": "t", "wait_seconds": "my secret words"}),
+        "invalid_arguments",
+    );
+    let (_, stderr) = srv.finish();
+    assert!(!stderr.contains("my secret words"), "{stderr}");
 }
 
 #[test]
