@@ -39,6 +39,10 @@ use super::pump::{OutputKeeper, pump};
 /// How much output a run keeps when its policy sets no `limits.output`.
 pub const DEFAULT_OUTPUT_CAP: u64 = 8 << 20;
 
+/// How many sanitizers with secret values a manager keeps (one per distinct set of values
+/// its callers' environments held).
+const MAX_KEPT_SANITIZERS: usize = 8;
+
 /// How long an owner's lease on a running workflow lasts; it is renewed every third of it.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
@@ -85,10 +89,24 @@ struct Inner {
     rules: RuleSet,
     /// The sanitizer of the rules alone, for runs that withheld nothing (built at first use).
     base_sanitizer: std::sync::OnceLock<Arc<OutputSanitizer>>,
+    /// Sanitizers with a run's secret values as literals, by those values (at most
+    /// [`MAX_KEPT_SANITIZERS`]).
+    literal_sanitizers: Mutex<KeptSanitizers>,
     audit: Option<AuditLog>,
     slots: tokio::sync::Semaphore,
     lease: Duration,
     owner: Owner,
+}
+
+/// Sanitizers by the secret values they hold as literals; its `Debug` shows only how many,
+/// never a value.
+#[derive(Default)]
+struct KeptSanitizers(std::collections::HashMap<Vec<(String, String)>, Arc<OutputSanitizer>>);
+
+impl std::fmt::Debug for KeptSanitizers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeptSanitizers({} kept)", self.0.len())
+    }
 }
 
 /// Where the output of one run goes besides the store, and the terminal it may get.
@@ -195,6 +213,7 @@ impl ProcessManager {
                 consent: config.consent,
                 rules: config.rules,
                 base_sanitizer: std::sync::OnceLock::new(),
+                literal_sanitizers: Mutex::new(KeptSanitizers::default()),
                 audit: config.audit,
                 slots: tokio::sync::Semaphore::new(config.max_concurrent.max(1)),
                 lease: config.lease,
@@ -311,6 +330,35 @@ impl ProcessManager {
 }
 
 impl Inner {
+    /// The sanitizer of the rules plus `secrets` (rule id, value) as literals. A
+    /// long-running host passes the same environment to every run, so the few sets seen
+    /// are kept: building the rule set's automaton costs more than a sandbox start.
+    fn sanitizer_for(
+        &self,
+        secrets: Vec<(String, String)>,
+    ) -> Result<Arc<OutputSanitizer>, ProcessError> {
+        if secrets.is_empty() {
+            return self.base_sanitizer();
+        }
+        let mut built = self
+            .literal_sanitizers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(s) = built.0.get(&secrets) {
+            return Ok(Arc::clone(s));
+        }
+        let mut builder = OutputSanitizer::builder(self.rules.clone());
+        for (id, value) in &secrets {
+            builder.literal(id.clone(), value.as_bytes());
+        }
+        let sanitizer = Arc::new(builder.build()?);
+        if built.0.len() >= MAX_KEPT_SANITIZERS {
+            built.0.clear();
+        }
+        built.0.insert(secrets, Arc::clone(&sanitizer));
+        Ok(sanitizer)
+    }
+
     /// The sanitizer of the rules alone, built once.
     fn base_sanitizer(&self) -> Result<Arc<OutputSanitizer>, ProcessError> {
         if let Some(s) = self.base_sanitizer.get() {
@@ -352,15 +400,12 @@ fn prepare_invocation(inner: &Inner, inv: Invocation) -> Result<Prepared, Proces
     let (prepared, passed) = plan(&inv)?;
     // Every sensitive value of the caller's environment is redacted by value, whether the
     // agent was denied it or its policy passed it (`allow_secrets`).
-    let sanitizer = if prepared.env.secrets().next().is_none() {
-        inner.base_sanitizer()?
-    } else {
-        let mut builder = OutputSanitizer::builder(inner.rules.clone());
-        for w in prepared.env.secrets() {
-            builder.literal(format!("env:{}", w.name), w.value.as_bytes());
-        }
-        Arc::new(builder.build()?)
-    };
+    let secrets: Vec<(String, String)> = prepared
+        .env
+        .secrets()
+        .map(|w| (format!("env:{}", w.name), w.value.clone()))
+        .collect();
+    let sanitizer = inner.sanitizer_for(secrets)?;
     let new = NewWorkflow {
         agent_name: inv.agent.name.clone(),
         task: inv
