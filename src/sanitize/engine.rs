@@ -161,7 +161,7 @@ impl SanitizerBuilder {
 /// [`SanitizeStream`].
 #[derive(Debug, Clone)]
 pub struct OutputSanitizer {
-    engine: Arc<Engine>,
+    pub(crate) engine: Arc<Engine>,
 }
 
 /// The result of sanitizing a whole text.

@@ -12,7 +12,7 @@
 use std::collections::HashSet;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use aho_corasick::AhoCorasick;
 
@@ -48,10 +48,11 @@ pub struct Rule {
     pub pattern: String,
     /// Whether the rule ships with mycelium.
     pub builtin: bool,
-    pub(crate) regex: meta::Regex,
+    /// The compiled pattern: built at the rule's first use for a built-in rule (most
+    /// output never contains most rules' keywords, and compiling every rule was nearly all
+    /// of a start-up), at load for a user's rule (whose errors must show then).
+    pub(crate) compiled: Compiled,
     pub(crate) max_len: usize,
-    /// Capture groups whose span is the secret, with whether the value was quoted.
-    pub(crate) secret_groups: Vec<(usize, bool)>,
     pub(crate) guard: Guard,
     pub(crate) block: Option<BlockEnd>,
     /// Every match starts with a keyword: search anchored at the hit.
@@ -67,11 +68,78 @@ pub struct Rule {
     pub(crate) names: Vec<Vec<u8>>,
     /// Another necessary condition for a hit to lie in a match (see [`Precheck`]).
     pub(crate) precheck: Option<Precheck>,
+}
+
+/// A rule's pattern, compiled at its first use; clones share the compiled form.
+#[derive(Debug, Clone)]
+pub(crate) struct Compiled {
+    pattern: Arc<str>,
+    /// Whether it is an assignment rule (its value part is compiled apart too).
+    assignment: bool,
+    cell: Arc<OnceLock<Built>>,
+}
+
+/// What compiling a rule's pattern gives.
+#[derive(Debug)]
+pub(crate) struct Built {
+    pub(crate) regex: meta::Regex,
+    /// Capture groups whose span is the secret, with whether the value was quoted.
+    pub(crate) secret_groups: Vec<(usize, bool)>,
     /// For an assignment rule: the pattern after its key names (`sep!()` and the value),
     /// compiled on its own with its secret groups. A match's key ends at the first non-key
     /// byte after its first byte, so the value's groups can be found by this small regex
     /// from there instead of the whole one (whose capture search costs far more).
     pub(crate) value: Option<AssignmentTail>,
+}
+
+impl Compiled {
+    /// A pattern checked by [`check`], compiled when first used.
+    fn lazy(pattern: &str, assignment: bool) -> Compiled {
+        Compiled {
+            pattern: pattern.into(),
+            assignment,
+            cell: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// A pattern compiled now.
+    fn now(pattern: &str, assignment: bool) -> Result<Compiled, String> {
+        let c = Compiled::lazy(pattern, assignment);
+        let built = c.build()?;
+        let _ = c.cell.set(built);
+        Ok(c)
+    }
+
+    fn build(&self) -> Result<Built, String> {
+        let (regex, secret_groups) = build(&self.pattern)?;
+        let value = if self.assignment {
+            compile_value(&self.pattern)?
+        } else {
+            None
+        };
+        Ok(Built {
+            regex,
+            secret_groups,
+            value,
+        })
+    }
+
+    /// The compiled pattern.
+    pub(crate) fn get(&self) -> &Built {
+        self.cell.get_or_init(|| {
+            #[expect(
+                clippy::expect_used,
+                reason = "built-in patterns are compiled lazily only after `check` accepted them, and the test suite compiles every one (`every_builtin_rule_compiles`)"
+            )]
+            self.build().expect("a built-in rule's pattern compiles")
+        })
+    }
+
+    /// Whether it has been compiled.
+    #[cfg(test)]
+    pub(crate) fn is_built(&self) -> bool {
+        self.cell.get().is_some()
+    }
 }
 
 /// The part of an assignment pattern after its key names: `sep!()` and the value
@@ -84,8 +152,6 @@ pub(crate) struct AssignmentTail {
     pub(crate) groups: Vec<(usize, bool)>,
 }
 
-/// A compiled pattern: the regex, its longest match, its secret groups.
-type Compiled = (meta::Regex, usize, Vec<(usize, bool)>);
 
 /// Whether every match of `pattern` begins with one of `keywords` (ASCII case folded):
 /// then the match containing a keyword hit starts at a hit, and an anchored search there
@@ -159,13 +225,14 @@ fn compile_value(pattern: &str) -> Result<Option<AssignmentTail>, String> {
     else {
         return Ok(None);
     };
-    let (sep, _, _) = compile(concat!("(?i)", super::builtin::sep!()))?;
-    let (value, _, groups) = compile(&format!("(?i){value}"))?;
+    let (sep, _) = build(concat!("(?i)", super::builtin::sep!()))?;
+    let (value, groups) = build(&format!("(?i){value}"))?;
     Ok(Some(AssignmentTail { sep, value, groups }))
 }
 
-/// Compile a pattern; the error says why it cannot be a rule and is located by the caller.
-fn compile(pattern: &str) -> Result<Compiled, String> {
+/// Check a pattern without compiling it: its longest match, or why it cannot be a rule
+/// (located by the caller).
+fn check(pattern: &str) -> Result<usize, String> {
     let hir = regex_syntax::ParserBuilder::new()
         .unicode(false)
         .utf8(false)
@@ -190,6 +257,11 @@ fn compile(pattern: &str) -> Result<Compiled, String> {
     if props.minimum_len().unwrap_or(0) == 0 {
         return Err("regex can match the empty string".to_owned());
     }
+    Ok(max_len)
+}
+
+/// Compile a pattern: the regex and its secret groups (named `secret…`).
+fn build(pattern: &str) -> Result<(meta::Regex, Vec<(usize, bool)>), String> {
     let regex = meta::Regex::builder()
         .syntax(
             syntax::Config::new()
@@ -213,7 +285,7 @@ fn compile(pattern: &str) -> Result<Compiled, String> {
             secret_groups.push((index, name != "secret"));
         }
     }
-    Ok((regex, max_len, secret_groups))
+    Ok((regex, secret_groups))
 }
 
 fn one_line(s: &str) -> String {
@@ -260,7 +332,7 @@ impl Rule {
             id: b.id.to_owned(),
             message,
         };
-        let (regex, max_len, secret_groups) = compile(b.pattern).map_err(bad)?;
+        let max_len = check(b.pattern).map_err(bad)?;
         let keywords: Vec<String> = b.keywords.iter().map(|k| (*k).to_owned()).collect();
         check_keywords(&keywords).map_err(bad)?;
         let names = match b.precheck {
@@ -285,18 +357,12 @@ impl Rule {
             entropy: b.entropy.filter(|e| *e > 0.0),
             pattern: b.pattern.to_owned(),
             builtin: true,
-            regex,
+            compiled: Compiled::lazy(b.pattern, b.assignment),
             max_len,
-            secret_groups,
             guard: b.guard,
             block: b.block,
             anchored: starts_with_keyword(b.pattern, &keywords),
             needs: b.needs,
-            value: if b.assignment {
-                compile_value(b.pattern).map_err(bad)?
-            } else {
-                None
-            },
             assignment: b.assignment,
             names,
             precheck: b.precheck,
@@ -463,8 +529,9 @@ impl RuleSet {
                     ),
                 ));
             }
-            let (regex, max_len, secret_groups) =
-                compile(r.regex.get_ref()).map_err(|m| fail(Some(r.regex.span()), m))?;
+            let max_len = check(r.regex.get_ref()).map_err(|m| fail(Some(r.regex.span()), m))?;
+            let compiled = Compiled::now(r.regex.get_ref(), false)
+                .map_err(|m| fail(Some(r.regex.span()), m))?;
             check_keywords(r.keywords.get_ref()).map_err(|m| fail(Some(r.keywords.span()), m))?;
             let entropy = match &r.entropy {
                 Some(e) if !(0.0..=8.0).contains(e.get_ref()) => {
@@ -483,7 +550,6 @@ impl RuleSet {
                 assignment: false,
                 names: Vec::new(),
                 precheck: None,
-                value: None,
                 id: id.clone(),
                 provider: r.provider.unwrap_or_else(|| "user".to_owned()),
                 reason: r.reason.unwrap_or_default(),
@@ -491,9 +557,8 @@ impl RuleSet {
                 entropy,
                 pattern: r.regex.into_inner(),
                 builtin: false,
-                regex,
+                compiled,
                 max_len,
-                secret_groups,
                 guard: Guard::Token,
                 block: None,
             });

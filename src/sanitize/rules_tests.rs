@@ -398,3 +398,40 @@ fn placeholder_and_code_guards() {
         assert!(!looks_like_code(c.as_bytes()), "{c}");
     }
 }
+
+/// Built-in rules compile at their first use, so every one must compile: this is the
+/// invariant `Compiled::get` relies on.
+#[test]
+fn every_builtin_rule_compiles() {
+    let set = RuleSet::builtin().unwrap();
+    for rule in set.rules() {
+        assert!(!rule.compiled.is_built(), "{} compiled at start", rule.id);
+        let built = rule.compiled.build().unwrap_or_else(|e| panic!("{}: {e}", rule.id));
+        assert_eq!(built.value.is_some(), rule.assignment, "{}", rule.id);
+    }
+}
+
+/// Text without any rule's keyword compiles no rule; a keyword compiles its rules only.
+#[test]
+fn rules_compile_only_when_their_keyword_appears() {
+    let sanitizer = OutputSanitizer::builder(RuleSet::builtin().unwrap())
+        .build()
+        .unwrap();
+    let out = sanitizer.sanitize(b"hello, world\nnothing to see here\n");
+    assert_eq!(out.output, b"hello, world\nnothing to see here\n");
+    let built = |s: &OutputSanitizer| {
+        s.engine
+            .rules
+            .iter()
+            .filter(|r| r.compiled.is_built())
+            .map(|r| r.id.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(built(&sanitizer), Vec::<String>::new());
+    let token = "ghp_8kQzX2vLmN4pR7sT1wY3uB6dF9hJ0cE5aG2i";
+    let out = sanitizer.sanitize(format!("token {token}\n").as_bytes());
+    assert_eq!(out.output, b"token [REDACTED:github-pat]\n");
+    let compiled = built(&sanitizer);
+    assert!(compiled.contains(&"github-pat".to_owned()), "{compiled:?}");
+    assert!(compiled.len() < sanitizer.engine.rules.len() / 2, "{compiled:?}");
+}

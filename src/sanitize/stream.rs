@@ -305,28 +305,30 @@ impl SanitizeStream {
             } else {
                 regex_automata::Anchored::No
             });
-        let m = rule.regex.search(&input)?;
+        let m = rule.compiled.get().regex.search(&input)?;
         Some((self.base + m.start(), self.base + m.end()))
     }
 
     /// The secret span of the match `[ms, me)` found in a window ending at `b`, and whether
     /// it was quoted.
     fn secret(&self, rule: &Rule, ms: usize, me: usize, b: usize) -> (usize, usize, bool) {
-        if rule.secret_groups.is_empty() {
+        let built = rule.compiled.get();
+        if built.secret_groups.is_empty() {
             return (ms, me, true);
         }
         if self.shared
-            && let Some(tail) = &rule.value
+            && let Some(tail) = &built.value
             && let Some(span) = self.assignment_secret(tail, ms, me, b)
         {
             return span;
         }
-        let mut caps = rule.regex.create_captures();
+        let mut caps = built.regex.create_captures();
         let input = Input::new(&self.buf)
             .range(self.idx(ms)..self.idx(b))
             .anchored(regex_automata::Anchored::Yes);
-        rule.regex.search_captures(&input, &mut caps);
-        rule.secret_groups
+        built.regex.search_captures(&input, &mut caps);
+        built
+            .secret_groups
             .iter()
             .find_map(|&(g, quoted)| caps.get_group(g).map(|s| (s.start, s.end, quoted)))
             .map_or((ms, me, true), |(s, e, q)| {
