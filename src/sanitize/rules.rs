@@ -152,7 +152,6 @@ pub(crate) struct AssignmentTail {
     pub(crate) groups: Vec<(usize, bool)>,
 }
 
-
 /// Whether every match of `pattern` begins with one of `keywords` (ASCII case folded):
 /// then the match containing a keyword hit starts at a hit, and an anchored search there
 /// replaces a search of the whole window.

@@ -406,7 +406,10 @@ fn every_builtin_rule_compiles() {
     let set = RuleSet::builtin().unwrap();
     for rule in set.rules() {
         assert!(!rule.compiled.is_built(), "{} compiled at start", rule.id);
-        let built = rule.compiled.build().unwrap_or_else(|e| panic!("{}: {e}", rule.id));
+        let built = rule
+            .compiled
+            .build()
+            .unwrap_or_else(|e| panic!("{}: {e}", rule.id));
         assert_eq!(built.value.is_some(), rule.assignment, "{}", rule.id);
     }
 }
@@ -433,5 +436,8 @@ fn rules_compile_only_when_their_keyword_appears() {
     assert_eq!(out.output, b"token [REDACTED:github-pat]\n");
     let compiled = built(&sanitizer);
     assert!(compiled.contains(&"github-pat".to_owned()), "{compiled:?}");
-    assert!(compiled.len() < sanitizer.engine.rules.len() / 2, "{compiled:?}");
+    assert!(
+        compiled.len() < sanitizer.engine.rules.len() / 2,
+        "{compiled:?}"
+    );
 }
