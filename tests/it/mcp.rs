@@ -800,3 +800,50 @@ fn a_consent_answer_counts_once() {
     );
     srv.finish();
 }
+
+/// With `--redis`, the server records its workflows in Redis: another process (the command
+/// line) reads the same workflow and its output there, and a second server answers for a
+/// workflow the first one ran.
+#[test]
+fn serve_records_workflows_in_redis() {
+    gate!("serve_records_workflows_in_redis");
+    let Some(redis) = crate::common::gate::require_redis("serve_records_workflows_in_redis", &[])
+    else {
+        return;
+    };
+    let s = Setup::new();
+    s.agent("echo", "echo \"on redis: $0\"", "");
+    let url = redis.url();
+    let mut first = s.serve(&["--redis", &url], &[]);
+    let status = first.run("echo", "hello", json!({}));
+    assert_eq!(
+        (status["status"].as_str(), status["result"].as_str()),
+        (Some("completed"), Some("on redis: hello\n")),
+        "{status}"
+    );
+    let id = status["workflow_id"].as_str().unwrap().to_owned();
+    first.finish();
+    // The command line, on the same Redis, sees it.
+    let o = Command::new(bin())
+        .args(["--redis", &url, "logs", &id])
+        .env_clear()
+        .envs(crate::common::profile_env())
+        .env("HOME", s.path())
+        .env("MYCELIUM_HOME", s.path().join("home"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        ),
+        (Some(0), "on redis: hello\n".to_owned()),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // A new server answers for it from Redis.
+    let mut second = s.serve(&["--redis", &url], &[]);
+    let again = second.call("get_workflow_status", json!({"workflow_id": id}));
+    assert_eq!(again["structuredContent"]["status"], "completed", "{again}");
+    second.finish();
+}
