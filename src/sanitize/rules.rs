@@ -55,8 +55,6 @@ pub struct Rule {
     pub(crate) max_len: usize,
     pub(crate) guard: Guard,
     pub(crate) block: Option<BlockEnd>,
-    /// Every match starts with a keyword: search anchored at the hit.
-    pub(crate) anchored: bool,
     /// A byte every match contains.
     pub(crate) needs: Option<u8>,
     /// A generic `key = value` assignment (see `Builtin::assignment`): a hit needs a
@@ -74,6 +72,7 @@ pub struct Rule {
 #[derive(Debug, Clone)]
 pub(crate) struct Compiled {
     pattern: Arc<str>,
+    keywords: Arc<[String]>,
     /// Whether it is an assignment rule (its value part is compiled apart too).
     assignment: bool,
     cell: Arc<OnceLock<Built>>,
@@ -90,21 +89,24 @@ pub(crate) struct Built {
     /// byte after its first byte, so the value's groups can be found by this small regex
     /// from there instead of the whole one (whose capture search costs far more).
     pub(crate) value: Option<AssignmentTail>,
+    /// Every match starts with a keyword: search anchored at the hit.
+    pub(crate) anchored: bool,
 }
 
 impl Compiled {
     /// A pattern checked by [`check`], compiled when first used.
-    fn lazy(pattern: &str, assignment: bool) -> Compiled {
+    fn lazy(pattern: &str, keywords: &[String], assignment: bool) -> Compiled {
         Compiled {
             pattern: pattern.into(),
+            keywords: keywords.into(),
             assignment,
             cell: Arc::new(OnceLock::new()),
         }
     }
 
     /// A pattern compiled now.
-    fn now(pattern: &str, assignment: bool) -> Result<Compiled, String> {
-        let c = Compiled::lazy(pattern, assignment);
+    fn now(pattern: &str, keywords: &[String], assignment: bool) -> Result<Compiled, String> {
+        let c = Compiled::lazy(pattern, keywords, assignment);
         let built = c.build()?;
         let _ = c.cell.set(built);
         Ok(c)
@@ -121,6 +123,7 @@ impl Compiled {
             regex,
             secret_groups,
             value,
+            anchored: starts_with_keyword(&self.pattern, &self.keywords),
         })
     }
 
@@ -356,17 +359,22 @@ impl Rule {
             entropy: b.entropy.filter(|e| *e > 0.0),
             pattern: b.pattern.to_owned(),
             builtin: true,
-            compiled: Compiled::lazy(b.pattern, b.assignment),
+            compiled: Compiled::lazy(b.pattern, &keywords, b.assignment),
             max_len,
             guard: b.guard,
             block: b.block,
-            anchored: starts_with_keyword(b.pattern, &keywords),
             needs: b.needs,
             assignment: b.assignment,
             names,
             precheck: b.precheck,
             keywords,
         })
+    }
+
+    /// Whether every match starts with a keyword (searched anchored at the hit); known once
+    /// the rule is compiled, which this does.
+    pub(crate) fn anchored(&self) -> bool {
+        self.compiled.get().anchored
     }
 
     /// Whether this rule redacts a multi-line block (a private key) rather than one match.
@@ -529,7 +537,7 @@ impl RuleSet {
                 ));
             }
             let max_len = check(r.regex.get_ref()).map_err(|m| fail(Some(r.regex.span()), m))?;
-            let compiled = Compiled::now(r.regex.get_ref(), false)
+            let compiled = Compiled::now(r.regex.get_ref(), r.keywords.get_ref(), false)
                 .map_err(|m| fail(Some(r.regex.span()), m))?;
             check_keywords(r.keywords.get_ref()).map_err(|m| fail(Some(r.keywords.span()), m))?;
             let entropy = match &r.entropy {
@@ -542,9 +550,7 @@ impl RuleSet {
                 Some(e) => Some(*e.get_ref()).filter(|v| *v > 0.0),
                 None => None,
             };
-            let anchored = starts_with_keyword(r.regex.get_ref(), r.keywords.get_ref());
             next.rules.push(Rule {
-                anchored,
                 needs: None,
                 assignment: false,
                 names: Vec::new(),

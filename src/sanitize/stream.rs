@@ -300,7 +300,7 @@ impl SanitizeStream {
     fn next_match(&self, rule: &Rule, from: usize, b: usize) -> Option<(usize, usize)> {
         let input = Input::new(&self.buf)
             .range(self.idx(from)..self.idx(b))
-            .anchored(if rule.anchored {
+            .anchored(if rule.anchored() {
                 regex_automata::Anchored::Yes
             } else {
                 regex_automata::Anchored::No
@@ -394,9 +394,9 @@ impl SanitizeStream {
         a: usize,
         b: usize,
     ) -> Option<(usize, usize, usize, bool)> {
-        let mut from = if rule.anchored { hit.start } else { a };
+        let mut from = if rule.anchored() { hit.start } else { a };
         while from < b {
-            if rule.anchored && from > hit.start {
+            if rule.anchored() && from > hit.start {
                 return None;
             }
             let (ms, me) = self.next_match(rule, from, b)?;
@@ -625,7 +625,7 @@ impl SanitizeStream {
         {
             return Decision::Done;
         }
-        let verdict = if self.shared && !rule.anchored {
+        let verdict = if self.shared && !rule.anchored() {
             self.shared_verdict(rule, hit, a, b, memo)
         } else {
             self.find_containing(rule, hit, a, b)
