@@ -70,12 +70,11 @@ pub async fn ensure(
     ctx: &RequestContext<RoleServer>,
 ) -> Result<Outcome, ToolError> {
     let consent = server.config().consent.clone();
-    let (agent, status) = tokio::task::spawn_blocking(move || {
+    let (agent, status) = super::off_runtime("checking consent", move || {
         let status = consent.check(&agent);
-        (agent, status)
+        Ok((agent, status))
     })
-    .await
-    .map_err(|_| ToolError::new("internal", "checking consent failed"))?;
+    .await?;
     let status = status.map_err(|e| {
         ToolError::new(
             "internal",
@@ -183,9 +182,10 @@ async fn decide(
 ) -> Result<Outcome, ToolError> {
     let server2 = server.clone();
     let answer = answer.clone();
-    tokio::task::spawn_blocking(move || decide_sync(&server2, agent, &answer))
-        .await
-        .map_err(|_| ToolError::new("internal", "recording consent failed"))?
+    super::off_runtime("recording consent", move || {
+        decide_sync(&server2, agent, &answer)
+    })
+    .await
 }
 
 fn decide_sync(

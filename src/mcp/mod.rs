@@ -153,9 +153,7 @@ impl Server {
     /// `list_agents`.
     async fn list_agents(&self) -> Result<CallToolResult, ToolError> {
         let server = self.clone();
-        let list = tokio::task::spawn_blocking(move || server.agent_list())
-            .await
-            .map_err(|_| ToolError::new("internal", "listing the agents failed"))??;
+        let list = off_runtime("listing the agents", move || server.agent_list()).await?;
         Ok(tools::success(&list))
     }
 
@@ -218,9 +216,7 @@ impl Server {
         }
         let wait = wait_seconds(args.wait_seconds)?;
         if let Some(ctx_value) = &args.context {
-            let size = serde_json::Value::Object(ctx_value.clone())
-                .to_string()
-                .len();
+            let size = serde_json::to_string(ctx_value).map_or(usize::MAX, |t| t.len());
             let max = crate::isolation::plan::MAX_CONTEXT_BYTES;
             if size > max {
                 return Err(ToolError::invalid(format!(
@@ -440,7 +436,7 @@ impl Server {
     async fn load(&self, name: &str) -> Result<LoadedAgent, ToolError> {
         let server = self.clone();
         let name = name.to_owned();
-        tokio::task::spawn_blocking(move || {
+        off_runtime("loading the agent", move || {
             let c = server.config();
             let entry = registry::find(&c.search, &name).map_err(|e| match e {
                 RegistryError::NotFound { .. } => ToolError::new(
@@ -461,7 +457,6 @@ impl Server {
             })
         })
         .await
-        .map_err(|_| ToolError::new("internal", "loading the agent failed"))?
     }
 
     /// The workspace a call asked for, checked: an absolute path without `..`, whose
@@ -597,6 +592,17 @@ impl Server {
             }
         }
     }
+}
+
+/// Run `f`, blocking work (file reads, the consent store, the registry), on the blocking
+/// pool; a panic in it is an `internal` error about `what`.
+async fn off_runtime<T: Send + 'static>(
+    what: &'static str,
+    f: impl FnOnce() -> Result<T, ToolError> + Send + 'static,
+) -> Result<T, ToolError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|_| Err(ToolError::new("internal", format!("{what} failed"))))
 }
 
 /// `wait_seconds`, checked.
