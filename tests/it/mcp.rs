@@ -63,19 +63,29 @@ impl Setup {
         self.fx.file(&format!("policies/{name}.toml"), &body);
     }
 
-    /// `mycelium consent grant --yes NAME`, as the human at the terminal would.
-    fn grant(&self, name: &str) {
-        let o = Command::new(bin())
-            .arg("--policies")
-            .arg(self.path().join("policies"))
-            .args(["consent", "grant", "--yes", name])
+    /// `mycelium ARGS…` on this setup's home, with a clean environment and no input.
+    fn mycelium(&self, args: &[&str]) -> std::process::Output {
+        Command::new(bin())
+            .args(args)
             .env_clear()
             .envs(crate::common::profile_env())
             .env("HOME", self.path())
             .env("MYCELIUM_HOME", self.path().join("home"))
             .stdin(Stdio::null())
             .output()
-            .unwrap();
+            .unwrap()
+    }
+
+    /// `mycelium --policies DIR consent VERB [--yes] NAME`, as the human at the terminal
+    /// would; it must succeed.
+    fn consent(&self, verb: &str, name: &str) {
+        let policies = self.path().join("policies");
+        let mut args = vec!["--policies", policies.to_str().unwrap(), "consent", verb];
+        if verb == "grant" {
+            args.push("--yes");
+        }
+        args.push(name);
+        let o = self.mycelium(&args);
         assert_eq!(
             o.status.code(),
             Some(0),
@@ -288,7 +298,7 @@ fn secrets_never_reach_the_client_or_the_log() {
         "[env]\npass = [\"GITHUB_TOKEN\"]\nallow_secrets = [\"MY_DB_PASSWORD\"]\n",
     );
     // Passing a secret makes it high risk: a human consents first.
-    s.grant("leaky");
+    s.consent("grant", "leaky");
     let mut srv = s.serve(
         &[],
         &[
@@ -343,7 +353,7 @@ fn workspaces_stay_inside_the_roots() {
     // Links planted inside a root: one leading out, one to the root's parent.
     std::os::unix::fs::symlink(&outside, s.root().join("escape")).unwrap();
     std::os::unix::fs::symlink(s.path(), project.join("up")).unwrap();
-    s.grant("writer");
+    s.consent("grant", "writer");
     let mut srv = s.serve(&[], &[]);
 
     let asked = |w: &str| json!({"agent_name": "writer", "task_description": "t", "workspace": w});
@@ -579,16 +589,7 @@ fn bad_arguments_are_tool_errors_and_the_server_goes_on() {
 fn serve_refuses_a_bad_setup_before_serving() {
     let s = Setup::new();
     let run = |args: &[&str]| {
-        let o = Command::new(bin())
-            .arg("serve")
-            .args(args)
-            .env_clear()
-            .envs(crate::common::profile_env())
-            .env("HOME", s.path())
-            .env("MYCELIUM_HOME", s.path().join("home"))
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let o = s.mycelium(&[&["serve"], args].concat());
         (
             o.status.code(),
             String::from_utf8_lossy(&o.stderr).into_owned(),
@@ -774,17 +775,7 @@ fn a_consent_answer_counts_once() {
     let ran = invoke(answered.clone());
     assert_eq!(ran["structuredContent"]["status"], "completed", "{ran}");
     // A human revokes the grant; the old answer, replayed, grants nothing.
-    let o = Command::new(bin())
-        .arg("--policies")
-        .arg(s.path().join("policies"))
-        .args(["consent", "revoke", "netter"])
-        .env_clear()
-        .envs(crate::common::profile_env())
-        .env("HOME", s.path())
-        .env("MYCELIUM_HOME", s.path().join("home"))
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0));
+    s.consent("revoke", "netter");
     let replayed = invoke(answered);
     assert_eq!(replayed["resultType"], "input_required", "{replayed}");
     // A state this server did not seal is refused.
@@ -824,14 +815,7 @@ fn serve_records_workflows_in_redis() {
     let id = status["workflow_id"].as_str().unwrap().to_owned();
     first.finish();
     // The command line, on the same Redis, sees it.
-    let o = Command::new(bin())
-        .args(["--redis", &url, "logs", &id])
-        .env_clear()
-        .envs(crate::common::profile_env())
-        .env("HOME", s.path())
-        .env("MYCELIUM_HOME", s.path().join("home"))
-        .output()
-        .unwrap();
+    let o = s.mycelium(&["--redis", &url, "logs", &id]);
     assert_eq!(
         (
             o.status.code(),
