@@ -57,6 +57,18 @@ pub(crate) struct Builtin {
     pub assignment: bool,
     /// Another necessary condition for a hit to lie in a match, checked before the regex.
     pub precheck: Option<Precheck>,
+    /// How many line breaks a match may cross after the line its keyword is on (`\r\n`
+    /// counts as one). 0 for a one-line rule.
+    pub lines_after: u8,
+    /// How many line breaks a match may cross before the line its keyword is on. The
+    /// secret of such a rule lies after its keyword (the engine redacts nothing before
+    /// the hit), so the lines before need not be held back.
+    pub lines_before: u8,
+    /// For a rule whose match may cross lines after its keyword's: a pattern the part of
+    /// the match on the keyword's line always contains (searched from where the match may
+    /// start to that line's end, with `$` at the line end). A hit whose line lacks it is
+    /// settled as soon as the line is complete, instead of waiting for the next lines.
+    pub first_line: Option<&'static str>,
     /// Test template of a true positive (empty for block rules, tested separately).
     #[cfg_attr(not(test), allow(dead_code, reason = "read by the rule tests"))]
     pub example: &'static str,
@@ -70,10 +82,10 @@ pub(crate) struct Builtin {
 /// shape, which `rules_tests.rs` asserts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Precheck {
-    /// Every match begins with this word (ASCII case-insensitive), so it occurs in the
-    /// window starting no later than the hit (`.netrc`: `machine`). Checked when the rule
-    /// is compiled.
-    Leads(&'static str),
+    /// Every match begins with one of these words (ASCII case-insensitive), so one occurs
+    /// in the window starting no later than the hit (`.netrc`: `machine` or `default`).
+    /// Checked when the rule is compiled.
+    Leads(&'static [&'static str]),
     /// The pattern is `header_key!()`, one keyword, then `header_sep!()`: the match holds
     /// that keyword followed by `\?["']?\s{0,3}[:=]`.
     Header,
@@ -84,10 +96,11 @@ pub(crate) enum Precheck {
     Flag,
 }
 
-/// The start of an HTTP authorization header, up to its name.
+/// The start of an HTTP authorization header, up to its name: a word boundary, or the
+/// escaped line break before it in a printed byte string (`b'…\r\nAuthorization: …'`).
 macro_rules! header_key {
     () => {
-        r"(?i)\b(?:proxy-)?"
+        r"(?i)(?:\b|\\[rn])(?:proxy-)?"
     };
 }
 
@@ -121,12 +134,17 @@ macro_rules! key_prefix {
     };
 }
 
-/// `key = value` separators: `=`, `:`, `=>`, `:=`, with optional quotes around the key.
+/// `key = value` separators: `=`, `:`, `=>`, `:=`, with optional quotes around the key,
+/// and up to [`VALUE_INDENT`] spaces before the value (`kubectl describe` and other
+/// tables align their values in a column).
 macro_rules! sep {
     () => {
-        r#"\\?["'`]?\s{0,3}(?:=>|:=|=|:)\s{0,3}"#
+        r#"\\?["'`]?\s{0,3}(?:=>|:=|=|:)\s{0,24}"#
     };
 }
+
+/// The most spaces `sep!()` allows between a separator and its value.
+pub(crate) const VALUE_INDENT: usize = 24;
 
 /// A value after a separator: double-quoted (escapes kept inside the redaction, so the
 /// quotes around it stay), single-quoted, or bare. A bare value never starts with `:` or
@@ -155,6 +173,57 @@ macro_rules! value {
 pub(crate) use {flag_prefix, key_prefix, sep};
 #[cfg(test)]
 pub(crate) use {flag_sep, header_key, header_sep};
+
+/// A key or element name that says its value is a secret: glued to any prefix for the
+/// long names (`PGPASSWORD`, `clientSecret`, `fs.s3a.secret.key`), after a separator for
+/// the short ones (`DB_PASS`, `X_TOKEN`, `x-api-key`), so `bypass` or `nextPageToken` are
+/// not.
+macro_rules! secret_name {
+    () => {
+        r"(?:[A-Za-z0-9_./:-]{0,80}?(?:password|passwd|passphrase|secret|secret[_.-]?key)|(?:[A-Za-z0-9_./:-]{0,80}[_./:-])?(?:pass|pwd|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|credentials?|auth|authorization|cookie|x-api-key|session(?:[_.-]?(?:id|key|token))?|jsessionid|phpsessid))"
+    };
+}
+
+/// The keywords of [`secret_name`]: one of them is in every name it matches.
+const SECRET_NAME_KEYWORDS: &[&str] = &[
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "api-key",
+    "api.key",
+    "access_key",
+    "accesskey",
+    "access-key",
+    "access.key",
+    "private_key",
+    "privatekey",
+    "private-key",
+    "private.key",
+    "credential",
+    "auth",
+    "cookie",
+    "session",
+    "sessid",
+];
+
+/// A command-line value right after its flag (`-pSECRET`, `-p SECRET`), bare or quoted;
+/// its groups are named `secret_` and the letter given.
+macro_rules! glued_value {
+    ($n:literal) => {
+        concat!(
+            r#"(?:(?P<secret_"#,
+            $n,
+            r#">[^\s'"-][^\s'"]{2,127})|'(?P<secret_"#,
+            $n,
+            r#"q>[^'\r\n]{3,128})'|"(?P<secret_"#,
+            $n,
+            r#"d>[^"\r\n]{3,128})")"#
+        )
+    };
+}
 
 /// A token-character boundary after base64/url-safe tokens, where `\b` fails on a
 /// trailing `-` or `/`.
@@ -185,6 +254,9 @@ const fn token(
         needs: None,
         assignment: false,
         precheck: None,
+        lines_after: 0,
+        lines_before: 0,
+        first_line: None,
         example,
         near_miss,
     }
@@ -213,6 +285,9 @@ const fn ctx(
         needs: None,
         assignment: false,
         precheck: None,
+        lines_after: 0,
+        lines_before: 0,
+        first_line: None,
         example,
         near_miss,
     }
@@ -231,6 +306,9 @@ const fn pem(id: &'static str, label: &'static str, reason: &'static str) -> Bui
         needs: None,
         assignment: false,
         precheck: None,
+        lines_after: 0,
+        lines_before: 0,
+        first_line: None,
         example: "",
         near_miss: &[],
     }
@@ -1409,6 +1487,212 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         r#"{"auths":{"ghcr.io":{"auth":"{b64:48}"}}}"#,
         &[r#""auth": """#],
     ),
+    // ---- Contexts over several lines, HTTP dumps, command lines ----
+    Builtin {
+        precheck: Some(Precheck::Leads(&["name"])),
+        lines_after: 1,
+        first_line: Some(concat!(
+            r#"(?i)\bname\\?["']?\s{0,3}[:=]\s{0,3}\\?["']?"#,
+            secret_name!(),
+            r#"\\?["']?\s{0,3},?\s{0,80}(?:$|\\?["']?value\\?["']?\s{0,3}[:=])"#
+        )),
+        ..ctx(
+            "name-value-secret",
+            "generic",
+            concat!(
+                r#"(?i)\bname\\?["']?\s{0,3}[:=]\s{0,3}\\?["']?"#,
+                secret_name!(),
+                r#"\\?["']?\s{0,3},?\s{0,80}\\?["']?value\\?["']?\s{0,3}[:=]\s{0,3}"#,
+                value!(4, 1024)
+            ),
+            SECRET_NAME_KEYWORDS,
+            2.0,
+            "an environment list entry (Kubernetes, ECS, Compose) or header pair whose name is a secret's: its value is the secret",
+            "- name: DB_PASSWORD\n  value: \"{an:16}\"",
+            &[
+                "- name: LOG_LEVEL\n  value: {an:12}",
+                "- name: DB_PASSWORD\n  valueFrom:\n    secretKeyRef:",
+                "- name: API_TOKEN\n  value: \"${API_TOKEN}\"",
+            ],
+        )
+    },
+    Builtin {
+        lines_after: 1,
+        first_line: Some(concat!(
+            r#"(?i)\bvalue\\?["']?\s{0,3}[:=]\s{0,3}"#,
+            value!(4, 1024),
+            r#"\\?["']?\s{0,3},?\s{0,80}(?:$|\\?["']?name\\?["']?\s{0,3}[:=])"#
+        )),
+        ..ctx(
+            "value-name-secret",
+            "generic",
+            concat!(
+                r#"(?i)\bvalue\\?["']?\s{0,3}[:=]\s{0,3}"#,
+                value!(4, 1024),
+                r#"\\?["']?\s{0,3},?\s{0,80}\\?["']?name\\?["']?\s{0,3}[:=]\s{0,3}\\?["']?"#,
+                secret_name!(),
+                r#"\\?["']?\s{0,3}(?:$|[,}\]])"#
+            ),
+            &["value"],
+            2.0,
+            "the same pair written value first",
+            "- value: {an:20}\n  name: REDIS_PASSWORD",
+            &["- value: {an:20}\n  name: REDIS_PORT"],
+        )
+    },
+    Builtin {
+        needs: Some(b'<'),
+        lines_after: 2,
+        first_line: Some(concat!(r"(?i)<", secret_name!(), r"(?:$|[\s>])")),
+        ..ctx(
+            "xml-secret-element",
+            "generic",
+            concat!(
+                r"(?i)<",
+                secret_name!(),
+                r#"(?:\s{1,10}[A-Za-z_:][^<>]{0,200})?>\s{0,40}(?:<!\[CDATA\[)?(?P<secret_x>[^<\s][^<\r\n]{1,300}?[^<\s\]])(?:\]\]>)?\s{0,40}</"#
+            ),
+            SECRET_NAME_KEYWORDS,
+            2.0,
+            "an XML element named like a password, secret or token holds one",
+            "<password>{an:14}</password>",
+            &[
+                "<password>${env.DB_PASSWORD}</password>",
+                "<passwordPolicy>strict</passwordPolicy>",
+                "<password/>",
+            ],
+        )
+    },
+    Builtin {
+        lines_after: 3,
+        first_line: Some(concat!(
+            r#"(?i)(?:\b(?:key|name)\s{0,3}=\s{0,3}["']"#,
+            secret_name!(),
+            r#"["']|<name>\s{0,40}"#,
+            secret_name!(),
+            r"\s{0,40}(?:$|</name>))"
+        )),
+        ..ctx(
+            "xml-keyed-value",
+            "generic",
+            concat!(
+                r#"(?i)(?:\b(?:key|name)\s{0,3}=\s{0,3}["']"#,
+                secret_name!(),
+                r#"["'](?:(?:\s{1,40}[A-Za-z_:][A-Za-z0-9_.:-]{0,30}\s{0,3}=\s{0,3}(?:"[^"<>\r\n]{0,100}"|'[^'<>\r\n]{0,100}')){0,3}\s{1,40}value\s{0,3}=\s{0,3}(?:"(?P<secret_dq>[^"\r\n]{3,300})"|'(?P<secret_sq>[^'\r\n]{3,300})')|\s{0,3}>\s{0,40}(?:<value>\s{0,40})?(?P<secret_x>[^<\s][^<\r\n]{1,300}[^<\s])\s{0,40}</)|<name>\s{0,40}"#,
+                secret_name!(),
+                r"\s{0,40}</name>\s{0,200}<value>\s{0,40}(?P<secret_v>[^<\s][^<\r\n]{1,300}[^<\s])\s{0,40}</value>)"
+            ),
+            SECRET_NAME_KEYWORDS,
+            2.0,
+            "a configuration entry keyed by a secret's name (`<add key=\"ApiKey\" value=…>`, Hadoop `<name>…secret.key</name><value>…`)",
+            "<add key=\"ApiKey\" value=\"{an:24}\" />",
+            &[
+                "<add key=\"ApiKey\" value=\"\" />",
+                "<add key=\"Timeout\" value=\"{an:24}\" />",
+                "<property name=\"db.password\" value=\"${db.password}\"/>",
+            ],
+        )
+    },
+    Builtin {
+        needs: Some(b'='),
+        ..ctx(
+            "http-cookie",
+            "HTTP",
+            r#"(?i)(?:\bset-cookie|(?:^|[^A-Za-z0-9_-]|\\[rn])cookie)\\?["']?\s{0,3}:\s{0,3}(?:[^=;\s"'\\]{1,64}=[^;\s"'\\]{0,15};\s{0,3}){0,16}[^=;\s"'\\]{1,64}=\\?"?(?P<secret_c>[^;\s"'\\]{16,1024}(?:;\s{0,3}[^=;\s"'\\]{1,64}=[^;\s"'\\]{0,512}){0,5})"#,
+            &["cookie"],
+            3.0,
+            "a session cookie in a Cookie or Set-Cookie header logs its bearer in",
+            "< Set-Cookie: sessionid={an:32}; Path=/; HttpOnly",
+            &[
+                "Set-Cookie: lang=en-US; Path=/; Max-Age=31536000",
+                "Cookie: theme=dark; lang=en",
+            ],
+        )
+    },
+    Builtin {
+        ..ctx(
+            "cli-client-password",
+            "generic",
+            concat!(
+                r#"(?:\b(?i:mysql[a-z_]{0,12}|mariadb[a-z_-]{0,12}|mydumper|myloader|7z[arz]?|rar|unrar)\b[^\r\n|;&]{0,200}?\s-p"#,
+                glued_value!("a"),
+                r"|\bsshpass\s{1,3}(?:-[a-zA-Z]\s{1,3}\S{1,100}\s{1,3}){0,2}-p\s{0,3}",
+                glued_value!("b"),
+                r"|\b(?:redis-cli|keydb-cli)\b[^\r\n|;&]{0,200}?\s-a\s{1,3}",
+                glued_value!("c"),
+                r"|\bldap(?:search|modify|add|delete|whoami|passwd|compare|modrdn|exop|url)\b[^\r\n|;&]{0,200}?\s-w\s{1,3}",
+                glued_value!("d"),
+                r"|\b(?:sqlcmd|bcp|osql|isql|zip|unzip|zipcloak)\b[^\r\n|;&]{0,200}?\s-P\s{1,3}",
+                glued_value!("e"),
+                r"|\bmongo(?:sh|dump|restore|import|export|stat|top|files)?\b[^\r\n|;&]{0,200}?\s-p\s{1,3}",
+                glued_value!("f"),
+                r"|\b(?i:docker|podman|buildah|skopeo|nerdctl|oras|az|helm\s{1,3}registry)\s{1,3}login\b[^\r\n|;&]{0,200}?\s-p\s{1,3}",
+                glued_value!("g"),
+                r"|\bhtpasswd\s{1,3}(?:-[A-Za-z]{1,6}\s{1,3}){0,3}-[A-Za-z]{0,5}b[A-Za-z]{0,5}\s{1,3}(?:-[A-Za-z]{1,6}\s{1,3}){0,3}(?:[^\s-]\S{0,200}\s{1,3})?[^\s-]\S{0,100}\s{1,3}",
+                glued_value!("h"),
+                r#"|\b(?:smbclient|rpcclient|smbmap|smbget|smbcacls|smbcquotas)\b[^\r\n|;&]{0,200}?\s(?:-U|--user(?:name)?=?)\s{0,3}["']?[^\s%"']{1,64}%(?P<secret_i>[^\s'"]{3,128})"#,
+                r"|\brabbitmqctl\s{1,3}(?:-\S{1,40}\s{1,3}){0,4}(?:add_user|change_password)\s{1,3}\S{1,100}\s{1,3}",
+                glued_value!("j"),
+                r#"|\bnet use\s{1,3}(?:[A-Za-z]:|\*)?\s{0,3}\\\\\S{1,200}\s{1,3}(?P<secret_k>[^\s'"/][^\s'"]{2,127}))"#
+            ),
+            &[
+                "mysql",
+                "mariadb",
+                "mydumper",
+                "myloader",
+                "7z",
+                "rar",
+                "unrar",
+                "sshpass",
+                "redis-cli",
+                "keydb-cli",
+                "ldap",
+                "sqlcmd",
+                "bcp",
+                "osql",
+                "isql",
+                "zip",
+                "unzip",
+                "zipcloak",
+                "mongo",
+                "docker",
+                "podman",
+                "buildah",
+                "skopeo",
+                "nerdctl",
+                "oras",
+                "az",
+                "helm",
+                "htpasswd",
+                "smbclient",
+                "rpcclient",
+                "smbmap",
+                "smbget",
+                "smbcacls",
+                "smbcquotas",
+                "rabbitmqctl",
+                "net use",
+            ],
+            1.0,
+            "a password given on a client's command line (`mysql -pSECRET`, `sshpass -p`, `redis-cli -a`, `ldapsearch -w`) shows in ps output, shell traces and logs",
+            "mysql -h db -u root -p{an:12} app",
+            &[
+                "mysql -h db -u root -p app",
+                "mysql -h db -P 3306 -u root",
+                "redis-cli -a $REDIS_PASSWORD ping",
+            ],
+        )
+    },
+    ctx(
+        "openssl-pass-arg",
+        "OpenSSL",
+        r#"(?i)-(?:pass|passin|passout|srcpass|destpass|passwd|password|kpass)\s{1,3}["']?pass:(?P<secret_p>[^\s'"]{3,128})"#,
+        &["pass:"],
+        1.0,
+        "`pass:` hands OpenSSL (and tools built on it) the password itself on the command line",
+        "openssl pkcs12 -export -in c.pem -passout pass:{an:12} -out c.p12",
+        &["openssl pkcs12 -passin env:P12_PASSWORD -in c.p12"],
+    ),
     // ---- Generic shapes ----
     token(
         "jwt",
@@ -1534,16 +1818,34 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         &["curl -u admin:$PASS https://api.internal/"],
     ),
     Builtin {
-        precheck: Some(Precheck::Leads("machine")),
+        precheck: Some(Precheck::Leads(&["machine", "default"])),
+        lines_before: 4,
         ..ctx(
             "netrc-password",
             "URL",
-            r"(?i)\bmachine\s{1,3}[^\s]{1,100}\s{1,3}login\s{1,3}[^\s]{1,100}\s{1,3}password\s{1,3}(?P<secret>[^\s]{3,128})",
+            r"(?i)\b(?:machine\s{1,40}[^\s]{1,100}|default)(?:\s{1,40}(?:login|account|port)\s{1,40}[^\s]{1,100}){0,3}\s{1,40}password\s{1,40}(?P<secret>[^\s]{3,128})",
             &["password"],
             1.5,
-            "a .netrc line holds the login password for its host",
-            "machine api.example.org login bot password {an:20}",
-            &["machine api.example.org login bot password ${PW}"],
+            "a .netrc entry holds the login password for its host, on one line or several",
+            "machine api.example.org\n  login bot\n  password {an:20}",
+            &[
+                "machine api.example.org login bot password ${PW}",
+                "the machine asks for a login and a password",
+            ],
+        )
+    },
+    Builtin {
+        precheck: Some(Precheck::Leads(&["machine", "default"])),
+        lines_before: 4,
+        ..ctx(
+            "netrc-account",
+            "URL",
+            r"(?i)\b(?:machine\s{1,40}[^\s]{1,100}|default)(?:\s{1,40}(?:login|password|port)\s{1,40}[^\s]{1,100}){0,3}\s{1,40}account\s{1,40}(?P<secret>[^\s]{3,128})",
+            &["account"],
+            1.5,
+            "a .netrc `account` is an additional password some servers ask for",
+            "machine ftp.example.org\n  login bob\n  account {an:12}",
+            &["machine ftp.example.org login bob account $ACCT"],
         )
     },
     Builtin {
@@ -1553,7 +1855,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             "generic",
             concat!(
                 key_prefix!(),
-                r"password|passwd|passphrase|pass|pwd|db_pass|pass_?word)",
+                r"[A-Za-z0-9]{0,30}password|[A-Za-z0-9]{0,30}passwd|[A-Za-z0-9]{0,30}passphrase|pass|pwd|db_pass|pass_?word|sshpass)",
                 sep!(),
                 value!(4, 200)
             ),
@@ -1576,7 +1878,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             "generic",
             concat!(
                 key_prefix!(),
-                r"secret|secret[_.-]?key|client[_.-]?secret|secret[_.-]?access[_.-]?key|private[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key)",
+                r"[A-Za-z0-9]{0,30}secret|secret[_.-]?key|client[_.-]?secret|secret[_.-]?access[_.-]?key|private[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key)",
                 sep!(),
                 value!(8, 300)
             ),
@@ -1597,7 +1899,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             "generic",
             concat!(
                 key_prefix!(),
-                r"api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|app[_.-]?key|client[_.-]?key|license[_.-]?key|subscription[_.-]?key)",
+                r"[A-Za-z0-9]{0,30}api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|app[_.-]?key|client[_.-]?key|license[_.-]?key|subscription[_.-]?key)",
                 sep!(),
                 value!(12, 300)
             ),
@@ -1655,7 +1957,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             "generic",
             concat!(
                 flag_prefix!(),
-                "password|passwd|pass|token|api-key|apikey|secret|client-secret|access-token|auth-token)",
+                "password|passwd|pass|passphrase|token|api-key|apikey|secret|client-secret|access-token|auth-token|http-password|ftp-password|proxy-password|db-password|admin-password|root-password|new-password|storepass|keypass|srcstorepass|deststorepass|srckeypass|destkeypass)",
                 flag_sep!(),
                 r#"["']?(?P<secret>[^\s"'-][^\s"']{5,255})"#
             ),
@@ -1670,6 +1972,12 @@ pub(crate) const BUILTIN: &[Builtin] = &[
                 "-client-secret",
                 "-access-token",
                 "-auth-token",
+                "-storepass",
+                "-keypass",
+                "-srcstorepass",
+                "-deststorepass",
+                "-srckeypass",
+                "-destkeypass",
             ],
             2.5,
             "a secret passed as a command-line flag ends up in ps output and logs",
@@ -1725,6 +2033,9 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         needs: None,
         assignment: false,
         precheck: None,
+        lines_after: 0,
+        lines_before: 0,
+        first_line: None,
         example: "",
         near_miss: &[],
     },
@@ -1745,6 +2056,9 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         needs: None,
         assignment: false,
         precheck: None,
+        lines_after: 0,
+        lines_before: 0,
+        first_line: None,
         example: "",
         near_miss: &[],
     },

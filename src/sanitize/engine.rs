@@ -46,6 +46,9 @@ pub(crate) struct Engine {
     pub(crate) max_rule_len: usize,
     /// Longest literal variant.
     pub(crate) max_literal_len: usize,
+    /// Longest match of a rule that may start on a line before its keyword's: how much
+    /// already emitted text a stream keeps for such a rule's search.
+    pub(crate) max_lookback: usize,
 }
 
 /// Builds an [`OutputSanitizer`] from rules and literals.
@@ -145,6 +148,12 @@ impl SanitizerBuilder {
             max_pattern_len: patterns.iter().map(Vec::len).max().unwrap_or(0),
             max_rule_len: rules.iter().map(|r| r.max_len).max().unwrap_or(0),
             max_literal_len: literals.iter().map(|(v, _)| v.len()).max().unwrap_or(0),
+            max_lookback: rules
+                .iter()
+                .filter(|r| r.lines_before > 0)
+                .map(|r| r.max_len)
+                .max()
+                .unwrap_or(0),
             rules,
             literal_bytes,
             literals,

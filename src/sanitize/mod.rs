@@ -13,7 +13,11 @@
 //! This module must never allocate per input byte, nor let a secret split across two
 //! writes through.
 
+mod ansi;
 mod builtin;
+#[cfg(test)]
+#[path = "cases_tests.rs"]
+mod cases_tests;
 mod engine;
 mod literal;
 pub mod naive;

@@ -66,6 +66,11 @@ pub struct Rule {
     pub(crate) names: Vec<Vec<u8>>,
     /// Another necessary condition for a hit to lie in a match (see [`Precheck`]).
     pub(crate) precheck: Option<Precheck>,
+    /// Line breaks a match may cross after its keyword's line (0: one line).
+    pub(crate) lines_after: usize,
+    /// Line breaks a match may cross before its keyword's line; its secret starts at or
+    /// after the keyword.
+    pub(crate) lines_before: usize,
 }
 
 /// A rule's pattern, compiled at its first use; clones share the compiled form.
@@ -75,6 +80,8 @@ pub(crate) struct Compiled {
     keywords: Arc<[String]>,
     /// Whether it is an assignment rule (its value part is compiled apart too).
     assignment: bool,
+    /// For a rule over several lines: what the line of its keyword must hold.
+    first_line: Option<&'static str>,
     cell: Arc<OnceLock<Built>>,
 }
 
@@ -91,22 +98,31 @@ pub(crate) struct Built {
     pub(crate) value: Option<AssignmentTail>,
     /// Every match starts with a keyword: search anchored at the hit.
     pub(crate) anchored: bool,
+    /// For a rule over several lines (see `Builtin::first_line`): found in the keyword's
+    /// line, from the window's start, whenever a match is.
+    pub(crate) first_line: Option<meta::Regex>,
 }
 
 impl Compiled {
     /// A pattern checked by [`check`], compiled when first used.
-    fn lazy(pattern: &str, keywords: &[String], assignment: bool) -> Compiled {
+    fn lazy(
+        pattern: &str,
+        keywords: &[String],
+        assignment: bool,
+        first_line: Option<&'static str>,
+    ) -> Compiled {
         Compiled {
             pattern: pattern.into(),
             keywords: keywords.into(),
             assignment,
+            first_line,
             cell: Arc::new(OnceLock::new()),
         }
     }
 
     /// A pattern compiled now.
     fn now(pattern: &str, keywords: &[String], assignment: bool) -> Result<Compiled, String> {
-        let c = Compiled::lazy(pattern, keywords, assignment);
+        let c = Compiled::lazy(pattern, keywords, assignment, None);
         let built = c.build()?;
         let _ = c.cell.set(built);
         Ok(c)
@@ -119,11 +135,16 @@ impl Compiled {
         } else {
             None
         };
+        let first_line = match self.first_line {
+            Some(p) => Some(build(p)?.0),
+            None => None,
+        };
         Ok(Built {
             regex,
             secret_groups,
             value,
             anchored: starts_with_keyword(&self.pattern, &self.keywords),
+            first_line,
         })
     }
 
@@ -169,6 +190,9 @@ fn starts_with_keyword(pattern: &str, keywords: &[String]) -> bool {
     };
     let seq = regex_syntax::hir::literal::Extractor::new()
         .kind(regex_syntax::hir::literal::ExtractKind::Prefix)
+        // Case-insensitive words in an alternation (`(?i)(?:machine|default)`) have 2^n
+        // spellings each.
+        .limit_total(1024)
         .extract(&hir);
     let Some(literals) = seq.literals() else {
         return false;
@@ -347,10 +371,13 @@ impl Rule {
                 "a flag pre-check needs a finite set of flag names".to_owned()
             ));
         }
-        if let Some(Precheck::Leads(word)) = b.precheck
-            && !starts_with_keyword(b.pattern, &[word.to_owned()])
+        if let Some(Precheck::Leads(words)) = b.precheck
+            && !starts_with_keyword(
+                b.pattern,
+                &words.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>(),
+            )
         {
-            return Err(bad(format!("not every match begins with {word:?}")));
+            return Err(bad(format!("not every match begins with one of {words:?}")));
         }
         Ok(Self {
             id: b.id.to_owned(),
@@ -359,7 +386,7 @@ impl Rule {
             entropy: b.entropy.filter(|e| *e > 0.0),
             pattern: b.pattern.to_owned(),
             builtin: true,
-            compiled: Compiled::lazy(b.pattern, &keywords, b.assignment),
+            compiled: Compiled::lazy(b.pattern, &keywords, b.assignment, b.first_line),
             max_len,
             guard: b.guard,
             block: b.block,
@@ -367,6 +394,8 @@ impl Rule {
             assignment: b.assignment,
             names,
             precheck: b.precheck,
+            lines_after: usize::from(b.lines_after),
+            lines_before: usize::from(b.lines_before),
             keywords,
         })
     }
@@ -555,6 +584,8 @@ impl RuleSet {
                 assignment: false,
                 names: Vec::new(),
                 precheck: None,
+                lines_after: 0,
+                lines_before: 0,
                 id: id.clone(),
                 provider: r.provider.unwrap_or_else(|| "user".to_owned()),
                 reason: r.reason.unwrap_or_default(),
@@ -598,6 +629,7 @@ pub fn shannon_entropy(bytes: &[u8]) -> f64 {
 /// Values that documentation and templates use in place of a real secret.
 const PLACEHOLDER_WORDS: &[&str] = &[
     "changeme",
+    "changeit",
     "change_me",
     "change-me",
     "password",
@@ -648,6 +680,7 @@ const PLACEHOLDER_PARTS: &[&str] = &[
     "<",
     ">",
     "${",
+    "#{",
     "{{",
     "}}",
     "%(",
@@ -695,13 +728,18 @@ pub(crate) fn is_placeholder(value: &[u8]) -> bool {
     if text.len() > 2 && text.starts_with('%') && text.ends_with('%') {
         return true;
     }
+    // Usage text's optional argument: `-p[password]`, `[TOKEN]`.
+    if text.len() > 2 && text.starts_with('[') && text.ends_with(']') {
+        return true;
+    }
     // One character repeated (aaaaaaaa, 00000000).
     value.iter().all(|&b| b == value[0])
 }
 
-/// Whether an unquoted value reads as code or a name rather than a secret: a bare word of
-/// lower-case letters (`getpass`, `incorrect`), an UPPER_SNAKE constant, or a dotted path
-/// (`config.db.password`).
+/// Whether an unquoted value reads as code, a name or a word rather than a secret: a bare
+/// word of lower-case letters (`getpass`, `incorrect`), one capitalised or upper-case word
+/// (`Permission` in `cat: /etc/passwd: Permission denied`, `NONE`), an UPPER_SNAKE
+/// constant, or a dotted path (`config.db.password`).
 pub(crate) fn looks_like_code(value: &[u8]) -> bool {
     let ident = |s: &[u8]| {
         !s.is_empty()
@@ -711,6 +749,9 @@ pub(crate) fn looks_like_code(value: &[u8]) -> bool {
     let lower_word = value
         .iter()
         .all(|b| b.is_ascii_lowercase() || *b == b'_' || *b == b'-');
+    let word = value.first().is_some_and(u8::is_ascii_uppercase)
+        && (value[1..].iter().all(u8::is_ascii_lowercase)
+            || value[1..].iter().all(u8::is_ascii_uppercase));
     let upper_const = value.contains(&b'_')
         && value
             .iter()
@@ -720,9 +761,9 @@ pub(crate) fn looks_like_code(value: &[u8]) -> bool {
         && !value.iter().any(u8::is_ascii_digit)
         && value.split(|&b| b == b'.').all(ident);
     let call = value.ends_with(b"()") || value.contains(&b'(');
-    lower_word || upper_const || dotted || call
+    lower_word || word || upper_const || dotted || call
 }
 
 #[cfg(test)]
 #[path = "rules_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -26,6 +26,8 @@ use std::sync::Arc;
 use memchr::{memchr2, memmem, memrchr2};
 use regex_automata::Input;
 
+use super::ansi::Escapes;
+use super::builtin::VALUE_INDENT;
 use super::engine::{Engine, Redactions, Target};
 use super::rules::{
     AssignmentTail, BlockEnd, Guard, Precheck, Rule, is_placeholder, looks_like_code,
@@ -81,6 +83,8 @@ pub struct SanitizeStream {
     /// Share one search among the hits of a rule in the same window. Off only in the
     /// tests' reference streams, which search once per hit as the definition says.
     shared: bool,
+    /// Terminal escapes set aside from `buf` (see [`super::ansi`]).
+    escapes: Escapes,
 }
 
 /// The leftmost-first matches of one rule in one window `[a, b)`, found lazily and shared
@@ -121,6 +125,7 @@ impl SanitizeStream {
             counts: vec![0; labels],
             finished: false,
             shared: true,
+            escapes: Escapes::default(),
         }
     }
 
@@ -142,13 +147,17 @@ impl SanitizeStream {
         if chunk.is_empty() {
             return;
         }
-        self.buf.extend_from_slice(chunk);
+        self.escapes.split(chunk, &mut self.buf, self.base);
+        if self.finished {
+            self.escapes.finish(&mut self.buf);
+        }
         self.step(out);
     }
 
     /// The end of the stream: settle everything and release the rest.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         self.finished = true;
+        self.escapes.finish(&mut self.buf);
         self.step(out);
     }
 
@@ -263,28 +272,72 @@ impl SanitizeStream {
     }
 
     /// The earliest position a match containing `hit` may start at: after the rule's
-    /// previous match, no further back than the rule's length, and on the hit's line.
+    /// previous match, no further back than the rule's length, and on the hit's line (or
+    /// as many lines before it as the rule may cross).
     fn window_start(&self, r: usize, rule: &Rule, hit: Hit) -> usize {
         let lo = self.next[r]
             .max(hit.end.saturating_sub(rule.max_len))
             .max(self.base);
-        if lo >= hit.start {
-            return lo;
+        let mut at = hit.start;
+        let mut left = rule.lines_before;
+        while lo < at {
+            let Some(i) = memrchr2(b'\n', b'\r', &self.buf[self.idx(lo)..self.idx(at)]) else {
+                return lo;
+            };
+            let brk = lo + i;
+            if left == 0 {
+                return brk + 1;
+            }
+            left -= 1;
+            // `\r\n` is one line break.
+            at = if self.buf[self.idx(brk)] == b'\n'
+                && brk > lo
+                && self.buf[self.idx(brk - 1)] == b'\r'
+            {
+                brk - 1
+            } else {
+                brk
+            };
         }
-        let slice = &self.buf[self.idx(lo)..self.idx(hit.start)];
-        memrchr2(b'\n', b'\r', slice).map_or(lo, |i| lo + i + 1)
+        lo
     }
 
     /// Where the search window for `hit` ends, or `None` when the text so far does not
-    /// fix it yet.
+    /// fix it yet: at the line break that ends the hit's line (or the last line the rule
+    /// may cross), or the rule's length after the hit.
     fn window_end(&self, rule: &Rule, hit: Hit) -> Option<usize> {
+        self.window_end_after(rule, hit, rule.lines_after)
+    }
+
+    /// [`SanitizeStream::window_end`] for a window that crosses `lines` line breaks.
+    fn window_end_after(&self, rule: &Rule, hit: Hit, lines: usize) -> Option<usize> {
         // A rule shorter than its keyword cannot contain it; the window is then empty.
         let limit = (hit.start + rule.max_len).max(hit.end);
         let end = self.end();
-        let slice = &self.buf[self.idx(hit.end)..self.idx(limit.min(end))];
-        if let Some(i) = memchr2(b'\n', b'\r', slice) {
-            Some(hit.end + i)
-        } else if end > limit {
+        let mut from = hit.end;
+        let mut left = lines;
+        loop {
+            let slice = &self.buf[self.idx(from)..self.idx(limit.min(end))];
+            let Some(i) = memchr2(b'\n', b'\r', slice) else {
+                break;
+            };
+            let brk = from + i;
+            if left == 0 {
+                return Some(brk);
+            }
+            left -= 1;
+            from = brk + 1;
+            // `\r\n` is one line break: a `\r` at the tail waits for the next byte.
+            if self.buf[self.idx(brk)] == b'\r' && from < limit {
+                if from == end && !self.finished {
+                    return None;
+                }
+                if from < end && self.buf[self.idx(from)] == b'\n' {
+                    from += 1;
+                }
+            }
+        }
+        if end > limit {
             // One byte past the window must be there: `\b` and `$` look at it.
             Some(limit)
         } else if self.finished {
@@ -537,7 +590,7 @@ impl SanitizeStream {
     }
 
     /// In the value: some `=` or `:` before the hit ends a separator, and after it and at
-    /// most three spaces the value starts, either quoted (`"` or `\"` with no unescaped
+    /// most [`VALUE_INDENT`] spaces the value starts, either quoted (`"` or `\"` with no unescaped
     /// `"` up to the hit; `'` with no `'` up to it) or bare, with no space, quote, `,`, `;`
     /// or `\` between its start and the hit.
     fn may_be_in_value(&self, hit: Hit, a: usize) -> bool {
@@ -548,7 +601,7 @@ impl SanitizeStream {
         let value_from = |v: usize| {
             let v = v + before[v.min(before.len())..]
                 .iter()
-                .take(3)
+                .take(VALUE_INDENT)
                 .take_while(|&&c| is_regex_space(c))
                 .count();
             let rest = &before[v.min(before.len())..];
@@ -581,7 +634,9 @@ impl SanitizeStream {
         // Offsets into `window` at or before which the match's leading part must start.
         let upto = |len: usize| (hit.start.saturating_sub(a) + len).min(window.len());
         match precheck {
-            Precheck::Leads(word) => find_ci(&window[..upto(word.len())], word.as_bytes()),
+            Precheck::Leads(words) => words
+                .iter()
+                .any(|w| find_ci(&window[..upto(w.len())], w.as_bytes())),
             Precheck::Header => rule.keywords.iter().any(|k| {
                 ci_positions(window, k.as_bytes())
                     .any(|p| header_sep_follows(&window[p + k.len()..]))
@@ -597,6 +652,24 @@ impl SanitizeStream {
         }
     }
 
+    /// For a rule over several lines: whether the hit's line holds what the part of a
+    /// match on it must (`Builtin::first_line`), or `None` until that line is complete.
+    fn first_line_holds(&self, r: usize, rule: &Rule, hit: Hit) -> Option<bool> {
+        let Some(check) = &rule.compiled.get().first_line else {
+            return Some(true);
+        };
+        let b = self.window_end_after(rule, hit, 0)?;
+        let input = if rule.anchored() {
+            Input::new(&self.buf)
+                .range(self.idx(hit.start)..self.idx(b))
+                .anchored(regex_automata::Anchored::Yes)
+        } else {
+            let a = self.window_start(r, rule, hit);
+            Input::new(&self.buf).range(self.idx(a)..self.idx(b))
+        };
+        Some(check.is_match(input))
+    }
+
     fn decide_regex(
         &mut self,
         r: usize,
@@ -606,6 +679,13 @@ impl SanitizeStream {
     ) -> Decision {
         if hit.start < self.next[r] {
             return Decision::Done;
+        }
+        if self.shared && rule.lines_after > 0 {
+            match self.first_line_holds(r, rule, hit) {
+                None => return Decision::Wait,
+                Some(false) => return Decision::Done,
+                Some(true) => {}
+            }
         }
         let Some(b) = self.window_end(rule, hit) else {
             return Decision::Wait;
@@ -631,7 +711,9 @@ impl SanitizeStream {
             self.find_containing(rule, hit, a, b)
                 .map(|(me, ss, se, quoted)| (me, ss, se, self.accepts(rule, ss, se, quoted)))
         };
-        if let Some((me, ss, se, true)) = verdict {
+        if let Some((me, ss, se, true)) = verdict
+            && (rule.lines_before == 0 || ss >= hit.start)
+        {
             self.next[r] = me;
             self.add_span(ss, se, r);
         }
@@ -752,7 +834,8 @@ impl SanitizeStream {
         let engine = &self.engine;
         let mut safe = end;
         // A keyword that has not (fully) arrived yet lies on the last line, so its match
-        // starts on that line and no more than the longest rule before the tail.
+        // starts on that line and no more than the longest rule before the tail (a rule
+        // whose match may start lines before its keyword redacts nothing before it).
         if engine.max_rule_len > 0 {
             let lo = (end + 1).saturating_sub(engine.max_rule_len).max(self.base);
             let line = memrchr2(b'\n', b'\r', &self.buf[self.idx(lo)..]).map_or(lo, |i| lo + i + 1);
@@ -782,6 +865,7 @@ impl SanitizeStream {
             for hit in queue {
                 let bound = match hit.block {
                     Some((start, _)) => start,
+                    None if rule.lines_before > 0 => hit.start,
                     None => self.window_start(r, rule, *hit),
                 };
                 safe = safe.min(bound);
@@ -826,23 +910,25 @@ impl SanitizeStream {
                 group_end = group_end.max(e2);
             }
             let s = s.max(pos);
-            out.extend_from_slice(&self.buf[self.idx(pos)..self.idx(s)]);
+            self.escapes.copy(&self.buf, self.base, pos, s, out);
             out.extend_from_slice(&self.engine.replacements[label]);
+            // Escapes inside the span follow its replacement.
+            self.escapes.release_before(group_end, out);
             pos = group_end.max(pos);
         }
-        if pos < safe {
-            out.extend_from_slice(&self.buf[self.idx(pos)..self.idx(safe)]);
+        if pos <= safe {
+            self.escapes.copy(&self.buf, self.base, pos, safe, out);
             pos = safe;
         }
         self.emitted = pos;
     }
 
-    /// Drop bytes no longer needed: all but one byte of context before the emitted point,
-    /// and what the automaton must re-read.
+    /// Drop bytes no longer needed: all but one byte of context before the emitted point
+    /// (and the lines a rule may look back on), and what the automaton must re-read.
     fn compact(&mut self) {
         let keep = self
             .emitted
-            .saturating_sub(1)
+            .saturating_sub(1 + self.engine.max_lookback)
             .min(self.scanned.saturating_sub(self.engine.max_pattern_len))
             .max(self.base);
         let drop = keep - self.base;

@@ -76,6 +76,91 @@ fn half_a_key_is_held_however_long_the_pause() {
     );
 }
 
+/// Every cut of `text` gives the whole text's output; returns that output.
+fn same_for_every_cut(s: &OutputSanitizer, text: &str) -> String {
+    let whole = s.sanitize(text.as_bytes());
+    for cut in 0..=text.len() {
+        assert_eq!(stream(s, text.as_bytes(), &[cut]), whole, "cut at {cut}");
+    }
+    let every_byte: Vec<usize> = (0..text.len()).collect();
+    assert_eq!(stream(s, text.as_bytes(), &every_byte), whole);
+    String::from_utf8(whole.output).unwrap()
+}
+
+#[test]
+fn terminal_colours_neither_hide_a_secret_nor_get_lost() {
+    let s = sanitizer();
+    let cases = [
+        // A coloured value, a coloured key, escapes around the separator.
+        (
+            "\x1b[1mDB_PASSWORD\x1b[0m=\x1b[33mhunter2-Xq9Zr\x1b[0m\n",
+            "\x1b[1mDB_PASSWORD\x1b[0m=\x1b[33m[REDACTED:generic-password]\x1b[0m\n",
+        ),
+        // A token right after a colour code (no word boundary in the raw bytes).
+        (
+            &format!("\x1b[32m{GH}\x1b[0m done\n"),
+            "\x1b[32m[REDACTED:github-pat]\x1b[0m done\n",
+        ),
+        // A token cut in two by colours: the escapes inside follow the replacement.
+        (
+            &format!("{}\x1b[38;5;208m{}\x1b[0m\n", &GH[..10], &GH[10..]),
+            "[REDACTED:github-pat]\x1b[38;5;208m\x1b[0m\n",
+        ),
+        // jq -C style JSON.
+        (
+            "{\x1b[1;39m\"password\"\x1b[0m\x1b[1;39m: \x1b[0;32m\"Wz8-hunter2-Q\"\x1b[0m}\n",
+            "{\x1b[1;39m\"password\"\x1b[0m\x1b[1;39m: \x1b[0;32m\"[REDACTED:generic-password]\"\x1b[0m}\n",
+        ),
+        // Ordinary coloured output, an OSC title and a stray escape pass as they are.
+        (
+            "\x1b[32mPASS\x1b[0m auth_test (12 tests)\x1b]0;build\x07 \x1b[1\x1bZ\n",
+            "\x1b[32mPASS\x1b[0m auth_test (12 tests)\x1b]0;build\x07 \x1b[1\x1bZ\n",
+        ),
+    ];
+    for (text, want) in cases {
+        assert_eq!(same_for_every_cut(&s, text), want, "{text:?}");
+    }
+}
+
+#[test]
+fn a_context_over_several_lines_holds_only_what_it_must() {
+    let s = sanitizer();
+    let text =
+        "spec:\n  env:\n  - name: DB_PASSWORD\n    value: \"hunter2-Xq9Zr\"\n  - name: LOG\n";
+    assert_eq!(
+        same_for_every_cut(&s, text),
+        "spec:\n  env:\n  - name: DB_PASSWORD\n    value: \"[REDACTED:name-value-secret]\"\n  - name: LOG\n"
+    );
+    // The name's line waits for the next one; the lines before it do not.
+    let mut st = s.stream();
+    let mut out = Vec::new();
+    st.push(b"spec:\n  env:\n  - name: DB_PASSWORD\n", &mut out);
+    assert_eq!(out, b"spec:\n  env:\n");
+    st.push(b"    value: \"hunter2-Xq9Zr\"\n", &mut out);
+    // A `value:` line waits for the next one too: it may name the secret (value first).
+    assert_eq!(out, b"spec:\n  env:\n  - name: DB_PASSWORD\n");
+    st.push(b"  - name: LOG\n", &mut out);
+    assert!(
+        String::from_utf8_lossy(&out)
+            .ends_with("value: \"[REDACTED:name-value-secret]\"\n  - name: LOG\n")
+    );
+
+    // A .netrc entry: the lines before `password` are released before it arrives, yet
+    // its value is found with them.
+    let netrc = "machine db.internal\n  login app\n  password s3cr3t-Vq8\nmachine x\n";
+    assert_eq!(
+        same_for_every_cut(&s, netrc),
+        "machine db.internal\n  login app\n  password [REDACTED:netrc-password]\nmachine x\n"
+    );
+    let mut st = s.stream();
+    let mut out = Vec::new();
+    st.push(b"machine db.internal\n  login app\n", &mut out);
+    assert_eq!(out, b"machine db.internal\n  login app\n");
+    st.push(b"  password s3cr3t-Vq8\n", &mut out);
+    st.finish(&mut out);
+    assert!(!String::from_utf8_lossy(&out).contains("s3cr3t"), "{out:?}");
+}
+
 #[test]
 fn complete_lines_are_released_immediately() {
     let s = sanitizer();
@@ -267,6 +352,10 @@ fn piece() -> impl Strategy<Value = (Vec<u8>, Option<String>)> {
             &s[32..]
         )),
         Just("Wq9!zr-7 Lm@p".to_owned()),
+        // Contexts over several lines and colours.
+        "[A-Za-z0-9]{20}".prop_map(|s| format!("- name: DB_PASSWORD\n  value: {s}")),
+        "[A-Za-z0-9]{20}".prop_map(|s| format!("machine h.example\n  login u\n  password {s}")),
+        "[A-Za-z0-9]{36}".prop_map(|s| format!("\x1b[32mghp_{s}\x1b[0m")),
     ]
     // Real tokens are random; shrinking would otherwise walk towards AKIAAAAA…, which the
     // rules' entropy floors rightly refuse as a secret.
@@ -280,6 +369,12 @@ fn piece() -> impl Strategy<Value = (Vec<u8>, Option<String>)> {
 
 /// The part of a secret that must never appear in output.
 fn core_of(secret: &str) -> &str {
+    if secret.starts_with("- name:") || secret.starts_with("machine") {
+        return &secret[secret.len() - 20..];
+    }
+    if let Some(rest) = secret.strip_prefix("\x1b[32mghp_") {
+        return &rest[..36];
+    }
     if let Some(rest) = secret.strip_prefix("postgres://app:") {
         return &rest[..20];
     }
@@ -364,6 +459,37 @@ fn dense_piece() -> impl Strategy<Value = Vec<u8>> {
             "Basic ",
             "token ",
             "machine\th\x0clogin u\tpassword\x0b",
+            // Contexts over several lines, their first-line and look-back shapes.
+            "- name: DB_PASSWORD",
+            "\"name\": \"API_TOKEN\",",
+            "name=",
+            "value: ",
+            "\"value\": ",
+            "- value: ",
+            "  name: X_SECRET",
+            "<password>",
+            "</password>",
+            "<Pass enc=\"b\">",
+            "<name>fs.secret.key</name>",
+            "<value>",
+            "</value>",
+            "key=\"ApiKey\" value=\"",
+            "<![CDATA[",
+            "]]>",
+            "machine h\n login u\n",
+            "default\n",
+            "account ",
+            "Cookie: a=b; sid=",
+            "Set-Cookie: s=",
+            "mysql -u r -p",
+            "-passout pass:",
+            // Terminal escapes, whole and cut.
+            "\x1b[1m",
+            "\x1b[0m",
+            "\x1b[38;5;208m",
+            "\x1b[",
+            "\x1b(B",
+            "\x1b]0;t\x07",
         ])
         .prop_map(|s| s.as_bytes().to_vec()),
         prop::sample::select(vec![
