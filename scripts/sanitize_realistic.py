@@ -653,5 +653,5 @@ def write(target, out_path):
             passes += 1
     mix = ", ".join(f"{k} {100 * v / pool_bytes:.0f}%" for k, v in sizes.items())
     print(f"realistic: {written / 1e6:.1f} MB from a {pool_bytes / 1e6:.1f} MB pool of {len(pool)} blocks "
-          f"({passes} passes, {FAKE_SECRETS} fake secrets per pass) in {time.monotonic() - t0:.1f}s: {mix}"
+          f"({passes} pass{'es' if passes > 1 else ''}, {FAKE_SECRETS} fake secrets per pass) in {time.monotonic() - t0:.1f}s: {mix}"
           + ("; " + "; ".join(notes) if notes else ""), file=sys.stderr)
