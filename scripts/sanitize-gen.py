@@ -1,11 +1,19 @@
 #!/usr/bin/env python3
 """Generate benchmark inputs for the output sanitizer (deterministic, no real secrets).
 
-usage: sanitize-gen.py clean|dense SIZE_MB OUT
-  clean  ordinary build/server log text: timestamps, paths, UUIDs, git SHAs, URLs, JSON
-  dense  text where nearly every line carries a rule keyword (token, password, key,
-         Bearer, ://, eyJ, sk-, AKIA, ...), with a fake secret on about one line in 50
+usage: sanitize-gen.py clean|dense|realistic SIZE_MB OUT
+  clean      ordinary build/server log text: timestamps, paths, UUIDs, git SHAs, URLs, JSON
+  dense      text where nearly every line carries a rule keyword (token, password, key,
+             Bearer, ://, eyJ, sk-, AKIA, ...), with a fake secret on about one line in 50
+  realistic  a mix of what an agent's tools print: manual pages and package docs read from
+             this machine (/usr/share/man, /usr/share/doc), Python source from the
+             interpreter's standard library, CA certificates (/etc/ssl/certs), and generated
+             build and package-manager logs, kubectl/docker output, lock files, hex dumps,
+             base64 blobs, JSON API responses, HTTP access logs and CI logs (see
+             sanitize_realistic.py). Seeded; nothing is downloaded; a missing local source is
+             skipped with a note. A composition summary goes to stderr.
 """
+import os
 import random
 import sys
 
@@ -73,8 +81,16 @@ def dense_line(i):
 
 
 def main():
+    if len(sys.argv) != 4 or sys.argv[1] not in ("clean", "dense", "realistic"):
+        sys.exit(__doc__)
     kind, size_mb, out = sys.argv[1], float(sys.argv[2]), sys.argv[3]
     target = int(size_mb * 1024 * 1024)
+    if kind == "realistic":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import sanitize_realistic
+
+        sanitize_realistic.write(target, out)
+        return
     line = clean_line if kind == "clean" else dense_line
     # Generate a block of distinct lines once and repeat it: realistic texture, fast.
     block = "\n".join(line(i) for i in range(20000)) + "\n"
