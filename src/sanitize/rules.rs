@@ -760,7 +760,8 @@ pub(crate) fn looks_like_code(value: &[u8]) -> bool {
     let dotted = value.contains(&b'.')
         && !value.iter().any(u8::is_ascii_digit)
         && value.split(|&b| b == b'.').all(ident);
-    let call = value.ends_with(b"()") || value.contains(&b'(');
+    // A call, or the end of one (`authkey=self._authkey)` in a call's arguments).
+    let call = value.contains(&b'(') || value.ends_with(b")");
     lower_word || word || upper_const || dotted || call
 }
 

@@ -382,6 +382,9 @@ fn placeholder_and_code_guards() {
         "xxxxxxxxxx",
         "********",
         "%PASSWORD%",
+        "[password]",
+        "#{systemEnvironment['APP_SECRET']}",
+        "changeit",
     ] {
         assert!(is_placeholder(p.as_bytes()), "{p}");
     }
@@ -393,10 +396,19 @@ fn placeholder_and_code_guards() {
         "config.db.password",
         "DB_PASSWORD",
         "read_secret()",
+        "self._authkey)",
+        "Permission",
+        "INCORRECT",
     ] {
         assert!(looks_like_code(c.as_bytes()), "{c}");
     }
-    for c in ["hunter22", "Tr0ub4dor", "s3cr3t.value!"] {
+    for c in [
+        "hunter22",
+        "Tr0ub4dor",
+        "s3cr3t.value!",
+        "Summer2024",
+        "HunterTwo",
+    ] {
         assert!(!looks_like_code(c.as_bytes()), "{c}");
     }
 }
