@@ -168,6 +168,70 @@ def negatives():
     return out
 
 
+CHARSETS = {
+    "hex": HEX, "HEX": HEX.upper(), "an": AN, "lan": LOW, "uan": string.ascii_uppercase + string.digits,
+    "b64": B64, "b64u": B64U, "b32": string.ascii_uppercase + "234567",
+    "bech": "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L", "d": string.digits,
+    "l": string.ascii_lowercase, "u": string.ascii_uppercase,
+}
+
+
+def expand_case(template):
+    """Expand a labelled case (src/sanitize/cases/*.txt): returns the text and its secrets."""
+    text = template.replace("{esc}", "\x1b").replace("{cr}", "\r").replace("{tab}", "\t")
+    secrets = []
+    out = []
+    i = 0
+    while i < len(text):
+        if text.startswith("[[", i):
+            j = text.index("]]", i + 2)
+            secrets.append(text[i + 2:j])
+            out.append(text[i + 2:j])
+            i = j + 2
+            continue
+        if text[i] == "{":
+            j = text.find("}", i)
+            spec = text[i + 1:j] if j > 0 else ""
+            if spec == "uuid":
+                part = uuid()
+            elif ":" in spec and spec.split(":")[0] in CHARSETS and spec.split(":")[1].isdigit():
+                name, n = spec.split(":")
+                part = r(CHARSETS[name], int(n))
+            else:
+                part = None
+            if part is not None:
+                secrets.append(part)
+                out.append(part)
+                i = j + 1
+                continue
+        out.append(text[i])
+        i += 1
+    return "".join(out), secrets
+
+
+def labelled_cases():
+    """The hand-labelled cases of src/sanitize/cases/: (file, kind, description, text, secrets)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    folder = os.path.join(here, "..", "src", "sanitize", "cases")
+    cases = []
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".txt"):
+            continue
+        current = None
+        for line in open(os.path.join(folder, name), encoding="utf-8").read().splitlines(keepends=True):
+            if line.startswith("--- secret: ") or line.startswith("--- clean: "):
+                kind, desc = line[4:].rstrip("\n").split(": ", 1)
+                current = [name, kind, desc, ""]
+                cases.append(current)
+            elif current is not None:
+                current[3] += line
+    out = []
+    for name, kind, desc, template in cases:
+        text, secrets = expand_case(template)
+        out.append((name, kind, desc, text, secrets))
+    return out
+
+
 def run_mycelium(binary, samples):
     sep = "\n@@corpus-sample-boundary@@\n"
     text = sep.join(s for s in samples) + sep
@@ -222,6 +286,27 @@ def main():
         print(f"  missed: {sorted(set(missed))}")
     if fps:
         print(f"  false positives: {sorted(set(fps))}")
+    cases = labelled_cases()
+    case_outs = run_mycelium(args.bin, [c[3] for c in cases])
+    case_pos = [(c, o) for c, o in zip(cases, case_outs) if c[1] == "secret"]
+    case_neg = [(c, o) for c, o in zip(cases, case_outs) if c[1] == "clean"]
+    caught = [all(s not in o for s in c[4]) for c, o in case_pos]
+    altered = [o != c[3] for c, o in case_neg]
+    print(f"labelled cases (src/sanitize/cases): {len(case_pos)} with secrets, {len(case_neg)} clean")
+    print(f"mycelium        recall {sum(caught)}/{len(case_pos)} = {sum(caught) / len(case_pos):.1%}   "
+          f"altered {sum(altered)}/{len(case_neg)}")
+    for (c, _), ok in zip(case_pos, caught):
+        if not ok:
+            print(f"  missed: {c[0]}: {c[2]}")
+    for (c, _), bad in zip(case_neg, altered):
+        if bad:
+            print(f"  altered: {c[0]}: {c[2]}")
+    ds_cases = run_detect_secrets([c[3] for c in cases], None)
+    if ds_cases is not None:
+        ds_pos = [f for c, f in zip(cases, ds_cases) if c[1] == "secret"]
+        ds_neg = [f for c, f in zip(cases, ds_cases) if c[1] == "clean"]
+        print(f"detect-secrets  recall {sum(ds_pos)}/{len(ds_pos)} = {sum(ds_pos) / len(ds_pos):.1%}   "
+              f"flagged {sum(ds_neg)}/{len(ds_neg)}")
     ds = run_detect_secrets(samples, args.keep)
     if ds is None:
         print("detect-secrets  not installed (pip install detect-secrets)")
