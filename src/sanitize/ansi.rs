@@ -3,9 +3,10 @@
 //! Coloured output puts control sequences between a key and its value, around a value, or
 //! inside a token (`ghp_` in one colour, the rest in another), where they would break a
 //! rule's match or its `\b`. So the stream sets aside every CSI sequence (`ESC [`
-//! parameters, intermediates, a final byte: colours, cursor moves, erasing) and the
-//! character-set designations (`ESC ( B`, which `tput sgr0` prints) before the rules see the
-//! text, and puts each one back at its place in the output. An escape inside a redacted
+//! parameters, intermediates, a final byte: colours, cursor moves, erasing), the
+//! character-set designations (`ESC ( B`, which `tput sgr0` prints) and the two-byte
+//! cursor save/restore and keypad escapes (`ESC 7`, `ESC 8`, `ESC =`, `ESC >`) before the
+//! rules see the text, and puts each one back at its place in the output. An escape inside a redacted
 //! span comes out right after the replacement, so colour state is kept and nothing of the
 //! secret is. Every other escape (OSC titles and hyperlinks, DCS, …) stays in the text the
 //! rules see, since such strings carry text of their own.
@@ -63,6 +64,8 @@ fn classify(b: &[u8]) -> Class {
             Some(0x30..=0x7e) => Class::Complete(3),
             Some(_) => Class::Text,
         },
+        // Save and restore the cursor, keypad modes: no text of their own.
+        b'7' | b'8' | b'=' | b'>' => Class::Complete(2),
         _ => Class::Text,
     }
 }
@@ -226,7 +229,8 @@ mod tests {
         assert_eq!(classify(b"\x1b"), Class::NeedMore);
         assert_eq!(classify(b"\x1b]0;title\x07"), Class::Text);
         assert_eq!(classify(b"\x1b[1\n"), Class::Text);
-        assert_eq!(classify(b"\x1b7"), Class::Text);
+        assert_eq!(classify(b"\x1b7"), Class::Complete(2));
+        assert_eq!(classify(b"\x1bM"), Class::Text);
         let long = [b"\x1b[".as_slice(), &[b'1'; 40], b"m"].concat();
         assert_eq!(classify(&long), Class::Text);
     }

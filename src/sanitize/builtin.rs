@@ -180,7 +180,7 @@ pub(crate) use {flag_sep, header_key, header_sep};
 /// not.
 macro_rules! secret_name {
     () => {
-        r"(?:[A-Za-z0-9_./:-]{0,80}?(?:password|passwd|passphrase|secret|secret[_.-]?key)|(?:[A-Za-z0-9_./:-]{0,80}[_./:-])?(?:pass|pwd|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|credentials?|auth|authorization|cookie|x-api-key|session(?:[_.-]?(?:id|key|token))?|jsessionid|phpsessid))"
+        r"(?:[A-Za-z0-9_./:-]{0,80}?(?:password|passwd|passphrase|secret|secret[_.-]?key)|(?:[A-Za-z0-9_./:-]{0,80}[_./:-])?(?:pass|pwd|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|credentials?|auth|authorization|cookie|x-api-key|signing[_.-]?key|encryption[_.-]?key|session(?:[_.-]?(?:id|key|token))?|jsessionid|phpsessid))"
     };
 }
 
@@ -207,6 +207,8 @@ const SECRET_NAME_KEYWORDS: &[&str] = &[
     "cookie",
     "session",
     "sessid",
+    "signing",
+    "encryption",
 ];
 
 /// A command-line value right after its flag (`-pSECRET`, `-p SECRET`), bare or quoted;
@@ -232,6 +234,7 @@ macro_rules! end_b64 {
         r"(?:[^A-Za-z0-9+/=_-]|$)"
     };
 }
+pub(crate) use end_b64;
 
 const fn token(
     id: &'static str,
@@ -1490,7 +1493,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
     // ---- Contexts over several lines, HTTP dumps, command lines ----
     Builtin {
         precheck: Some(Precheck::Leads(&["name"])),
-        lines_after: 1,
+        lines_after: 2,
         first_line: Some(concat!(
             r#"(?i)\bname\\?["']?\s{0,3}[:=]\s{0,3}\\?["']?"#,
             secret_name!(),
@@ -1502,7 +1505,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             concat!(
                 r#"(?i)\bname\\?["']?\s{0,3}[:=]\s{0,3}\\?["']?"#,
                 secret_name!(),
-                r#"\\?["']?\s{0,3},?\s{0,80}\\?["']?value\\?["']?\s{0,3}[:=]\s{0,3}"#,
+                r#"\\?["']?\s{0,3},?\s{0,80}(?:\\?["']?[A-Za-z]{1,20}\\?["']?\s{0,3}:\s{0,3}\\?["'][^"'\r\n]{0,40}\\?["']\s{0,3},\s{0,80}|#[^\r\n]{0,200}\s{1,80}){0,2}\\?["']?value\\?["']?\s{0,3}[:=]\s{0,3}"#,
                 value!(4, 1024)
             ),
             SECRET_NAME_KEYWORDS,
@@ -1531,7 +1534,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
                 value!(4, 1024),
                 r#"\\?["']?\s{0,3},?\s{0,80}\\?["']?name\\?["']?\s{0,3}[:=]\s{0,3}\\?["']?"#,
                 secret_name!(),
-                r#"\\?["']?\s{0,3}(?:$|[,}\]])"#
+                r#"\\?["']?\s{0,3}(?:$|[,}\]#])"#
             ),
             &["value"],
             2.0,
@@ -1542,7 +1545,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
     },
     Builtin {
         needs: Some(b'<'),
-        lines_after: 2,
+        lines_after: 4,
         first_line: Some(concat!(r"(?i)<", secret_name!(), r"(?:$|[\s>])")),
         ..ctx(
             "xml-secret-element",
@@ -1550,7 +1553,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             concat!(
                 r"(?i)<",
                 secret_name!(),
-                r#"(?:\s{1,10}[A-Za-z_:][^<>]{0,200})?>\s{0,40}(?:<!\[CDATA\[)?(?P<secret_x>[^<\s][^<\r\n]{1,300}?[^<\s\]])(?:\]\]>)?\s{0,40}</"#
+                r#"(?:\s{1,10}[A-Za-z_:][^<>]{0,200})?>\s{0,40}(?:<!\[CDATA\[\s{0,40})?(?P<secret>[^<\s][^<\r\n]{1,300}?[^<\s\]])\s{0,40}(?:\]\]>)?\s{0,40}</"#
             ),
             SECRET_NAME_KEYWORDS,
             2.0,
@@ -1564,13 +1567,13 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         )
     },
     Builtin {
-        lines_after: 3,
+        lines_after: 4,
         first_line: Some(concat!(
             r#"(?i)(?:\b(?:key|name)\s{0,3}=\s{0,3}["']"#,
             secret_name!(),
-            r#"["']|<name>\s{0,40}"#,
+            r#"["']|<(?:name|key)>\s{0,40}"#,
             secret_name!(),
-            r"\s{0,40}(?:$|</name>))"
+            r"\s{0,40}(?:$|</(?:name|key)>))"
         )),
         ..ctx(
             "xml-keyed-value",
@@ -1578,9 +1581,11 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             concat!(
                 r#"(?i)(?:\b(?:key|name)\s{0,3}=\s{0,3}["']"#,
                 secret_name!(),
-                r#"["'](?:(?:\s{1,40}[A-Za-z_:][A-Za-z0-9_.:-]{0,30}\s{0,3}=\s{0,3}(?:"[^"<>\r\n]{0,100}"|'[^'<>\r\n]{0,100}')){0,3}\s{1,40}value\s{0,3}=\s{0,3}(?:"(?P<secret_dq>[^"\r\n]{3,300})"|'(?P<secret_sq>[^'\r\n]{3,300})')|\s{0,3}>\s{0,40}(?:<value>\s{0,40})?(?P<secret_x>[^<\s][^<\r\n]{1,300}[^<\s])\s{0,40}</)|<name>\s{0,40}"#,
+                r#"["'](?:\s{1,40}[A-Za-z_:][A-Za-z0-9_.:-]{0,30}\s{0,3}=\s{0,3}(?:"[^"<>\r\n]{0,100}"|'[^'<>\r\n]{0,100}')){0,3}(?:\s{1,40}value\s{0,3}=\s{0,3}(?:"(?P<secret_dq>[^"\r\n]{3,300})"|'(?P<secret_sq>[^'\r\n]{3,300})')|\s{0,3}>\s{0,40}(?:<value>\s{0,40})?(?P<secret_x>[^<\s][^<\r\n]{1,300}[^<\s])\s{0,40}</)|<key>\s{0,40}"#,
                 secret_name!(),
-                r"\s{0,40}</name>\s{0,200}<value>\s{0,40}(?P<secret_v>[^<\s][^<\r\n]{1,300}[^<\s])\s{0,40}</value>)"
+                r#"\s{0,40}</key>\s{0,200}<string>\s{0,40}(?P<secret_k>[^<\s][^<\r\n]{1,300}[^<\s])\s{0,40}</string>|<name>\s{0,40}"#,
+                secret_name!(),
+                r"\s{0,40}</name>\s{0,200}(?:<description>[^<]{0,300}</description>\s{0,200})?<value>\s{0,40}(?P<secret_v>[^<\s][^<\r\n]{1,300}[^<\s])\s{0,40}</value>)"
             ),
             SECRET_NAME_KEYWORDS,
             2.0,
@@ -1598,7 +1603,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         ..ctx(
             "http-cookie",
             "HTTP",
-            r#"(?i)(?:\bset-cookie|(?:^|[^A-Za-z0-9_-]|\\[rn])cookie)\\?["']?\s{0,3}:\s{0,3}(?:[^=;\s"'\\]{1,64}=[^;\s"'\\]{0,15};\s{0,3}){0,16}[^=;\s"'\\]{1,64}=\\?"?(?P<secret_c>[^;\s"'\\]{16,1024}(?:;\s{0,3}[^=;\s"'\\]{1,64}=[^;\s"'\\]{0,512}){0,5})"#,
+            r#"(?i)(?:\bset-cookie|(?:^|[^A-Za-z0-9_-]|\\[rn])cookie)\\?["']?\s{0,3}:\s{0,3}\[?\s{0,3}\\?["']?(?:[^=;\s"'\\,\]]{1,64}=[^;\s"'\\,\]]{0,15};\s{0,3}){0,40}[^=;\s"'\\,\]]{1,64}=\\?"?(?P<secret_c>[^;\s"'\\,\]]{16,1024}(?:;\s{0,3}[^=;\s"'\\,\]]{1,64}=[^;\s"'\\,\]]{0,512}){0,5})"#,
             &["cookie"],
             3.0,
             "a session cookie in a Cookie or Set-Cookie header logs its bearer in",
@@ -1620,11 +1625,11 @@ pub(crate) const BUILTIN: &[Builtin] = &[
                 glued_value!("b"),
                 r"|\b(?:redis-cli|keydb-cli)\b[^\r\n|;&]{0,200}?\s-a\s{1,3}",
                 glued_value!("c"),
-                r"|\bldap(?:search|modify|add|delete|whoami|passwd|compare|modrdn|exop|url)\b[^\r\n|;&]{0,200}?\s-w\s{1,3}",
+                r"|\bldap(?:search|modify|add|delete|whoami|passwd|compare|modrdn|exop|url)\b[^\r\n|;&]{0,200}?\s-w\s{0,3}",
                 glued_value!("d"),
-                r"|\b(?:sqlcmd|bcp|osql|isql|zip|unzip|zipcloak)\b[^\r\n|;&]{0,200}?\s-P\s{1,3}",
+                r"|\b(?:sqlcmd|bcp|osql|isql|zip|unzip|zipcloak|ipmitool)\b[^\r\n|;&]{0,200}?\s-P\s{0,3}",
                 glued_value!("e"),
-                r"|\bmongo(?:sh|dump|restore|import|export|stat|top|files)?\b[^\r\n|;&]{0,200}?\s-p\s{1,3}",
+                r"|\bmongo(?:sh|dump|restore|import|export|stat|top|files)?\b[^\r\n|;&]{0,200}?\s-p\s{0,3}",
                 glued_value!("f"),
                 r"|\b(?i:docker|podman|buildah|skopeo|nerdctl|oras|az|helm\s{1,3}registry)\s{1,3}login\b[^\r\n|;&]{0,200}?\s-p\s{1,3}",
                 glued_value!("g"),
@@ -1633,7 +1638,23 @@ pub(crate) const BUILTIN: &[Builtin] = &[
                 r#"|\b(?:smbclient|rpcclient|smbmap|smbget|smbcacls|smbcquotas)\b[^\r\n|;&]{0,200}?\s(?:-U|--user(?:name)?=?)\s{0,3}["']?[^\s%"']{1,64}%(?P<secret_i>[^\s'"]{3,128})"#,
                 r"|\brabbitmqctl\s{1,3}(?:-\S{1,40}\s{1,3}){0,4}(?:add_user|change_password)\s{1,3}\S{1,100}\s{1,3}",
                 glued_value!("j"),
-                r#"|\bnet use\s{1,3}(?:[A-Za-z]:|\*)?\s{0,3}\\\\\S{1,200}\s{1,3}(?P<secret_k>[^\s'"/][^\s'"]{2,127}))"#
+                r#"|\bnet use\s{1,3}(?:[A-Za-z]:|\*)?\s{0,3}\\\\\S{1,200}(?:\s{1,3}/[A-Za-z]{1,12}:\S{1,100}){0,2}\s{1,3}(?P<secret_k>[^\s'"/][^\s'"]{2,127})"#,
+                r"|\bmysqladmin\b[^\r\n|;&]{0,200}?\s(?:password|passwd)\s{1,3}",
+                glued_value!("m"),
+                r"|\bopenssl\s{1,3}enc\b[^\r\n|;&]{0,200}?\s-k\s{1,3}",
+                glued_value!("n"),
+                r"|\baws\s{1,3}configure\s{1,3}set\s{1,3}(?:[A-Za-z0-9_.-]{0,40}\.)?(?:aws_secret_access_key|aws_session_token)\s{1,3}",
+                glued_value!("o"),
+                r#"|\b(?:sqlplus|rman|expdp|impdp|sqlldr)\s{1,3}(?:-\S{1,10}\s{1,3}){0,2}["']?[^\s/@"']{1,64}/(?P<secret_s>[^\s@/"']{3,128})@"#,
+                r"|\b[xw]freerdp\b[^\r\n|;&]{0,200}?\s/p:",
+                glued_value!("r"),
+                r"|\blftp\b[^\r\n|;&]{0,200}?\s-u\s{1,3}[^\s,]{1,64},",
+                glued_value!("t"),
+                r"|\bnmcli\b[^\r\n|;&]{0,200}?\spassword\s{1,3}",
+                glued_value!("u"),
+                r"|> AUTH\s{1,3}(?:[^\s]{1,64}\s{1,3})?",
+                glued_value!("v"),
+                ")"
             ),
             &[
                 "mysql",
@@ -1672,6 +1693,20 @@ pub(crate) const BUILTIN: &[Builtin] = &[
                 "smbcquotas",
                 "rabbitmqctl",
                 "net use",
+                "ipmitool",
+                "mysqladmin",
+                "openssl",
+                "aws",
+                "sqlplus",
+                "rman",
+                "expdp",
+                "impdp",
+                "sqlldr",
+                "xfreerdp",
+                "wfreerdp",
+                "lftp",
+                "nmcli",
+                "> auth",
             ],
             1.0,
             "a password given on a client's command line (`mysql -pSECRET`, `sshpass -p`, `redis-cli -a`, `ldapsearch -w`) shows in ps output, shell traces and logs",
@@ -1692,6 +1727,25 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         "`pass:` hands OpenSSL (and tools built on it) the password itself on the command line",
         "openssl pkcs12 -export -in c.pem -passout pass:{an:12} -out c.p12",
         &["openssl pkcs12 -passin env:P12_PASSWORD -in c.p12"],
+    ),
+    ctx(
+        "aws-configure-prompt",
+        "AWS",
+        r"(?i)\bAWS Secret Access Key \[[^\]\r\n]{0,40}\]:\s{0,3}(?P<secret_p>[A-Za-z0-9/+=]{40})",
+        &["secret access key ["],
+        3.0,
+        "`aws configure` echoes the secret access key typed at its prompt",
+        "AWS Secret Access Key [None]: {b64:40}",
+        &["AWS Secret Access Key [****************abcd]: "],
+    ),
+    token(
+        "private-key-base64",
+        "PEM",
+        r"\bLS0tLS1CRUdJTi(?:BQUklWQVRFIEtFWS0tLS0t|BSU0EgUFJJVkFURSBLRVktLS0tL|BFQyBQUklWQVRFIEtFWS0tLS0t|BPUEVOU1NIIFBSSVZBVEUgS0VZLS0tLS|BEU0EgUFJJVkFURSBLRVktLS0tL|BFTkNSWVBURUQgUFJJVkFURSBLRVktLS0tL)[A-Za-z0-9+/]{16,8000}={0,2}",
+        &["LS0tLS1CRUdJTi"],
+        "a PEM private key encoded in base64 (Kubernetes secrets, kubeconfig `client-key-data`, CI variables)",
+        "tls.key: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0t{b64:120}",
+        &["tls.crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t{b64:120}"],
     ),
     // ---- Generic shapes ----
     token(
@@ -1855,7 +1909,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             "generic",
             concat!(
                 key_prefix!(),
-                r"[A-Za-z0-9]{0,30}password|[A-Za-z0-9]{0,30}passwd|[A-Za-z0-9]{0,30}passphrase|pass|pwd|db_pass|pass_?word|sshpass)",
+                r"[A-Za-z0-9]{0,30}password|[A-Za-z0-9]{0,30}passwd|[A-Za-z0-9]{0,30}passphrase|[A-Za-z0-9]{0,30}[_.-]pass|[A-Za-z0-9]{0,30}[_.-]pwd|pass_?word|sshpass)",
                 sep!(),
                 value!(4, 200)
             ),

@@ -66,6 +66,9 @@ pub struct Rule {
     pub(crate) names: Vec<Vec<u8>>,
     /// Another necessary condition for a hit to lie in a match (see [`Precheck`]).
     pub(crate) precheck: Option<Precheck>,
+    /// The pattern ends with `end_b64!()`, which takes the byte after a token: it is not
+    /// redacted.
+    pub(crate) ends_with_boundary: bool,
     /// Line breaks a match may cross after its keyword's line (0: one line).
     pub(crate) lines_after: usize,
     /// Line breaks a match may cross before its keyword's line; its secret starts at or
@@ -394,6 +397,7 @@ impl Rule {
             assignment: b.assignment,
             names,
             precheck: b.precheck,
+            ends_with_boundary: b.pattern.ends_with(super::builtin::end_b64!()),
             lines_after: usize::from(b.lines_after),
             lines_before: usize::from(b.lines_before),
             keywords,
@@ -584,6 +588,7 @@ impl RuleSet {
                 assignment: false,
                 names: Vec::new(),
                 precheck: None,
+                ends_with_boundary: false,
                 lines_after: 0,
                 lines_before: 0,
                 id: id.clone(),
@@ -741,6 +746,36 @@ pub(crate) fn is_placeholder(value: &[u8]) -> bool {
 /// (`Permission` in `cat: /etc/passwd: Permission denied`, `NONE`), an UPPER_SNAKE
 /// constant, or a dotted path (`config.db.password`).
 pub(crate) fn looks_like_code(value: &[u8]) -> bool {
+    // Prose punctuation after a word (`option.`, `PASSWORD,`, `prompt):`, a hyphen that
+    // breaks a line in a manual page) is not part of it.
+    let trimmed = value
+        .iter()
+        .rposition(u8::is_ascii_alphanumeric)
+        .map_or(&value[..0], |i| &value[..=i]);
+    if trimmed.len() < value.len() && !trimmed.is_empty() && looks_like_code(trimmed) {
+        return true;
+    }
+    // A path, not a password: `/usr/bin/systemctl`, `./keys/id_rsa`, `~/.ssh/id_ed25519`.
+    let path = (value.starts_with(b"/") || value.starts_with(b"./") || value.starts_with(b"~/"))
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"_./-".contains(b));
+    // Colon-separated names (`uid:gid:gecos:dir:shell`): a format, not a value.
+    let fields = value.contains(&b':')
+        && value
+            .split(|&b| b == b':')
+            .all(|p| !p.is_empty() && !p.contains(&b':') && looks_like_code(p));
+    // Words joined by hyphens or underscores (`Windows-Integrated`).
+    let words = value.iter().any(|b| b"-_".contains(b))
+        && value.split(|b| b"-_".contains(b)).all(|p| {
+            !p.is_empty()
+                && p.iter().all(u8::is_ascii_alphabetic)
+                && (p[1..].iter().all(u8::is_ascii_lowercase)
+                    || p[1..].iter().all(u8::is_ascii_uppercase))
+        });
+    if path || fields || words {
+        return true;
+    }
     let ident = |s: &[u8]| {
         !s.is_empty()
             && (s[0].is_ascii_alphabetic() || s[0] == b'_')
@@ -761,7 +796,7 @@ pub(crate) fn looks_like_code(value: &[u8]) -> bool {
         && !value.iter().any(u8::is_ascii_digit)
         && value.split(|&b| b == b'.').all(ident);
     // A call, or the end of one (`authkey=self._authkey)` in a call's arguments).
-    let call = value.contains(&b'(') || value.ends_with(b")");
+    let call = value.contains(&b'(') || value.contains(&b'[') || value.ends_with(b")");
     lower_word || word || upper_const || dotted || call
 }
 

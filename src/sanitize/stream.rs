@@ -367,7 +367,16 @@ impl SanitizeStream {
     fn secret(&self, rule: &Rule, ms: usize, me: usize, b: usize) -> (usize, usize, bool) {
         let built = rule.compiled.get();
         if built.secret_groups.is_empty() {
-            return (ms, me, true);
+            // A token rule's closing boundary (`end_b64!()`) may have taken the byte after
+            // the token, which is not part of the secret.
+            let end =
+                if rule.ends_with_boundary && me > ms && !is_token_byte(self.buf[self.idx(me - 1)])
+                {
+                    me - 1
+                } else {
+                    me
+                };
+            return (ms, end, true);
         }
         if self.shared
             && let Some(tail) = &built.value
@@ -967,6 +976,11 @@ fn header_sep_follows(rest: &[u8]) -> bool {
         .take_while(|&&c| is_regex_space(c))
         .count();
     matches!(rest.get(i), Some(b':' | b'='))
+}
+
+/// A byte `end_b64!()` does not take (`[A-Za-z0-9+/=_-]`).
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-')
 }
 
 /// A byte of a generic key name (`[A-Za-z0-9_.-]`).
