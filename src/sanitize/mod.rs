@@ -13,6 +13,7 @@
 //! This module must never allocate per input byte, nor let a secret split across two
 //! writes through.
 
+mod analysis;
 mod builtin;
 mod engine;
 mod literal;
