@@ -27,6 +27,7 @@ use std::path::PathBuf;
 pub use engine::{OutputSanitizer, Redactions, Sanitized, SanitizerBuilder};
 pub use literal::MIN_LITERAL_LEN;
 pub use rules::{Rule, RuleSet};
+pub use scan::AutomatonTooLarge;
 pub use stream::{BLOCK_CAP, SanitizeStream};
 
 /// Why rules or a sanitizer could not be built.
@@ -69,5 +70,5 @@ pub enum SanitizeError {
     },
     /// The keyword automaton could not be built.
     #[error("cannot build the keyword automaton")]
-    Automaton(#[source] aho_corasick::BuildError),
+    Automaton(#[source] AutomatonTooLarge),
 }
