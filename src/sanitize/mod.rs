@@ -13,6 +13,7 @@
 //! This module must never allocate per input byte, nor let a secret split across two
 //! writes through.
 
+mod analysis;
 mod ansi;
 mod builtin;
 #[cfg(test)]
@@ -30,6 +31,7 @@ use std::path::PathBuf;
 pub use engine::{OutputSanitizer, Redactions, Sanitized, SanitizerBuilder};
 pub use literal::MIN_LITERAL_LEN;
 pub use rules::{Rule, RuleSet};
+pub use scan::AutomatonTooLarge;
 pub use stream::{BLOCK_CAP, SanitizeStream};
 
 /// Why rules or a sanitizer could not be built.
@@ -72,5 +74,5 @@ pub enum SanitizeError {
     },
     /// The keyword automaton could not be built.
     #[error("cannot build the keyword automaton")]
-    Automaton(#[source] aho_corasick::BuildError),
+    Automaton(#[source] AutomatonTooLarge),
 }

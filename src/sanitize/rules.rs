@@ -22,11 +22,13 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::SanitizeError;
+#[cfg(test)]
+use super::analysis::analyze;
+use super::analysis::{after_prefix, check, check_keywords, one_line, starts_with_keyword};
 use super::builtin::{BUILTIN, Builtin};
 pub(crate) use super::builtin::{BlockEnd, Guard, Precheck};
 
-/// The longest text one regex rule may match. Bounds the stream's hold-back.
-pub const MAX_RULE_LEN: usize = 8 * 1024;
+pub use super::analysis::MAX_RULE_LEN;
 
 /// The default replacement; `{id}` is replaced by the rule id.
 pub const DEFAULT_REPLACEMENT: &str = "[REDACTED:{id}]";
@@ -179,72 +181,6 @@ pub(crate) struct AssignmentTail {
     pub(crate) groups: Vec<(usize, bool)>,
 }
 
-/// Whether every match of `pattern` begins with one of `keywords` (ASCII case folded):
-/// then the match containing a keyword hit starts at a hit, and an anchored search there
-/// replaces a search of the whole window.
-fn starts_with_keyword(pattern: &str, keywords: &[String]) -> bool {
-    let Ok(hir) = regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .build()
-        .parse(pattern)
-    else {
-        return false;
-    };
-    let seq = regex_syntax::hir::literal::Extractor::new()
-        .kind(regex_syntax::hir::literal::ExtractKind::Prefix)
-        // Case-insensitive words in an alternation (`(?i)(?:machine|default)`) have 2^n
-        // spellings each.
-        .limit_total(1024)
-        .extract(&hir);
-    let Some(literals) = seq.literals() else {
-        return false;
-    };
-    !literals.is_empty()
-        && literals.iter().all(|lit| {
-            let lit = lit.as_bytes().to_ascii_lowercase();
-            keywords
-                .iter()
-                .any(|k| lit.starts_with(&k.as_bytes().to_ascii_lowercase()))
-        })
-}
-
-/// The key names of an assignment pattern (`key_prefix!()`, then `name|name…)`): the
-/// exact finite set of strings the names group matches, lower-case, or none when it is
-/// not small and finite.
-fn assignment_names(pattern: &str) -> Vec<Vec<u8>> {
-    group_names(pattern, super::builtin::key_prefix!())
-}
-
-/// The exact finite set of strings the group after `prefix` (closed by the first `)`)
-/// matches, lower-case, or none when it is not small and finite.
-fn group_names(pattern: &str, prefix: &str) -> Vec<Vec<u8>> {
-    let Some((names, _)) = after_prefix(pattern, prefix) else {
-        return Vec::new();
-    };
-    let Ok(hir) = regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .build()
-        .parse(names)
-    else {
-        return Vec::new();
-    };
-    let seq = regex_syntax::hir::literal::Extractor::new().extract(&hir);
-    match seq.literals() {
-        Some(literals) if seq.is_exact() => literals
-            .iter()
-            .map(|lit| lit.as_bytes().to_ascii_lowercase())
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// The pattern after `prefix` split at the first `)`: the names and the rest.
-fn after_prefix<'p>(pattern: &'p str, prefix: &str) -> Option<(&'p str, &'p str)> {
-    pattern.strip_prefix(prefix)?.split_once(')')
-}
-
 /// The separator and value of an assignment pattern, each compiled alone (see
 /// `Rule::value`), with `(?i)` as in the whole pattern. Neither part has look-around, so run
 /// anchored where the key ends they find what the whole pattern would.
@@ -257,36 +193,6 @@ fn compile_value(pattern: &str) -> Result<Option<AssignmentTail>, String> {
     let (sep, _) = build(concat!("(?i)", super::builtin::sep!()))?;
     let (value, groups) = build(&format!("(?i){value}"))?;
     Ok(Some(AssignmentTail { sep, value, groups }))
-}
-
-/// Check a pattern without compiling it: its longest match, or why it cannot be a rule
-/// (located by the caller).
-fn check(pattern: &str) -> Result<usize, String> {
-    let hir = regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .multi_line(true)
-        .crlf(true)
-        .build()
-        .parse(pattern)
-        .map_err(|e| format!("invalid regex: {}", one_line(&e.to_string())))?;
-    let props = hir.properties();
-    let Some(max_len) = props.maximum_len() else {
-        return Err(
-            "regex can match text of unbounded length; use bounded repetition such as \
-             {1,64} instead of + or *"
-                .to_owned(),
-        );
-    };
-    if max_len > MAX_RULE_LEN {
-        return Err(format!(
-            "regex can match up to {max_len} bytes; the limit is {MAX_RULE_LEN}"
-        ));
-    }
-    if props.minimum_len().unwrap_or(0) == 0 {
-        return Err("regex can match the empty string".to_owned());
-    }
-    Ok(max_len)
 }
 
 /// Compile a pattern: the regex and its secret groups (named `secret…`).
@@ -317,29 +223,6 @@ fn build(pattern: &str) -> Result<(meta::Regex, Vec<(usize, bool)>), String> {
     Ok((regex, secret_groups))
 }
 
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn check_keywords(keywords: &[String]) -> Result<(), String> {
-    if keywords.is_empty() {
-        return Err(
-            "a rule needs at least one keyword (the prefilter only tries a rule \
-                    where one occurs)"
-                .to_owned(),
-        );
-    }
-    for k in keywords {
-        if k.len() < 2 {
-            return Err(format!("keyword {k:?} is shorter than 2 bytes"));
-        }
-        if k.bytes().any(|b| b == b'\n' || b == b'\r') {
-            return Err(format!("keyword {k:?} contains a line break"));
-        }
-    }
-    Ok(())
-}
-
 fn check_id(id: &str) -> Result<(), String> {
     let ok = !id.is_empty()
         && id.len() <= 64
@@ -355,34 +238,54 @@ fn check_id(id: &str) -> Result<(), String> {
     }
 }
 
+/// One built-in rule's [`analyze`] result, worked out by the build script
+/// (`build.rs`) and kept in [`BUILTIN_FACTS`].
+#[derive(Debug)]
+struct StaticFacts {
+    /// The rule's id, to catch a table that does not belong to this `BUILTIN`.
+    id: &'static str,
+    /// The longest match and the key or flag names, or why the rule is invalid.
+    analysis: Result<(usize, &'static [&'static [u8]]), &'static str>,
+}
+
+/// What [`RuleSet::builtin`] says when [`BUILTIN_FACTS`] does not match [`BUILTIN`].
+const STALE_FACTS: &str =
+    "the build script's table of rule facts does not match the rules (rebuild with cargo)";
+
+// `BUILTIN_FACTS: &[StaticFacts]`, one per `BUILTIN` entry in order: the build script
+// runs `analysis::analyze` on each, so a start parses no built-in pattern.
+include!(concat!(env!("OUT_DIR"), "/builtin_facts.rs"));
+
 impl Rule {
+    /// A built-in rule, its pattern analysed now (the tests' path; a start reads the
+    /// analysis from [`BUILTIN_FACTS`]).
+    #[cfg(test)]
     fn from_builtin(b: &Builtin) -> Result<Self, SanitizeError> {
-        let bad = |message: String| SanitizeError::BadBuiltin {
+        let facts = analyze(b).map_err(|message| SanitizeError::BadBuiltin {
             id: b.id.to_owned(),
             message,
+        })?;
+        Ok(Self::with_facts(b, facts.max_len, facts.names))
+    }
+
+    /// A built-in rule from its entry in [`BUILTIN_FACTS`].
+    fn from_table(b: &Builtin, facts: &StaticFacts) -> Result<Self, SanitizeError> {
+        let bad = |message: &str| SanitizeError::BadBuiltin {
+            id: b.id.to_owned(),
+            message: message.to_owned(),
         };
-        let max_len = check(b.pattern).map_err(bad)?;
+        if facts.id != b.id {
+            return Err(bad(STALE_FACTS));
+        }
+        let (max_len, names) = facts.analysis.map_err(bad)?;
+        let names = names.iter().map(|n| n.to_vec()).collect();
+        Ok(Self::with_facts(b, max_len, names))
+    }
+
+    /// A built-in rule whose pattern [`analyze`] accepted with these results.
+    fn with_facts(b: &Builtin, max_len: usize, names: Vec<Vec<u8>>) -> Self {
         let keywords: Vec<String> = b.keywords.iter().map(|k| (*k).to_owned()).collect();
-        check_keywords(&keywords).map_err(bad)?;
-        let names = match b.precheck {
-            _ if b.assignment => assignment_names(b.pattern),
-            Some(Precheck::Flag) => group_names(b.pattern, super::builtin::flag_prefix!()),
-            _ => Vec::new(),
-        };
-        if b.precheck == Some(Precheck::Flag) && names.is_empty() {
-            return Err(bad(
-                "a flag pre-check needs a finite set of flag names".to_owned()
-            ));
-        }
-        if let Some(Precheck::Leads(words)) = b.precheck
-            && !starts_with_keyword(
-                b.pattern,
-                &words.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>(),
-            )
-        {
-            return Err(bad(format!("not every match begins with one of {words:?}")));
-        }
-        Ok(Self {
+        Self {
             id: b.id.to_owned(),
             provider: b.provider.to_owned(),
             reason: b.reason.to_owned(),
@@ -401,7 +304,7 @@ impl Rule {
             lines_after: usize::from(b.lines_after),
             lines_before: usize::from(b.lines_before),
             keywords,
-        })
+        }
     }
 
     /// Whether every match starts with a keyword (searched anchored at the hit); known once
@@ -463,9 +366,16 @@ impl RuleSet {
     /// [`SanitizeError::BadBuiltin`] if a built-in rule does not compile (a bug, caught by
     /// the test suite).
     pub fn builtin() -> Result<Self, SanitizeError> {
+        if BUILTIN_FACTS.len() != BUILTIN.len() {
+            return Err(SanitizeError::BadBuiltin {
+                id: "*".to_owned(),
+                message: STALE_FACTS.to_owned(),
+            });
+        }
         let rules = BUILTIN
             .iter()
-            .map(Rule::from_builtin)
+            .zip(BUILTIN_FACTS)
+            .map(|(b, facts)| Rule::from_table(b, facts))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             rules,

@@ -455,3 +455,44 @@ fn rules_compile_only_when_their_keyword_appears() {
         "{compiled:?}"
     );
 }
+
+/// A start reads each built-in rule's analysis from the table `build.rs` wrote
+/// (`BUILTIN_FACTS`) instead of parsing the patterns: that table must be exactly what the
+/// analysis says of the rules as they are now, in order.
+#[test]
+fn build_script_table_matches_the_analysis_of_every_builtin_rule() {
+    assert_eq!(
+        BUILTIN_FACTS.iter().map(|f| f.id).collect::<Vec<_>>(),
+        BUILTIN.iter().map(|b| b.id).collect::<Vec<_>>(),
+        "{STALE_FACTS}"
+    );
+    for (b, facts) in BUILTIN.iter().zip(BUILTIN_FACTS) {
+        let table = facts
+            .analysis
+            .map(|(max_len, names)| (max_len, names.iter().map(|n| n.to_vec()).collect()))
+            .map_err(str::to_owned);
+        let now = analyze(b).map(|f| (f.max_len, f.names));
+        assert_eq!(table, now, "{}: {STALE_FACTS}", b.id);
+    }
+}
+
+/// A rule the build script found invalid, or a table entry for another rule, fails the
+/// rule set as a pattern that does not parse did when it was parsed at start.
+#[test]
+fn a_bad_or_stale_table_entry_is_refused() {
+    let b = &BUILTIN[0];
+    let invalid = StaticFacts {
+        id: b.id,
+        analysis: Err("regex can match the empty string"),
+    };
+    let err = Rule::from_table(b, &invalid).unwrap_err().to_string();
+    assert!(err.contains("empty string") && err.contains(b.id), "{err}");
+    let other = StaticFacts {
+        id: BUILTIN[1].id,
+        analysis: Ok((20, &[])),
+    };
+    let err = Rule::from_table(b, &other).unwrap_err().to_string();
+    assert!(err.contains("does not match the rules"), "{err}");
+    let good = &BUILTIN_FACTS[0];
+    assert!(Rule::from_table(b, good).is_ok());
+}

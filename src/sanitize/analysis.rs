@@ -1,0 +1,185 @@
+//! What a rule's pattern is, read from its syntax tree without compiling it: whether it
+//! can be a rule at all, its longest match, its key or flag names, and whether every match
+//! begins with a keyword.
+//!
+//! This file is compiled twice: into the crate (user rules are checked with it at load,
+//! and the tests hold the built-in table to it), and into the build script, which runs
+//! [`analyze`] on every built-in rule and writes the results into a table the crate
+//! includes (`builtin_facts.rs` in `OUT_DIR`). A start therefore parses no built-in
+//! pattern. It may only use `std`, `regex_syntax` and `super::builtin`.
+
+use super::builtin::{Builtin, Precheck};
+
+/// The longest text one regex rule may match. Bounds the stream's hold-back.
+pub const MAX_RULE_LEN: usize = 8 * 1024;
+
+/// What the runtime needs to know about a built-in rule's pattern before it compiles it.
+#[cfg_attr(
+    not(test),
+    allow(
+        dead_code,
+        reason = "the build script runs it on the built-in rules; the tests compare"
+    )
+)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Facts {
+    /// The longest match, in bytes.
+    pub(crate) max_len: usize,
+    /// For an assignment rule, its key names; for a flag rule, its flag names (lower-case;
+    /// see `Rule::names`). Empty otherwise.
+    pub(crate) names: Vec<Vec<u8>>,
+}
+
+/// Check a built-in rule and work out its [`Facts`], or say why it cannot be a rule.
+#[cfg_attr(
+    not(test),
+    allow(
+        dead_code,
+        reason = "the build script runs it on the built-in rules; the tests compare"
+    )
+)]
+pub(crate) fn analyze(b: &Builtin) -> Result<Facts, String> {
+    let max_len = check(b.pattern)?;
+    check_keywords(b.keywords)?;
+    let names = match b.precheck {
+        _ if b.assignment => group_names(b.pattern, super::builtin::key_prefix!()),
+        Some(Precheck::Flag) => group_names(b.pattern, super::builtin::flag_prefix!()),
+        _ => Vec::new(),
+    };
+    if b.precheck == Some(Precheck::Flag) && names.is_empty() {
+        return Err("a flag pre-check needs a finite set of flag names".to_owned());
+    }
+    if let Some(Precheck::Leads(words)) = b.precheck
+        && !starts_with_keyword(b.pattern, words)
+    {
+        return Err(format!("not every match begins with one of {words:?}"));
+    }
+    Ok(Facts { max_len, names })
+}
+
+/// A parser with the flags every rule is compiled with (bytes, no Unicode).
+fn parser() -> regex_syntax::Parser {
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .multi_line(true)
+        .crlf(true)
+        .build()
+}
+
+/// Check a pattern without compiling it: its longest match, or why it cannot be a rule
+/// (located by the caller).
+pub(crate) fn check(pattern: &str) -> Result<usize, String> {
+    let hir = parser()
+        .parse(pattern)
+        .map_err(|e| format!("invalid regex: {}", one_line(&e.to_string())))?;
+    let props = hir.properties();
+    let Some(max_len) = props.maximum_len() else {
+        return Err(
+            "regex can match text of unbounded length; use bounded repetition such as \
+             {1,64} instead of + or *"
+                .to_owned(),
+        );
+    };
+    if max_len > MAX_RULE_LEN {
+        return Err(format!(
+            "regex can match up to {max_len} bytes; the limit is {MAX_RULE_LEN}"
+        ));
+    }
+    if props.minimum_len().unwrap_or(0) == 0 {
+        return Err("regex can match the empty string".to_owned());
+    }
+    Ok(max_len)
+}
+
+/// A message on one line (regex errors draw a caret under the pattern).
+pub(crate) fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Why a rule's keywords cannot gate it, if they cannot.
+pub(crate) fn check_keywords<K: AsRef<str>>(keywords: &[K]) -> Result<(), String> {
+    if keywords.is_empty() {
+        return Err(
+            "a rule needs at least one keyword (the prefilter only tries a rule \
+                    where one occurs)"
+                .to_owned(),
+        );
+    }
+    for k in keywords {
+        let k = k.as_ref();
+        if k.len() < 2 {
+            return Err(format!("keyword {k:?} is shorter than 2 bytes"));
+        }
+        if k.bytes().any(|b| b == b'\n' || b == b'\r') {
+            return Err(format!("keyword {k:?} contains a line break"));
+        }
+    }
+    Ok(())
+}
+
+/// Whether every match of `pattern` begins with one of `keywords` (ASCII case folded):
+/// then the match containing a keyword hit starts at a hit, and an anchored search there
+/// replaces a search of the whole window.
+pub(crate) fn starts_with_keyword<K: AsRef<str>>(pattern: &str, keywords: &[K]) -> bool {
+    let Ok(hir) = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+    else {
+        return false;
+    };
+    let seq = regex_syntax::hir::literal::Extractor::new()
+        .kind(regex_syntax::hir::literal::ExtractKind::Prefix)
+        // Case-insensitive words in an alternation (`(?i)(?:machine|default)`) have 2^n
+        // spellings each.
+        .limit_total(1024)
+        .extract(&hir);
+    let Some(literals) = seq.literals() else {
+        return false;
+    };
+    !literals.is_empty()
+        && literals.iter().all(|lit| {
+            let lit = lit.as_bytes().to_ascii_lowercase();
+            keywords
+                .iter()
+                .any(|k| lit.starts_with(&k.as_ref().as_bytes().to_ascii_lowercase()))
+        })
+}
+
+/// The exact finite set of strings the group after `prefix` (closed by the first `)`)
+/// matches, lower-case, or none when it is not small and finite.
+#[cfg_attr(
+    not(test),
+    allow(
+        dead_code,
+        reason = "the build script runs it on the built-in rules; the tests compare"
+    )
+)]
+fn group_names(pattern: &str, prefix: &str) -> Vec<Vec<u8>> {
+    let Some((names, _)) = after_prefix(pattern, prefix) else {
+        return Vec::new();
+    };
+    let Ok(hir) = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(names)
+    else {
+        return Vec::new();
+    };
+    let seq = regex_syntax::hir::literal::Extractor::new().extract(&hir);
+    match seq.literals() {
+        Some(literals) if seq.is_exact() => literals
+            .iter()
+            .map(|lit| lit.as_bytes().to_ascii_lowercase())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The pattern after `prefix` split at the first `)`: the names and the rest.
+pub(crate) fn after_prefix<'p>(pattern: &'p str, prefix: &str) -> Option<(&'p str, &'p str)> {
+    pattern.strip_prefix(prefix)?.split_once(')')
+}
