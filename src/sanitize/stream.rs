@@ -556,14 +556,15 @@ impl SanitizeStream {
     ///
     /// The hit's keyword is made of key bytes and starts with a letter, so in a match it
     /// lies either in the key or in the value (separator bytes are never key bytes).
-    fn may_assign(&self, rule: &Rule, hit: Hit, a: usize, b: usize) -> bool {
-        self.may_be_in_key(rule, hit, a, b) || self.may_be_in_value(hit, a)
+    /// `ends` are the rule's key-name ends ([`Engine::key_ends`]).
+    fn may_assign(&self, ends: &[Vec<u8>], hit: Hit, a: usize, b: usize) -> bool {
+        self.may_be_in_key(ends, hit, a, b) || self.may_be_in_value(ends, hit, a)
     }
 
     /// In the key: the key ends where the run of key bytes after the hit ends, with one of
-    /// the rule's names, and the separator (`\\?["'`]?\s{0,3}` then `=` or `:`) starts
-    /// right there.
-    fn may_be_in_key(&self, rule: &Rule, hit: Hit, a: usize, b: usize) -> bool {
+    /// the rule's key-name ends, and the separator (`\\?["'`]?\s{0,3}` then `=` or `:`)
+    /// starts right there.
+    fn may_be_in_key(&self, ends: &[Vec<u8>], hit: Hit, a: usize, b: usize) -> bool {
         let after = &self.buf[self.idx(hit.end)..self.idx(b)];
         let key_end = after.iter().take_while(|&&c| is_key_byte(c)).count();
         let mut i = key_end;
@@ -582,18 +583,15 @@ impl SanitizeStream {
         if !matches!(after.get(i), Some(b'=' | b':')) {
             return false;
         }
-        let key = &self.buf[self.idx(a)..self.idx(hit.end) + key_end];
-        rule.names.is_empty()
-            || rule.names.iter().any(|name| {
-                key.len() >= name.len() && key[key.len() - name.len()..].eq_ignore_ascii_case(name)
-            })
+        ends_with_key_name(&self.buf[self.idx(a)..self.idx(hit.end) + key_end], ends)
     }
 
-    /// In the value: some `=` or `:` before the hit ends a separator, and after it and at
-    /// most [`VALUE_INDENT`] spaces the value starts, either quoted (`"` or `\"` with no unescaped
-    /// `"` up to the hit; `'` with no `'` up to it) or bare, with no space, quote, `,`, `;`
-    /// or `\` between its start and the hit.
-    fn may_be_in_value(&self, hit: Hit, a: usize) -> bool {
+    /// In the value: some `=` or `:` before the hit starts a separator, right after a key
+    /// name (up to three spaces, a quote and a `\` after it: `sep!()` read backwards), and
+    /// after it and at most [`VALUE_INDENT`] spaces the value starts, either quoted (`"`
+    /// or `\"` with no unescaped `"` up to the hit; `'` with no `'` up to it) or bare,
+    /// with no space, quote, `,`, `;` or `\` between its start and the hit.
+    fn may_be_in_value(&self, ends: &[Vec<u8>], hit: Hit, a: usize) -> bool {
         if a >= hit.start {
             return false;
         }
@@ -618,9 +616,10 @@ impl SanitizeStream {
             }
         };
         memchr::memchr2_iter(b'=', b':', before).any(|p| {
-            // `=>` and `:=` are one separator: the value may start after either byte.
-            value_from(p + 1)
-                || (matches!(before.get(p + 1), Some(b'>' | b'=')) && value_from(p + 2))
+            key_name_before(&before[..p], ends)
+                // `=>` and `:=` are one separator: the value may start after either byte.
+                && (value_from(p + 1)
+                    || (matches!(before.get(p + 1), Some(b'>' | b'=')) && value_from(p + 2)))
         })
     }
 
@@ -696,7 +695,7 @@ impl SanitizeStream {
         {
             return Decision::Done;
         }
-        if self.shared && rule.assignment && !self.may_assign(rule, hit, a, b) {
+        if self.shared && rule.assignment && !self.may_assign(&self.engine.key_ends[r], hit, a, b) {
             return Decision::Done;
         }
         if self.shared
@@ -967,6 +966,40 @@ fn header_sep_follows(rest: &[u8]) -> bool {
         .take_while(|&&c| is_regex_space(c))
         .count();
     matches!(rest.get(i), Some(b':' | b'='))
+}
+
+/// Whether `key` ends with one of `ends` (ASCII case-insensitive); `true` when `ends` is
+/// empty (no key-name check).
+fn ends_with_key_name(key: &[u8], ends: &[Vec<u8>]) -> bool {
+    ends.is_empty()
+        || ends.iter().any(|end| {
+            key.len() >= end.len() && key[key.len() - end.len()..].eq_ignore_ascii_case(end)
+        })
+}
+
+/// Whether `before` (the text from the window's start up to a `=` or `:`) can end with a
+/// key name and the part of `sep!()` before that byte, `\\?["'`]?\s{0,3}`: read backwards,
+/// the spaces, a quote and a backslash are each determined by the bytes (a key name ends
+/// with a key byte), so what is left must end with one of `ends`.
+fn key_name_before(before: &[u8], ends: &[Vec<u8>]) -> bool {
+    if ends.is_empty() {
+        return true;
+    }
+    let mut k = before.len();
+    let spaces = before
+        .iter()
+        .rev()
+        .take(3)
+        .take_while(|&&c| is_regex_space(c))
+        .count();
+    k -= spaces;
+    if k > 0 && matches!(before[k - 1], b'"' | b'\'' | b'`') {
+        k -= 1;
+    }
+    if k > 0 && before[k - 1] == b'\\' {
+        k -= 1;
+    }
+    ends_with_key_name(&before[..k], ends)
 }
 
 /// A byte of a generic key name (`[A-Za-z0-9_.-]`).

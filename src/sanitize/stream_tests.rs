@@ -483,6 +483,20 @@ fn dense_piece() -> impl Strategy<Value = Vec<u8>> {
             "Set-Cookie: s=",
             "mysql -u r -p",
             "-passout pass:",
+            // Keywords after a separator whose key is or is not one of the rule's names
+            // (the value side of the assignment pre-check), glued names, separators read
+            // backwards through quotes, a backslash and spaces.
+            "url=https://h/a?auth=",
+            "\"note\": \"uses ",
+            "auth::tests::",
+            "mytoken",
+            "fooPassWord",
+            "dbSecret\\\"  :",
+            "access_token'\t=",
+            "x_credentials`",
+            "key=\"",
+            "<Token>",
+            "<name>",
             // Terminal escapes, whole and cut.
             "\x1b[1m",
             "\x1b[0m",
