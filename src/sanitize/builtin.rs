@@ -84,7 +84,9 @@ pub(crate) struct Builtin {
 pub(crate) enum Precheck {
     /// Every match begins with one of these words (ASCII case-insensitive), so one occurs
     /// in the window starting no later than the hit (`.netrc`: `machine` or `default`).
-    /// Checked when the rule is compiled.
+    /// Checked when the rule is compiled. The words hold no line break, so for a rule whose
+    /// match starts on its keyword's line (`lines_before` 0) the word is in that line: it is
+    /// looked for there before the `first_line` search.
     Leads(&'static [&'static str]),
     /// The pattern is `header_key!()`, one keyword, then `header_sep!()`: the match holds
     /// that keyword followed by `\?["']?\s{0,3}[:=]`.
@@ -1542,6 +1544,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
     },
     Builtin {
         needs: Some(b'<'),
+        precheck: Some(Precheck::Leads(&["<"])),
         lines_after: 2,
         first_line: Some(concat!(r"(?i)<", secret_name!(), r"(?:$|[\s>])")),
         ..ctx(
@@ -1564,6 +1567,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         )
     },
     Builtin {
+        precheck: Some(Precheck::Leads(&["key", "name", "<name>"])),
         lines_after: 3,
         first_line: Some(concat!(
             r#"(?i)(?:\b(?:key|name)\s{0,3}=\s{0,3}["']"#,

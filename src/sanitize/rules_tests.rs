@@ -284,6 +284,14 @@ fn prechecked_rules_have_the_shape_their_precheck_assumes() {
                 }
             }
             Some(Precheck::Leads(words)) => {
+                // The engine looks for the word in the keyword's line alone.
+                assert!(
+                    words
+                        .iter()
+                        .all(|w| !w.is_empty() && !w.contains(['\n', '\r'])),
+                    "{}: {words:?}",
+                    b.id
+                );
                 // Rule::from_builtin refuses the rule otherwise; prove that check bites.
                 let wrong = Builtin {
                     pattern: r"(?i)\blogin\s{1,3}password\s{1,3}(?P<secret>\S{3,128})",
@@ -295,7 +303,7 @@ fn prechecked_rules_have_the_shape_their_precheck_assumes() {
             None => {}
         }
     }
-    assert_eq!(marked, 7);
+    assert_eq!(marked, 9);
 }
 
 #[test]

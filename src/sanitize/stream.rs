@@ -653,17 +653,27 @@ impl SanitizeStream {
 
     /// For a rule over several lines: whether the hit's line holds what the part of a
     /// match on it must (`Builtin::first_line`), or `None` until that line is complete.
+    /// A [`Precheck::Leads`] rule's leading word is looked for in that line first.
     fn first_line_holds(&self, r: usize, rule: &Rule, hit: Hit) -> Option<bool> {
         let Some(check) = &rule.compiled.get().first_line else {
             return Some(true);
         };
         let b = self.window_end_after(rule, hit, 0)?;
+        let a = self.window_start(r, rule, hit);
+        // A match starting on the hit's line begins there with one of the leading words,
+        // which hold no line break: found in the line's part of the window, before the
+        // search of the line.
+        if rule.lines_before == 0
+            && let Some(precheck @ Precheck::Leads(_)) = rule.precheck
+            && !self.may_match(rule, precheck, hit, a, b)
+        {
+            return Some(false);
+        }
         let input = if rule.anchored() {
             Input::new(&self.buf)
                 .range(self.idx(hit.start)..self.idx(b))
                 .anchored(regex_automata::Anchored::Yes)
         } else {
-            let a = self.window_start(r, rule, hit);
             Input::new(&self.buf).range(self.idx(a)..self.idx(b))
         };
         Some(check.is_match(input))
