@@ -96,6 +96,12 @@ pub(crate) enum Precheck {
     /// the hit (the keywords are `-` and a letter, so a hit in the flag starts at or after
     /// the dash before the name, and a hit in the value starts after the flag).
     Flag,
+    /// Every match begins, at a word boundary (`\b`), with one of the rule's keywords, each
+    /// of which starts with a word byte (`mysql`, `docker`, `7z`, …): so a hit of the rule
+    /// that starts at a word boundary lies in the window no later than the hit (the hit
+    /// itself or an earlier one). Most hits of short command names are inside words
+    /// (`library`, `lazy`) and stop here.
+    Command,
 }
 
 /// The start of an HTTP authorization header, up to its name: a word boundary, or the
@@ -1614,6 +1620,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         )
     },
     Builtin {
+        precheck: Some(Precheck::Command),
         ..ctx(
             "cli-client-password",
             "generic",

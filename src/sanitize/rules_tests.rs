@@ -283,6 +283,45 @@ fn prechecked_rules_have_the_shape_their_precheck_assumes() {
                     );
                 }
             }
+            Some(Precheck::Command) => {
+                let hir = regex_syntax::ParserBuilder::new()
+                    .unicode(false)
+                    .utf8(false)
+                    .build()
+                    .parse(b.pattern)
+                    .unwrap();
+                assert!(
+                    begins_at_word_boundary(&hir),
+                    "{}: a match may begin without \\b",
+                    b.id
+                );
+                let seq = regex_syntax::hir::literal::Extractor::new()
+                    .kind(regex_syntax::hir::literal::ExtractKind::Prefix)
+                    .limit_total(100_000)
+                    .extract(&hir);
+                let literals = seq
+                    .literals()
+                    .unwrap_or_else(|| panic!("{}: no finite set of prefixes", b.id));
+                for lit in literals {
+                    let lit = lit.as_bytes().to_ascii_lowercase();
+                    assert!(
+                        b.keywords
+                            .iter()
+                            .any(|k| lit.starts_with(&k.as_bytes().to_ascii_lowercase())),
+                        "{}: a match may begin with {:?}, no keyword",
+                        b.id,
+                        String::from_utf8_lossy(&lit)
+                    );
+                }
+                for k in b.keywords {
+                    let first = k.as_bytes()[0];
+                    assert!(
+                        first.is_ascii_alphanumeric() || first == b'_',
+                        "{}: {k:?}",
+                        b.id
+                    );
+                }
+            }
             Some(Precheck::Leads(words)) => {
                 // The engine looks for the word in the keyword's line alone.
                 assert!(
@@ -303,7 +342,19 @@ fn prechecked_rules_have_the_shape_their_precheck_assumes() {
             None => {}
         }
     }
-    assert_eq!(marked, 9);
+    assert_eq!(marked, 10);
+}
+
+/// Whether every match of `hir` begins where `\b` (ASCII) holds.
+fn begins_at_word_boundary(hir: &regex_syntax::hir::Hir) -> bool {
+    use regex_syntax::hir::{HirKind, Look};
+    match hir.kind() {
+        HirKind::Look(Look::WordAscii | Look::WordStartAscii) => true,
+        HirKind::Concat(parts) => parts.first().is_some_and(begins_at_word_boundary),
+        HirKind::Alternation(alts) => alts.iter().all(begins_at_word_boundary),
+        HirKind::Capture(group) => begins_at_word_boundary(&group.sub),
+        _ => false,
+    }
 }
 
 #[test]

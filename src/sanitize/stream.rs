@@ -85,6 +85,9 @@ pub struct SanitizeStream {
     shared: bool,
     /// Terminal escapes set aside from `buf` (see [`super::ansi`]).
     escapes: Escapes,
+    /// Per rule: the start of its last hit decided so far that begins at a word boundary
+    /// (for [`Precheck::Command`]).
+    word_hit: Vec<Option<usize>>,
 }
 
 /// The leftmost-first matches of one rule in one window `[a, b)`, found lazily and shared
@@ -126,6 +129,7 @@ impl SanitizeStream {
             finished: false,
             shared: true,
             escapes: Escapes::default(),
+            word_hit: vec![None; rules],
         }
     }
 
@@ -640,6 +644,8 @@ impl SanitizeStream {
                 ci_positions(window, k.as_bytes())
                     .any(|p| header_sep_follows(&window[p + k.len()..]))
             }),
+            // Needs the rule's earlier hits: checked in `decide_regex`.
+            Precheck::Command => true,
             Precheck::Flag => memchr::memchr_iter(b'-', &window[..upto(1)]).any(|d| {
                 let flag = &window[d + 1..];
                 rule.names.iter().any(|name| {
@@ -649,6 +655,14 @@ impl SanitizeStream {
                 })
             }),
         }
+    }
+
+    /// Whether `\b` holds before the word byte at `at`: it is the first byte, or the byte
+    /// before is not a word byte. The first byte held counts as one (the byte before it may
+    /// be gone), which only lets more hits through.
+    fn at_word_start(&self, at: usize) -> bool {
+        let i = self.idx(at);
+        i == 0 || !(self.buf[i - 1].is_ascii_alphanumeric() || self.buf[i - 1] == b'_')
     }
 
     /// For a rule over several lines: whether the hit's line holds what the part of a
@@ -686,6 +700,10 @@ impl SanitizeStream {
         hit: Hit,
         memo: &mut WindowMatches,
     ) -> Decision {
+        if self.shared && rule.precheck == Some(Precheck::Command) && self.at_word_start(hit.start)
+        {
+            self.word_hit[r] = Some(hit.start);
+        }
         if hit.start < self.next[r] {
             return Decision::Done;
         }
@@ -711,6 +729,14 @@ impl SanitizeStream {
         if self.shared
             && let Some(precheck) = rule.precheck
             && !self.may_match(rule, precheck, hit, a, b)
+        {
+            return Decision::Done;
+        }
+        // The match begins with a keyword hit at a word boundary, in the window, no later
+        // than this hit; hits are decided in order, so the last such hit is known.
+        if self.shared
+            && rule.precheck == Some(Precheck::Command)
+            && !self.word_hit[r].is_some_and(|p| a <= p && p <= hit.start)
         {
             return Decision::Done;
         }

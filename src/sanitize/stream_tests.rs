@@ -497,6 +497,15 @@ fn dense_piece() -> impl Strategy<Value = Vec<u8>> {
             "key=\"",
             "<Token>",
             "<name>",
+            // Command names at a word boundary or inside a word, and a command name
+            // inside another's match.
+            "library ",
+            "unrar x ",
+            "lazy ",
+            "_mysql ",
+            "7z a -p",
+            "docker login -u u -p ",
+            "mysql -u docker -p",
             // Terminal escapes, whole and cut.
             "\x1b[1m",
             "\x1b[0m",
