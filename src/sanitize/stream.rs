@@ -49,6 +49,21 @@ struct Hit {
     /// For a block rule whose header has matched: where the block starts and where the
     /// search for its end resumes.
     block: Option<(usize, usize)>,
+    /// What is known of the hit's line, found once when the hit is queued and shared by
+    /// every rule its keyword gates (and by the next hits on the same line).
+    line: Line,
+}
+
+/// The part of a hit's line looked at so far: no line break in `[start, hit.start)` nor in
+/// `[hit.end, end)`; `start` follows a break when `start_closed`, and `end` is a break when
+/// `end_closed`. Otherwise the search stopped there (the longest rule's reach, or the end
+/// of the text then), and a window that reaches further looks further.
+#[derive(Debug, Clone, Copy)]
+struct Line {
+    start: usize,
+    start_closed: bool,
+    end: usize,
+    end_closed: bool,
 }
 
 /// The outcome of trying to decide a hit.
@@ -222,12 +237,25 @@ impl SanitizeStream {
             ..
         } = self;
         let hay: &[u8] = buf;
+        let reach = engine.max_rule_len;
+        // The line of the previous hit: hits come in order, several to a line.
+        let mut last: Option<Line> = None;
         engine.scanner.scan(
             hay,
             from - base,
             after,
             &mut |pid, a, e| match &engine.targets[pid] {
                 Target::Keyword(rules) => {
+                    let line = match last {
+                        Some(l) if l.start <= a && e <= l.end => l,
+                        _ => line_around(hay, a, e, reach),
+                    };
+                    last = Some(line);
+                    let line = Line {
+                        start: base + line.start,
+                        end: base + line.end,
+                        ..line
+                    };
                     for &r in rules {
                         insert_sorted(
                             &mut pending[r],
@@ -235,6 +263,7 @@ impl SanitizeStream {
                                 start: base + a,
                                 end: base + e,
                                 block: None,
+                                line,
                             },
                         );
                     }
@@ -282,6 +311,15 @@ impl SanitizeStream {
         let lo = self.next[r]
             .max(hit.end.saturating_sub(rule.max_len))
             .max(self.base);
+        if self.shared && rule.lines_before == 0 {
+            let line = hit.line;
+            if lo >= line.start || line.start_closed {
+                return lo.max(line.start);
+            }
+            // Not looked at so far back when the hit was queued.
+            return memrchr2(b'\n', b'\r', &self.buf[self.idx(lo)..self.idx(line.start)])
+                .map_or(lo, |i| lo + i + 1);
+        }
         let mut at = hit.start;
         let mut left = rule.lines_before;
         while lo < at {
@@ -318,6 +356,23 @@ impl SanitizeStream {
         // A rule shorter than its keyword cannot contain it; the window is then empty.
         let limit = (hit.start + rule.max_len).max(hit.end);
         let end = self.end();
+        if self.shared && lines == 0 {
+            let line = hit.line;
+            let to = limit.min(end);
+            let brk = if line.end_closed || to <= line.end {
+                Some(line.end).filter(|&e| line.end_closed && e < to)
+            } else {
+                // Not looked at so far when the hit was queued.
+                memchr2(b'\n', b'\r', &self.buf[self.idx(line.end)..self.idx(to)])
+                    .map(|i| line.end + i)
+            };
+            return match brk {
+                Some(b) => Some(b),
+                None if end > limit => Some(limit),
+                None if self.finished => Some(end),
+                None => None,
+            };
+        }
         let mut from = hit.end;
         let mut left = lines;
         loop {
@@ -971,6 +1026,23 @@ impl SanitizeStream {
             self.buf.drain(..drop);
             self.base = keep;
         }
+    }
+}
+
+/// The line around the keyword at `[a, e)` of `hay` (offsets into it), looked at no
+/// further than `reach` bytes (the longest rule) from the keyword.
+fn line_around(hay: &[u8], a: usize, e: usize, reach: usize) -> Line {
+    let lo = e.saturating_sub(reach);
+    let (start, start_closed) = memrchr2(b'\n', b'\r', &hay[lo.min(a)..a])
+        .map_or((lo.min(a), false), |i| (lo.min(a) + i + 1, true));
+    let hi = (a + reach).max(e).min(hay.len());
+    let (end, end_closed) =
+        memchr2(b'\n', b'\r', &hay[e..hi]).map_or((hi, false), |i| (e + i, true));
+    Line {
+        start,
+        start_closed,
+        end,
+        end_closed,
     }
 }
 
