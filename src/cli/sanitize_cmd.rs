@@ -10,8 +10,11 @@ use super::{exit, mycelium_home};
 use crate::sanitize::naive::NaiveSanitizer;
 use crate::sanitize::{OutputSanitizer, Redactions, RuleSet};
 
-/// Read size: large enough for throughput, small enough that interactive output flows.
-const READ_SIZE: usize = 64 * 1024;
+/// The most bytes read at once. A read returns what is there, so interactive output
+/// still flows at once; a large read lets a file or a busy pipe go through in few steps
+/// (each step's fixed cost, looking over every rule's queue, is spread over more text)
+/// while the buffers stay within the L2 cache.
+const READ_SIZE: usize = 256 * 1024;
 
 /// What `--stats` prints.
 #[derive(Serialize)]

@@ -84,7 +84,9 @@ pub(crate) struct Builtin {
 pub(crate) enum Precheck {
     /// Every match begins with one of these words (ASCII case-insensitive), so one occurs
     /// in the window starting no later than the hit (`.netrc`: `machine` or `default`).
-    /// Checked when the rule is compiled.
+    /// Checked when the rule is compiled. The words hold no line break, so for a rule whose
+    /// match starts on its keyword's line (`lines_before` 0) the word is in that line: it is
+    /// looked for there before the `first_line` search.
     Leads(&'static [&'static str]),
     /// The pattern is `header_key!()`, one keyword, then `header_sep!()`: the match holds
     /// that keyword followed by `\?["']?\s{0,3}[:=]`.
@@ -94,6 +96,12 @@ pub(crate) enum Precheck {
     /// the hit (the keywords are `-` and a letter, so a hit in the flag starts at or after
     /// the dash before the name, and a hit in the value starts after the flag).
     Flag,
+    /// Every match begins, at a word boundary (`\b`), with one of the rule's keywords, each
+    /// of which starts with a word byte (`mysql`, `docker`, `7z`, …): so a hit of the rule
+    /// that starts at a word boundary lies in the window no later than the hit (the hit
+    /// itself or an earlier one). Most hits of short command names are inside words
+    /// (`library`, `lazy`) and stop here.
+    Command,
 }
 
 /// The start of an HTTP authorization header, up to its name: a word boundary, or the
@@ -1545,6 +1553,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
     },
     Builtin {
         needs: Some(b'<'),
+        precheck: Some(Precheck::Leads(&["<"])),
         lines_after: 4,
         first_line: Some(concat!(r"(?i)<", secret_name!(), r"(?:$|[\s>])")),
         ..ctx(
@@ -1567,6 +1576,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         )
     },
     Builtin {
+        precheck: Some(Precheck::Leads(&["key", "name", "<name>", "<key>"])),
         lines_after: 4,
         first_line: Some(concat!(
             r#"(?i)(?:\b(?:key|name)\s{0,3}=\s{0,3}["']"#,
@@ -1615,6 +1625,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         )
     },
     Builtin {
+        precheck: Some(Precheck::Command),
         ..ctx(
             "cli-client-password",
             "generic",
@@ -1652,8 +1663,6 @@ pub(crate) const BUILTIN: &[Builtin] = &[
                 glued_value!("t"),
                 r"|\bnmcli\b[^\r\n|;&]{0,200}?\spassword\s{1,3}",
                 glued_value!("u"),
-                r"|> AUTH\s{1,3}(?:[^\s]{1,64}\s{1,3})?",
-                glued_value!("v"),
                 ")"
             ),
             &[
@@ -1706,7 +1715,6 @@ pub(crate) const BUILTIN: &[Builtin] = &[
                 "wfreerdp",
                 "lftp",
                 "nmcli",
-                "> auth",
             ],
             1.0,
             "a password given on a client's command line (`mysql -pSECRET`, `sshpass -p`, `redis-cli -a`, `ldapsearch -w`) shows in ps output, shell traces and logs",
@@ -1727,6 +1735,16 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         "`pass:` hands OpenSSL (and tools built on it) the password itself on the command line",
         "openssl pkcs12 -export -in c.pem -passout pass:{an:12} -out c.p12",
         &["openssl pkcs12 -passin env:P12_PASSWORD -in c.p12"],
+    ),
+    ctx(
+        "redis-auth-command",
+        "Redis",
+        concat!(r"> AUTH\s{1,3}(?:[^\s]{1,64}\s{1,3})?", glued_value!("v")),
+        &["> auth"],
+        1.0,
+        "`AUTH [user] password` typed at a redis-cli prompt is echoed with the password",
+        "127.0.0.1:6379> AUTH default {an:20}",
+        &["127.0.0.1:6379> AUTH default $REDIS_PASSWORD"],
     ),
     ctx(
         "aws-configure-prompt",

@@ -49,6 +49,42 @@ pub(crate) struct Engine {
     /// Longest match of a rule that may start on a line before its keyword's: how much
     /// already emitted text a stream keeps for such a rule's search.
     pub(crate) max_lookback: usize,
+    /// Per rule: for an assignment rule, literals one of which ends every key name its
+    /// pattern accepts (see [`key_name_ends`]); empty otherwise or when unknown.
+    pub(crate) key_ends: Vec<Vec<Vec<u8>>>,
+}
+
+/// For an assignment pattern (`key_prefix!()`, a group of names closed by the first `)`,
+/// then the separator): a finite set of literals, lower-case, such that every string the
+/// names group matches ends with one of them, ASCII case folded (`password` for
+/// `[A-Za-z0-9]{0,30}password`); empty when there is no such set. The group is parsed
+/// case-sensitively and compared folded, which only widens the set of keys let through.
+pub(crate) fn key_name_ends(pattern: &str) -> Vec<Vec<u8>> {
+    let Some((names, _)) = pattern
+        .strip_prefix(super::builtin::key_prefix!())
+        .and_then(|rest| rest.split_once(')'))
+    else {
+        return Vec::new();
+    };
+    let Ok(hir) = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(names)
+    else {
+        return Vec::new();
+    };
+    let seq = regex_syntax::hir::literal::Extractor::new()
+        .kind(regex_syntax::hir::literal::ExtractKind::Suffix)
+        .extract(&hir);
+    match seq.literals() {
+        // An empty literal would let every key through: no better than no check.
+        Some(literals) if literals.iter().all(|l| !l.as_bytes().is_empty()) => literals
+            .iter()
+            .map(|l| l.as_bytes().to_ascii_lowercase())
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Builds an [`OutputSanitizer`] from rules and literals.
@@ -154,6 +190,16 @@ impl SanitizerBuilder {
                 .map(|r| r.max_len)
                 .max()
                 .unwrap_or(0),
+            key_ends: rules
+                .iter()
+                .map(|r| {
+                    if r.assignment {
+                        key_name_ends(&r.pattern)
+                    } else {
+                        Vec::new()
+                    }
+                })
+                .collect(),
             rules,
             literal_bytes,
             literals,

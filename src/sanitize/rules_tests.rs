@@ -167,6 +167,86 @@ fn assignment_rules_have_the_shape_the_precheck_assumes() {
     assert_eq!(marked, 4);
 }
 
+/// The value side of the assignment pre-check asks for a key name right before the
+/// separator: every key the names group accepts must end with one of the rule's key-name
+/// ends (`engine::key_name_ends`). Checked on many keys built from name fragments, glued
+/// prefixes and case changes, against the names group compiled alone.
+#[test]
+fn key_name_ends_end_every_key_the_names_group_accepts() {
+    let fragments = [
+        "pass",
+        "word",
+        "pwd",
+        "passwd",
+        "phrase",
+        "secret",
+        "key",
+        "api",
+        "access",
+        "auth",
+        "app",
+        "client",
+        "license",
+        "subscription",
+        "private",
+        "signing",
+        "encryption",
+        "master",
+        "token",
+        "refresh",
+        "bearer",
+        "session",
+        "id",
+        "credential",
+        "s",
+        "db",
+        "ssh",
+        "_",
+        ".",
+        "-",
+        "x",
+        "Q9",
+        "PGP",
+        "Word",
+    ];
+    let mut rng = Rng::new(7);
+    for b in BUILTIN.iter().filter(|b| b.assignment) {
+        let ends = super::super::engine::key_name_ends(b.pattern);
+        assert!(!ends.is_empty(), "{}: no key-name ends", b.id);
+        let (names, _) = b
+            .pattern
+            .strip_prefix(key_prefix!())
+            .and_then(|r| r.split_once(')'))
+            .unwrap();
+        let group = regex::bytes::Regex::new(&format!("(?i-u)^(?:{names})$")).unwrap();
+        let mut accepted = 0;
+        for _ in 0..40_000 {
+            let mut key = String::new();
+            for _ in 0..=rng.below(4) {
+                let f = fragments[rng.below(fragments.len())];
+                if rng.below(3) == 0 {
+                    key.push_str(&f.to_ascii_uppercase());
+                } else {
+                    key.push_str(f);
+                }
+            }
+            if group.is_match(key.as_bytes()) {
+                accepted += 1;
+                let lower = key.to_ascii_lowercase();
+                assert!(
+                    ends.iter().any(|e| lower.as_bytes().ends_with(e)),
+                    "{}: {key:?} ends with none of {:?}",
+                    b.id,
+                    ends.iter()
+                        .map(|e| String::from_utf8_lossy(e))
+                        .collect::<Vec<_>>()
+                );
+            }
+        }
+        assert!(accepted > 50, "{}: only {accepted} keys accepted", b.id);
+    }
+}
+
 /// The engine's other pre-checks reason from the pattern's shape too: a `Header` rule is
 /// `header_key!()`, its one keyword, `header_sep!()`; a `Flag` rule is `flag_prefix!()`,
 /// names, `)`, `flag_sep!()`, with keywords of a `-` and a letter; a `Leads` rule is
@@ -203,7 +283,54 @@ fn prechecked_rules_have_the_shape_their_precheck_assumes() {
                     );
                 }
             }
+            Some(Precheck::Command) => {
+                let hir = regex_syntax::ParserBuilder::new()
+                    .unicode(false)
+                    .utf8(false)
+                    .build()
+                    .parse(b.pattern)
+                    .unwrap();
+                assert!(
+                    begins_at_word_boundary(&hir),
+                    "{}: a match may begin without \\b",
+                    b.id
+                );
+                let seq = regex_syntax::hir::literal::Extractor::new()
+                    .kind(regex_syntax::hir::literal::ExtractKind::Prefix)
+                    .limit_total(100_000)
+                    .extract(&hir);
+                let literals = seq
+                    .literals()
+                    .unwrap_or_else(|| panic!("{}: no finite set of prefixes", b.id));
+                for lit in literals {
+                    let lit = lit.as_bytes().to_ascii_lowercase();
+                    assert!(
+                        b.keywords
+                            .iter()
+                            .any(|k| lit.starts_with(&k.as_bytes().to_ascii_lowercase())),
+                        "{}: a match may begin with {:?}, no keyword",
+                        b.id,
+                        String::from_utf8_lossy(&lit)
+                    );
+                }
+                for k in b.keywords {
+                    let first = k.as_bytes()[0];
+                    assert!(
+                        first.is_ascii_alphanumeric() || first == b'_',
+                        "{}: {k:?}",
+                        b.id
+                    );
+                }
+            }
             Some(Precheck::Leads(words)) => {
+                // The engine looks for the word in the keyword's line alone.
+                assert!(
+                    words
+                        .iter()
+                        .all(|w| !w.is_empty() && !w.contains(['\n', '\r'])),
+                    "{}: {words:?}",
+                    b.id
+                );
                 // Rule::from_builtin refuses the rule otherwise; prove that check bites.
                 let wrong = Builtin {
                     pattern: r"(?i)\blogin\s{1,3}password\s{1,3}(?P<secret>\S{3,128})",
@@ -215,7 +342,19 @@ fn prechecked_rules_have_the_shape_their_precheck_assumes() {
             None => {}
         }
     }
-    assert_eq!(marked, 7);
+    assert_eq!(marked, 10);
+}
+
+/// Whether every match of `hir` begins where `\b` (ASCII) holds.
+fn begins_at_word_boundary(hir: &regex_syntax::hir::Hir) -> bool {
+    use regex_syntax::hir::{HirKind, Look};
+    match hir.kind() {
+        HirKind::Look(Look::WordAscii | Look::WordStartAscii) => true,
+        HirKind::Concat(parts) => parts.first().is_some_and(begins_at_word_boundary),
+        HirKind::Alternation(alts) => alts.iter().all(begins_at_word_boundary),
+        HirKind::Capture(group) => begins_at_word_boundary(&group.sub),
+        _ => false,
+    }
 }
 
 #[test]

@@ -49,6 +49,21 @@ struct Hit {
     /// For a block rule whose header has matched: where the block starts and where the
     /// search for its end resumes.
     block: Option<(usize, usize)>,
+    /// What is known of the hit's line, found once when the hit is queued and shared by
+    /// every rule its keyword gates (and by the next hits on the same line).
+    line: Line,
+}
+
+/// The part of a hit's line looked at so far: no line break in `[start, hit.start)` nor in
+/// `[hit.end, end)`; `start` follows a break when `start_closed`, and `end` is a break when
+/// `end_closed`. Otherwise the search stopped there (the longest rule's reach, or the end
+/// of the text then), and a window that reaches further looks further.
+#[derive(Debug, Clone, Copy)]
+struct Line {
+    start: usize,
+    start_closed: bool,
+    end: usize,
+    end_closed: bool,
 }
 
 /// The outcome of trying to decide a hit.
@@ -85,6 +100,9 @@ pub struct SanitizeStream {
     shared: bool,
     /// Terminal escapes set aside from `buf` (see [`super::ansi`]).
     escapes: Escapes,
+    /// Per rule: the start of its last hit decided so far that begins at a word boundary
+    /// (for [`Precheck::Command`]).
+    word_hit: Vec<Option<usize>>,
 }
 
 /// The leftmost-first matches of one rule in one window `[a, b)`, found lazily and shared
@@ -126,6 +144,7 @@ impl SanitizeStream {
             finished: false,
             shared: true,
             escapes: Escapes::default(),
+            word_hit: vec![None; rules],
         }
     }
 
@@ -218,12 +237,25 @@ impl SanitizeStream {
             ..
         } = self;
         let hay: &[u8] = buf;
+        let reach = engine.max_rule_len;
+        // The line of the previous hit: hits come in order, several to a line.
+        let mut last: Option<Line> = None;
         engine.scanner.scan(
             hay,
             from - base,
             after,
             &mut |pid, a, e| match &engine.targets[pid] {
                 Target::Keyword(rules) => {
+                    let line = match last {
+                        Some(l) if l.start <= a && e <= l.end => l,
+                        _ => line_around(hay, a, e, reach),
+                    };
+                    last = Some(line);
+                    let line = Line {
+                        start: base + line.start,
+                        end: base + line.end,
+                        ..line
+                    };
                     for &r in rules {
                         insert_sorted(
                             &mut pending[r],
@@ -231,6 +263,7 @@ impl SanitizeStream {
                                 start: base + a,
                                 end: base + e,
                                 block: None,
+                                line,
                             },
                         );
                     }
@@ -278,6 +311,15 @@ impl SanitizeStream {
         let lo = self.next[r]
             .max(hit.end.saturating_sub(rule.max_len))
             .max(self.base);
+        if self.shared && rule.lines_before == 0 {
+            let line = hit.line;
+            if lo >= line.start || line.start_closed {
+                return lo.max(line.start);
+            }
+            // Not looked at so far back when the hit was queued.
+            return memrchr2(b'\n', b'\r', &self.buf[self.idx(lo)..self.idx(line.start)])
+                .map_or(lo, |i| lo + i + 1);
+        }
         let mut at = hit.start;
         let mut left = rule.lines_before;
         while lo < at {
@@ -314,6 +356,23 @@ impl SanitizeStream {
         // A rule shorter than its keyword cannot contain it; the window is then empty.
         let limit = (hit.start + rule.max_len).max(hit.end);
         let end = self.end();
+        if self.shared && lines == 0 {
+            let line = hit.line;
+            let to = limit.min(end);
+            let brk = if line.end_closed || to <= line.end {
+                Some(line.end).filter(|&e| line.end_closed && e < to)
+            } else {
+                // Not looked at so far when the hit was queued.
+                memchr2(b'\n', b'\r', &self.buf[self.idx(line.end)..self.idx(to)])
+                    .map(|i| line.end + i)
+            };
+            return match brk {
+                Some(b) => Some(b),
+                None if end > limit => Some(limit),
+                None if self.finished => Some(end),
+                None => None,
+            };
+        }
         let mut from = hit.end;
         let mut left = lines;
         loop {
@@ -565,14 +624,15 @@ impl SanitizeStream {
     ///
     /// The hit's keyword is made of key bytes and starts with a letter, so in a match it
     /// lies either in the key or in the value (separator bytes are never key bytes).
-    fn may_assign(&self, rule: &Rule, hit: Hit, a: usize, b: usize) -> bool {
-        self.may_be_in_key(rule, hit, a, b) || self.may_be_in_value(hit, a)
+    /// `ends` are the rule's key-name ends ([`Engine::key_ends`]).
+    fn may_assign(&self, ends: &[Vec<u8>], hit: Hit, a: usize, b: usize) -> bool {
+        self.may_be_in_key(ends, hit, a, b) || self.may_be_in_value(ends, hit, a)
     }
 
     /// In the key: the key ends where the run of key bytes after the hit ends, with one of
-    /// the rule's names, and the separator (`\\?["'`]?\s{0,3}` then `=` or `:`) starts
-    /// right there.
-    fn may_be_in_key(&self, rule: &Rule, hit: Hit, a: usize, b: usize) -> bool {
+    /// the rule's key-name ends, and the separator (`\\?["'`]?\s{0,3}` then `=` or `:`)
+    /// starts right there.
+    fn may_be_in_key(&self, ends: &[Vec<u8>], hit: Hit, a: usize, b: usize) -> bool {
         let after = &self.buf[self.idx(hit.end)..self.idx(b)];
         let key_end = after.iter().take_while(|&&c| is_key_byte(c)).count();
         let mut i = key_end;
@@ -591,18 +651,15 @@ impl SanitizeStream {
         if !matches!(after.get(i), Some(b'=' | b':')) {
             return false;
         }
-        let key = &self.buf[self.idx(a)..self.idx(hit.end) + key_end];
-        rule.names.is_empty()
-            || rule.names.iter().any(|name| {
-                key.len() >= name.len() && key[key.len() - name.len()..].eq_ignore_ascii_case(name)
-            })
+        ends_with_key_name(&self.buf[self.idx(a)..self.idx(hit.end) + key_end], ends)
     }
 
-    /// In the value: some `=` or `:` before the hit ends a separator, and after it and at
-    /// most [`VALUE_INDENT`] spaces the value starts, either quoted (`"` or `\"` with no unescaped
-    /// `"` up to the hit; `'` with no `'` up to it) or bare, with no space, quote, `,`, `;`
-    /// or `\` between its start and the hit.
-    fn may_be_in_value(&self, hit: Hit, a: usize) -> bool {
+    /// In the value: some `=` or `:` before the hit starts a separator, right after a key
+    /// name (up to three spaces, a quote and a `\` after it: `sep!()` read backwards), and
+    /// after it and at most [`VALUE_INDENT`] spaces the value starts, either quoted (`"`
+    /// or `\"` with no unescaped `"` up to the hit; `'` with no `'` up to it) or bare,
+    /// with no space, quote, `,`, `;` or `\` between its start and the hit.
+    fn may_be_in_value(&self, ends: &[Vec<u8>], hit: Hit, a: usize) -> bool {
         if a >= hit.start {
             return false;
         }
@@ -627,9 +684,10 @@ impl SanitizeStream {
             }
         };
         memchr::memchr2_iter(b'=', b':', before).any(|p| {
-            // `=>` and `:=` are one separator: the value may start after either byte.
-            value_from(p + 1)
-                || (matches!(before.get(p + 1), Some(b'>' | b'=')) && value_from(p + 2))
+            key_name_before(&before[..p], ends)
+                // `=>` and `:=` are one separator: the value may start after either byte.
+                && (value_from(p + 1)
+                    || (matches!(before.get(p + 1), Some(b'>' | b'=')) && value_from(p + 2)))
         })
     }
 
@@ -650,6 +708,8 @@ impl SanitizeStream {
                 ci_positions(window, k.as_bytes())
                     .any(|p| header_sep_follows(&window[p + k.len()..]))
             }),
+            // Needs the rule's earlier hits: checked in `decide_regex`.
+            Precheck::Command => true,
             Precheck::Flag => memchr::memchr_iter(b'-', &window[..upto(1)]).any(|d| {
                 let flag = &window[d + 1..];
                 rule.names.iter().any(|name| {
@@ -661,19 +721,37 @@ impl SanitizeStream {
         }
     }
 
+    /// Whether `\b` holds before the word byte at `at`: it is the first byte, or the byte
+    /// before is not a word byte. The first byte held counts as one (the byte before it may
+    /// be gone), which only lets more hits through.
+    fn at_word_start(&self, at: usize) -> bool {
+        let i = self.idx(at);
+        i == 0 || !(self.buf[i - 1].is_ascii_alphanumeric() || self.buf[i - 1] == b'_')
+    }
+
     /// For a rule over several lines: whether the hit's line holds what the part of a
     /// match on it must (`Builtin::first_line`), or `None` until that line is complete.
+    /// A [`Precheck::Leads`] rule's leading word is looked for in that line first.
     fn first_line_holds(&self, r: usize, rule: &Rule, hit: Hit) -> Option<bool> {
         let Some(check) = &rule.compiled.get().first_line else {
             return Some(true);
         };
         let b = self.window_end_after(rule, hit, 0)?;
+        let a = self.window_start(r, rule, hit);
+        // A match starting on the hit's line begins there with one of the leading words,
+        // which hold no line break: found in the line's part of the window, before the
+        // search of the line.
+        if rule.lines_before == 0
+            && let Some(precheck @ Precheck::Leads(_)) = rule.precheck
+            && !self.may_match(rule, precheck, hit, a, b)
+        {
+            return Some(false);
+        }
         let input = if rule.anchored() {
             Input::new(&self.buf)
                 .range(self.idx(hit.start)..self.idx(b))
                 .anchored(regex_automata::Anchored::Yes)
         } else {
-            let a = self.window_start(r, rule, hit);
             Input::new(&self.buf).range(self.idx(a)..self.idx(b))
         };
         Some(check.is_match(input))
@@ -686,6 +764,10 @@ impl SanitizeStream {
         hit: Hit,
         memo: &mut WindowMatches,
     ) -> Decision {
+        if self.shared && rule.precheck == Some(Precheck::Command) && self.at_word_start(hit.start)
+        {
+            self.word_hit[r] = Some(hit.start);
+        }
         if hit.start < self.next[r] {
             return Decision::Done;
         }
@@ -705,12 +787,20 @@ impl SanitizeStream {
         {
             return Decision::Done;
         }
-        if self.shared && rule.assignment && !self.may_assign(rule, hit, a, b) {
+        if self.shared && rule.assignment && !self.may_assign(&self.engine.key_ends[r], hit, a, b) {
             return Decision::Done;
         }
         if self.shared
             && let Some(precheck) = rule.precheck
             && !self.may_match(rule, precheck, hit, a, b)
+        {
+            return Decision::Done;
+        }
+        // The match begins with a keyword hit at a word boundary, in the window, no later
+        // than this hit; hits are decided in order, so the last such hit is known.
+        if self.shared
+            && rule.precheck == Some(Precheck::Command)
+            && !self.word_hit[r].is_some_and(|p| a <= p && p <= hit.start)
         {
             return Decision::Done;
         }
@@ -948,6 +1038,23 @@ impl SanitizeStream {
     }
 }
 
+/// The line around the keyword at `[a, e)` of `hay` (offsets into it), looked at no
+/// further than `reach` bytes (the longest rule) from the keyword.
+fn line_around(hay: &[u8], a: usize, e: usize, reach: usize) -> Line {
+    let lo = e.saturating_sub(reach);
+    let (start, start_closed) = memrchr2(b'\n', b'\r', &hay[lo.min(a)..a])
+        .map_or((lo.min(a), false), |i| (lo.min(a) + i + 1, true));
+    let hi = (a + reach).max(e).min(hay.len());
+    let (end, end_closed) =
+        memchr2(b'\n', b'\r', &hay[e..hi]).map_or((hi, false), |i| (e + i, true));
+    Line {
+        start,
+        start_closed,
+        end,
+        end_closed,
+    }
+}
+
 /// Whether `needle` occurs in `hay`, ASCII case-insensitively.
 fn find_ci(hay: &[u8], needle: &[u8]) -> bool {
     ci_positions(hay, needle).next().is_some()
@@ -981,6 +1088,40 @@ fn header_sep_follows(rest: &[u8]) -> bool {
 /// A byte `end_b64!()` does not take (`[A-Za-z0-9+/=_-]`).
 fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-')
+}
+
+/// Whether `key` ends with one of `ends` (ASCII case-insensitive); `true` when `ends` is
+/// empty (no key-name check).
+fn ends_with_key_name(key: &[u8], ends: &[Vec<u8>]) -> bool {
+    ends.is_empty()
+        || ends.iter().any(|end| {
+            key.len() >= end.len() && key[key.len() - end.len()..].eq_ignore_ascii_case(end)
+        })
+}
+
+/// Whether `before` (the text from the window's start up to a `=` or `:`) can end with a
+/// key name and the part of `sep!()` before that byte, `\\?["'`]?\s{0,3}`: read backwards,
+/// the spaces, a quote and a backslash are each determined by the bytes (a key name ends
+/// with a key byte), so what is left must end with one of `ends`.
+fn key_name_before(before: &[u8], ends: &[Vec<u8>]) -> bool {
+    if ends.is_empty() {
+        return true;
+    }
+    let mut k = before.len();
+    let spaces = before
+        .iter()
+        .rev()
+        .take(3)
+        .take_while(|&&c| is_regex_space(c))
+        .count();
+    k -= spaces;
+    if k > 0 && matches!(before[k - 1], b'"' | b'\'' | b'`') {
+        k -= 1;
+    }
+    if k > 0 && before[k - 1] == b'\\' {
+        k -= 1;
+    }
+    ends_with_key_name(&before[..k], ends)
 }
 
 /// A byte of a generic key name (`[A-Za-z0-9_.-]`).

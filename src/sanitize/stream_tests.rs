@@ -484,6 +484,29 @@ fn dense_piece() -> impl Strategy<Value = Vec<u8>> {
             "Set-Cookie: s=",
             "mysql -u r -p",
             "-passout pass:",
+            // Keywords after a separator whose key is or is not one of the rule's names
+            // (the value side of the assignment pre-check), glued names, separators read
+            // backwards through quotes, a backslash and spaces.
+            "url=https://h/a?auth=",
+            "\"note\": \"uses ",
+            "auth::tests::",
+            "mytoken",
+            "fooPassWord",
+            "dbSecret\\\"  :",
+            "access_token'\t=",
+            "x_credentials`",
+            "key=\"",
+            "<Token>",
+            "<name>",
+            // Command names at a word boundary or inside a word, and a command name
+            // inside another's match.
+            "library ",
+            "unrar x ",
+            "lazy ",
+            "_mysql ",
+            "7z a -p",
+            "docker login -u u -p ",
+            "mysql -u docker -p",
             // Terminal escapes, whole and cut.
             "\x1b[1m",
             "\x1b[0m",
