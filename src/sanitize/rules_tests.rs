@@ -635,3 +635,30 @@ fn a_bad_or_stale_table_entry_is_refused() {
     let good = &BUILTIN_FACTS[0];
     assert!(Rule::from_table(b, good).is_ok());
 }
+
+/// A redaction replaces the secret and nothing around it: the byte a token rule's closing
+/// boundary looks at, and the brackets after a cookie value, stay.
+#[test]
+fn a_redaction_keeps_the_delimiters_around_the_secret() {
+    let s = sanitizer();
+    let mut rng = Rng::new(11);
+    let (key, _) = expand("AIza{b64u:35}", &mut rng);
+    let (cookie, _) = expand("{an:20}", &mut rng);
+    for (text, want) in [
+        (
+            format!("<string name=\"k\">{key}</string>\n"),
+            "<string name=\"k\">[REDACTED:gcp-api-key]</string>\n",
+        ),
+        (
+            format!("{{\"k\": \"{key}\",\n"),
+            "{\"k\": \"[REDACTED:gcp-api-key]\",\n",
+        ),
+        (
+            format!("Header: map[Cookie:[sessionid={cookie}]]\n"),
+            "Header: map[Cookie:[sessionid=[REDACTED:http-cookie]]]\n",
+        ),
+    ] {
+        let out = s.sanitize(text.as_bytes());
+        assert_eq!(String::from_utf8_lossy(&out.output), want);
+    }
+}
