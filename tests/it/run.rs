@@ -600,6 +600,7 @@ fn every_example_command_of_the_readme_works_on_a_fresh_home() {
             .unwrap();
         }
     }
+    let mut summary = None;
     for line in &lines {
         // Without a terminal the consent question cannot be answered: say yes as a
         // script would.
@@ -622,13 +623,18 @@ fn every_example_command_of_the_readme_works_on_a_fresh_home() {
             text(&o.stdout),
             text(&o.stderr)
         );
+        // What `cat` showed of the summary then: a later `--detach` run rewrites the file
+        // while the rest of the block goes on, so reading it afterwards races that run.
+        if line.starts_with("cat project/SUMMARY.md") {
+            summary = Some(text(&o.stdout));
+        }
         // As the README says, root first gives the project to the user the agent is for
         // (a root caller's agent takes the workspace owner's ids; a root-owned one is refused).
         if line.starts_with("mkdir -p project") && nix::unistd::geteuid().is_root() {
             chown_tree(&a.fx.path().join("project"));
         }
     }
-    let summary = std::fs::read_to_string(a.fx.path().join("project/SUMMARY.md")).unwrap();
+    let summary = summary.expect("the README's block shows the summary with cat");
     assert!(summary.contains("`hello.py`"), "{summary}");
 }
 
