@@ -9,6 +9,7 @@
 //! pattern. It may only use `std`, `regex_syntax` and `super::builtin`.
 
 use super::builtin::{Builtin, Precheck};
+use regex_syntax::hir::literal::{ExtractKind, Extractor, Seq};
 
 /// The longest text one regex rule may match. Bounds the stream's hold-back.
 pub const MAX_RULE_LEN: usize = 8 * 1024;
@@ -122,16 +123,11 @@ pub(crate) fn check_keywords<K: AsRef<str>>(keywords: &[K]) -> Result<(), String
 /// then the match containing a keyword hit starts at a hit, and an anchored search there
 /// replaces a search of the whole window.
 pub(crate) fn starts_with_keyword<K: AsRef<str>>(pattern: &str, keywords: &[K]) -> bool {
-    let Ok(hir) = regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .build()
-        .parse(pattern)
-    else {
+    let Ok(hir) = parser().parse(pattern) else {
         return false;
     };
-    let seq = regex_syntax::hir::literal::Extractor::new()
-        .kind(regex_syntax::hir::literal::ExtractKind::Prefix)
+    let seq = Extractor::new()
+        .kind(ExtractKind::Prefix)
         // Case-insensitive words in an alternation (`(?i)(?:machine|default)`) have 2^n
         // spellings each.
         .limit_total(1024)
@@ -158,18 +154,9 @@ pub(crate) fn starts_with_keyword<K: AsRef<str>>(pattern: &str, keywords: &[K]) 
     )
 )]
 fn group_names(pattern: &str, prefix: &str) -> Vec<Vec<u8>> {
-    let Some((names, _)) = after_prefix(pattern, prefix) else {
+    let Some(seq) = group_literals(pattern, prefix, ExtractKind::Prefix) else {
         return Vec::new();
     };
-    let Ok(hir) = regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .build()
-        .parse(names)
-    else {
-        return Vec::new();
-    };
-    let seq = regex_syntax::hir::literal::Extractor::new().extract(&hir);
     match seq.literals() {
         Some(literals) if seq.is_exact() => literals
             .iter()
@@ -177,6 +164,15 @@ fn group_names(pattern: &str, prefix: &str) -> Vec<Vec<u8>> {
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// The literals of the names group after `prefix` (closed by the first `)`), as
+/// `regex_syntax` extracts them: whole names or their beginnings (`Prefix`), or their
+/// endings (`Suffix`). `None` when the pattern has no such group or it does not parse.
+pub(crate) fn group_literals(pattern: &str, prefix: &str, kind: ExtractKind) -> Option<Seq> {
+    let (names, _) = after_prefix(pattern, prefix)?;
+    let hir = parser().parse(names).ok()?;
+    Some(Extractor::new().kind(kind).extract(&hir))
 }
 
 /// The pattern after `prefix` split at the first `)`: the names and the rest.

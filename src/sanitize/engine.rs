@@ -12,6 +12,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::SanitizeError;
+use super::analysis::group_literals;
 use super::literal::{MIN_LITERAL_LEN, variants};
 use super::rules::{Rule, RuleSet};
 use super::scan::KeywordScanner;
@@ -60,23 +61,13 @@ pub(crate) struct Engine {
 /// `[A-Za-z0-9]{0,30}password`); empty when there is no such set. The group is parsed
 /// case-sensitively and compared folded, which only widens the set of keys let through.
 pub(crate) fn key_name_ends(pattern: &str) -> Vec<Vec<u8>> {
-    let Some((names, _)) = pattern
-        .strip_prefix(super::builtin::key_prefix!())
-        .and_then(|rest| rest.split_once(')'))
-    else {
+    let Some(seq) = group_literals(
+        pattern,
+        super::builtin::key_prefix!(),
+        regex_syntax::hir::literal::ExtractKind::Suffix,
+    ) else {
         return Vec::new();
     };
-    let Ok(hir) = regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .build()
-        .parse(names)
-    else {
-        return Vec::new();
-    };
-    let seq = regex_syntax::hir::literal::Extractor::new()
-        .kind(regex_syntax::hir::literal::ExtractKind::Suffix)
-        .extract(&hir);
     match seq.literals() {
         // An empty literal would let every key through: no better than no check.
         Some(literals) if literals.iter().all(|l| !l.as_bytes().is_empty()) => literals
