@@ -332,6 +332,30 @@ mod tests {
 
     use super::*;
 
+    /// One occurrence: pattern, start, end.
+    type Found = (usize, usize, usize);
+
+    /// What `scanner` reports for `text` from `from`, ending after `after`, and what the
+    /// `aho-corasick` crate's overlapping search finds there: (pattern, start, end), sorted.
+    fn scan_and_reference(
+        scanner: &KeywordScanner,
+        reference: &AhoCorasick,
+        text: &[u8],
+        from: usize,
+        after: usize,
+    ) -> (Vec<Found>, Vec<Found>) {
+        let mut got = Vec::new();
+        scanner.scan(text, from, after, &mut |p, a, e| got.push((p, a, e)));
+        got.sort_unstable();
+        let mut want: Vec<_> = reference
+            .find_overlapping_iter(aho_corasick::Input::new(text).range(from..))
+            .filter(|m| m.end() > after)
+            .map(|m| (m.pattern().as_usize(), m.start(), m.end()))
+            .collect();
+        want.sort_unstable();
+        (got, want)
+    }
+
     #[test]
     fn lanes_report_exactly_what_the_reference_search_finds() {
         let patterns: Vec<Vec<u8>> = ["token", "ghp_", "pass", "password", "://", "-----BEGIN "]
@@ -355,15 +379,7 @@ mod tests {
             });
         }
         for (from, after) in [(0, 0), (3, 100), (1000, 5000)] {
-            let mut got = Vec::new();
-            scanner.scan(&text, from, after, &mut |p, a, e| got.push((p, a, e)));
-            got.sort_unstable();
-            let mut want: Vec<_> = reference
-                .find_overlapping_iter(aho_corasick::Input::new(&text).range(from..))
-                .filter(|m| m.end() > after)
-                .map(|m| (m.pattern().as_usize(), m.start(), m.end()))
-                .collect();
-            want.sort_unstable();
+            let (got, want) = scan_and_reference(&scanner, &reference, &text, from, after);
             assert_eq!(got, want);
         }
     }
@@ -401,15 +417,7 @@ mod tests {
             let len = if round % 4 == 0 { 70_000 } else { 2_000 };
             let text: Vec<u8> = (0..len).map(|_| alphabet[next(alphabet.len())]).collect();
             let (from, after) = (next(100), next(3_000));
-            let mut got = Vec::new();
-            scanner.scan(&text, from, after, &mut |p, a, e| got.push((p, a, e)));
-            got.sort_unstable();
-            let mut want: Vec<_> = reference
-                .find_overlapping_iter(aho_corasick::Input::new(&text).range(from..))
-                .filter(|m| m.end() > after)
-                .map(|m| (m.pattern().as_usize(), m.start(), m.end()))
-                .collect();
-            want.sort_unstable();
+            let (got, want) = scan_and_reference(&scanner, &reference, &text, from, after);
             assert_eq!(got, want, "round {round}: {patterns:?}");
         }
     }
