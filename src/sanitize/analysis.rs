@@ -55,6 +55,9 @@ pub(crate) fn analyze(b: &Builtin) -> Result<Facts, String> {
     {
         return Err(format!("not every match begins with one of {words:?}"));
     }
+    if let Some(Precheck::Named(openers)) = b.precheck {
+        named_shape(b.pattern, b.keywords, openers)?;
+    }
     Ok(Facts { max_len, names })
 }
 
@@ -178,4 +181,100 @@ pub(crate) fn group_literals(pattern: &str, prefix: &str, kind: ExtractKind) -> 
 /// The pattern after `prefix` split at the first `)`: the names and the rest.
 pub(crate) fn after_prefix<'p>(pattern: &'p str, prefix: &str) -> Option<(&'p str, &'p str)> {
     pattern.strip_prefix(prefix)?.split_once(')')
+}
+
+/// Check the shape [`Precheck::Named`] relies on: the keywords are the secret names'
+/// keywords, and the pattern is `(?i)` then one branch, or a group of branches that is the
+/// whole pattern, each beginning with one of `openers` then `secret_name!()`.
+fn named_shape(pattern: &str, keywords: &[&str], openers: &[&str]) -> Result<(), String> {
+    if keywords != super::builtin::SECRET_NAME_KEYWORDS {
+        return Err("a named pre-check needs the secret names' keywords".to_owned());
+    }
+    let body = pattern
+        .strip_prefix("(?i)")
+        .ok_or("a named pre-check needs a pattern that starts with (?i)")?;
+    let branches = match body.strip_prefix("(?:") {
+        Some(inner) if group_end(body) == Some(body.len()) => {
+            top_level_branches(&inner[..inner.len() - 1])
+        }
+        _ => vec![body],
+    };
+    for branch in branches {
+        if !openers.iter().any(|o| {
+            branch
+                .strip_prefix(o)
+                .is_some_and(|rest| rest.starts_with(super::builtin::secret_name!()))
+        }) {
+            return Err(format!(
+                "the branch {:?} does not begin with one of {openers:?} and the secret name",
+                &branch[..branch.len().min(60)]
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The end (one past its `)`) of the group that opens `pattern`, read with escapes and
+/// classes skipped.
+fn group_end(pattern: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut end = None;
+    walk(pattern, |i, c| match c {
+        b'(' => depth += 1,
+        b')' => {
+            depth -= 1;
+            if depth == 0 && end.is_none() {
+                end = Some(i + 1);
+            }
+        }
+        _ => {}
+    });
+    end
+}
+
+/// `pattern` split at the `|` outside every group.
+fn top_level_branches(pattern: &str) -> Vec<&str> {
+    let mut depth = 0usize;
+    let mut cuts = Vec::new();
+    walk(pattern, |i, c| match c {
+        b'(' => depth += 1,
+        b')' => depth = depth.saturating_sub(1),
+        b'|' if depth == 0 => cuts.push(i),
+        _ => {}
+    });
+    let mut branches = Vec::new();
+    let mut from = 0;
+    for cut in cuts {
+        branches.push(&pattern[from..cut]);
+        from = cut + 1;
+    }
+    branches.push(&pattern[from..]);
+    branches
+}
+
+/// Call `seen(offset, byte)` for each byte of `pattern` that is syntax: not escaped and
+/// not inside a character class.
+fn walk(pattern: &str, mut seen: impl FnMut(usize, u8)) {
+    let bytes = pattern.as_bytes();
+    let mut i = 0;
+    let mut class = false;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 1,
+            b']' if class => class = false,
+            b'[' if !class => {
+                class = true;
+                // A `]` right after `[` or `[^` is a literal.
+                if bytes.get(i + 1) == Some(&b'^') {
+                    i += 1;
+                }
+                if bytes.get(i + 1) == Some(&b']') {
+                    i += 1;
+                }
+            }
+            c if !class => seen(i, c),
+            _ => {}
+        }
+        i += 1;
+    }
 }

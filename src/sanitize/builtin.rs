@@ -102,7 +102,19 @@ pub(crate) enum Precheck {
     /// itself or an earlier one). Most hits of short command names are inside words
     /// (`library`, `lazy`) and stop here.
     Command,
+    /// The pattern is one of these openers then `secret_name!()` (or an alternation of such
+    /// branches), and its keywords are [`SECRET_NAME_KEYWORDS`]. A secret name is made of
+    /// name bytes (`[A-Za-z0-9_./:-]`) and holds a keyword, so every match holds a hit
+    /// whose text before it ends with an opener and name bytes (the anchor), at or before
+    /// every other hit of the match. A hit that is no anchor, with no anchor before it in
+    /// the window, is settled at once: the `name`, `key` or `value` of most lines that
+    /// mention a password never comes.
+    Named(&'static [&'static str]),
 }
+
+/// What [`Precheck::Named`] requires between an opener and the keyword: the bytes a
+/// secret name is made of.
+pub(crate) const NAME_BYTES: &str = "[A-Za-z0-9_./:-]";
 
 /// The start of an HTTP authorization header, up to its name: a word boundary, or the
 /// escaped line break before it in a printed byte string (`b'…\r\nAuthorization: …'`).
@@ -192,8 +204,10 @@ macro_rules! secret_name {
     };
 }
 
+pub(crate) use secret_name;
+
 /// The keywords of [`secret_name`]: one of them is in every name it matches.
-const SECRET_NAME_KEYWORDS: &[&str] = &[
+pub(crate) const SECRET_NAME_KEYWORDS: &[&str] = &[
     "pass",
     "pwd",
     "secret",
@@ -1500,7 +1514,9 @@ pub(crate) const BUILTIN: &[Builtin] = &[
     ),
     // ---- Contexts over several lines, HTTP dumps, command lines ----
     Builtin {
-        precheck: Some(Precheck::Leads(&["name"])),
+        precheck: Some(Precheck::Named(&[
+            r#"\bname\\?["']?\s{0,3}[:=]\s{0,3}\\?["']?"#,
+        ])),
         lines_after: 2,
         first_line: Some(concat!(
             r#"(?i)\bname\\?["']?\s{0,3}[:=]\s{0,3}\\?["']?"#,
@@ -1553,7 +1569,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
     },
     Builtin {
         needs: Some(b'<'),
-        precheck: Some(Precheck::Leads(&["<"])),
+        precheck: Some(Precheck::Named(&["<"])),
         lines_after: 4,
         first_line: Some(concat!(r"(?i)<", secret_name!(), r"(?:$|[\s>])")),
         ..ctx(
@@ -1576,7 +1592,11 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         )
     },
     Builtin {
-        precheck: Some(Precheck::Leads(&["key", "name", "<name>", "<key>"])),
+        precheck: Some(Precheck::Named(&[
+            r#"\b(?:key|name)\s{0,3}=\s{0,3}["']"#,
+            r"<key>\s{0,40}",
+            r"<name>\s{0,40}",
+        ])),
         lines_after: 4,
         first_line: Some(concat!(
             r#"(?i)(?:\b(?:key|name)\s{0,3}=\s{0,3}["']"#,

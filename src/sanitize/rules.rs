@@ -16,8 +16,10 @@ use std::sync::{Arc, LazyLock, OnceLock};
 
 use aho_corasick::AhoCorasick;
 
-use regex_automata::meta;
+use regex_automata::dfa::{Automaton, dense};
+use regex_automata::nfa::thompson;
 use regex_automata::util::syntax;
+use regex_automata::{Input, meta};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -87,6 +89,8 @@ pub(crate) struct Compiled {
     assignment: bool,
     /// For a rule over several lines: what the line of its keyword must hold.
     first_line: Option<&'static str>,
+    /// For a [`Precheck::Named`] rule, its openers.
+    openers: Option<&'static [&'static str]>,
     cell: Arc<OnceLock<Built>>,
 }
 
@@ -106,6 +110,28 @@ pub(crate) struct Built {
     /// For a rule over several lines (see `Builtin::first_line`): found in the keyword's
     /// line, from the window's start, whenever a match is.
     pub(crate) first_line: Option<meta::Regex>,
+    /// For a [`Precheck::Named`] rule: a reverse DFA of an opener then name bytes,
+    /// searched anchored at a hit's start (see [`Built::is_anchor`]).
+    pub(crate) opener: Option<dense::DFA<Vec<u32>>>,
+}
+
+impl Built {
+    /// Whether the text of `hay[range]` ends with an opener then name bytes: for a
+    /// [`Precheck::Named`] rule, whether a hit starting at `range.end` may lie in a secret
+    /// name after one of its openers (look-around sees past the range, as the rule's own
+    /// search does).
+    pub(crate) fn is_anchor(&self, hay: &[u8], range: Range<usize>) -> bool {
+        let Some(dfa) = &self.opener else {
+            return true;
+        };
+        let input = Input::new(hay)
+            .range(range)
+            .anchored(regex_automata::Anchored::Yes)
+            .earliest(true);
+        // A quit or gave-up error cannot happen (no quit bytes, no heuristic Unicode word
+        // boundary); should one, the hit is kept.
+        dfa.try_search_rev(&input).map_or(true, |m| m.is_some())
+    }
 }
 
 impl Compiled {
@@ -115,19 +141,21 @@ impl Compiled {
         keywords: &[String],
         assignment: bool,
         first_line: Option<&'static str>,
+        openers: Option<&'static [&'static str]>,
     ) -> Compiled {
         Compiled {
             pattern: pattern.into(),
             keywords: keywords.into(),
             assignment,
             first_line,
+            openers,
             cell: Arc::new(OnceLock::new()),
         }
     }
 
     /// A pattern compiled now.
     fn now(pattern: &str, keywords: &[String], assignment: bool) -> Result<Compiled, String> {
-        let c = Compiled::lazy(pattern, keywords, assignment, None);
+        let c = Compiled::lazy(pattern, keywords, assignment, None, None);
         let built = c.build()?;
         let _ = c.cell.set(built);
         Ok(c)
@@ -144,12 +172,17 @@ impl Compiled {
             Some(p) => Some(build(p)?.0),
             None => None,
         };
+        let opener = match self.openers {
+            Some(openers) => Some(build_opener(openers)?),
+            None => None,
+        };
         Ok(Built {
             regex,
             secret_groups,
             value,
             anchored: starts_with_keyword(&self.pattern, &self.keywords),
             first_line,
+            opener,
         })
     }
 
@@ -193,6 +226,25 @@ fn compile_value(pattern: &str) -> Result<Option<AssignmentTail>, String> {
     let (sep, _) = build(concat!("(?i)", super::builtin::sep!()))?;
     let (value, groups) = build(&format!("(?i){value}"))?;
     Ok(Some(AssignmentTail { sep, value, groups }))
+}
+
+/// The reverse DFA of [`Built::opener`]: any of `openers`, then name bytes, with the
+/// syntax the rules' patterns are compiled with (ASCII, case-insensitive as `(?i)`).
+fn build_opener(openers: &[&str]) -> Result<dense::DFA<Vec<u32>>, String> {
+    let pattern = format!("(?:{}){}*", openers.join("|"), super::builtin::NAME_BYTES);
+    dense::Builder::new()
+        .configure(dense::Config::new().start_kind(regex_automata::dfa::StartKind::Anchored))
+        .syntax(
+            syntax::Config::new()
+                .unicode(false)
+                .utf8(false)
+                .case_insensitive(true)
+                .multi_line(true)
+                .crlf(true),
+        )
+        .thompson(thompson::Config::new().reverse(true).utf8(false))
+        .build(&pattern)
+        .map_err(|e| format!("invalid opener {pattern:?}: {}", one_line(&e.to_string())))
 }
 
 /// Compile a pattern: the regex and its secret groups (named `secret…`).
@@ -292,7 +344,16 @@ impl Rule {
             entropy: b.entropy.filter(|e| *e > 0.0),
             pattern: b.pattern.to_owned(),
             builtin: true,
-            compiled: Compiled::lazy(b.pattern, &keywords, b.assignment, b.first_line),
+            compiled: Compiled::lazy(
+                b.pattern,
+                &keywords,
+                b.assignment,
+                b.first_line,
+                match b.precheck {
+                    Some(Precheck::Named(openers)) => Some(openers),
+                    _ => None,
+                },
+            ),
             max_len,
             guard: b.guard,
             block: b.block,

@@ -6,7 +6,7 @@ use std::path::Path;
 use pretty_assertions::assert_eq;
 
 use super::super::builtin::{
-    BUILTIN, flag_prefix, flag_sep, header_key, header_sep, key_prefix, sep,
+    BUILTIN, flag_prefix, flag_sep, header_key, header_sep, key_prefix, secret_name, sep,
 };
 use super::super::{OutputSanitizer, SanitizeError};
 use super::*;
@@ -339,10 +339,97 @@ fn prechecked_rules_have_the_shape_their_precheck_assumes() {
                 assert!(Rule::from_builtin(&wrong).is_err(), "{}: {words:?}", b.id);
                 assert!(Rule::from_builtin(b).is_ok(), "{}", b.id);
             }
+            Some(Precheck::Named(openers)) => {
+                // Rule::from_builtin refuses a branch without an opener and a name, or
+                // other keywords; prove those checks bite.
+                let unopened = Builtin {
+                    pattern: concat!(
+                        r"(?i)\bkey:\s{0,3}",
+                        secret_name!(),
+                        r"\s(?P<secret>\S{3,20})"
+                    ),
+                    ..*b
+                };
+                assert!(Rule::from_builtin(&unopened).is_err(), "{}", b.id);
+                let other_keywords = Builtin {
+                    keywords: &["password"],
+                    ..*b
+                };
+                assert!(Rule::from_builtin(&other_keywords).is_err(), "{}", b.id);
+                assert!(Rule::from_builtin(b).is_ok(), "{openers:?}");
+            }
             None => {}
         }
     }
     assert_eq!(marked, 10);
+}
+
+/// A [`Precheck::Named`] rule's anchor test: a keyword is an anchor when the text before
+/// it ends with one of the rule's openers and name bytes, in either case, and not in prose.
+#[test]
+fn named_rules_tell_an_anchor_by_the_text_before_it() {
+    let cases: &[(&str, &[&str], &[&str])] = &[
+        (
+            "name-value-secret",
+            &[
+                "- name: DB_|PASSWORD",
+                "{\"Name\": \"api_|token\"",
+                "name:x_|password",
+                "name = \\\"my.|secret",
+                "  - NAME: |AUTH",
+            ],
+            &[
+                "echo the |password",
+                "value: |token",
+                "name: DB |PASSWORD",
+                "rename: db_|password",
+                "name; |secret",
+            ],
+        ),
+        (
+            "xml-secret-element",
+            &["<db.|password>", "<|Token ", "<spring:datasource-|password"],
+            &["a |password", "<!-- |password", "< |secret>"],
+        ),
+        (
+            "xml-keyed-value",
+            &[
+                "<add key=\"|ApiKey\"",
+                "<property name = 'db.|password'",
+                "<key>  aws.|secret",
+                "<NAME>|token",
+            ],
+            &[
+                "value=\"|password\"",
+                "key=|password",
+                "monkey=\"|secret\"",
+                "<value>|token",
+            ],
+        ),
+    ];
+    for (id, anchors, others) in cases {
+        let rule = RuleSet::builtin()
+            .unwrap()
+            .rules()
+            .iter()
+            .find(|r| r.id == *id)
+            .unwrap()
+            .clone();
+        assert!(matches!(rule.precheck, Some(Precheck::Named(_))), "{id}");
+        for (text, want) in anchors
+            .iter()
+            .map(|t| (t, true))
+            .chain(others.iter().map(|t| (t, false)))
+        {
+            let at = text.find('|').unwrap();
+            let hay = text.replace('|', "");
+            assert_eq!(
+                rule.compiled.get().is_anchor(hay.as_bytes(), 0..at),
+                want,
+                "{id}: {text:?}"
+            );
+        }
+    }
 }
 
 /// Whether every match of `hir` begins where `\b` (ASCII) holds.

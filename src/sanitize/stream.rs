@@ -100,9 +100,12 @@ pub struct SanitizeStream {
     shared: bool,
     /// Terminal escapes set aside from `buf` (see [`super::ansi`]).
     escapes: Escapes,
-    /// Per rule: the start of its last hit decided so far that begins at a word boundary
-    /// (for [`Precheck::Command`]).
+    /// Per rule: the start of its last anchor hit decided so far (for
+    /// [`Precheck::Command`], a hit at a word boundary; for [`Precheck::Named`], one after
+    /// an opener and name bytes).
     word_hit: Vec<Option<usize>>,
+    /// Per rule: the start of the last anchor hit the scan has queued (see [`may_count`]).
+    scan_anchor: Vec<Option<usize>>,
 }
 
 /// The leftmost-first matches of one rule in one window `[a, b)`, found lazily and shared
@@ -145,6 +148,7 @@ impl SanitizeStream {
             shared: true,
             escapes: Escapes::default(),
             word_hit: vec![None; rules],
+            scan_anchor: vec![None; rules],
         }
     }
 
@@ -234,6 +238,9 @@ impl SanitizeStream {
             buf,
             pending,
             spans,
+            next,
+            scan_anchor,
+            shared,
             ..
         } = self;
         let hay: &[u8] = buf;
@@ -257,15 +264,18 @@ impl SanitizeStream {
                         ..line
                     };
                     for &r in rules {
-                        insert_sorted(
-                            &mut pending[r],
-                            Hit {
-                                start: base + a,
-                                end: base + e,
-                                block: None,
-                                line,
-                            },
-                        );
+                        let hit = Hit {
+                            start: base + a,
+                            end: base + e,
+                            block: None,
+                            line,
+                        };
+                        let rule = &engine.rules[r];
+                        if *shared && !may_count(rule, hay, base, hit, next[r], &mut scan_anchor[r])
+                        {
+                            continue;
+                        }
+                        insert_sorted(&mut pending[r], hit);
                     }
                 }
                 Target::Literal(label) => {
@@ -708,8 +718,8 @@ impl SanitizeStream {
                 ci_positions(window, k.as_bytes())
                     .any(|p| header_sep_follows(&window[p + k.len()..]))
             }),
-            // Needs the rule's earlier hits: checked in `decide_regex`.
-            Precheck::Command => true,
+            // Need the rule's earlier hits: checked in `decide_regex`.
+            Precheck::Command | Precheck::Named(_) => true,
             Precheck::Flag => memchr::memchr_iter(b'-', &window[..upto(1)]).any(|d| {
                 let flag = &window[d + 1..];
                 rule.names.iter().any(|name| {
@@ -764,12 +774,28 @@ impl SanitizeStream {
         hit: Hit,
         memo: &mut WindowMatches,
     ) -> Decision {
-        if self.shared && rule.precheck == Some(Precheck::Command) && self.at_word_start(hit.start)
-        {
-            self.word_hit[r] = Some(hit.start);
-        }
         if hit.start < self.next[r] {
             return Decision::Done;
+        }
+        if self.shared
+            && let Some(precheck @ (Precheck::Command | Precheck::Named(_))) = rule.precheck
+        {
+            // Every match holds an anchor hit, in the window, at or before each of its
+            // hits; hits are decided in order, so the last anchor is known. An anchor
+            // before `next[r]` is in no window from here on.
+            let a = self.window_start(r, rule, hit).min(hit.start);
+            let anchor = match precheck {
+                Precheck::Command => self.at_word_start(hit.start),
+                _ => rule
+                    .compiled
+                    .get()
+                    .is_anchor(&self.buf, self.idx(a)..self.idx(hit.start)),
+            };
+            if anchor {
+                self.word_hit[r] = Some(hit.start);
+            } else if self.word_hit[r].is_none_or(|p| p < a) {
+                return Decision::Done;
+            }
         }
         if self.shared && rule.lines_after > 0 {
             match self.first_line_holds(r, rule, hit) {
@@ -793,14 +819,6 @@ impl SanitizeStream {
         if self.shared
             && let Some(precheck) = rule.precheck
             && !self.may_match(rule, precheck, hit, a, b)
-        {
-            return Decision::Done;
-        }
-        // The match begins with a keyword hit at a word boundary, in the window, no later
-        // than this hit; hits are decided in order, so the last such hit is known.
-        if self.shared
-            && rule.precheck == Some(Precheck::Command)
-            && !self.word_hit[r].is_some_and(|p| a <= p && p <= hit.start)
         {
             return Decision::Done;
         }
@@ -1036,6 +1054,51 @@ impl SanitizeStream {
             self.base = keep;
         }
     }
+}
+
+/// Whether the scan queues `hit` for `rule` (`hay` is the buffer, from absolute offset
+/// `base`; `next` the rule's next match start so far; `last_anchor` its last anchor hit
+/// queued). A regex rule settles a hit inside its last match at once, and a
+/// [`Precheck::Command`] or [`Precheck::Named`] rule one that is no anchor with no anchor
+/// before it in its window: both are known here already, from the text up to the hit and
+/// the widest window the hit can have (`decide_regex` checks again in its own). Saves the
+/// queue and the decision for most hits of short command names and secret-name keywords.
+fn may_count(
+    rule: &Rule,
+    hay: &[u8],
+    base: usize,
+    hit: Hit,
+    next: usize,
+    last_anchor: &mut Option<usize>,
+) -> bool {
+    if rule.block.is_some() {
+        return true;
+    }
+    if hit.start < next {
+        return false;
+    }
+    let Some(precheck @ (Precheck::Command | Precheck::Named(_))) = rule.precheck else {
+        return true;
+    };
+    // No further back than `window_start` can reach.
+    let mut lo = next.max(hit.end.saturating_sub(rule.max_len)).max(base);
+    if rule.lines_before == 0 {
+        lo = lo.max(hit.line.start);
+    }
+    let lo = lo.min(hit.start);
+    let at = hit.start - base;
+    let anchor = match precheck {
+        Precheck::Command => {
+            at == 0 || !(hay[at - 1].is_ascii_alphanumeric() || hay[at - 1] == b'_')
+        }
+        _ => rule.compiled.get().is_anchor(hay, lo - base..at),
+    };
+    if anchor {
+        // Hits come in order of their end: a longer keyword may start earlier.
+        *last_anchor = Some(last_anchor.map_or(hit.start, |p| p.max(hit.start)));
+        return true;
+    }
+    last_anchor.is_some_and(|p| p >= lo)
 }
 
 /// The line around the keyword at `[a, e)` of `hay` (offsets into it), looked at no
