@@ -88,8 +88,10 @@ pub(crate) enum Precheck {
     /// match starts on its keyword's line (`lines_before` 0) the word is in that line: it is
     /// looked for there before the `first_line` search.
     Leads(&'static [&'static str]),
-    /// The pattern is `header_key!()`, one keyword, then `header_sep!()`: the match holds
-    /// that keyword followed by `\?["']?\s{0,3}[:=]`.
+    /// The pattern is `header_key!()` (or `(?i)\b`), one keyword, then `header_sep!()`: the
+    /// match holds that keyword followed by `\?["']?\s{0,3}[:=]`. For a rule over several
+    /// lines that is looked for in the keyword's line first, as `first_line` requires it
+    /// there.
     Header,
     /// The pattern is `flag_prefix!()`, names, `)`, then `flag_sep!()`: the match holds a
     /// `-` followed by one of the names and `=` or a space, and that `-` is at or before
@@ -1544,6 +1546,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         )
     },
     Builtin {
+        precheck: Some(Precheck::Header),
         lines_after: 1,
         first_line: Some(concat!(
             r#"(?i)\bvalue\\?["']?\s{0,3}[:=]\s{0,3}"#,

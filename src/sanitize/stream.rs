@@ -106,6 +106,9 @@ pub struct SanitizeStream {
     word_hit: Vec<Option<usize>>,
     /// Per rule: the start of the last anchor hit the scan has queued (see [`may_count`]).
     scan_anchor: Vec<Option<usize>>,
+    /// Per rule: for a [`Precheck::Command`] rule, the start of its last anchor hit decided
+    /// so far at which a match starts.
+    viable_hit: Vec<Option<usize>>,
 }
 
 /// The leftmost-first matches of one rule in one window `[a, b)`, found lazily and shared
@@ -149,6 +152,7 @@ impl SanitizeStream {
             escapes: Escapes::default(),
             word_hit: vec![None; rules],
             scan_anchor: vec![None; rules],
+            viable_hit: vec![None; rules],
         }
     }
 
@@ -731,6 +735,15 @@ impl SanitizeStream {
         }
     }
 
+    /// Whether a match of `rule` starts at `at` and ends by `b`.
+    fn starts_match(&self, rule: &Rule, at: usize, b: usize) -> bool {
+        let input = Input::new(&self.buf)
+            .range(self.idx(at)..self.idx(b))
+            .anchored(regex_automata::Anchored::Yes)
+            .earliest(true);
+        rule.compiled.get().regex.is_match(input)
+    }
+
     /// Whether `\b` holds before the word byte at `at`: it is the first byte, or the byte
     /// before is not a word byte. The first byte held counts as one (the byte before it may
     /// be gone), which only lets more hits through.
@@ -741,7 +754,8 @@ impl SanitizeStream {
 
     /// For a rule over several lines: whether the hit's line holds what the part of a
     /// match on it must (`Builtin::first_line`), or `None` until that line is complete.
-    /// A [`Precheck::Leads`] rule's leading word is looked for in that line first.
+    /// A [`Precheck::Leads`] rule's leading word, or a [`Precheck::Header`] rule's keyword
+    /// and separator, is looked for in that line first.
     fn first_line_holds(&self, r: usize, rule: &Rule, hit: Hit) -> Option<bool> {
         let Some(check) = &rule.compiled.get().first_line else {
             return Some(true);
@@ -749,10 +763,11 @@ impl SanitizeStream {
         let b = self.window_end_after(rule, hit, 0)?;
         let a = self.window_start(r, rule, hit);
         // A match starting on the hit's line begins there with one of the leading words,
-        // which hold no line break: found in the line's part of the window, before the
-        // search of the line.
+        // which hold no line break, or holds its keyword and separator there (the
+        // `first_line` pattern of a header rule starts with them): found in the line's part
+        // of the window, before the search of the line.
         if rule.lines_before == 0
-            && let Some(precheck @ Precheck::Leads(_)) = rule.precheck
+            && let Some(precheck @ (Precheck::Leads(_) | Precheck::Header)) = rule.precheck
             && !self.may_match(rule, precheck, hit, a, b)
         {
             return Some(false);
@@ -812,6 +827,16 @@ impl SanitizeStream {
             && memchr::memchr(byte, &self.buf[self.idx(a)..self.idx(b)]).is_none()
         {
             return Decision::Done;
+        }
+        if self.shared && rule.precheck == Some(Precheck::Command) {
+            // A match starts at a word-start hit where an anchored search finds one, and
+            // lies within that hit's own window (one line, the rule's length).
+            if self.at_word_start(hit.start) && self.starts_match(rule, hit.start, b) {
+                self.viable_hit[r] = Some(hit.start);
+            }
+            if self.viable_hit[r].is_none_or(|p| p < a) {
+                return Decision::Done;
+            }
         }
         if self.shared && rule.assignment && !self.may_assign(&self.engine.key_ends[r], hit, a, b) {
             return Decision::Done;
