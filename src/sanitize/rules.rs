@@ -18,6 +18,7 @@ use aho_corasick::AhoCorasick;
 
 use regex_automata::dfa::{Automaton, dense};
 use regex_automata::nfa::thompson;
+use regex_automata::util::primitives::StateID;
 use regex_automata::util::syntax;
 use regex_automata::{Input, meta};
 use serde::Deserialize;
@@ -112,7 +113,58 @@ pub(crate) struct Built {
     pub(crate) first_line: Option<meta::Regex>,
     /// For a [`Precheck::Named`] rule: a reverse DFA of an opener then name bytes,
     /// searched anchored at a hit's start (see [`Built::is_anchor`]).
-    pub(crate) opener: Option<dense::DFA<Vec<u32>>>,
+    pub(crate) opener: Option<Opener>,
+}
+
+/// The reverse DFA of a [`Precheck::Named`] rule's openers then name bytes, and its start
+/// state for a search that ends before a word byte (a keyword's first byte).
+#[derive(Debug)]
+pub(crate) struct Opener {
+    dfa: dense::DFA<Vec<u32>>,
+    start_before_word: StateID,
+}
+
+impl Opener {
+    /// Whether `hay[range]` ends with an opener then name bytes. The DFA is stepped
+    /// here rather than by `try_search_rev`, whose set-up per search cost more than the
+    /// few bytes a search reads (a hit is checked for every secret-name keyword).
+    fn ends_here(&self, hay: &[u8], range: Range<usize>) -> bool {
+        let dfa = &self.dfa;
+        let mut state = match hay.get(range.end) {
+            Some(&b) if b.is_ascii_alphanumeric() || b == b'_' => self.start_before_word,
+            _ => return self.search(hay, range),
+        };
+        for &b in hay[range.clone()].iter().rev() {
+            state = dfa.next_state(state, b);
+            if dfa.is_special_state(state) {
+                if dfa.is_match_state(state) {
+                    return true;
+                }
+                if dfa.is_dead_state(state) {
+                    return false;
+                }
+            }
+        }
+        // The byte before the range, for look-around; none at the haystack's start.
+        state = match range.start.checked_sub(1) {
+            Some(i) => dfa.next_state(state, hay[i]),
+            None => dfa.next_eoi_state(state),
+        };
+        dfa.is_match_state(state)
+    }
+
+    /// [`Opener::ends_here`] by the crate's own reverse search.
+    fn search(&self, hay: &[u8], range: Range<usize>) -> bool {
+        let input = Input::new(hay)
+            .range(range)
+            .anchored(regex_automata::Anchored::Yes)
+            .earliest(true);
+        // A quit or gave-up error cannot happen (no quit bytes, no heuristic Unicode word
+        // boundary); should one, the hit is kept.
+        self.dfa
+            .try_search_rev(&input)
+            .map_or(true, |m| m.is_some())
+    }
 }
 
 impl Built {
@@ -121,16 +173,9 @@ impl Built {
     /// name after one of its openers (look-around sees past the range, as the rule's own
     /// search does).
     pub(crate) fn is_anchor(&self, hay: &[u8], range: Range<usize>) -> bool {
-        let Some(dfa) = &self.opener else {
-            return true;
-        };
-        let input = Input::new(hay)
-            .range(range)
-            .anchored(regex_automata::Anchored::Yes)
-            .earliest(true);
-        // A quit or gave-up error cannot happen (no quit bytes, no heuristic Unicode word
-        // boundary); should one, the hit is kept.
-        dfa.try_search_rev(&input).map_or(true, |m| m.is_some())
+        self.opener
+            .as_ref()
+            .is_none_or(|opener| opener.ends_here(hay, range))
     }
 }
 
@@ -230,9 +275,9 @@ fn compile_value(pattern: &str) -> Result<Option<AssignmentTail>, String> {
 
 /// The reverse DFA of [`Built::opener`]: any of `openers`, then name bytes, with the
 /// syntax the rules' patterns are compiled with (ASCII, case-insensitive as `(?i)`).
-fn build_opener(openers: &[&str]) -> Result<dense::DFA<Vec<u32>>, String> {
+fn build_opener(openers: &[&str]) -> Result<Opener, String> {
     let pattern = format!("(?:{}){}*", openers.join("|"), super::builtin::NAME_BYTES);
-    dense::Builder::new()
+    let dfa = dense::Builder::new()
         .configure(dense::Config::new().start_kind(regex_automata::dfa::StartKind::Anchored))
         .syntax(
             syntax::Config::new()
@@ -244,7 +289,18 @@ fn build_opener(openers: &[&str]) -> Result<dense::DFA<Vec<u32>>, String> {
         )
         .thompson(thompson::Config::new().reverse(true).utf8(false))
         .build(&pattern)
-        .map_err(|e| format!("invalid opener {pattern:?}: {}", one_line(&e.to_string())))
+        .map_err(|e| format!("invalid opener {pattern:?}: {}", one_line(&e.to_string())))?;
+    let start_before_word = dfa
+        .start_state(
+            &regex_automata::util::start::Config::new()
+                .anchored(regex_automata::Anchored::Yes)
+                .look_behind(Some(b'a')),
+        )
+        .map_err(|e| format!("opener {pattern:?}: {e}"))?;
+    Ok(Opener {
+        dfa,
+        start_before_word,
+    })
 }
 
 /// Compile a pattern: the regex and its secret groups (named `secret…`).

@@ -761,3 +761,62 @@ fn a_redaction_keeps_the_delimiters_around_the_secret() {
         assert_eq!(String::from_utf8_lossy(&out.output), want);
     }
 }
+
+/// The anchor test steps its DFA by hand; the crate's own reverse search is the reference.
+/// Random text from the bytes openers and names are made of (and others), every Named
+/// rule, random ranges, including ones that end before a non-word byte or at the end.
+#[test]
+fn the_hand_stepped_opener_search_agrees_with_the_crates() {
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let pieces: &[&str] = &[
+        "name", "NAME", "key", "<key>", "<name>", "<", ">", "=", ":", " ", "  ", "\"", "'", "\\",
+        "\n", "\r", "pass", "word", "_", ".", "-", "/", "x", "é", "value", ",",
+    ];
+    let set = RuleSet::builtin().unwrap();
+    let named: Vec<&Rule> = set
+        .rules()
+        .iter()
+        .filter(|r| matches!(r.precheck, Some(Precheck::Named(_))))
+        .collect();
+    assert_eq!(named.len(), 3);
+    let (mut anchors, mut others) = (0, 0);
+    for _ in 0..20_000 {
+        let text: String = (0..next(12)).map(|_| pieces[next(pieces.len())]).collect();
+        let hay = text.as_bytes();
+        let end = next(hay.len() + 1);
+        // Half the ranges start where an opener's word does, so that its `\b` looks at
+        // the byte before the range.
+        let words: Vec<usize> = text
+            .match_indices(['n', 'N', 'k'])
+            .map(|(i, _)| i)
+            .filter(|&i| i <= end)
+            .collect();
+        let start = if words.is_empty() || next(2) == 0 {
+            next(end + 1)
+        } else {
+            words[next(words.len())]
+        };
+        for rule in &named {
+            let opener = rule.compiled.get().opener.as_ref().unwrap();
+            let want = opener.search(hay, start..end);
+            assert_eq!(
+                opener.ends_here(hay, start..end),
+                want,
+                "{}: {text:?} {start}..{end}",
+                rule.id
+            );
+            if want {
+                anchors += 1;
+            } else {
+                others += 1;
+            }
+        }
+    }
+    assert!(anchors > 1_000 && others > 1_000, "{anchors} {others}");
+}

@@ -726,8 +726,11 @@ impl SanitizeStream {
             Precheck::Command | Precheck::Named(_) => true,
             Precheck::Flag => memchr::memchr_iter(b'-', &window[..upto(1)]).any(|d| {
                 let flag = &window[d + 1..];
+                // Names are lower-case: most differ from the flag in their first byte.
+                let first = flag.first().map(u8::to_ascii_lowercase);
                 rule.names.iter().any(|name| {
                     flag.len() > name.len()
+                        && name.first() == first.as_ref()
                         && flag[..name.len()].eq_ignore_ascii_case(name)
                         && (flag[name.len()] == b'=' || is_regex_space(flag[name.len()]))
                 })
