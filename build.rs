@@ -40,7 +40,12 @@ fn main() {
         let analysis = match analysis::analyze(b) {
             Ok(facts) => {
                 let names: Vec<String> = facts.names.iter().map(|n| format!("&{n:?}")).collect();
-                format!("Ok(({}, &[{}]))", facts.max_len, names.join(", "))
+                format!(
+                    "Ok(({}, {}, &[{}]))",
+                    facts.max_len,
+                    facts.anchored,
+                    names.join(", ")
+                )
             }
             Err(message) => format!("Err({message:?})"),
         };

@@ -29,6 +29,8 @@ pub(crate) struct Facts {
     /// For an assignment rule, its key names; for a flag rule, its flag names (lower-case;
     /// see `Rule::names`). Empty otherwise.
     pub(crate) names: Vec<Vec<u8>>,
+    /// Whether every match starts with a keyword (see [`starts_with_keyword`]).
+    pub(crate) anchored: bool,
 }
 
 /// Check a built-in rule and work out its [`Facts`], or say why it cannot be a rule.
@@ -58,7 +60,11 @@ pub(crate) fn analyze(b: &Builtin) -> Result<Facts, String> {
     if let Some(Precheck::Named(openers)) = b.precheck {
         named_shape(b.pattern, b.keywords, openers)?;
     }
-    Ok(Facts { max_len, names })
+    Ok(Facts {
+        max_len,
+        names,
+        anchored: starts_with_keyword(b.pattern, b.keywords),
+    })
 }
 
 /// A parser with the flags every rule is compiled with (bytes, no Unicode).

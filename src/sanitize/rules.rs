@@ -79,13 +79,14 @@ pub struct Rule {
     /// Line breaks a match may cross before its keyword's line; its secret starts at or
     /// after the keyword.
     pub(crate) lines_before: usize,
+    /// Every match starts with a keyword: searched anchored at the hit.
+    pub(crate) anchored: bool,
 }
 
 /// A rule's pattern, compiled at its first use; clones share the compiled form.
 #[derive(Debug, Clone)]
 pub(crate) struct Compiled {
     pattern: Arc<str>,
-    keywords: Arc<[String]>,
     /// Whether it is an assignment rule (its value part is compiled apart too).
     assignment: bool,
     /// For a rule over several lines: what the line of its keyword must hold.
@@ -93,6 +94,10 @@ pub(crate) struct Compiled {
     /// For a [`Precheck::Named`] rule, its openers.
     openers: Option<&'static [&'static str]>,
     cell: Arc<OnceLock<Built>>,
+    /// The `first_line` pattern and the openers' DFA, each compiled apart when first used:
+    /// they settle most hits, and the whole pattern is then never compiled.
+    first_line_cell: Arc<OnceLock<Option<meta::Regex>>>,
+    opener_cell: Arc<OnceLock<Option<Opener>>>,
 }
 
 /// What compiling a rule's pattern gives.
@@ -106,14 +111,6 @@ pub(crate) struct Built {
     /// byte after its first byte, so the value's groups can be found by this small regex
     /// from there instead of the whole one (whose capture search costs far more).
     pub(crate) value: Option<AssignmentTail>,
-    /// Every match starts with a keyword: search anchored at the hit.
-    pub(crate) anchored: bool,
-    /// For a rule over several lines (see `Builtin::first_line`): found in the keyword's
-    /// line, from the window's start, whenever a match is.
-    pub(crate) first_line: Option<meta::Regex>,
-    /// For a [`Precheck::Named`] rule: a reverse DFA of an opener then name bytes,
-    /// searched anchored at a hit's start (see [`Built::is_anchor`]).
-    pub(crate) opener: Option<Opener>,
 }
 
 /// The reverse DFA of a [`Precheck::Named`] rule's openers then name bytes, and its start
@@ -167,40 +164,28 @@ impl Opener {
     }
 }
 
-impl Built {
-    /// Whether the text of `hay[range]` ends with an opener then name bytes: for a
-    /// [`Precheck::Named`] rule, whether a hit starting at `range.end` may lie in a secret
-    /// name after one of its openers (look-around sees past the range, as the rule's own
-    /// search does).
-    pub(crate) fn is_anchor(&self, hay: &[u8], range: Range<usize>) -> bool {
-        self.opener
-            .as_ref()
-            .is_none_or(|opener| opener.ends_here(hay, range))
-    }
-}
-
 impl Compiled {
     /// A pattern checked by [`check`], compiled when first used.
     fn lazy(
         pattern: &str,
-        keywords: &[String],
         assignment: bool,
         first_line: Option<&'static str>,
         openers: Option<&'static [&'static str]>,
     ) -> Compiled {
         Compiled {
             pattern: pattern.into(),
-            keywords: keywords.into(),
             assignment,
             first_line,
             openers,
             cell: Arc::new(OnceLock::new()),
+            first_line_cell: Arc::new(OnceLock::new()),
+            opener_cell: Arc::new(OnceLock::new()),
         }
     }
 
     /// A pattern compiled now.
-    fn now(pattern: &str, keywords: &[String], assignment: bool) -> Result<Compiled, String> {
-        let c = Compiled::lazy(pattern, keywords, assignment, None, None);
+    fn now(pattern: &str, assignment: bool) -> Result<Compiled, String> {
+        let c = Compiled::lazy(pattern, assignment, None, None);
         let built = c.build()?;
         let _ = c.cell.set(built);
         Ok(c)
@@ -213,22 +198,53 @@ impl Compiled {
         } else {
             None
         };
-        let first_line = match self.first_line {
-            Some(p) => Some(build(p)?.0),
-            None => None,
-        };
-        let opener = match self.openers {
-            Some(openers) => Some(build_opener(openers)?),
-            None => None,
-        };
         Ok(Built {
             regex,
             secret_groups,
             value,
-            anchored: starts_with_keyword(&self.pattern, &self.keywords),
-            first_line,
-            opener,
         })
+    }
+
+    /// The `first_line` pattern, compiled.
+    fn build_first_line(&self) -> Result<Option<meta::Regex>, String> {
+        self.first_line.map(|p| Ok(build(p)?.0)).transpose()
+    }
+
+    /// The openers' DFA, built.
+    fn build_opener(&self) -> Result<Option<Opener>, String> {
+        self.openers.map(build_opener).transpose()
+    }
+
+    /// For a rule over several lines (see `Builtin::first_line`): what is found in the
+    /// keyword's line, from the window's start, whenever a match is.
+    pub(crate) fn first_line(&self) -> Option<&meta::Regex> {
+        self.first_line_cell
+            .get_or_init(|| {
+                #[expect(
+                    clippy::expect_used,
+                    reason = "built-in patterns only, each compiled by the test suite (`every_builtin_rule_compiles`)"
+                )]
+                self.build_first_line()
+                    .expect("a built-in rule's first-line pattern compiles")
+            })
+            .as_ref()
+    }
+
+    /// For a [`Precheck::Named`] rule: whether the text of `hay[range]` ends with an
+    /// opener then name bytes, i.e. whether a hit starting at `range.end` may lie in a
+    /// secret name after one of its openers (look-around sees past the range, as the
+    /// rule's own search does). Always for other rules.
+    pub(crate) fn is_anchor(&self, hay: &[u8], range: Range<usize>) -> bool {
+        self.opener_cell
+            .get_or_init(|| {
+                #[expect(
+                    clippy::expect_used,
+                    reason = "built-in openers only, each built by the test suite (`every_builtin_rule_compiles`)"
+                )]
+                self.build_opener().expect("a built-in rule's openers compile")
+            })
+            .as_ref()
+            .is_none_or(|opener| opener.ends_here(hay, range))
     }
 
     /// The compiled pattern.
@@ -246,6 +262,12 @@ impl Compiled {
     #[cfg(test)]
     pub(crate) fn is_built(&self) -> bool {
         self.cell.get().is_some()
+    }
+
+    /// The openers' DFA, if built.
+    #[cfg(test)]
+    pub(crate) fn opener(&self) -> Option<&Opener> {
+        self.opener_cell.get().and_then(Option::as_ref)
     }
 }
 
@@ -353,7 +375,7 @@ struct StaticFacts {
     /// The rule's id, to catch a table that does not belong to this `BUILTIN`.
     id: &'static str,
     /// The longest match and the key or flag names, or why the rule is invalid.
-    analysis: Result<(usize, &'static [&'static [u8]]), &'static str>,
+    analysis: Result<(usize, bool, &'static [&'static [u8]]), &'static str>,
 }
 
 /// What [`RuleSet::builtin`] says when [`BUILTIN_FACTS`] does not match [`BUILTIN`].
@@ -373,7 +395,12 @@ impl Rule {
             id: b.id.to_owned(),
             message,
         })?;
-        Ok(Self::with_facts(b, facts.max_len, facts.names))
+        Ok(Self::with_facts(
+            b,
+            facts.max_len,
+            facts.anchored,
+            facts.names,
+        ))
     }
 
     /// A built-in rule from its entry in [`BUILTIN_FACTS`].
@@ -385,13 +412,13 @@ impl Rule {
         if facts.id != b.id {
             return Err(bad(STALE_FACTS));
         }
-        let (max_len, names) = facts.analysis.map_err(bad)?;
+        let (max_len, anchored, names) = facts.analysis.map_err(bad)?;
         let names = names.iter().map(|n| n.to_vec()).collect();
-        Ok(Self::with_facts(b, max_len, names))
+        Ok(Self::with_facts(b, max_len, anchored, names))
     }
 
     /// A built-in rule whose pattern [`analyze`] accepted with these results.
-    fn with_facts(b: &Builtin, max_len: usize, names: Vec<Vec<u8>>) -> Self {
+    fn with_facts(b: &Builtin, max_len: usize, anchored: bool, names: Vec<Vec<u8>>) -> Self {
         let keywords: Vec<String> = b.keywords.iter().map(|k| (*k).to_owned()).collect();
         Self {
             id: b.id.to_owned(),
@@ -402,7 +429,6 @@ impl Rule {
             builtin: true,
             compiled: Compiled::lazy(
                 b.pattern,
-                &keywords,
                 b.assignment,
                 b.first_line,
                 match b.precheck {
@@ -420,6 +446,7 @@ impl Rule {
             ends_with_boundary: b.pattern.ends_with(super::builtin::end_b64!()),
             lines_after: usize::from(b.lines_after),
             lines_before: usize::from(b.lines_before),
+            anchored,
             keywords,
         }
     }
@@ -427,7 +454,7 @@ impl Rule {
     /// Whether every match starts with a keyword (searched anchored at the hit); known once
     /// the rule is compiled, which this does.
     pub(crate) fn anchored(&self) -> bool {
-        self.compiled.get().anchored
+        self.anchored
     }
 
     /// Whether this rule redacts a multi-line block (a private key) rather than one match.
@@ -597,7 +624,7 @@ impl RuleSet {
                 ));
             }
             let max_len = check(r.regex.get_ref()).map_err(|m| fail(Some(r.regex.span()), m))?;
-            let compiled = Compiled::now(r.regex.get_ref(), r.keywords.get_ref(), false)
+            let compiled = Compiled::now(r.regex.get_ref(), false)
                 .map_err(|m| fail(Some(r.regex.span()), m))?;
             check_keywords(r.keywords.get_ref()).map_err(|m| fail(Some(r.keywords.span()), m))?;
             let entropy = match &r.entropy {
@@ -610,7 +637,9 @@ impl RuleSet {
                 Some(e) => Some(*e.get_ref()).filter(|v| *v > 0.0),
                 None => None,
             };
+            let anchored = starts_with_keyword(r.regex.get_ref(), r.keywords.get_ref());
             next.rules.push(Rule {
+                anchored,
                 needs: None,
                 assignment: false,
                 names: Vec::new(),

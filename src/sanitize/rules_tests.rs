@@ -436,7 +436,7 @@ fn named_rules_tell_an_anchor_by_the_text_before_it() {
             let at = text.find('|').unwrap();
             let hay = text.replace('|', "");
             assert_eq!(
-                rule.compiled.get().is_anchor(hay.as_bytes(), 0..at),
+                rule.compiled.is_anchor(hay.as_bytes(), 0..at),
                 want,
                 "{id}: {text:?}"
             );
@@ -663,6 +663,17 @@ fn every_builtin_rule_compiles() {
             .build()
             .unwrap_or_else(|e| panic!("{}: {e}", rule.id));
         assert_eq!(built.value.is_some(), rule.assignment, "{}", rule.id);
+        let first_line = rule.compiled.build_first_line();
+        let first_line = first_line.unwrap_or_else(|e| panic!("{}: {e}", rule.id));
+        assert_eq!(first_line.is_some(), rule.lines_after > 0, "{}", rule.id);
+        let opener = rule.compiled.build_opener();
+        let opener = opener.unwrap_or_else(|e| panic!("{}: {e}", rule.id));
+        assert_eq!(
+            opener.is_some(),
+            matches!(rule.precheck, Some(Precheck::Named(_))),
+            "{}",
+            rule.id
+        );
     }
 }
 
@@ -707,9 +718,15 @@ fn build_script_table_matches_the_analysis_of_every_builtin_rule() {
     for (b, facts) in BUILTIN.iter().zip(BUILTIN_FACTS) {
         let table = facts
             .analysis
-            .map(|(max_len, names)| (max_len, names.iter().map(|n| n.to_vec()).collect()))
+            .map(|(max_len, anchored, names)| {
+                (
+                    max_len,
+                    anchored,
+                    names.iter().map(|n| n.to_vec()).collect(),
+                )
+            })
             .map_err(str::to_owned);
-        let now = analyze(b).map(|f| (f.max_len, f.names));
+        let now = analyze(b).map(|f| (f.max_len, f.anchored, f.names));
         assert_eq!(table, now, "{}: {STALE_FACTS}", b.id);
     }
 }
@@ -727,7 +744,7 @@ fn a_bad_or_stale_table_entry_is_refused() {
     assert!(err.contains("empty string") && err.contains(b.id), "{err}");
     let other = StaticFacts {
         id: BUILTIN[1].id,
-        analysis: Ok((20, &[])),
+        analysis: Ok((20, false, &[])),
     };
     let err = Rule::from_table(b, &other).unwrap_err().to_string();
     assert!(err.contains("does not match the rules"), "{err}");
@@ -803,7 +820,8 @@ fn the_hand_stepped_opener_search_agrees_with_the_crates() {
             words[next(words.len())]
         };
         for rule in &named {
-            let opener = rule.compiled.get().opener.as_ref().unwrap();
+            rule.compiled.is_anchor(b"", 0..0);
+            let opener = rule.compiled.opener().unwrap();
             let want = opener.search(hay, start..end);
             assert_eq!(
                 opener.ends_here(hay, start..end),

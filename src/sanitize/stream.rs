@@ -760,7 +760,7 @@ impl SanitizeStream {
     /// A [`Precheck::Leads`] rule's leading word, or a [`Precheck::Header`] rule's keyword
     /// and separator, is looked for in that line first.
     fn first_line_holds(&self, r: usize, rule: &Rule, hit: Hit) -> Option<bool> {
-        let Some(check) = &rule.compiled.get().first_line else {
+        let Some(check) = rule.compiled.first_line() else {
             return Some(true);
         };
         let b = self.window_end_after(rule, hit, 0)?;
@@ -806,7 +806,6 @@ impl SanitizeStream {
                 Precheck::Command => self.at_word_start(hit.start),
                 _ => rule
                     .compiled
-                    .get()
                     .is_anchor(&self.buf, self.idx(a)..self.idx(hit.start)),
             };
             if anchor {
@@ -1119,7 +1118,7 @@ fn may_count(
         Precheck::Command => {
             at == 0 || !(hay[at - 1].is_ascii_alphanumeric() || hay[at - 1] == b'_')
         }
-        _ => rule.compiled.get().is_anchor(hay, lo - base..at),
+        _ => rule.compiled.is_anchor(hay, lo - base..at),
     };
     if anchor {
         // Hits come in order of their end: a longer keyword may start earlier.
