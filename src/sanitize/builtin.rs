@@ -112,7 +112,26 @@ pub(crate) enum Precheck {
     /// the window, is settled at once: the `name`, `key` or `value` of most lines that
     /// mention a password never comes.
     Named(&'static [&'static str]),
+    /// The keyword is `://` and the pattern holds it once, followed by `userinfo!()`: a
+    /// match's `://` is followed by a `:` then an `@` before any whitespace, `/`, quote,
+    /// `<`, `>` or `\`, within [`USERINFO_MAX`] bytes. Checked by the scan.
+    Userinfo,
 }
+
+/// A URL's `user:password@`, as the `url-credentials` rule matches it after `://`.
+macro_rules! userinfo {
+    () => {
+        r#"[^\s:@/"'<>\\]{0,128}:(?P<secret>[^\s@/"'<>\\]{1,256})@"#
+    };
+}
+#[cfg_attr(
+    not(test),
+    allow(unused_imports, reason = "the rule tests check the pattern holds it")
+)]
+pub(crate) use userinfo;
+
+/// The longest `userinfo!()` before its `@`.
+pub(crate) const USERINFO_MAX: usize = 128 + 1 + 256;
 
 /// What [`Precheck::Named`] requires between an opener and the keyword: the bytes a
 /// secret name is made of.
@@ -1887,10 +1906,15 @@ pub(crate) const BUILTIN: &[Builtin] = &[
     ),
     Builtin {
         needs: Some(b'@'),
+        precheck: Some(Precheck::Userinfo),
         ..ctx(
             "url-credentials",
             "URL",
-            r#"(?i)\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|https?|s?ftp|smtps?|imaps?|ldaps?|mssql|sqlserver|oracle|cockroachdb|clickhouse|nats|kafka|jdbc:[a-z]{2,12}|git\+https|ssh|svn|socks5h?)://[^\s:@/"'<>\\]{0,128}:(?P<secret>[^\s@/"'<>\\]{1,256})@[A-Za-z0-9.\[\]_-]"#,
+            concat!(
+                r"(?i)\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|https?|s?ftp|smtps?|imaps?|ldaps?|mssql|sqlserver|oracle|cockroachdb|clickhouse|nats|kafka|jdbc:[a-z]{2,12}|git\+https|ssh|svn|socks5h?)://",
+                userinfo!(),
+                r"[A-Za-z0-9.\[\]_-]"
+            ),
             &["://"],
             0.0,
             "a user:password in a connection URL is the database or service password",

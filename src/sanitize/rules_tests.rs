@@ -6,7 +6,8 @@ use std::path::Path;
 use pretty_assertions::assert_eq;
 
 use super::super::builtin::{
-    BUILTIN, flag_prefix, flag_sep, header_key, header_sep, key_prefix, secret_name, sep,
+    BUILTIN, USERINFO_MAX, flag_prefix, flag_sep, header_key, header_sep, key_prefix, secret_name,
+    sep, userinfo,
 };
 use super::super::{OutputSanitizer, SanitizeError};
 use super::*;
@@ -370,10 +371,19 @@ fn prechecked_rules_have_the_shape_their_precheck_assumes() {
                 assert!(Rule::from_builtin(&other_keywords).is_err(), "{}", b.id);
                 assert!(Rule::from_builtin(b).is_ok(), "{openers:?}");
             }
+            Some(Precheck::Userinfo) => {
+                assert_eq!(b.keywords, &["://"], "{}", b.id);
+                assert_eq!(b.pattern.matches("://").count(), 1, "{}", b.id);
+                let want = concat!("://", userinfo!());
+                assert!(b.pattern.contains(want), "{}: no {want}", b.id);
+                // The length the scan allows before the `@`.
+                assert_eq!(USERINFO_MAX, 128 + 1 + 256);
+                assert!(userinfo!().contains("{0,128}:") && userinfo!().contains("{1,256})@"));
+            }
             None => {}
         }
     }
-    assert_eq!(marked, 11);
+    assert_eq!(marked, 12);
 }
 
 /// A [`Precheck::Named`] rule's anchor test: a keyword is an anchor when the text before

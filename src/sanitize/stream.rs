@@ -27,7 +27,7 @@ use memchr::{memchr2, memmem, memrchr2};
 use regex_automata::Input;
 
 use super::ansi::Escapes;
-use super::builtin::VALUE_INDENT;
+use super::builtin::{USERINFO_MAX, VALUE_INDENT};
 use super::engine::{Engine, Redactions, Target};
 use super::rules::{
     AssignmentTail, BlockEnd, Guard, Precheck, Rule, is_placeholder, looks_like_code,
@@ -238,6 +238,7 @@ impl SanitizeStream {
         let old = self.scanned;
         let base = self.base;
         let after = old.saturating_sub(base);
+        let end_abs = end;
         let Self {
             buf,
             pending,
@@ -257,25 +258,45 @@ impl SanitizeStream {
             after,
             &mut |pid, a, e| match &engine.targets[pid] {
                 Target::Keyword(rules) => {
-                    let line = match last {
-                        Some(l) if l.start <= a && e <= l.end => l,
-                        _ => line_around(hay, a, e, reach),
-                    };
-                    last = Some(line);
-                    let line = Line {
-                        start: base + line.start,
-                        end: base + line.end,
-                        ..line
-                    };
+                    // Found only for a hit some rule keeps.
+                    let mut line: Option<Line> = None;
                     for &r in rules {
+                        let rule = &engine.rules[r];
+                        let (start, end) = (base + a, base + e);
+                        if *shared
+                            && !may_count(rule, hay, base, start, end, next[r], &mut scan_anchor[r])
+                        {
+                            continue;
+                        }
+                        let line = *line.get_or_insert_with(|| {
+                            let l = match last {
+                                Some(l) if l.start <= a && e <= l.end => l,
+                                _ => line_around(hay, a, e, reach),
+                            };
+                            last = Some(l);
+                            Line {
+                                start: base + l.start,
+                                end: base + l.end,
+                                ..l
+                            }
+                        });
                         let hit = Hit {
-                            start: base + a,
-                            end: base + e,
+                            start,
+                            end,
                             block: None,
                             line,
                         };
-                        let rule = &engine.rules[r];
-                        if *shared && !may_count(rule, hay, base, hit, next[r], &mut scan_anchor[r])
+                        if *shared
+                            && rule.assignment
+                            && !may_assign_in_line(
+                                rule,
+                                hay,
+                                base,
+                                &engine.key_ends[r],
+                                hit,
+                                next[r],
+                                end_abs,
+                            )
                         {
                             continue;
                         }
@@ -632,79 +653,6 @@ impl SanitizeStream {
         }
     }
 
-    /// Whether an assignment rule (`key_prefix!()`, key names, `sep!()`, value) can have a
-    /// match containing `hit` in `[a, b)`: a necessary condition, so `false` answers as the
-    /// regex would, for the cost of a few byte tests instead of a search of the line.
-    ///
-    /// The hit's keyword is made of key bytes and starts with a letter, so in a match it
-    /// lies either in the key or in the value (separator bytes are never key bytes).
-    /// `ends` are the rule's key-name ends ([`Engine::key_ends`]).
-    fn may_assign(&self, ends: &[Vec<u8>], hit: Hit, a: usize, b: usize) -> bool {
-        self.may_be_in_key(ends, hit, a, b) || self.may_be_in_value(ends, hit, a)
-    }
-
-    /// In the key: the key ends where the run of key bytes after the hit ends, with one of
-    /// the rule's key-name ends, and the separator (`\\?["'`]?\s{0,3}` then `=` or `:`)
-    /// starts right there.
-    fn may_be_in_key(&self, ends: &[Vec<u8>], hit: Hit, a: usize, b: usize) -> bool {
-        let after = &self.buf[self.idx(hit.end)..self.idx(b)];
-        let key_end = after.iter().take_while(|&&c| is_key_byte(c)).count();
-        let mut i = key_end;
-        if after.get(i) == Some(&b'\\') {
-            i += 1;
-        }
-        if matches!(after.get(i), Some(b'"' | b'\'' | b'`')) {
-            i += 1;
-        }
-        i += after
-            .iter()
-            .skip(i)
-            .take(3)
-            .take_while(|&&c| is_regex_space(c))
-            .count();
-        if !matches!(after.get(i), Some(b'=' | b':')) {
-            return false;
-        }
-        ends_with_key_name(&self.buf[self.idx(a)..self.idx(hit.end) + key_end], ends)
-    }
-
-    /// In the value: some `=` or `:` before the hit starts a separator, right after a key
-    /// name (up to three spaces, a quote and a `\` after it: `sep!()` read backwards), and
-    /// after it and at most [`VALUE_INDENT`] spaces the value starts, either quoted (`"`
-    /// or `\"` with no unescaped `"` up to the hit; `'` with no `'` up to it) or bare,
-    /// with no space, quote, `,`, `;` or `\` between its start and the hit.
-    fn may_be_in_value(&self, ends: &[Vec<u8>], hit: Hit, a: usize) -> bool {
-        if a >= hit.start {
-            return false;
-        }
-        let before = &self.buf[self.idx(a)..self.idx(hit.start)];
-        let value_from = |v: usize| {
-            let v = v + before[v.min(before.len())..]
-                .iter()
-                .take(VALUE_INDENT)
-                .take_while(|&&c| is_regex_space(c))
-                .count();
-            let rest = &before[v.min(before.len())..];
-            match rest.first() {
-                // `\"` or `"`: no unescaped `"` up to the hit.
-                Some(b'"' | b'\\') => {
-                    let open = usize::from(rest[0] == b'\\') + 1;
-                    rest.get(open - 1) == Some(&b'"')
-                        && memchr::memchr_iter(b'"', &rest[open.min(rest.len())..])
-                            .all(|q| rest[open + q - 1] == b'\\')
-                }
-                Some(b'\'') => memchr::memchr(b'\'', &rest[1..]).is_none(),
-                _ => rest.iter().all(|&c| is_bare_value_byte(c)),
-            }
-        };
-        memchr::memchr2_iter(b'=', b':', before).any(|p| {
-            key_name_before(&before[..p], ends)
-                // `=>` and `:=` are one separator: the value may start after either byte.
-                && (value_from(p + 1)
-                    || (matches!(before.get(p + 1), Some(b'>' | b'=')) && value_from(p + 2)))
-        })
-    }
-
     /// Whether `rule` can have a match containing `hit` in `[a, b)`, by its [`Precheck`]:
     /// a necessary condition, so `false` answers as the regex would.
     fn may_match(&self, rule: &Rule, precheck: Precheck, hit: Hit, a: usize, b: usize) -> bool {
@@ -724,6 +672,8 @@ impl SanitizeStream {
             }),
             // Need the rule's earlier hits: checked in `decide_regex`.
             Precheck::Command | Precheck::Named(_) => true,
+            // Checked by the scan, with the bytes after the keyword.
+            Precheck::Userinfo => true,
             Precheck::Flag => memchr::memchr_iter(b'-', &window[..upto(1)]).any(|d| {
                 let flag = &window[d + 1..];
                 // Names are lower-case: most differ from the flag in their first byte.
@@ -840,7 +790,10 @@ impl SanitizeStream {
                 return Decision::Done;
             }
         }
-        if self.shared && rule.assignment && !self.may_assign(&self.engine.key_ends[r], hit, a, b) {
+        if self.shared
+            && rule.assignment
+            && !may_assign(&self.buf, self.base, &self.engine.key_ends[r], hit, a, b)
+        {
             return Decision::Done;
         }
         if self.shared
@@ -1083,49 +1036,183 @@ impl SanitizeStream {
     }
 }
 
-/// Whether the scan queues `hit` for `rule` (`hay` is the buffer, from absolute offset
-/// `base`; `next` the rule's next match start so far; `last_anchor` its last anchor hit
-/// queued). A regex rule settles a hit inside its last match at once, and a
-/// [`Precheck::Command`] or [`Precheck::Named`] rule one that is no anchor with no anchor
-/// before it in its window: both are known here already, from the text up to the hit and
-/// the widest window the hit can have (`decide_regex` checks again in its own). Saves the
-/// queue and the decision for most hits of short command names and secret-name keywords.
+/// Whether an assignment rule (`key_prefix!()`, key names, `sep!()`, value) can have a
+/// match containing `hit` in `[a, b)`: a necessary condition, so `false` answers as the
+/// regex would, for the cost of a few byte tests instead of a search of the line.
+///
+/// The hit's keyword is made of key bytes and starts with a letter, so in a match it
+/// lies either in the key or in the value (separator bytes are never key bytes).
+/// `ends` are the rule's key-name ends ([`Engine::key_ends`]).
+fn may_assign(buf: &[u8], base: usize, ends: &[Vec<u8>], hit: Hit, a: usize, b: usize) -> bool {
+    may_be_in_key(buf, base, ends, hit, a, b) || may_be_in_value(buf, base, ends, hit, a)
+}
+
+/// In the key: the key ends where the run of key bytes after the hit ends, with one of
+/// the rule's key-name ends, and the separator (`\\?["'`]?\s{0,3}` then `=` or `:`)
+/// starts right there.
+fn may_be_in_key(buf: &[u8], base: usize, ends: &[Vec<u8>], hit: Hit, a: usize, b: usize) -> bool {
+    let after = &buf[hit.end - base..b - base];
+    let key_end = after.iter().take_while(|&&c| is_key_byte(c)).count();
+    let mut i = key_end;
+    if after.get(i) == Some(&b'\\') {
+        i += 1;
+    }
+    if matches!(after.get(i), Some(b'"' | b'\'' | b'`')) {
+        i += 1;
+    }
+    i += after
+        .iter()
+        .skip(i)
+        .take(3)
+        .take_while(|&&c| is_regex_space(c))
+        .count();
+    if !matches!(after.get(i), Some(b'=' | b':')) {
+        return false;
+    }
+    ends_with_key_name(&buf[a - base..hit.end - base + key_end], ends)
+}
+
+/// In the value: some `=` or `:` before the hit starts a separator, right after a key
+/// name (up to three spaces, a quote and a `\` after it: `sep!()` read backwards), and
+/// after it and at most [`VALUE_INDENT`] spaces the value starts, either quoted (`"`
+/// or `\"` with no unescaped `"` up to the hit; `'` with no `'` up to it) or bare,
+/// with no space, quote, `,`, `;` or `\` between its start and the hit.
+fn may_be_in_value(buf: &[u8], base: usize, ends: &[Vec<u8>], hit: Hit, a: usize) -> bool {
+    if a >= hit.start {
+        return false;
+    }
+    let before = &buf[a - base..hit.start - base];
+    let value_from = |v: usize| {
+        let v = v + before[v.min(before.len())..]
+            .iter()
+            .take(VALUE_INDENT)
+            .take_while(|&&c| is_regex_space(c))
+            .count();
+        let rest = &before[v.min(before.len())..];
+        match rest.first() {
+            // `\"` or `"`: no unescaped `"` up to the hit.
+            Some(b'"' | b'\\') => {
+                let open = usize::from(rest[0] == b'\\') + 1;
+                rest.get(open - 1) == Some(&b'"')
+                    && memchr::memchr_iter(b'"', &rest[open.min(rest.len())..])
+                        .all(|q| rest[open + q - 1] == b'\\')
+            }
+            Some(b'\'') => memchr::memchr(b'\'', &rest[1..]).is_none(),
+            _ => rest.iter().all(|&c| is_bare_value_byte(c)),
+        }
+    };
+    memchr::memchr2_iter(b'=', b':', before).any(|p| {
+        key_name_before(&before[..p], ends)
+            // `=>` and `:=` are one separator: the value may start after either byte.
+            && (value_from(p + 1)
+                || (matches!(before.get(p + 1), Some(b'>' | b'=')) && value_from(p + 2)))
+    })
+}
+
+/// Whether the scan queues the hit `[start, end)` for `rule` (`hay` is the buffer, from
+/// absolute offset `base`; `next` the rule's next match start so far; `last_anchor` its
+/// last anchor hit queued), judged from the bytes around the hit before its line is
+/// looked for. A regex rule settles a hit inside its last match at once; a
+/// [`Precheck::Command`] or [`Precheck::Named`] rule one that is no anchor with no
+/// anchor before it in its window; an anchored [`Precheck::Header`] rule one whose keyword
+/// is not followed by its separator; a [`Precheck::Userinfo`] rule a `://` not followed
+/// by `user:password@`. Each is known here already, from the text up to the hit (and the
+/// few bytes after it, when they are there) and the widest window the hit can have;
+/// `decide_regex` checks again in its own window. Saves the line, the queue and the
+/// decision for most hits of short command names, secret-name keywords and URLs.
 fn may_count(
     rule: &Rule,
     hay: &[u8],
     base: usize,
-    hit: Hit,
+    start: usize,
+    end: usize,
     next: usize,
     last_anchor: &mut Option<usize>,
 ) -> bool {
     if rule.block.is_some() {
         return true;
     }
-    if hit.start < next {
+    if start < next {
         return false;
     }
-    let Some(precheck @ (Precheck::Command | Precheck::Named(_))) = rule.precheck else {
+    let Some(precheck) = rule.precheck else {
         return true;
     };
-    // No further back than `window_start` can reach.
-    let mut lo = next.max(hit.end.saturating_sub(rule.max_len)).max(base);
-    if rule.lines_before == 0 {
-        lo = lo.max(hit.line.start);
-    }
-    let lo = lo.min(hit.start);
-    let at = hit.start - base;
+    let (at, after) = (start - base, &hay[end - base..]);
     let anchor = match precheck {
         Precheck::Command => {
             at == 0 || !(hay[at - 1].is_ascii_alphanumeric() || hay[at - 1] == b'_')
         }
-        _ => rule.compiled.is_anchor(hay, lo - base..at),
+        Precheck::Named(_) => {
+            // No further back than `window_start` can reach.
+            let lo = next
+                .max(end.saturating_sub(rule.max_len))
+                .max(base)
+                .min(start);
+            rule.compiled.is_anchor(hay, lo - base..at)
+        }
+        // `\?["']?\s{0,3}` then `:` or `=`: six bytes decide it.
+        Precheck::Header if rule.anchored() && after.len() >= 6 => {
+            return header_sep_follows(after);
+        }
+        Precheck::Userinfo => return userinfo_follows(after),
+        Precheck::Leads(_) | Precheck::Header | Precheck::Flag => return true,
     };
     if anchor {
         // Hits come in order of their end: a longer keyword may start earlier.
-        *last_anchor = Some(last_anchor.map_or(hit.start, |p| p.max(hit.start)));
+        *last_anchor = Some(last_anchor.map_or(start, |p| p.max(start)));
         return true;
     }
-    last_anchor.is_some_and(|p| p >= lo)
+    last_anchor.is_some_and(|p| p >= next.max(end.saturating_sub(rule.max_len)).max(base))
+}
+
+/// For an assignment rule, whether the scan queues `hit`: [`may_assign`] in the widest
+/// window the hit can have, once its line is there (`end` is the end of the text so far).
+fn may_assign_in_line(
+    rule: &Rule,
+    hay: &[u8],
+    base: usize,
+    ends: &[Vec<u8>],
+    hit: Hit,
+    next: usize,
+    end: usize,
+) -> bool {
+    if rule.lines_after > 0 || rule.lines_before > 0 {
+        return true;
+    }
+    let line = hit.line;
+    let lo = next.max(hit.end.saturating_sub(rule.max_len)).max(base);
+    let a = if line.start_closed {
+        lo.max(line.start)
+    } else {
+        lo
+    };
+    // `window_end_after` for one line, from what the scan has seen of it.
+    let limit = (hit.start + rule.max_len).max(hit.end);
+    let to = limit.min(end);
+    let b = if line.end_closed && line.end < to {
+        line.end
+    } else if (line.end_closed || to <= line.end) && end > limit {
+        limit
+    } else {
+        return true;
+    };
+    may_assign(hay, base, ends, hit, a.min(hit.start), b)
+}
+
+/// Whether `rest` (the text after a `://`) may start with `userinfo!()`: a `:` then an
+/// `@` before any byte user info cannot hold, within its length; true when the text ends
+/// first.
+fn userinfo_follows(rest: &[u8]) -> bool {
+    let most = USERINFO_MAX + 1;
+    let stop = rest
+        .iter()
+        .take(most)
+        .position(|&c| c.is_ascii_whitespace() || c == 0x0b || b"@/\"'<>\\".contains(&c));
+    match stop {
+        Some(i) => rest[i] == b'@' && rest[..i].contains(&b':'),
+        None => rest.len() <= most,
+    }
 }
 
 /// The line around the keyword at `[a, e)` of `hay` (offsets into it), looked at no

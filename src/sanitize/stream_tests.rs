@@ -437,6 +437,17 @@ fn dense_piece() -> impl Strategy<Value = Vec<u8>> {
             "Bearer ",
             "machine h login u password ",
             "curl -u ",
+            "postgres://",
+            "redis://:",
+            "https://host/p ",
+            "://u:",
+            "@h ",
+            "Zq9x",
+            "value",
+            ": ",
+            "mysql -u r -p",
+            "<password>",
+            "- name: DB_PASSWORD\n  value: ",
             "--token",
             "--password=",
             "GITHUB_",
@@ -585,4 +596,39 @@ fn engine_equals_the_per_hit_reference_on_the_benchmark_text() {
     );
     assert_eq!(got.redactions, reference.redactions());
     assert!(got.redactions.total() > 200, "{:?}", got.redactions);
+}
+
+/// The scan settles a `://` without user info at once; user info of any length, cut
+/// anywhere, still reaches the rule (short, long, a user name or none, `:` in the password).
+#[test]
+fn url_user_info_of_every_shape_is_redacted_however_cut() {
+    let s = sanitizer();
+    let long_user = "u".repeat(120);
+    let long_pass = format!("Zq9{}", "x7Lm".repeat(60));
+    let cases = [
+        ("redis://:Zq9xLm2@cache:6379/0\n", Some("Zq9xLm2")),
+        ("ftp://u:Zq9x@h/\n", Some("Zq9x")),
+        ("amqp://guest:pa:ss9Q@mq/vhost\n", Some("pa:ss9Q")),
+        (
+            &*format!("postgres://{long_user}:{long_pass}@db/app\n"),
+            Some(long_pass.as_str()),
+        ),
+        ("https://host/x:y@z and https://a.b/c\n", None),
+        ("see http://u:p q@h\n", None),
+    ];
+    for (text, secret) in cases {
+        let out = same_for_every_cut(&s, text);
+        let mut reference = s.reference_stream();
+        let mut want = Vec::new();
+        reference.push(text.as_bytes(), &mut want);
+        reference.finish(&mut want);
+        assert_eq!(out, String::from_utf8(want).unwrap(), "{text:?}");
+        match secret {
+            Some(secret) => {
+                assert!(!out.contains(secret), "{text:?} -> {out:?}");
+                assert!(out.contains("[REDACTED:url-credentials]"), "{out:?}");
+            }
+            None => assert_eq!(out, text),
+        }
+    }
 }
