@@ -1102,10 +1102,10 @@ fn may_be_in_value(buf: &[u8], base: usize, ends: &[Vec<u8>], hit: Hit, a: usize
         }
     };
     memchr::memchr2_iter(b'=', b':', before).any(|p| {
-        key_name_before(&before[..p], ends)
-            // `=>` and `:=` are one separator: the value may start after either byte.
-            && (value_from(p + 1)
-                || (matches!(before.get(p + 1), Some(b'>' | b'=')) && value_from(p + 2)))
+        // `=>` and `:=` are one separator: the value may start after either byte. The
+        // value is looked at first: it fails sooner than the key names are compared.
+        (value_from(p + 1) || (matches!(before.get(p + 1), Some(b'>' | b'=')) && value_from(p + 2)))
+            && key_name_before(&before[..p], ends)
     })
 }
 
@@ -1271,8 +1271,13 @@ fn is_token_byte(b: u8) -> bool {
 /// empty (no key-name check).
 fn ends_with_key_name(key: &[u8], ends: &[Vec<u8>]) -> bool {
     ends.is_empty()
-        || ends.iter().any(|end| {
-            key.len() >= end.len() && key[key.len() - end.len()..].eq_ignore_ascii_case(end)
+        || key.last().is_some_and(|&last| {
+            // The last bytes first: most ends differ there.
+            ends.iter().any(|end| {
+                key.len() >= end.len()
+                    && end.last().is_some_and(|e| e.eq_ignore_ascii_case(&last))
+                    && key[key.len() - end.len()..].eq_ignore_ascii_case(end)
+            })
         })
 }
 
