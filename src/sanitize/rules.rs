@@ -119,6 +119,10 @@ pub(crate) struct Built {
 pub(crate) struct Opener {
     dfa: dense::DFA<Vec<u32>>,
     start_before_word: StateID,
+    /// The state one name byte leads to from the start, and the bytes that lead there
+    /// from the start and stay there (the name bytes an opener cannot end with): a run of
+    /// them is skipped by a table lookup per byte instead of a DFA step.
+    run: Option<(StateID, Box<[bool; 256]>)>,
 }
 
 impl Opener {
@@ -131,7 +135,19 @@ impl Opener {
             Some(&b) if b.is_ascii_alphanumeric() || b == b'_' => self.start_before_word,
             _ => return self.search(hay, range),
         };
-        for &b in hay[range.clone()].iter().rev() {
+        let mut end = range.end;
+        if let Some((run_state, bytes)) = &self.run {
+            let skipped = hay[range.clone()]
+                .iter()
+                .rev()
+                .take_while(|&&b| bytes[usize::from(b)])
+                .count();
+            if skipped > 0 {
+                state = *run_state;
+                end -= skipped;
+            }
+        }
+        for &b in hay[range.start..end].iter().rev() {
             state = dfa.next_state(state, b);
             if dfa.is_special_state(state) {
                 if dfa.is_match_state(state) {
@@ -319,7 +335,16 @@ fn build_opener(openers: &[&str]) -> Result<Opener, String> {
                 .look_behind(Some(b'a')),
         )
         .map_err(|e| format!("opener {pattern:?}: {e}"))?;
+    let after_one = dfa.next_state(start_before_word, b'a');
+    let mut bytes = Box::new([false; 256]);
+    if !dfa.is_special_state(after_one) {
+        for c in 0..=u8::MAX {
+            bytes[usize::from(c)] = dfa.next_state(start_before_word, c) == after_one
+                && dfa.next_state(after_one, c) == after_one;
+        }
+    }
     Ok(Opener {
+        run: bytes[usize::from(b'a')].then_some((after_one, bytes)),
         dfa,
         start_before_word,
     })

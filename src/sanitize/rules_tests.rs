@@ -832,6 +832,8 @@ fn the_hand_stepped_opener_search_agrees_with_the_crates() {
         for rule in &named {
             rule.compiled.is_anchor(b"", 0..0);
             let opener = rule.compiled.opener().unwrap();
+            // The run of name bytes is skipped by table for every one of them.
+            assert!(opener.run.is_some(), "{}", rule.id);
             let want = opener.search(hay, start..end);
             assert_eq!(
                 opener.ends_here(hay, start..end),
