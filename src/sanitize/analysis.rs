@@ -60,6 +60,11 @@ pub(crate) fn analyze(b: &Builtin) -> Result<Facts, String> {
     if let Some(Precheck::Named(openers)) = b.precheck {
         named_shape(b.pattern, b.keywords, openers)?;
     }
+    if let Some(Precheck::Holds(words)) = b.precheck
+        && !holds_one_of(b.pattern, words)
+    {
+        return Err(format!("not every match holds one of {words:?}"));
+    }
     Ok(Facts {
         max_len,
         names,
@@ -218,6 +223,47 @@ fn named_shape(pattern: &str, keywords: &[&str], openers: &[&str]) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// Whether `pattern` is one branch (after `(?i)`) with a group outside every other group
+/// each of whose branches holds one of `words`, ASCII case-insensitively: every match then
+/// holds one of them.
+fn holds_one_of(pattern: &str, words: &[&str]) -> bool {
+    let body = pattern.strip_prefix("(?i)").unwrap_or(pattern);
+    if top_level_branches(body).len() != 1 {
+        return false;
+    }
+    let mut depth = 0usize;
+    let mut opens = Vec::new();
+    walk(body, |i, c| match c {
+        b'(' => {
+            if depth == 0 {
+                opens.push(i);
+            }
+            depth += 1;
+        }
+        b')' => depth = depth.saturating_sub(1),
+        _ => {}
+    });
+    opens.into_iter().any(|at| {
+        let group = &body[at..];
+        let Some(end) = group_end(group) else {
+            return false;
+        };
+        // A group followed by a quantifier that allows zero is not in every match.
+        let optional = matches!(group.as_bytes().get(end), Some(b'?' | b'*'))
+            || group[end..].starts_with("{0");
+        let Some(inner) = group[..end - 1].strip_prefix("(?:") else {
+            return false;
+        };
+        !optional
+            && top_level_branches(inner).iter().all(|branch| {
+                let branch = branch.to_ascii_lowercase();
+                words
+                    .iter()
+                    .any(|w| branch.contains(&w.to_ascii_lowercase()))
+            })
+    })
 }
 
 /// The end (one past its `)`) of the group that opens `pattern`, read with escapes and

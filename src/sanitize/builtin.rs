@@ -116,6 +116,11 @@ pub(crate) enum Precheck {
     /// match's `://` is followed by a `:` then an `@` before any whitespace, `/`, quote,
     /// `<`, `>` or `\`, within [`USERINFO_MAX`] bytes. Checked by the scan.
     Userinfo,
+    /// Every match holds one of these words (ASCII case-insensitively), so one occurs in
+    /// the window: the pattern has a group outside every other group, and outside any
+    /// alternation, each of whose branches holds one of them (checked when the rule is
+    /// analysed). `curl` in prose or `curl -sS URL` is settled without a search.
+    Holds(&'static [&'static str]),
 }
 
 /// A URL's `user:password@`, as the `url-credentials` rule matches it after `://`.
@@ -1926,16 +1931,19 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             ],
         )
     },
-    ctx(
-        "curl-user",
-        "URL",
-        r#"(?i)\bcurl\b[^\r\n]{0,200}?\s(?:-u|--user)\s{1,3}["']?[^\s"':]{1,64}:(?P<secret>[^\s"']{3,128})"#,
-        &["curl"],
-        1.5,
-        "curl -u user:password puts the password on the command line",
-        "curl -u admin:{an:16} https://api.internal/",
-        &["curl -u admin:$PASS https://api.internal/"],
-    ),
+    Builtin {
+        precheck: Some(Precheck::Holds(&["-u"])),
+        ..ctx(
+            "curl-user",
+            "URL",
+            r#"(?i)\bcurl\b[^\r\n]{0,200}?\s(?:-u|--user)\s{1,3}["']?[^\s"':]{1,64}:(?P<secret>[^\s"']{3,128})"#,
+            &["curl"],
+            1.5,
+            "curl -u user:password puts the password on the command line",
+            "curl -u admin:{an:16} https://api.internal/",
+            &["curl -u admin:$PASS https://api.internal/"],
+        )
+    },
     Builtin {
         precheck: Some(Precheck::Leads(&["machine", "default"])),
         lines_before: 4,

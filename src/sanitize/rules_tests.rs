@@ -380,10 +380,24 @@ fn prechecked_rules_have_the_shape_their_precheck_assumes() {
                 assert_eq!(USERINFO_MAX, 128 + 1 + 256);
                 assert!(userinfo!().contains("{0,128}:") && userinfo!().contains("{1,256})@"));
             }
+            Some(Precheck::Holds(words)) => {
+                // Rule::from_builtin refuses the rule otherwise; prove that check bites:
+                // the group made optional, in an alternation, or with a branch lacking
+                // the words.
+                for pattern in [
+                    r"(?i)\bcurl\b[^\r\n]{0,200}?\s(?:-u|--user)?\s{1,3}(?P<secret>\S{3,128})",
+                    r"(?i)\bcurl\b[^\r\n]{0,200}?\s(?:-u|--user)\s(?P<secret>\S{3,128})|\bcurl\s\S+",
+                    r"(?i)\bcurl\b[^\r\n]{0,200}?\s(?:-u|--login)\s(?P<secret>\S{3,128})",
+                ] {
+                    let wrong = Builtin { pattern, ..*b };
+                    assert!(Rule::from_builtin(&wrong).is_err(), "{}: {pattern}", b.id);
+                }
+                assert!(Rule::from_builtin(b).is_ok(), "{}: {words:?}", b.id);
+            }
             None => {}
         }
     }
-    assert_eq!(marked, 12);
+    assert_eq!(marked, 13);
 }
 
 /// A [`Precheck::Named`] rule's anchor test: a keyword is an anchor when the text before

@@ -674,6 +674,7 @@ impl SanitizeStream {
             Precheck::Command | Precheck::Named(_) => true,
             // Checked by the scan, with the bytes after the keyword.
             Precheck::Userinfo => true,
+            Precheck::Holds(words) => words.iter().any(|w| find_ci(window, w.as_bytes())),
             Precheck::Flag => memchr::memchr_iter(b'-', &window[..upto(1)]).any(|d| {
                 let flag = &window[d + 1..];
                 // Names are lower-case: most differ from the flag in their first byte.
@@ -1156,7 +1157,9 @@ fn may_count(
             return header_sep_follows(after);
         }
         Precheck::Userinfo => return userinfo_follows(after),
-        Precheck::Leads(_) | Precheck::Header | Precheck::Flag => return true,
+        Precheck::Leads(_) | Precheck::Header | Precheck::Flag | Precheck::Holds(_) => {
+            return true;
+        }
     };
     if anchor {
         // Hits come in order of their end: a longer keyword may start earlier.
