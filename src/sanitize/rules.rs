@@ -132,7 +132,7 @@ impl Opener {
     fn ends_here(&self, hay: &[u8], range: Range<usize>) -> bool {
         let dfa = &self.dfa;
         let mut state = match hay.get(range.end) {
-            Some(&b) if b.is_ascii_alphanumeric() || b == b'_' => self.start_before_word,
+            Some(&b) if is_word_byte(b) => self.start_before_word,
             _ => return self.search(hay, range),
         };
         let mut end = range.end;
@@ -348,6 +348,11 @@ fn build_opener(openers: &[&str]) -> Result<Opener, String> {
         dfa,
         start_before_word,
     })
+}
+
+/// A byte `\b` counts as a word byte (ASCII: `[A-Za-z0-9_]`).
+pub(crate) fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
 }
 
 /// Compile a pattern: the regex and its secret groups (named `secret…`).
@@ -807,7 +812,7 @@ pub(crate) fn is_placeholder(value: &[u8]) -> bool {
     }
     // A shell or template variable: $NAME, $(cmd), %NAME%.
     if let Some(rest) = text.strip_prefix('$')
-        && (rest.starts_with('(') || rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        && (rest.starts_with('(') || rest.bytes().all(is_word_byte))
     {
         return true;
     }
@@ -860,7 +865,7 @@ pub(crate) fn looks_like_code(value: &[u8]) -> bool {
     let ident = |s: &[u8]| {
         !s.is_empty()
             && (s[0].is_ascii_alphabetic() || s[0] == b'_')
-            && s.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            && s.iter().all(|&b| is_word_byte(b))
     };
     let lower_word = value
         .iter()

@@ -30,7 +30,7 @@ use super::ansi::Escapes;
 use super::builtin::{USERINFO_MAX, VALUE_INDENT};
 use super::engine::{Engine, Redactions, Target};
 use super::rules::{
-    AssignmentTail, BlockEnd, Guard, Precheck, Rule, is_placeholder, looks_like_code,
+    AssignmentTail, BlockEnd, Guard, Precheck, Rule, is_placeholder, is_word_byte, looks_like_code,
     shannon_entropy,
 };
 
@@ -49,6 +49,9 @@ struct Hit {
     /// For a block rule whose header has matched: where the block starts and where the
     /// search for its end resumes.
     block: Option<(usize, usize)>,
+    /// For a [`Precheck::Command`] or [`Precheck::Named`] rule: whether the scan found the
+    /// hit an anchor (see [`may_count`]), in the widest window the hit can have.
+    anchor: bool,
     /// What is known of the hit's line, found once when the hit is queued and shared by
     /// every rule its keyword gates (and by the next hits on the same line).
     line: Line,
@@ -64,6 +67,22 @@ struct Line {
     start_closed: bool,
     end: usize,
     end_closed: bool,
+}
+
+impl Line {
+    /// Where a one-line window no further back than `lo` starts, if what was looked at
+    /// tells: the line's start, or `lo` when that is later.
+    fn known_start(self, lo: usize) -> Option<usize> {
+        (lo >= self.start || self.start_closed).then(|| lo.max(self.start))
+    }
+
+    /// The line break before `to` that ends a one-line window, if what was looked at
+    /// tells: `Some(None)` when there is none before `to`, `None` when the text past
+    /// `end` must be looked at.
+    fn known_break(self, to: usize) -> Option<Option<usize>> {
+        (self.end_closed || to <= self.end)
+            .then(|| Some(self.end).filter(|&e| self.end_closed && e < to))
+    }
 }
 
 /// The outcome of trying to decide a hit.
@@ -263,11 +282,22 @@ impl SanitizeStream {
                     for &r in rules {
                         let rule = &engine.rules[r];
                         let (start, end) = (base + a, base + e);
-                        if *shared
-                            && !may_count(rule, hay, base, start, end, next[r], &mut scan_anchor[r])
-                        {
-                            continue;
-                        }
+                        let anchor = if *shared {
+                            match may_count(
+                                rule,
+                                hay,
+                                base,
+                                start,
+                                end,
+                                next[r],
+                                &mut scan_anchor[r],
+                            ) {
+                                Some(anchor) => anchor,
+                                None => continue,
+                            }
+                        } else {
+                            false
+                        };
                         let line = *line.get_or_insert_with(|| {
                             let l = match last {
                                 Some(l) if l.start <= a && e <= l.end => l,
@@ -284,6 +314,7 @@ impl SanitizeStream {
                             start,
                             end,
                             block: None,
+                            anchor,
                             line,
                         };
                         if *shared
@@ -343,17 +374,14 @@ impl SanitizeStream {
     /// previous match, no further back than the rule's length, and on the hit's line (or
     /// as many lines before it as the rule may cross).
     fn window_start(&self, r: usize, rule: &Rule, hit: Hit) -> usize {
-        let lo = self.next[r]
-            .max(hit.end.saturating_sub(rule.max_len))
-            .max(self.base);
+        let lo = window_floor(rule, self.next[r], hit.end, self.base);
         if self.shared && rule.lines_before == 0 {
             let line = hit.line;
-            if lo >= line.start || line.start_closed {
-                return lo.max(line.start);
-            }
-            // Not looked at so far back when the hit was queued.
-            return memrchr2(b'\n', b'\r', &self.buf[self.idx(lo)..self.idx(line.start)])
-                .map_or(lo, |i| lo + i + 1);
+            return line.known_start(lo).unwrap_or_else(|| {
+                // Not looked at so far back when the hit was queued.
+                memrchr2(b'\n', b'\r', &self.buf[self.idx(lo)..self.idx(line.start)])
+                    .map_or(lo, |i| lo + i + 1)
+            });
         }
         let mut at = hit.start;
         let mut left = rule.lines_before;
@@ -394,13 +422,11 @@ impl SanitizeStream {
         if self.shared && lines == 0 {
             let line = hit.line;
             let to = limit.min(end);
-            let brk = if line.end_closed || to <= line.end {
-                Some(line.end).filter(|&e| line.end_closed && e < to)
-            } else {
+            let brk = line.known_break(to).unwrap_or_else(|| {
                 // Not looked at so far when the hit was queued.
                 memchr2(b'\n', b'\r', &self.buf[self.idx(line.end)..self.idx(to)])
                     .map(|i| line.end + i)
-            };
+            });
             return match brk {
                 Some(b) => Some(b),
                 None if end > limit => Some(limit),
@@ -698,24 +724,16 @@ impl SanitizeStream {
         rule.compiled.get().regex.is_match(input)
     }
 
-    /// Whether `\b` holds before the word byte at `at`: it is the first byte, or the byte
-    /// before is not a word byte. The first byte held counts as one (the byte before it may
-    /// be gone), which only lets more hits through.
-    fn at_word_start(&self, at: usize) -> bool {
-        let i = self.idx(at);
-        i == 0 || !(self.buf[i - 1].is_ascii_alphanumeric() || self.buf[i - 1] == b'_')
-    }
-
     /// For a rule over several lines: whether the hit's line holds what the part of a
     /// match on it must (`Builtin::first_line`), or `None` until that line is complete.
     /// A [`Precheck::Leads`] rule's leading word, or a [`Precheck::Header`] rule's keyword
     /// and separator, is looked for in that line first.
-    fn first_line_holds(&self, r: usize, rule: &Rule, hit: Hit) -> Option<bool> {
+    /// `a` is the hit's window start.
+    fn first_line_holds(&self, rule: &Rule, hit: Hit, a: usize) -> Option<bool> {
         let Some(check) = rule.compiled.first_line() else {
             return Some(true);
         };
         let b = self.window_end_after(rule, hit, 0)?;
-        let a = self.window_start(r, rule, hit);
         // A match starting on the hit's line begins there with one of the leading words,
         // which hold no line break, or holds its keyword and separator there (the
         // `first_line` pattern of a header rule starts with them): found in the line's part
@@ -746,27 +764,20 @@ impl SanitizeStream {
         if hit.start < self.next[r] {
             return Decision::Done;
         }
-        if self.shared
-            && let Some(precheck @ (Precheck::Command | Precheck::Named(_))) = rule.precheck
-        {
+        let a = self.window_start(r, rule, hit);
+        if self.shared && matches!(rule.precheck, Some(Precheck::Command | Precheck::Named(_))) {
             // Every match holds an anchor hit, in the window, at or before each of its
             // hits; hits are decided in order, so the last anchor is known. An anchor
-            // before `next[r]` is in no window from here on.
-            let a = self.window_start(r, rule, hit).min(hit.start);
-            let anchor = match precheck {
-                Precheck::Command => self.at_word_start(hit.start),
-                _ => rule
-                    .compiled
-                    .is_anchor(&self.buf, self.idx(a)..self.idx(hit.start)),
-            };
-            if anchor {
+            // before `next[r]` is in no window from here on. Whether a hit is one the scan
+            // found, in a window no smaller than this one.
+            if hit.anchor {
                 self.word_hit[r] = Some(hit.start);
             } else if self.word_hit[r].is_none_or(|p| p < a) {
                 return Decision::Done;
             }
         }
         if self.shared && rule.lines_after > 0 {
-            match self.first_line_holds(r, rule, hit) {
+            match self.first_line_holds(rule, hit, a) {
                 None => return Decision::Wait,
                 Some(false) => return Decision::Done,
                 Some(true) => {}
@@ -775,7 +786,6 @@ impl SanitizeStream {
         let Some(b) = self.window_end(rule, hit) else {
             return Decision::Wait;
         };
-        let a = self.window_start(r, rule, hit);
         if let Some(byte) = rule.needs
             && memchr::memchr(byte, &self.buf[self.idx(a)..self.idx(b)]).is_none()
         {
@@ -784,7 +794,7 @@ impl SanitizeStream {
         if self.shared && rule.precheck == Some(Precheck::Command) {
             // A match starts at a word-start hit where an anchored search finds one, and
             // lies within that hit's own window (one line, the rule's length).
-            if self.at_word_start(hit.start) && self.starts_match(rule, hit.start, b) {
+            if hit.anchor && self.starts_match(rule, hit.start, b) {
                 self.viable_hit[r] = Some(hit.start);
             }
             if self.viable_hit[r].is_none_or(|p| p < a) {
@@ -1054,20 +1064,7 @@ fn may_assign(buf: &[u8], base: usize, ends: &[Vec<u8>], hit: Hit, a: usize, b: 
 fn may_be_in_key(buf: &[u8], base: usize, ends: &[Vec<u8>], hit: Hit, a: usize, b: usize) -> bool {
     let after = &buf[hit.end - base..b - base];
     let key_end = after.iter().take_while(|&&c| is_key_byte(c)).count();
-    let mut i = key_end;
-    if after.get(i) == Some(&b'\\') {
-        i += 1;
-    }
-    if matches!(after.get(i), Some(b'"' | b'\'' | b'`')) {
-        i += 1;
-    }
-    i += after
-        .iter()
-        .skip(i)
-        .take(3)
-        .take_while(|&&c| is_regex_space(c))
-        .count();
-    if !matches!(after.get(i), Some(b'=' | b':')) {
+    if !separator_follows(&after[key_end..], b"\"'`") {
         return false;
     }
     ends_with_key_name(&buf[a - base..hit.end - base + key_end], ends)
@@ -1113,7 +1110,7 @@ fn may_be_in_value(buf: &[u8], base: usize, ends: &[Vec<u8>], hit: Hit, a: usize
 /// Whether the scan queues the hit `[start, end)` for `rule` (`hay` is the buffer, from
 /// absolute offset `base`; `next` the rule's next match start so far; `last_anchor` its
 /// last anchor hit queued), judged from the bytes around the hit before its line is
-/// looked for. A regex rule settles a hit inside its last match at once; a
+/// looked for: `None` to drop it, else whether it is an anchor (see [`Hit::anchor`]). A regex rule settles a hit inside its last match at once; a
 /// [`Precheck::Command`] or [`Precheck::Named`] rule one that is no anchor with no
 /// anchor before it in its window; an anchored [`Precheck::Header`] rule one whose keyword
 /// is not followed by its separator; a [`Precheck::Userinfo`] rule a `://` not followed
@@ -1129,44 +1126,47 @@ fn may_count(
     end: usize,
     next: usize,
     last_anchor: &mut Option<usize>,
-) -> bool {
+) -> Option<bool> {
     if rule.block.is_some() {
-        return true;
+        return Some(false);
     }
     if start < next {
-        return false;
+        return None;
     }
+    let keep = |holds: bool| holds.then_some(false);
     let Some(precheck) = rule.precheck else {
-        return true;
+        return Some(false);
     };
     let (at, after) = (start - base, &hay[end - base..]);
+    // No further back than `window_start` can reach.
+    let lo = window_floor(rule, next, end, base).min(start);
     let anchor = match precheck {
-        Precheck::Command => {
-            at == 0 || !(hay[at - 1].is_ascii_alphanumeric() || hay[at - 1] == b'_')
-        }
-        Precheck::Named(_) => {
-            // No further back than `window_start` can reach.
-            let lo = next
-                .max(end.saturating_sub(rule.max_len))
-                .max(base)
-                .min(start);
-            rule.compiled.is_anchor(hay, lo - base..at)
-        }
+        // `\b` before the keyword's word byte; at the buffer's first byte the byte before
+        // may be gone, which only lets more hits through.
+        Precheck::Command => at == 0 || !is_word_byte(hay[at - 1]),
+        Precheck::Named(_) => rule.compiled.is_anchor(hay, lo - base..at),
         // `\?["']?\s{0,3}` then `:` or `=`: six bytes decide it.
         Precheck::Header if rule.anchored() && after.len() >= 6 => {
-            return header_sep_follows(after);
+            return keep(header_sep_follows(after));
         }
-        Precheck::Userinfo => return userinfo_follows(after),
+        Precheck::Userinfo => return keep(userinfo_follows(after)),
         Precheck::Leads(_) | Precheck::Header | Precheck::Flag | Precheck::Holds(_) => {
-            return true;
+            return Some(false);
         }
     };
     if anchor {
         // Hits come in order of their end: a longer keyword may start earlier.
         *last_anchor = Some(last_anchor.map_or(start, |p| p.max(start)));
-        return true;
+        return Some(true);
     }
-    last_anchor.is_some_and(|p| p >= next.max(end.saturating_sub(rule.max_len)).max(base))
+    keep(last_anchor.is_some_and(|p| p >= lo))
+}
+
+/// How far back a window of `rule` for a hit ending at `end` may start, before lines are
+/// counted: after the rule's last match (`next`), no further than its length, and within
+/// the buffer (from `base`).
+fn window_floor(rule: &Rule, next: usize, end: usize, base: usize) -> usize {
+    next.max(end.saturating_sub(rule.max_len)).max(base)
 }
 
 /// For an assignment rule, whether the scan queues `hit`: [`may_assign`] in the widest
@@ -1183,22 +1183,15 @@ fn may_assign_in_line(
     if rule.lines_after > 0 || rule.lines_before > 0 {
         return true;
     }
-    let line = hit.line;
-    let lo = next.max(hit.end.saturating_sub(rule.max_len)).max(base);
-    let a = if line.start_closed {
-        lo.max(line.start)
-    } else {
-        lo
-    };
-    // `window_end_after` for one line, from what the scan has seen of it.
+    // `window_start` and `window_end_after` for one line, from what the scan has seen of
+    // it; a start not known yet is taken no later than it can be.
+    let lo = window_floor(rule, next, hit.end, base);
+    let a = hit.line.known_start(lo).unwrap_or(lo);
     let limit = (hit.start + rule.max_len).max(hit.end);
-    let to = limit.min(end);
-    let b = if line.end_closed && line.end < to {
-        line.end
-    } else if (line.end_closed || to <= line.end) && end > limit {
-        limit
-    } else {
-        return true;
+    let b = match hit.line.known_break(limit.min(end)) {
+        Some(Some(brk)) => brk,
+        Some(None) if end > limit => limit,
+        _ => return true,
     };
     may_assign(hay, base, ends, hit, a.min(hit.start), b)
 }
@@ -1252,8 +1245,14 @@ fn ci_positions<'h>(hay: &'h [u8], needle: &'h [u8]) -> impl Iterator<Item = usi
 
 /// Whether `rest` starts with `header_sep!()`: `\\?["']?\s{0,3}[:=]`.
 fn header_sep_follows(rest: &[u8]) -> bool {
+    separator_follows(rest, b"\"'")
+}
+
+/// Whether `rest` starts with a separator: an optional `\`, an optional one of `quotes`,
+/// up to three spaces, then `:` or `=` (`header_sep!()`; `sep!()` up to its `[:=]`).
+fn separator_follows(rest: &[u8], quotes: &[u8]) -> bool {
     let mut i = usize::from(rest.first() == Some(&b'\\'));
-    if matches!(rest.get(i), Some(b'"' | b'\'')) {
+    if rest.get(i).is_some_and(|c| quotes.contains(c)) {
         i += 1;
     }
     i += rest
