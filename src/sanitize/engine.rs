@@ -7,14 +7,15 @@
 //! (`Arc`) by every [`SanitizeStream`] of a run.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::ops::Range;
+use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
 
 use super::SanitizeError;
 use super::analysis::group_literals;
 use super::literal::{MIN_LITERAL_LEN, variants};
-use super::rules::{Rule, RuleSet};
+use super::rules::{Opener, Rule, RuleSet, build_opener};
 use super::scan::KeywordScanner;
 use super::stream::SanitizeStream;
 
@@ -53,6 +54,51 @@ pub(crate) struct Engine {
     /// Per rule: for an assignment rule, literals one of which ends every key name its
     /// pattern accepts (see [`key_name_ends`]); empty otherwise or when unknown.
     pub(crate) key_ends: Vec<Vec<Vec<u8>>>,
+    /// Every [`Precheck::Named`](super::rules::Precheck::Named) rule's openers at once.
+    pub(crate) named: NamedAnchors,
+}
+
+/// The openers of every secret-name rule in one reverse DFA, built at its first use. A
+/// hit of a secret-name keyword is checked against it once: when no opener of any of
+/// them ends before the hit, the hit is no anchor of any of them, and their own DFAs are
+/// not walked (most such hits, in prose and in code, are none).
+#[derive(Debug, Default)]
+pub(crate) struct NamedAnchors {
+    openers: Vec<&'static str>,
+    /// The longest match of any of the rules.
+    pub(crate) max_len: usize,
+    cell: OnceLock<Option<Opener>>,
+}
+
+impl NamedAnchors {
+    /// The openers of `rules`' secret-name rules.
+    pub(crate) fn new(rules: &[Rule]) -> NamedAnchors {
+        let mut named = NamedAnchors::default();
+        for rule in rules {
+            if let Some(openers) = rule.compiled.openers() {
+                named.openers.extend_from_slice(openers);
+                named.max_len = named.max_len.max(rule.max_len);
+            }
+        }
+        named
+    }
+
+    /// Whether some rule's opener then name bytes end `hay[range]`: `false` answers for
+    /// each rule's [`Compiled::is_anchor`](super::rules::Compiled::is_anchor) over the
+    /// same range or a shorter one ending where it does.
+    pub(crate) fn may_anchor(&self, hay: &[u8], range: Range<usize>) -> bool {
+        self.cell
+            .get_or_init(|| {
+                #[expect(
+                    clippy::expect_used,
+                    reason = "built-in openers only, and the test suite builds their union (`every_builtin_rule_compiles`)"
+                )]
+                (!self.openers.is_empty())
+                    .then(|| build_opener(&self.openers).expect("the built-in openers compile"))
+            })
+            .as_ref()
+            .is_none_or(|opener| opener.ends_here(hay, range))
+    }
 }
 
 /// For an assignment pattern (`key_prefix!()`, a group of names closed by the first `)`,
@@ -181,6 +227,7 @@ impl SanitizerBuilder {
                 .map(|r| r.max_len)
                 .max()
                 .unwrap_or(0),
+            named: NamedAnchors::new(&rules),
             key_ends: rules
                 .iter()
                 .map(|r| {

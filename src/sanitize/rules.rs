@@ -129,7 +129,7 @@ impl Opener {
     /// Whether `hay[range]` ends with an opener then name bytes. The DFA is stepped
     /// here rather than by `try_search_rev`, whose set-up per search cost more than the
     /// few bytes a search reads (a hit is checked for every secret-name keyword).
-    fn ends_here(&self, hay: &[u8], range: Range<usize>) -> bool {
+    pub(crate) fn ends_here(&self, hay: &[u8], range: Range<usize>) -> bool {
         let dfa = &self.dfa;
         let mut state = match hay.get(range.end) {
             Some(&b) if is_word_byte(b) => self.start_before_word,
@@ -263,6 +263,11 @@ impl Compiled {
             .is_none_or(|opener| opener.ends_here(hay, range))
     }
 
+    /// For a [`Precheck::Named`] rule, its openers.
+    pub(crate) fn openers(&self) -> Option<&'static [&'static str]> {
+        self.openers
+    }
+
     /// The compiled pattern.
     pub(crate) fn get(&self) -> &Built {
         self.cell.get_or_init(|| {
@@ -313,7 +318,7 @@ fn compile_value(pattern: &str) -> Result<Option<AssignmentTail>, String> {
 
 /// The reverse DFA of [`Built::opener`]: any of `openers`, then name bytes, with the
 /// syntax the rules' patterns are compiled with (ASCII, case-insensitive as `(?i)`).
-fn build_opener(openers: &[&str]) -> Result<Opener, String> {
+pub(crate) fn build_opener(openers: &[&str]) -> Result<Opener, String> {
     let pattern = format!("(?:{}){}*", openers.join("|"), super::builtin::NAME_BYTES);
     let dfa = dense::Builder::new()
         .configure(dense::Config::new().start_kind(regex_automata::dfa::StartKind::Anchored))

@@ -806,6 +806,8 @@ fn a_redaction_keeps_the_delimiters_around_the_secret() {
 /// The anchor test steps its DFA by hand; the crate's own reverse search is the reference.
 /// Random text from the bytes openers and names are made of (and others), every Named
 /// rule, random ranges, including ones that end before a non-word byte or at the end.
+/// The union of every rule's openers finds an anchor exactly where one of them does, and
+/// still finds it in a wider range.
 #[test]
 fn the_hand_stepped_opener_search_agrees_with_the_crates() {
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
@@ -826,6 +828,7 @@ fn the_hand_stepped_opener_search_agrees_with_the_crates() {
         .filter(|r| matches!(r.precheck, Some(Precheck::Named(_))))
         .collect();
     assert_eq!(named.len(), 3);
+    let union = crate::sanitize::engine::NamedAnchors::new(set.rules());
     let (mut anchors, mut others) = (0, 0);
     for _ in 0..20_000 {
         let text: String = (0..next(12)).map(|_| pieces[next(pieces.len())]).collect();
@@ -843,6 +846,7 @@ fn the_hand_stepped_opener_search_agrees_with_the_crates() {
         } else {
             words[next(words.len())]
         };
+        let mut any = false;
         for rule in &named {
             rule.compiled.is_anchor(b"", 0..0);
             let opener = rule.compiled.opener().unwrap();
@@ -860,7 +864,18 @@ fn the_hand_stepped_opener_search_agrees_with_the_crates() {
             } else {
                 others += 1;
             }
+            any |= want;
         }
+        assert_eq!(
+            union.may_anchor(hay, start..end),
+            any,
+            "{text:?} {start}..{end}"
+        );
+        let wider = next(start + 1);
+        assert!(
+            !any || union.may_anchor(hay, wider..end),
+            "{text:?} {wider}..{end}"
+        );
     }
     assert!(anchors > 1_000 && others > 1_000, "{anchors} {others}");
 }

@@ -28,7 +28,7 @@ use regex_automata::Input;
 
 use super::ansi::Escapes;
 use super::builtin::{USERINFO_MAX, VALUE_INDENT};
-use super::engine::{Engine, Redactions, Target};
+use super::engine::{Engine, NamedAnchors, Redactions, Target};
 use super::rules::{
     AssignmentTail, BlockEnd, Guard, Precheck, Rule, is_placeholder, is_word_byte, looks_like_code,
     shannon_entropy,
@@ -279,6 +279,7 @@ impl SanitizeStream {
                 Target::Keyword(rules) => {
                     // Found only for a hit some rule keeps.
                     let mut line: Option<Line> = None;
+                    let mut scan_hit = ScanHit::new(&engine.named, (base + a, base + e));
                     for &r in rules {
                         let rule = &engine.rules[r];
                         let (start, end) = (base + a, base + e);
@@ -287,8 +288,7 @@ impl SanitizeStream {
                                 rule,
                                 hay,
                                 base,
-                                start,
-                                end,
+                                &mut scan_hit,
                                 next[r],
                                 &mut scan_anchor[r],
                             ) {
@@ -1107,7 +1107,7 @@ fn may_be_in_value(buf: &[u8], base: usize, ends: &[Vec<u8>], hit: Hit, a: usize
     })
 }
 
-/// Whether the scan queues the hit `[start, end)` for `rule` (`hay` is the buffer, from
+/// Whether the scan queues `hit` for `rule` (`hay` is the buffer, from
 /// absolute offset `base`; `next` the rule's next match start so far; `last_anchor` its
 /// last anchor hit queued), judged from the bytes around the hit before its line is
 /// looked for: `None` to drop it, else whether it is an anchor (see [`Hit::anchor`]). A regex rule settles a hit inside its last match at once; a
@@ -1122,11 +1122,11 @@ fn may_count(
     rule: &Rule,
     hay: &[u8],
     base: usize,
-    start: usize,
-    end: usize,
+    hit: &mut ScanHit<'_>,
     next: usize,
     last_anchor: &mut Option<usize>,
 ) -> Option<bool> {
+    let (start, end) = (hit.start, hit.end);
     if rule.block.is_some() {
         return Some(false);
     }
@@ -1144,7 +1144,9 @@ fn may_count(
         // `\b` before the keyword's word byte; at the buffer's first byte the byte before
         // may be gone, which only lets more hits through.
         Precheck::Command => at == 0 || !is_word_byte(hay[at - 1]),
-        Precheck::Named(_) => rule.compiled.is_anchor(hay, lo - base..at),
+        Precheck::Named(_) => {
+            hit.may_anchor(hay, base) && rule.compiled.is_anchor(hay, lo - base..at)
+        }
         // `\?["']?\s{0,3}` then `:` or `=`: six bytes decide it.
         Precheck::Header if rule.anchored() && after.len() >= 6 => {
             return keep(header_sep_follows(after));
@@ -1160,6 +1162,39 @@ fn may_count(
         return Some(true);
     }
     keep(last_anchor.is_some_and(|p| p >= lo))
+}
+
+/// A keyword hit as the scan sees it: where it is, and whether an opener of some
+/// secret-name rule ends before it, asked at most once for all of them (in the widest
+/// window any of them has, which holds each one's).
+struct ScanHit<'e> {
+    anchors: &'e NamedAnchors,
+    /// The hit's absolute start and end.
+    start: usize,
+    end: usize,
+    answer: Option<bool>,
+}
+
+impl<'e> ScanHit<'e> {
+    fn new(anchors: &'e NamedAnchors, (start, end): (usize, usize)) -> Self {
+        ScanHit {
+            anchors,
+            start,
+            end,
+            answer: None,
+        }
+    }
+
+    /// `false` when no secret-name rule's opener ends before the hit (`hay` holds the
+    /// text from absolute offset `base`).
+    fn may_anchor(&mut self, hay: &[u8], base: usize) -> bool {
+        let (start, end, anchors) = (self.start, self.end, self.anchors);
+        *self.answer.get_or_insert_with(|| {
+            // No later than any rule's `window_floor`.
+            let lo = end.saturating_sub(anchors.max_len).max(base).min(start);
+            anchors.may_anchor(hay, lo - base..start - base)
+        })
+    }
 }
 
 /// How far back a window of `rule` for a hit ending at `end` may start, before lines are
