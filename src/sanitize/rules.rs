@@ -21,6 +21,7 @@ use regex_automata::nfa::thompson;
 use regex_automata::util::primitives::StateID;
 use regex_automata::util::syntax;
 use regex_automata::{Input, meta};
+use regex_syntax::hir::{Capture, Hir, HirKind, Repetition};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -360,18 +361,29 @@ pub(crate) fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
+/// A repetition with an upper bound above this is compiled without it (see [`build`]).
+pub(crate) const LONGEST_COUNTED_REPETITION: u32 = 256;
+
 /// Compile a pattern: the regex and its secret groups (named `secret…`).
+///
+/// A repetition bounded above [`LONGEST_COUNTED_REPETITION`] (`[A-Za-z0-9+/]{40,4096}`)
+/// is compiled unbounded (`{40,}`): a counted repetition becomes one automaton state per
+/// count, and the long ones made up most of the time a start spends compiling. The
+/// pattern's longest match is still worked out from the bounds as written, and every
+/// search of a rule runs in a window no longer than that around its keyword, so a match
+/// can only grow, within the window, where the bound would have cut it short — which
+/// redacts the rest of an over-long value instead of letting it out.
 fn build(pattern: &str) -> Result<(meta::Regex, Vec<(usize, bool)>), String> {
+    let config = syntax::Config::new()
+        .unicode(false)
+        .utf8(false)
+        .multi_line(true)
+        .crlf(true);
+    let hir = syntax::parse_with(pattern, &config)
+        .map_err(|e| format!("invalid regex: {}", one_line(&e.to_string())))?;
     let regex = meta::Regex::builder()
-        .syntax(
-            syntax::Config::new()
-                .unicode(false)
-                .utf8(false)
-                .multi_line(true)
-                .crlf(true),
-        )
         .configure(meta::Config::new().utf8_empty(false))
-        .build(pattern)
+        .build_from_hir(&unbound_long_repetitions(&hir))
         .map_err(|e| format!("invalid regex: {}", one_line(&e.to_string())))?;
     let mut secret_groups = Vec::new();
     for (index, name) in regex
@@ -386,6 +398,30 @@ fn build(pattern: &str) -> Result<(meta::Regex, Vec<(usize, bool)>), String> {
         }
     }
     Ok((regex, secret_groups))
+}
+
+/// `hir` with every repetition bounded above [`LONGEST_COUNTED_REPETITION`] unbounded.
+fn unbound_long_repetitions(hir: &Hir) -> Hir {
+    let all = |subs: &[Hir]| {
+        subs.iter()
+            .map(unbound_long_repetitions)
+            .collect::<Vec<_>>()
+    };
+    match hir.kind() {
+        HirKind::Repetition(rep) => Hir::repetition(Repetition {
+            max: rep.max.filter(|&max| max <= LONGEST_COUNTED_REPETITION),
+            sub: Box::new(unbound_long_repetitions(&rep.sub)),
+            ..*rep
+        }),
+        HirKind::Capture(cap) => Hir::capture(Capture {
+            index: cap.index,
+            name: cap.name.clone(),
+            sub: Box::new(unbound_long_repetitions(&cap.sub)),
+        }),
+        HirKind::Concat(subs) => Hir::concat(all(subs)),
+        HirKind::Alternation(subs) => Hir::alternation(all(subs)),
+        HirKind::Empty | HirKind::Literal(_) | HirKind::Class(_) | HirKind::Look(_) => hir.clone(),
+    }
 }
 
 fn check_id(id: &str) -> Result<(), String> {

@@ -879,3 +879,40 @@ fn the_hand_stepped_opener_search_agrees_with_the_crates() {
     }
     assert!(anchors > 1_000 && others > 1_000, "{anchors} {others}");
 }
+
+/// Only repetitions bounded above [`LONGEST_COUNTED_REPETITION`] lose their bound, at any
+/// depth, and capture groups keep their index and name.
+#[test]
+fn only_long_counted_repetitions_are_compiled_unbounded() {
+    use regex_automata::util::syntax;
+    let parse = |p: &str| syntax::parse_with(p, &syntax::Config::new().unicode(false)).unwrap();
+    let max = super::LONGEST_COUNTED_REPETITION;
+    for (pattern, unbounded) in [
+        (format!("a{{0,{max}}}"), false),
+        (format!("a{{3,{}}}", max + 1), true),
+        (format!("x(?:y|(?P<secret>[0-9]{{1,{}}}))z", max * 4), true),
+        (format!("(?:ab{{2,{}}}){{0,3}}", max + 7), true),
+        ("a{12}b{1,40}".to_string(), false),
+    ] {
+        let hir = super::unbound_long_repetitions(&parse(&pattern));
+        assert_eq!(
+            hir.properties().maximum_len().is_none(),
+            unbounded,
+            "{pattern}"
+        );
+        assert_eq!(
+            hir.properties().minimum_len(),
+            parse(&pattern).properties().minimum_len()
+        );
+    }
+    let (regex, groups) =
+        super::build(&format!("k=(?P<secret_dq>[a-z]{{1,{}}})", max * 2)).unwrap();
+    assert_eq!(groups, vec![(1, true)]);
+    let long = format!("k={}", "q".repeat(max as usize * 3));
+    let m = regex.find(long.as_bytes()).unwrap();
+    assert_eq!(
+        m.len(),
+        long.len(),
+        "the bound is gone: the window bounds a match instead"
+    );
+}
