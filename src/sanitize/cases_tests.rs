@@ -30,11 +30,13 @@ const HTTP: (&str, &str) = ("http.txt", include_str!("cases/http.txt"));
 const CLI: (&str, &str) = ("cli.txt", include_str!("cases/cli.txt"));
 /// ANSI-coloured output.
 const ANSI: (&str, &str) = ("ansi.txt", include_str!("cases/ansi.txt"));
+/// Protocol traces and SQL statements.
+const PROTOCOLS: (&str, &str) = ("protocols.txt", include_str!("cases/protocols.txt"));
 /// Ordinary messages that mention credentials (clean only).
 const ERRORS: (&str, &str) = ("errors.txt", include_str!("cases/errors.txt"));
 
 /// Every corpus file.
-const FILES: [(&str, &str); 7] = [KUBERNETES, NETRC, XML, HTTP, CLI, ANSI, ERRORS];
+const FILES: [(&str, &str); 8] = [KUBERNETES, NETRC, XML, HTTP, CLI, ANSI, PROTOCOLS, ERRORS];
 
 /// Whether a case holds secrets or must pass unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -279,6 +281,13 @@ fn cli_cases() {
 #[test]
 fn ansi_cases() {
     run(ANSI);
+}
+
+/// Redis, FTP, POP3, IMAP and SMTP client traces, SQL and mongo shell statements that set
+/// a password, connection URLs.
+#[test]
+fn protocols_cases() {
+    run(PROTOCOLS);
 }
 
 /// Ordinary messages that mention credentials pass untouched.
