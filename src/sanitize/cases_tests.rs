@@ -30,11 +30,13 @@ const HTTP: (&str, &str) = ("http.txt", include_str!("cases/http.txt"));
 const CLI: (&str, &str) = ("cli.txt", include_str!("cases/cli.txt"));
 /// ANSI-coloured output.
 const ANSI: (&str, &str) = ("ansi.txt", include_str!("cases/ansi.txt"));
+/// Admin commands, printed secrets, structured values and vendor formats.
+const COMMANDS: (&str, &str) = ("commands.txt", include_str!("cases/commands.txt"));
 /// Ordinary messages that mention credentials (clean only).
 const ERRORS: (&str, &str) = ("errors.txt", include_str!("cases/errors.txt"));
 
 /// Every corpus file.
-const FILES: [(&str, &str); 7] = [KUBERNETES, NETRC, XML, HTTP, CLI, ANSI, ERRORS];
+const FILES: [(&str, &str); 8] = [KUBERNETES, NETRC, XML, HTTP, CLI, ANSI, ERRORS, COMMANDS];
 
 /// Whether a case holds secrets or must pass unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -279,6 +281,13 @@ fn cli_cases() {
 #[test]
 fn ansi_cases() {
     run(ANSI);
+}
+
+/// Passwords given to admin commands, secrets printed bare by the command or banner that
+/// makes them, values set apart from their names by structure, vendor formats.
+#[test]
+fn commands_cases() {
+    run(COMMANDS);
 }
 
 /// Ordinary messages that mention credentials pass untouched.
