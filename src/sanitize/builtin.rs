@@ -2366,12 +2366,11 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         )
     },
     Builtin {
-        precheck: Some(Precheck::Named(&[r#"\[["']?"#])),
         lines_after: 1,
         first_line: Some(concat!(
             r#"(?i)\[["']?"#,
             secret_name!(),
-            r#"["']?(?::(?:protected|private|public)(?::[A-Za-z0-9_\\]{1,100})?)?\] {0,3}=>"#
+            r#"["']?(?::(?:protected|private|public)(?::[A-Za-z0-9_\\]{1,100})?)?\] ?=>"#
         )),
         ..ctx(
             "php-dump-secret",
@@ -2379,9 +2378,9 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             concat!(
                 r#"(?i)\[["']?"#,
                 secret_name!(),
-                r#"["']?(?::(?:protected|private|public)(?::[A-Za-z0-9_\\]{1,100})?)?\] {0,3}=> {0,3}(?:\r?\n[ \t]{0,40}string\(\d{1,6}\) "(?P<secret_v>[^\r\n]{1,1024})"|(?P<secret>[^\s(][^\r\n]{2,1023}?))[ \t]{0,3}\r?$"#
+                r#"["']?(?::(?:protected|private|public)(?::[A-Za-z0-9_\\]{1,100})?)?\] ?=> {0,3}(?:\r?\n[ \t]{0,40}string\(\d{1,6}\) "(?P<secret_v>[^\r\n]{1,1024})"|(?P<secret>[^\s(][^\r\n]{2,1023}?))[ \t]{0,3}\r?$"#
             ),
-            SECRET_NAME_KEYWORDS,
+            &["] =>", "]=>"],
             2.0,
             "PHP's `print_r` (`[password] => …`) and `var_dump` (`[\"password\"]=>` then `string(20) \"…\"`) print a secret-named field's value",
             "    [password] => {an:20}",
