@@ -164,7 +164,7 @@ macro_rules! header_sep {
 /// names' `-` is still right before them.
 macro_rules! flag_prefix {
     () => {
-        r"(?i)(?:^|\s)--?(?:[a-z0-9]{1,20}-){0,2}(?:"
+        r"(?i)(?:^|\s)--?(?:[a-z0-9]{1,12}-){0,2}(?:"
     };
 }
 
@@ -2198,9 +2198,9 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             "generic",
             concat!(
                 r#"\b(?i:net user)\s{1,3}[^\s/"']{1,64}\s{1,3}(?:(?P<secret>[^\s'"/*-][^\s'"]{2,127})|'(?P<secret_wq>[^'\r\n]{3,128})'|"(?P<secret_wd>[^"\r\n]{3,128})")"#,
-                r"|\b(?i:psexec(?:64)?)(?:\.exe)?\b[^\r\n|;&]{0,200}?\s-p\s{1,3}",
+                r"|\b(?i:psexec(?:64)?)(?:\.exe)?\b[^\r\n|;&]{0,120}?\s-p\s{1,3}",
                 glued_value!("x"),
-                r"|\b(?i:cmdkey)(?:\.exe)?\b[^\r\n|;&]{0,200}?\s/pass:",
+                r"|\b(?i:cmdkey)(?:\.exe)?\b[^\r\n|;&]{0,120}?\s/pass:",
                 glued_value!("y")
             ),
             &["net user", "psexec", "cmdkey"],
@@ -2220,7 +2220,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             "ssh-keygen-passphrase",
             "generic",
             concat!(
-                r"\bssh-keygen\b[^\r\n|;&]{0,200}?\s-[NP]\s{0,3}",
+                r"\bssh-keygen\b[^\r\n|;&]{0,120}?\s-[NP]\s{0,3}",
                 glued_value!("z")
             ),
             &["ssh-keygen"],
@@ -2238,7 +2238,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             concat!(
                 r"\bmc (?:alias set|config host add)\s{1,3}[^\s/]{1,64}\s{1,3}[a-z]{2,6}://\S{1,200}\s{1,3}[^\s'\x22]{1,128}\s{1,3}",
                 glued_value!("v"),
-                r"|\bgh secret set\b[^\r\n|;&]{0,200}?\s(?:--body|-b)(?:=|\s{1,3})",
+                r"|\bgh secret set\b[^\r\n|;&]{0,120}?\s(?:--body|-b)(?:=|\s{1,3})",
                 glued_value!("q")
             ),
             &["mc alias set", "mc config host add", "gh secret set"],
@@ -2251,23 +2251,26 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             ],
         )
     },
-    ctx(
-        "stdin-password-pipe",
-        "generic",
-        concat!(
-            r#"\b(?:echo|printf)(?: -[nes]{1,3})? (?:'(?P<secret_q>[^'\r\n]{3,128})'|"(?P<secret_d>[^"\r\n]{3,128})"|(?P<secret>[^\s'"|;&<>-][^\s'"|;&<>]{2,127})) ?\| ?(?:sudo (?:-[A-Za-z]{1,4} ){0,3}-[A-Za-z]{0,3}S\b|(?:docker|podman|nerdctl|helm registry) login\b[^\r\n|;&]{0,100}?--password-stdin|passwd --stdin)"#,
-            r#"|\b(?:echo|printf)(?: -[nes]{1,3})? (?:'[^\s':]{1,64}:(?P<secret_cq>[^'\r\n]{3,128})'|"[^\s":]{1,64}:(?P<secret_cd>[^"\r\n]{3,128})"|[^\s'":|]{1,64}:(?P<secret_c>[^\s'"|;&]{3,128})) ?\| ?(?:sudo )?chpasswd\b"#
-        ),
-        &["sudo -", "password-stdin", "passwd --stdin", "chpasswd"],
-        1.0,
-        "a password echoed into a command that reads it from stdin (`sudo -S`, `chpasswd`, `--password-stdin`) is still on the command line",
-        "echo {an:20} | sudo -S systemctl restart nginx",
-        &[
-            "echo \"$SUDO_PASSWORD\" | sudo -S true",
-            "echo hello | sudo tee /etc/motd",
-            "echo \"$REGISTRY_TOKEN\" | docker login ghcr.io -u ci --password-stdin",
-        ],
-    ),
+    Builtin {
+        precheck: Some(Precheck::Leads(&["echo", "printf"])),
+        ..ctx(
+            "stdin-password-pipe",
+            "generic",
+            concat!(
+                r#"\b(?:echo|printf)(?: -[nes]{1,3})? (?:'(?P<secret_q>[^'\r\n]{3,128})'|"(?P<secret_d>[^"\r\n]{3,128})"|(?P<secret>[^\s'"|;&<>-][^\s'"|;&<>]{2,127})) ?\| ?(?:sudo (?:-[A-Za-z]{1,4} ){0,3}-[A-Za-z]{0,3}S\b|(?:docker|podman|nerdctl|helm registry) login\b[^\r\n|;&]{0,100}?--password-stdin|passwd --stdin)"#,
+                r#"|\b(?:echo|printf)(?: -[nes]{1,3})? (?:'[^\s':]{1,64}:(?P<secret_cq>[^'\r\n]{3,128})'|"[^\s":]{1,64}:(?P<secret_cd>[^"\r\n]{3,128})"|[^\s'":|]{1,64}:(?P<secret_c>[^\s'"|;&]{3,128})) ?\| ?(?:sudo )?chpasswd\b"#
+            ),
+            &["sudo -", "password-stdin", "passwd --stdin", "chpasswd"],
+            1.0,
+            "a password echoed into a command that reads it from stdin (`sudo -S`, `chpasswd`, `--password-stdin`) is still on the command line",
+            "echo {an:20} | sudo -S systemctl restart nginx",
+            &[
+                "echo \"$SUDO_PASSWORD\" | sudo -S true",
+                "echo hello | sudo tee /etc/motd",
+                "echo \"$REGISTRY_TOKEN\" | docker login ghcr.io -u ci --password-stdin",
+            ],
+        )
+    },
     ctx(
         "powershell-securestring",
         "PowerShell",
@@ -2303,20 +2306,40 @@ pub(crate) const BUILTIN: &[Builtin] = &[
     Builtin {
         lines_after: 1,
         first_line: Some(concat!(
-            r"(?i)(?:\bterraform output (?:-[a-z-]{1,20}(?:=[^\s|>]{1,100})? {1,3}){0,3}[A-Za-z0-9_.-]{0,60}(?:password|passwd|secret|token|key|pass|pwd|credential)[A-Za-z0-9_.-]{0,60}|\bargocd (?:admin )?initial-password\b[^\r\n|>]{0,60}?|\bwg genkey|\b(?:cat|type|more|head|get-content|gc) (?:-\S{1,10} ){0,2}[^\s|>;&]{0,100}?(?:privatekey|private[_.-]key|master\.key))",
+            r"(?i)(?:\bterraform output (?:-[a-z-]{1,20}(?:=[^\s|>]{1,100})? {1,3}){0,3}[A-Za-z0-9_.-]{0,40}(?:password|passwd|secret|token|key|pass|pwd|credential)[A-Za-z0-9_.-]{0,40}|\bargocd (?:admin )?initial-password\b[^\r\n|>]{0,60}?|\bwg genkey)",
             r"[ \t]{0,3}\r?$"
         )),
         ..ctx(
             "cli-printed-secret",
             "generic",
             concat!(
-                r"(?i)(?:\bterraform output (?:-[a-z-]{1,20}(?:=[^\s|>]{1,100})? {1,3}){0,3}[A-Za-z0-9_.-]{0,60}(?:password|passwd|secret|token|key|pass|pwd|credential)[A-Za-z0-9_.-]{0,60}|\bargocd (?:admin )?initial-password\b[^\r\n|>]{0,60}?|\bwg genkey|\b(?:cat|type|more|head|get-content|gc) (?:-\S{1,10} ){0,2}[^\s|>;&]{0,100}?(?:privatekey|private[_.-]key|master\.key))",
+                r"(?i)(?:\bterraform output (?:-[a-z-]{1,20}(?:=[^\s|>]{1,100})? {1,3}){0,3}[A-Za-z0-9_.-]{0,40}(?:password|passwd|secret|token|key|pass|pwd|credential)[A-Za-z0-9_.-]{0,40}|\bargocd (?:admin )?initial-password\b[^\r\n|>]{0,60}?|\bwg genkey)",
+                r##"[ \t]{0,3}\r?\n[ \t]{0,8}"?(?P<secret>[^\s"#<-][^\s"]{7,1023})"?[ \t]{0,3}\r?$"##
+            ),
+            &["terraform output", "initial-password", "wg genkey"],
+            3.0,
+            "a command that prints a secret (`terraform output -raw db_password`, `argocd admin initial-password`, `wg genkey`, `cat config/master.key`) prints it bare on the next line",
+            "$ terraform output -raw db_password\n{an:20}",
+            &[
+                "$ terraform output -raw db_password > /run/pw\n{an:20}",
+                "$ terraform output -raw db_host\n{an:20}",
+            ],
+        )
+    },
+    Builtin {
+        precheck: Some(Precheck::Leads(&["cat", "type", "more", "head"])),
+        lines_after: 1,
+        first_line: Some(
+            r"(?i)\b(?:cat|type|more|head) (?:-\S{1,10} ){0,2}[^\s|>;&]{0,80}?(?:privatekey|private[_.-]key|master\.key)[ \t]{0,3}\r?$",
+        ),
+        ..ctx(
+            "key-file-printed",
+            "generic",
+            concat!(
+                r"(?i)\b(?:cat|type|more|head) (?:-\S{1,10} ){0,2}[^\s|>;&]{0,80}?(?:privatekey|private[_.-]key|master\.key)",
                 r##"[ \t]{0,3}\r?\n[ \t]{0,8}"?(?P<secret>[^\s"#<-][^\s"]{7,1023})"?[ \t]{0,3}\r?$"##
             ),
             &[
-                "terraform output",
-                "initial-password",
-                "wg genkey",
                 "privatekey",
                 "private_key",
                 "private-key",
@@ -2324,12 +2347,11 @@ pub(crate) const BUILTIN: &[Builtin] = &[
                 "master.key",
             ],
             3.0,
-            "a command that prints a secret (`terraform output -raw db_password`, `argocd admin initial-password`, `wg genkey`, `cat config/master.key`) prints it bare on the next line",
-            "$ terraform output -raw db_password\n{an:20}",
+            "`cat` of a key file that holds one line (`wg genkey`'s `privatekey`, Rails' `config/master.key`) prints the key bare on the next line",
+            "$ cat /etc/wireguard/privatekey\n{b64:43}=",
             &[
-                "$ terraform output -raw db_password > /run/pw\n{an:20}",
-                "$ terraform output -raw db_host\n{an:20}",
                 "$ cat private.key\n-----BEGIN PRIVATE KEY-----",
+                "$ cat private_key.pub\nssh-ed25519 {b64:68} ci@host",
             ],
         )
     },
@@ -2417,7 +2439,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             concat!(
                 r#"(?i)""#,
                 secret_name!(),
-                r#""\s{0,3}:\s{0,3}\{(?:\s{0,20}"[A-Za-z_]{1,20}"\s{0,3}:\s{0,3}(?:true|false|null|-?[0-9.]{1,20}|"[^"\r\n]{0,100}"|\[[^\]\r\n]{0,60}\])\s{0,3},){0,4}\s{0,20}"value"\s{0,3}:\s{0,3}"(?P<secret_dq>(?:[^"\\\r\n]|\\[^\r\n]){3,1024})""#
+                r#""\s{0,3}:\s{0,3}\{[^{}]{0,300}?"value"\s{0,3}:\s{0,3}"(?P<secret_dq>(?:[^"\\\r\n]|\\[^\r\n]){3,1024})""#
             ),
             &["\"value\""],
             2.0,

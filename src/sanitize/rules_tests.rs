@@ -397,7 +397,7 @@ fn prechecked_rules_have_the_shape_their_precheck_assumes() {
             None => {}
         }
     }
-    assert_eq!(marked, 16);
+    assert_eq!(marked, 18);
 }
 
 /// A [`Precheck::Named`] rule's anchor test: a keyword is an anchor when the text before
