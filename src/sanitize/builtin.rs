@@ -95,8 +95,10 @@ pub(crate) enum Precheck {
     Header,
     /// The pattern is `flag_prefix!()`, names, `)`, then `flag_sep!()`: the match holds a
     /// `-` followed by one of the names and `=` or a space, and that `-` is at or before
-    /// the hit (the keywords are `-` and a letter, so a hit in the flag starts at or after
-    /// the dash before the name, and a hit in the value starts after the flag).
+    /// the hit (the keywords are `-` and a letter, so a hit in the flag's name starts at or
+    /// after the dash before the name, and a hit in the value starts after the flag). A
+    /// hit in a qualifying word before the name (`-token` in `--token-password`) fails the
+    /// check, but the match also holds the name's own hit, which passes it.
     Flag,
     /// Every match begins, at a word boundary (`\b`), with one of the rule's keywords, each
     /// of which starts with a word byte (`mysql`, `docker`, `7z`, …): so a hit of the rule
@@ -157,10 +159,12 @@ macro_rules! header_sep {
     };
 }
 
-/// The start of a command-line flag, up to its names' group.
+/// The start of a command-line flag, up to its names' group: the dashes and up to two
+/// words ending in `-` that qualify the name (`--auth-password`, `--smtp-pass`), so the
+/// names' `-` is still right before them.
 macro_rules! flag_prefix {
     () => {
-        r"(?i)(?:^|\s)--?(?:"
+        r"(?i)(?:^|\s)--?(?:[a-z0-9]{1,12}-){0,2}(?:"
     };
 }
 
@@ -461,16 +465,19 @@ pub(crate) const BUILTIN: &[Builtin] = &[
     token(
         "google-oauth-access-token",
         "Google Cloud",
-        concat!(r"\bya29\.[A-Za-z0-9_-]{30,2000}", end_b64!()),
+        concat!(
+            r"\bya29\.(?:[A-Za-z0-9_-]{1,8}\.)?[A-Za-z0-9_-]{30,2000}",
+            end_b64!()
+        ),
         &["ya29."],
         "a bearer access token for Google APIs, valid for about an hour",
-        "ya29.{b64u:120}",
-        &["ya29.{b64u:10}"],
+        "ya29.c.c0{b64u:120}",
+        &["ya29.{b64u:10}", "ya29.c.{b64u:10}"],
     ),
     ctx(
         "azure-storage-account-key",
         "Azure",
-        r"(?i)AccountKey=(?P<secret>[A-Za-z0-9+/]{86}==)",
+        r"(?i)AccountKey=(?P<secret>[A-Za-z0-9+/]{80,100}={0,2})",
         &["AccountKey="],
         4.0,
         "a storage account key grants full control of every blob, queue and table in it",
@@ -928,7 +935,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
     token(
         "age-secret-key",
         "age",
-        r"\bAGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}\b",
+        r"\bAGE-SECRET-KEY-1[0-9A-Z]{40,80}\b",
         &["AGE-SECRET-KEY-1"],
         "an age identity decrypts every file encrypted to it",
         "AGE-SECRET-KEY-1{bech:58}",
@@ -1411,10 +1418,10 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         "discord-webhook",
         "Discord",
         concat!(
-            r"(?i)discord(?:app)?\.com/api/webhooks/\d{17,20}/(?P<secret>[A-Za-z0-9_-]{60,68})",
+            r"(?i)discord(?:app)?\.com/api/(?:v\d{1,2}/)?webhooks/\d{17,20}/(?P<secret>[A-Za-z0-9_-]{60,100})",
             end_b64!()
         ),
-        &["discord.com/api/webhooks/", "discordapp.com/api/webhooks/"],
+        &["discord.com/api/", "discordapp.com/api/"],
         "a webhook URL posts into its channel for anyone who has it",
         "https://discord.com/api/webhooks/{d:18}/{b64u:68}",
         &["https://discord.com/api/webhooks/{d:18}/{b64u:10}"],
@@ -1422,11 +1429,14 @@ pub(crate) const BUILTIN: &[Builtin] = &[
     token(
         "telegram-bot-token",
         "Telegram",
-        concat!(r"\b\d{8,10}:AA[A-Za-z0-9_-]{33}", end_b64!()),
+        concat!(
+            r"(?:\b|bot)(?P<secret>\d{8,10}:AA[A-Za-z0-9_-]{33})",
+            r"(?:[^A-Za-z0-9_-]|$)"
+        ),
         &[":AA"],
         "a Telegram bot token controls the bot and reads its chats",
-        "{d:10}:AA{b64u:33}",
-        &["{d:10}:AA{b64u:10}"],
+        "https://api.telegram.org/bot{d:10}:AA{b64u:33}/sendMessage",
+        &["{d:10}:AA{b64u:10}", "robot{d:10}:AB{b64u:33}"],
     ),
     token(
         "hubspot-private-app-token",
@@ -1555,7 +1565,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             concat!(
                 r#"(?i)\bname\\?["']?\s{0,3}[:=]\s{0,3}\\?["']?"#,
                 secret_name!(),
-                r#"\\?["']?\s{0,3},?\s{0,80}(?:\\?["']?[A-Za-z]{1,20}\\?["']?\s{0,3}:\s{0,3}\\?["'][^"'\r\n]{0,40}\\?["']\s{0,3},\s{0,80}|#[^\r\n]{0,200}\s{1,80}){0,2}\\?["']?value\\?["']?\s{0,3}[:=]\s{0,3}"#,
+                r#"\\?["']?\s{0,3},?\s{0,80}(?:\\?["']?[A-Za-z]{1,20}\\?["']?\s{0,3}:\s{0,3}\\?["'][^"'\r\n]{0,40}\\?["']\s{0,3},\s{0,80}|#[^\r\n]{0,200}\s{1,80}){0,2}\\?["']?value\\?["']?\s{0,3}[:=]\s{0,3}(?:[>|][-+]?[ \t]{0,3}\r?\n[ \t]{1,40})?"#,
                 value!(4, 1024)
             ),
             SECRET_NAME_KEYWORDS,
@@ -1566,6 +1576,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
                 "- name: LOG_LEVEL\n  value: {an:12}",
                 "- name: DB_PASSWORD\n  valueFrom:\n    secretKeyRef:",
                 "- name: API_TOKEN\n  value: \"${API_TOKEN}\"",
+                "- name: LOG_FORMAT\n  value: >-\n    {an:20}",
             ],
         )
     },
@@ -1575,7 +1586,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         first_line: Some(concat!(
             r#"(?i)\bvalue\\?["']?\s{0,3}[:=]\s{0,3}"#,
             value!(4, 1024),
-            r#"\\?["']?\s{0,3},?\s{0,80}(?:$|\\?["']?name\\?["']?\s{0,3}[:=])"#
+            r#"\\?["']?\s{0,3},?\s{0,80}(?:$|\\?["']?(?:name|key)\\?["']?\s{0,3}[:=])"#
         )),
         ..ctx(
             "value-name-secret",
@@ -1583,15 +1594,18 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             concat!(
                 r#"(?i)\bvalue\\?["']?\s{0,3}[:=]\s{0,3}"#,
                 value!(4, 1024),
-                r#"\\?["']?\s{0,3},?\s{0,80}\\?["']?name\\?["']?\s{0,3}[:=]\s{0,3}\\?["']?"#,
+                r#"\\?["']?\s{0,3},?\s{0,80}\\?["']?(?:name|key)\\?["']?\s{0,3}[:=]\s{0,3}\\?["']?"#,
                 secret_name!(),
-                r#"\\?["']?\s{0,3}(?:$|[,}\]#])"#
+                r#"\\?["']?\s{0,3}(?:$|[,}\]#/>])"#
             ),
             &["value"],
             2.0,
             "the same pair written value first",
             "- value: {an:20}\n  name: REDIS_PASSWORD",
-            &["- value: {an:20}\n  name: REDIS_PORT"],
+            &[
+                "- value: {an:20}\n  name: REDIS_PORT",
+                "<add value=\"{an:20}\" key=\"Timeout\" />",
+            ],
         )
     },
     Builtin {
@@ -2242,7 +2256,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             "generic",
             concat!(
                 flag_prefix!(),
-                "password|passwd|pass|passphrase|token|api-key|apikey|secret|client-secret|access-token|auth-token|http-password|ftp-password|proxy-password|db-password|admin-password|root-password|new-password|storepass|keypass|srcstorepass|deststorepass|srckeypass|destkeypass)",
+                "password|passwd|pass|pw|passphrase|token|api-key|apikey|secret|client-secret|access-token|auth-token|http-password|ftp-password|proxy-password|db-password|admin-password|root-password|new-password|storepass|keypass|srcstorepass|deststorepass|srckeypass|destkeypass)",
                 flag_sep!(),
                 r#"["']?(?P<secret>[^\s"'-][^\s"']{5,255})"#
             ),
@@ -2250,6 +2264,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
                 "-password",
                 "-passwd",
                 "-pass",
+                "-pw",
                 "-token",
                 "-api-key",
                 "-apikey",
@@ -2266,8 +2281,386 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             ],
             2.5,
             "a secret passed as a command-line flag ends up in ps output and logs",
-            "deploy --api-key {an:24} --verbose",
-            &["mysql --password=$DB_PASS -h db", "--token-file /run/token"],
+            "sendmail-cli --smtp-password {an:24} --tls",
+            &[
+                "mysql --password=$DB_PASS -h db",
+                "--token-file /run/token",
+                "docker build --secret id=npmrc,src=/home/ci/.npmrc -t web .",
+                "ansible-playbook --ask-pass site.yml",
+            ],
+        )
+    },
+    // ---- Added after the red team: vendor formats, admin commands, printed secrets ----
+    token(
+        "sonarqube-token",
+        "SonarQube",
+        r"\bsq[pua]_[a-f0-9]{40}\b",
+        &["squ_", "sqp_", "sqa_"],
+        "a SonarQube user, project or global analysis token reads the code and its findings",
+        "-Dsonar.login=squ_{hex:40}",
+        &["squ_{hex:20}", "sqx_{hex:40}"],
+    ),
+    token(
+        "aws-ecr-login-token",
+        "AWS",
+        r"\beyJwYXlsb2FkIjoi[A-Za-z0-9+/]{60,8000}={0,2}",
+        &["eyJwYXlsb2Fk"],
+        "`aws ecr get-login-password` prints a registry password (base64 of a JSON payload) valid for 12 hours",
+        "eyJwYXlsb2FkIjoi{b64:200}==",
+        &["eyJwYXlsb2FkIjoi{b64:20}"],
+    ),
+    token(
+        "elastic-enrollment-token",
+        "Elastic",
+        r"\beyJ2ZXIiOiI[A-Za-z0-9+/]{60,2000}={0,2}",
+        &["eyJ2ZXIiOiI"],
+        "an Elasticsearch enrollment token (base64 of JSON with an API key) enrolls Kibana or a node",
+        "eyJ2ZXIiOiI4LjEyLjIiLCJhZHIiOlsi{b64:120}",
+        &["eyJ2ZXIiOiI{b64:20}"],
+    ),
+    ctx(
+        "kubernetes-dockerconfigjson",
+        "Kubernetes",
+        r#"(?i)\.dockerconfigjson\\?["']?\s{0,3}:\s{0,3}\\?["']?(?P<secret>eyJ[A-Za-z0-9+/]{20,8000}={0,2})"#,
+        &[".dockerconfigjson"],
+        3.0,
+        "a Kubernetes image-pull secret's `.dockerconfigjson` is base64 of registry logins (`auths`)",
+        "  .dockerconfigjson: eyJhdXRocyI6{b64:120}==",
+        &[
+            "  .dockerconfigjson: <base64>",
+            "type: kubernetes.io/dockerconfigjson",
+        ],
+    ),
+    ctx(
+        "github-actions-mask",
+        "GitHub Actions",
+        concat!(
+            r"(?i)::(?:add-mask::|set-(?:output|env) name=",
+            secret_name!(),
+            r#"::)(?P<secret>[^\s'"`]{6,1024})"#
+        ),
+        &["::add-mask::", "::set-output", "::set-env"],
+        2.0,
+        "`::add-mask::` is given the secret to hide, and a workflow command that sets a secret-named output prints its value",
+        "echo '::add-mask::{an:24}'",
+        &[
+            "echo \"::add-mask::${{ secrets.NPM_TOKEN }}\"",
+            "echo \"::add-mask::$NPM_TOKEN\"",
+            "::set-output name=version::{d:1}.{d:2}.{d:1}",
+        ],
+    ),
+    Builtin {
+        precheck: Some(Precheck::Command),
+        ..ctx(
+            "cli-windows-password",
+            "generic",
+            concat!(
+                r#"\b(?i:net user)\s{1,3}[^\s/"']{1,64}\s{1,3}(?:(?P<secret>[^\s'"/*-][^\s'"]{2,127})|'(?P<secret_wq>[^'\r\n]{3,128})'|"(?P<secret_wd>[^"\r\n]{3,128})")"#,
+                r"|\b(?i:psexec(?:64)?)(?:\.exe)?\b[^\r\n|;&]{0,120}?\s-p\s{1,3}",
+                glued_value!("x"),
+                r"|\b(?i:cmdkey)(?:\.exe)?\b[^\r\n|;&]{0,120}?\s/pass:",
+                glued_value!("y")
+            ),
+            &["net user", "psexec", "cmdkey"],
+            1.0,
+            "a password given to a Windows admin command (`net user NAME PASS`, PsExec `-p`, `cmdkey /pass:`) shows in shell history, transcripts and logs",
+            "C:\\> net user svc-backup {an:20} /add",
+            &[
+                "net user bob /delete",
+                "net user bob * /add",
+                "PsExec.exe \\\\web01 -u ACME\\admin cmd",
+            ],
+        )
+    },
+    Builtin {
+        precheck: Some(Precheck::Command),
+        ..ctx(
+            "ssh-keygen-passphrase",
+            "generic",
+            concat!(
+                r"\bssh-keygen\b[^\r\n|;&]{0,120}?\s-[NP]\s{0,3}",
+                glued_value!("z")
+            ),
+            &["ssh-keygen"],
+            1.0,
+            "`ssh-keygen -N`/`-P` takes the key's passphrase on the command line",
+            "ssh-keygen -t ed25519 -N '{an:20}' -f key",
+            &["ssh-keygen -t ed25519 -N '' -f key"],
+        )
+    },
+    Builtin {
+        precheck: Some(Precheck::Command),
+        ..ctx(
+            "cli-secret-store",
+            "generic",
+            concat!(
+                r"\bmc (?:alias set|config host add)\s{1,3}[^\s/]{1,64}\s{1,3}[a-z]{2,6}://\S{1,200}\s{1,3}[^\s'\x22]{1,128}\s{1,3}",
+                glued_value!("v"),
+                r"|\bgh secret set\b[^\r\n|;&]{0,120}?\s(?:--body|-b)(?:=|\s{1,3})",
+                glued_value!("q")
+            ),
+            &["mc alias set", "mc config host add", "gh secret set"],
+            1.0,
+            "a secret handed to a command that stores it (`mc alias set NAME URL ACCESS SECRET`, `gh secret set --body`) is on its command line",
+            "mc alias set prod https://minio.example.com minio-ci {an:40}",
+            &[
+                "gh secret set NPM_TOKEN --body \"$NPM_TOKEN\"",
+                "mc alias set prod https://minio.example.com $MC_ACCESS $MC_SECRET",
+            ],
+        )
+    },
+    Builtin {
+        precheck: Some(Precheck::Leads(&["echo", "printf"])),
+        ..ctx(
+            "stdin-password-pipe",
+            "generic",
+            concat!(
+                r#"\b(?:echo|printf)(?: -[nes]{1,3})? (?:'(?P<secret_q>[^'\r\n]{3,128})'|"(?P<secret_d>[^"\r\n]{3,128})"|(?P<secret>[^\s'"|;&<>-][^\s'"|;&<>]{2,127})) ?\| ?(?:sudo (?:-[A-Za-z]{1,4} ){0,3}-[A-Za-z]{0,3}S\b|(?:docker|podman|nerdctl|helm registry) login\b[^\r\n|;&]{0,100}?--password-stdin|passwd --stdin)"#,
+                r#"|\b(?:echo|printf)(?: -[nes]{1,3})? (?:'[^\s':]{1,64}:(?P<secret_cq>[^'\r\n]{3,128})'|"[^\s":]{1,64}:(?P<secret_cd>[^"\r\n]{3,128})"|[^\s'":|]{1,64}:(?P<secret_c>[^\s'"|;&]{3,128})) ?\| ?(?:sudo )?chpasswd\b"#
+            ),
+            &["sudo -", "password-stdin", "passwd --stdin", "chpasswd"],
+            1.0,
+            "a password echoed into a command that reads it from stdin (`sudo -S`, `chpasswd`, `--password-stdin`) is still on the command line",
+            "echo {an:20} | sudo -S systemctl restart nginx",
+            &[
+                "echo \"$SUDO_PASSWORD\" | sudo -S true",
+                "echo hello | sudo tee /etc/motd",
+                "echo \"$REGISTRY_TOKEN\" | docker login ghcr.io -u ci --password-stdin",
+            ],
+        )
+    },
+    ctx(
+        "powershell-securestring",
+        "PowerShell",
+        r#"(?i)\bConvertTo-SecureString\s{1,3}(?:-(?:AsPlainText|Force|String)(?::\$true)?\s{1,3}){0,3}(?:'(?P<secret_q>[^'\r\n]{3,256})'|"(?P<secret_d>[^"$\r\n][^"\r\n]{2,255})")"#,
+        &["securestring"],
+        1.0,
+        "`ConvertTo-SecureString 'X' -AsPlainText` holds the password in clear in the script and its transcript",
+        "$pw = ConvertTo-SecureString '{an:20}' -AsPlainText -Force",
+        &[
+            "$pw = ConvertTo-SecureString $env:SVC_PASSWORD -AsPlainText -Force",
+            "$pw = ConvertTo-SecureString -AsPlainText \"$password\" -Force",
+        ],
+    ),
+    Builtin {
+        lines_after: 1,
+        first_line: Some(
+            r#"(?i)\bexpect (?:-(?:re|ex|exact|nocase) )?"[^\r\n]{0,60}?(?:password|passphrase|passwd|pass:|pin:)[^\r\n]{0,60}\r?$"#,
+        ),
+        ..ctx(
+            "expect-send-password",
+            "generic",
+            r#"(?i)\bexpect (?:-(?:re|ex|exact|nocase) )?"[^\r\n]{0,60}?(?:password|passphrase|passwd|pass:|pin:)[^\r\n]{0,60}\r?\n[ \t]{0,40}send (?:-- )?(?:"(?P<secret_d>[^"$\r\n][^"\r\n]{2,127}?)(?:\\r|\\n)?"|\{(?P<secret_b>[^{}$\r\n][^{}\r\n]{2,127}?)(?:\\r|\\n)?\})"#,
+            &["expect \"", "expect -"],
+            1.0,
+            "an expect script answers a password prompt with the password itself",
+            "expect \"password:\"\nsend \"{an:20}\\r\"",
+            &[
+                "expect \"password:\"\nsend \"$env(SSH_PASSWORD)\\r\"",
+                "expect \"$ \"\nsend \"uptime\\r\"",
+            ],
+        )
+    },
+    Builtin {
+        lines_after: 1,
+        first_line: Some(concat!(
+            r"(?i)(?:\bterraform output (?:-[a-z-]{1,20}(?:=[^\s|>]{1,100})? {1,3}){0,3}[A-Za-z0-9_.-]{0,40}(?:password|passwd|secret|token|key|pass|pwd|credential)[A-Za-z0-9_.-]{0,40}|\bargocd (?:admin )?initial-password\b[^\r\n|>]{0,60}?|\bwg genkey)",
+            r"[ \t]{0,3}\r?$"
+        )),
+        ..ctx(
+            "cli-printed-secret",
+            "generic",
+            concat!(
+                r"(?i)(?:\bterraform output (?:-[a-z-]{1,20}(?:=[^\s|>]{1,100})? {1,3}){0,3}[A-Za-z0-9_.-]{0,40}(?:password|passwd|secret|token|key|pass|pwd|credential)[A-Za-z0-9_.-]{0,40}|\bargocd (?:admin )?initial-password\b[^\r\n|>]{0,60}?|\bwg genkey)",
+                r##"[ \t]{0,3}\r?\n[ \t]{0,8}"?(?P<secret>[^\s"#<-][^\s"]{7,1023})"?[ \t]{0,3}\r?$"##
+            ),
+            &["terraform output", "initial-password", "wg genkey"],
+            3.0,
+            "a command that prints a secret (`terraform output -raw db_password`, `argocd admin initial-password`, `wg genkey`, `cat config/master.key`) prints it bare on the next line",
+            "$ terraform output -raw db_password\n{an:20}",
+            &[
+                "$ terraform output -raw db_password > /run/pw\n{an:20}",
+                "$ terraform output -raw db_host\n{an:20}",
+            ],
+        )
+    },
+    Builtin {
+        precheck: Some(Precheck::Leads(&["cat", "type", "more", "head"])),
+        lines_after: 1,
+        first_line: Some(
+            r"(?i)\b(?:cat|type|more|head) (?:-\S{1,10} ){0,2}[^\s|>;&]{0,80}?(?:privatekey|private[_.-]key|master\.key)[ \t]{0,3}\r?$",
+        ),
+        ..ctx(
+            "key-file-printed",
+            "generic",
+            concat!(
+                r"(?i)\b(?:cat|type|more|head) (?:-\S{1,10} ){0,2}[^\s|>;&]{0,80}?(?:privatekey|private[_.-]key|master\.key)",
+                r##"[ \t]{0,3}\r?\n[ \t]{0,8}"?(?P<secret>[^\s"#<-][^\s"]{7,1023})"?[ \t]{0,3}\r?$"##
+            ),
+            &[
+                "privatekey",
+                "private_key",
+                "private-key",
+                "private.key",
+                "master.key",
+            ],
+            3.0,
+            "`cat` of a key file that holds one line (`wg genkey`'s `privatekey`, Rails' `config/master.key`) prints the key bare on the next line",
+            "$ cat /etc/wireguard/privatekey\n{b64:43}=",
+            &[
+                "$ cat private.key\n-----BEGIN PRIVATE KEY-----",
+                "$ cat private_key.pub\nssh-ed25519 {b64:68} ci@host",
+            ],
+        )
+    },
+    Builtin {
+        lines_after: 3,
+        first_line: Some(
+            r"(?i)(?:\bfollowing password to proceed to installation:|/secrets/initialAdminPassword\b)",
+        ),
+        ..ctx(
+            "jenkins-initial-password",
+            "Jenkins",
+            r"(?i)(?:\bfollowing password to proceed to installation:|/secrets/initialAdminPassword\b[^\r\n|>]{0,40}?)\s{1,80}?(?P<secret>[a-f0-9]{32})\b",
+            &["to installation", "initialadmin"],
+            3.0,
+            "Jenkins prints its initial admin password at first start (and keeps it in `secrets/initialAdminPassword`)",
+            "Please use the following password to proceed to installation:\n\n{hex:32}\n",
+            &["This may also be found at: /var/jenkins_home/secrets/initialAdminPassword\n\n*****"],
+        )
+    },
+    Builtin {
+        lines_after: 1,
+        first_line: Some(
+            r"(?i)(?:\btemporary password is generated for |\bpassword for the elastic user\b[^\r\n]{0,120}:[ \t]{0,3}\r?$)",
+        ),
+        ..ctx(
+            "service-generated-password",
+            "generic",
+            r"(?i)(?:\btemporary password is generated for [^\s:]{1,100}: {1,3}|\bpassword for the elastic user\b[^\r\n]{0,120}:[ \t]{0,3}\r?\n[ \t]{0,10})(?P<secret>\S{6,128})",
+            &["temporary password", "elastic user"],
+            1.5,
+            "a server's first start prints the password it generated (mysqld's temporary root password, the Elasticsearch `elastic` user)",
+            "[Server] A temporary password is generated for root@localhost: {an:12}",
+            &["[Server] A temporary password is generated for root@localhost: "],
+        )
+    },
+    Builtin {
+        lines_after: 1,
+        first_line: Some(concat!(
+            r#"(?i)\[["']?"#,
+            secret_name!(),
+            r#"["']?(?::(?:protected|private|public)(?::[A-Za-z0-9_\\]{1,100})?)?\] ?=>"#
+        )),
+        ..ctx(
+            "php-dump-secret",
+            "PHP",
+            concat!(
+                r#"(?i)\[["']?"#,
+                secret_name!(),
+                r#"["']?(?::(?:protected|private|public)(?::[A-Za-z0-9_\\]{1,100})?)?\] ?=> {0,3}(?:\r?\n[ \t]{0,40}string\(\d{1,6}\) "(?P<secret_v>[^\r\n]{1,1024})"|(?P<secret>[^\s(][^\r\n]{2,1023}?))[ \t]{0,3}\r?$"#
+            ),
+            &["] =>", "]=>"],
+            2.0,
+            "PHP's `print_r` (`[password] => …`) and `var_dump` (`[\"password\"]=>` then `string(20) \"…\"`) print a secret-named field's value",
+            "    [password] => {an:20}",
+            &[
+                "    [password] => Array",
+                "  [\"password\"]=>\n  NULL",
+                "    [password_policy] => {an:20}",
+            ],
+        )
+    },
+    ctx(
+        "php-define-secret",
+        "PHP",
+        concat!(
+            r#"(?i)\bdefine ?\(\s{0,3}['"](?:"#,
+            secret_name!(),
+            r#"|[A-Za-z0-9_]{0,30}_(?:KEY|SALT))['"]\s{0,3},\s{0,24}(?:'(?P<secret_sq>[^'\r\n]{4,300})'|"(?P<secret_dq>[^"\r\n]{4,300})")"#
+        ),
+        &["define(", "define ("],
+        3.0,
+        "a PHP constant named like a password, key or salt (`wp-config.php`'s `DB_PASSWORD`, `AUTH_KEY`) holds one",
+        "define( 'DB_PASSWORD', '{an:20}' );",
+        &[
+            "define( 'DB_PASSWORD', 'password_here' );",
+            "define( 'AUTH_KEY', 'put your unique phrase here' );",
+            "define( 'DB_HOST', '{an:20}' );",
+        ],
+    ),
+    Builtin {
+        lines_before: 5,
+        ..ctx(
+            "json-nested-secret-value",
+            "generic",
+            concat!(
+                r#"(?i)""#,
+                secret_name!(),
+                r#""\s{0,3}:\s{0,3}\{[^{}]{0,300}?"value"\s{0,3}:\s{0,3}"(?P<secret_dq>(?:[^"\\\r\n]|\\[^\r\n]){3,1024})""#
+            ),
+            &["\"value\""],
+            2.0,
+            "a secret-named entry whose value sits in a nested object (Spring actuator `/env`, `terraform output -json`)",
+            "\"db_password\": {\n  \"sensitive\": true,\n  \"type\": \"string\",\n  \"value\": \"{an:20}\"\n}",
+            &[
+                "\"db_password\": {\n  \"sensitive\": true,\n  \"value\": \"${DB_PASSWORD}\"",
+                "\"db_host\": {\n  \"sensitive\": false,\n  \"value\": \"{an:20}\"",
+            ],
+        )
+    },
+    Builtin {
+        lines_after: 1,
+        first_line: Some(
+            r#"(?i)(?:\d{1,4}\) "(?:requirepass|masterauth)"\r?$|^[ \t]{0,8}(?:requirepass|masterauth)[ \t])"#,
+        ),
+        ..ctx(
+            "redis-config-secret",
+            "Redis",
+            r##"(?i)(?:\d{1,4}\) "(?:requirepass|masterauth)"\r?\n[ \t]{0,10}\d{1,4}\) "(?P<secret_dq>[^"\r\n]{1,256})"|^[ \t]{0,8}(?:requirepass|masterauth)[ \t]{1,20}(?:"(?P<secret_q>[^"\r\n]{1,256})"|(?P<secret>[^\s"#]{1,256})))"##,
+            &["requirepass", "masterauth"],
+            1.5,
+            "Redis's `requirepass`/`masterauth`, in redis.conf or printed by `CONFIG GET`, is the server password",
+            "1) \"requirepass\"\n2) \"{an:20}\"",
+            &["1) \"requirepass\"\n2) \"\"", "# requirepass foobared"],
+        )
+    },
+    ctx(
+        "json-secret-array",
+        "generic",
+        r#"(?i)"[A-Za-z0-9_.-]{0,40}(?:api[_.-]?keys|passwords|secret[_.-]?keys|access[_.-]?keys|private[_.-]?keys|(?:access|auth|api|refresh|bearer)[_.-]?tokens)": ?\[\s{0,3}"(?P<secret_dq>[^\]\r\n]{8,4000}?)"\s{0,3}\]"#,
+        &["keys\":", "passwords\":", "tokens\":"],
+        3.0,
+        "a JSON array of API keys, passwords or tokens holds one secret per item",
+        "{\"apiKeys\": [\"{an:20}\", \"{an:20}\"]}",
+        &["{\"keys\": [\"kid-{d:4}\"]}", "{\"apiKeys\": []}"],
+    ),
+    Builtin {
+        lines_after: 3,
+        first_line: Some(r"(?i)\bchpasswd:[ \t]{0,3}\r?$"),
+        ..ctx(
+            "cloud-init-chpasswd",
+            "cloud-init",
+            r"(?i)\bchpasswd:[ \t]{0,3}(?:\r?\n[ \t]{1,20}expire:[^\r\n]{0,40})?\r?\n[ \t]{1,20}list:[ \t]{0,3}[|>]?-?[ \t]{0,3}\r?\n[ \t]{1,40}[^\s:]{1,64}:(?P<secret>[^\s]{3,256})",
+            &["chpasswd:"],
+            1.5,
+            "cloud-init's `chpasswd` list sets each `user:password` at first boot",
+            "chpasswd:\n  list: |\n    ubuntu:{an:20}",
+            &["chpasswd:\n  list: |\n    ubuntu:RANDOM"],
+        )
+    },
+    Builtin {
+        lines_after: 1,
+        first_line: Some(r#"(?i)\bset-cookie['"]: \[\r?$"#),
+        ..ctx(
+            "node-set-cookie-array",
+            "HTTP",
+            r#"(?i)\bset-cookie['"]: \[\r?\n[ \t]{0,20}['"][^=;\s'"]{1,64}=(?P<secret_c>[^;\s'"]{16,1024})"#,
+            &["set-cookie':", "set-cookie\":"],
+            3.0,
+            "Node prints several Set-Cookie headers as an array, one cookie per line",
+            "'set-cookie': [\n  'session={an:32}; Path=/; HttpOnly',",
+            &["'set-cookie': [\n  'lang=en-US; Path=/',"],
         )
     },
     // ---- Private keys (blocks) ----

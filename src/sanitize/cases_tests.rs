@@ -32,11 +32,15 @@ const CLI: (&str, &str) = ("cli.txt", include_str!("cases/cli.txt"));
 const ANSI: (&str, &str) = ("ansi.txt", include_str!("cases/ansi.txt"));
 /// Protocol traces and SQL statements.
 const PROTOCOLS: (&str, &str) = ("protocols.txt", include_str!("cases/protocols.txt"));
+/// Admin commands, printed secrets, structured values and vendor formats.
+const COMMANDS: (&str, &str) = ("commands.txt", include_str!("cases/commands.txt"));
 /// Ordinary messages that mention credentials (clean only).
 const ERRORS: (&str, &str) = ("errors.txt", include_str!("cases/errors.txt"));
 
 /// Every corpus file.
-const FILES: [(&str, &str); 8] = [KUBERNETES, NETRC, XML, HTTP, CLI, ANSI, PROTOCOLS, ERRORS];
+const FILES: [(&str, &str); 9] = [
+    KUBERNETES, NETRC, XML, HTTP, CLI, ANSI, PROTOCOLS, COMMANDS, ERRORS,
+];
 
 /// Whether a case holds secrets or must pass unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -288,6 +292,13 @@ fn ansi_cases() {
 #[test]
 fn protocols_cases() {
     run(PROTOCOLS);
+}
+
+/// Passwords given to admin commands, secrets printed bare by the command or banner that
+/// makes them, values set apart from their names by structure, vendor formats.
+#[test]
+fn commands_cases() {
+    run(COMMANDS);
 }
 
 /// Ordinary messages that mention credentials pass untouched.

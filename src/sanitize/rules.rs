@@ -829,6 +829,7 @@ const PLACEHOLDER_PARTS: &[&str] = &[
     "replace-me",
     "-here",
     "_here",
+    "unique phrase",
 ];
 
 /// Whether any of [`PLACEHOLDER_PARTS`] occurs in `text`: one automaton pass instead of a
@@ -858,6 +859,11 @@ pub(crate) fn is_placeholder(value: &[u8]) -> bool {
         return true;
     }
     if text.len() > 2 && text.starts_with('%') && text.ends_with('%') {
+        return true;
+    }
+    // An AWS ARN names a secret (`arn:aws:secretsmanager:…:secret:prod/db-Xk3Rv9`); it is
+    // not one.
+    if text.starts_with("arn:aws") {
         return true;
     }
     // Usage text's optional argument: `-p[password]`, `[TOKEN]`.
@@ -900,7 +906,15 @@ pub(crate) fn looks_like_code(value: &[u8]) -> bool {
                 && (p[1..].iter().all(u8::is_ascii_lowercase)
                     || p[1..].iter().all(u8::is_ascii_uppercase))
         });
-    if path || fields || words {
+    // A mount or secret spec (`id=npmrc,src=/home/ci/.npmrc`, BuildKit's `--secret`):
+    // comma-separated `name=value` items, the first an `id` or `type`.
+    let spec = (value.starts_with(b"id=") || value.starts_with(b"type="))
+        && value.split(|&b| b == b',').all(|item| {
+            item.iter()
+                .position(|&b| b == b'=')
+                .is_some_and(|eq| eq > 0 && item[..eq].iter().all(u8::is_ascii_lowercase))
+        });
+    if path || fields || words || spec {
         return true;
     }
     let ident = |s: &[u8]| {

@@ -575,7 +575,7 @@ impl SanitizeStream {
         hit: Hit,
         a: usize,
         b: usize,
-    ) -> Option<(usize, usize, usize, bool)> {
+    ) -> Option<(usize, usize, usize, usize, bool)> {
         let mut from = if rule.anchored() { hit.start } else { a };
         while from < b {
             if rule.anchored() && from > hit.start {
@@ -587,7 +587,7 @@ impl SanitizeStream {
             }
             if me >= hit.end {
                 let (ss, se, quoted) = self.secret(rule, ms, me, b);
-                return Some((me, ss, se, quoted));
+                return Some((ms, me, ss, se, quoted));
             }
             from = me.max(ms + 1);
         }
@@ -639,7 +639,7 @@ impl SanitizeStream {
                     Some(v) => v,
                     None => {
                         let (ss, se, quoted) = self.secret(rule, m.start, m.end, b);
-                        let v = (ss, se, self.accepts(rule, ss, se, quoted));
+                        let v = (ss, se, self.accepts(rule, m.start, ss, se, quoted));
                         m.verdict = Some(v);
                         v
                     }
@@ -650,9 +650,23 @@ impl SanitizeStream {
         }
     }
 
-    fn accepts(&self, rule: &Rule, start: usize, end: usize, quoted: bool) -> bool {
+    /// Whether the guard of `rule` lets the secret `[start, end)` of the match starting at
+    /// `ms` be redacted.
+    fn accepts(&self, rule: &Rule, ms: usize, start: usize, end: usize, quoted: bool) -> bool {
         let value = &self.buf[self.idx(start)..self.idx(end)];
         if value.is_empty() {
+            return false;
+        }
+        // A name between colons (`…:123456789012:secret:prod/db-Xk3Rv9`, an ARN or URN)
+        // is a path segment, not a key: the match is `:name:value` with nothing else.
+        if rule.assignment
+            && start > ms + 2
+            && self.buf[self.idx(ms)] == b':'
+            && self.buf[self.idx(start - 1)] == b':'
+            && self.buf[self.idx(ms + 1)..self.idx(start - 1)]
+                .iter()
+                .all(|&c| c.is_ascii_alphanumeric() || b"_.-".contains(&c))
+        {
             return false;
         }
         if let Some(floor) = rule.entropy
@@ -817,7 +831,9 @@ impl SanitizeStream {
             self.shared_verdict(rule, hit, a, b, memo)
         } else {
             self.find_containing(rule, hit, a, b)
-                .map(|(me, ss, se, quoted)| (me, ss, se, self.accepts(rule, ss, se, quoted)))
+                .map(|(ms, me, ss, se, quoted)| {
+                    (me, ss, se, self.accepts(rule, ms, ss, se, quoted))
+                })
         };
         if let Some((me, ss, se, true)) = verdict
             && (rule.lines_before == 0 || ss >= hit.start)
@@ -840,7 +856,7 @@ impl SanitizeStream {
                 };
                 let a = self.window_start(r, rule, hit);
                 match self.find_containing(rule, hit, a, b) {
-                    Some((me, ms, _, _)) if ms <= hit.start => {
+                    Some((_, me, ms, _, _)) if ms <= hit.start => {
                         // For a header the whole match is the span start; find_containing
                         // reports the match start when there is no secret group.
                         let state = (ms, me);
