@@ -181,21 +181,28 @@ macro_rules! key_prefix {
 }
 
 /// `key = value` separators: `=`, `:`, `=>`, `:=`, with optional quotes around the key,
-/// and up to [`VALUE_INDENT`] spaces before the value (`kubectl describe` and other
-/// tables align their values in a column).
+/// up to [`KEY_PAD`] spaces before the separator (`terraform plan`, `.ini` files and
+/// `SecretID:   …` align their separators in a column) and up to [`VALUE_INDENT`] spaces
+/// before the value (`kubectl describe` and other tables align their values in a column).
 macro_rules! sep {
     () => {
-        r#"\\?["'`]?\s{0,3}(?:=>|:=|=|:)\s{0,24}"#
+        r#"\\?["'`]?\s{0,40}(?:=>|:=|=|:)\s{0,24}"#
     };
 }
+
+/// The most spaces `sep!()` allows between a key and its separator.
+pub(crate) const KEY_PAD: usize = 40;
 
 /// The most spaces `sep!()` allows between a separator and its value.
 pub(crate) const VALUE_INDENT: usize = 24;
 
 /// A value after a separator: double-quoted (escapes kept inside the redaction, so the
-/// quotes around it stay), single-quoted, or bare. A bare value never starts with `:` or
-/// `=` (`auth::tests`, `a == b` are code, not assignments) and is one byte longer than the
-/// bounds say.
+/// quotes around it stay), single-quoted (a quote inside written `''` as YAML does, or
+/// `'\''` as `set -x` does), brace-quoted as ODBC connection strings write a value with
+/// `;` in it (`Pwd={a;b}`), or bare. A bare value never starts with `:` or `=`
+/// (`auth::tests`, `a == b` are code, not assignments), ends at `&` (the next parameter of
+/// a query string), keeps a backslash escape (`\=` in `.properties`) and a shell's `'\''`,
+/// and is one byte longer than the bounds say.
 macro_rules! value {
     ($min:literal, $max:literal) => {
         concat!(
@@ -203,11 +210,15 @@ macro_rules! value {
             $min,
             ",",
             $max,
-            r#"})\\?"|'(?P<secret_sq>[^'\r\n]{"#,
+            r#"})\\?"|'(?P<secret_sq>(?:[^'\r\n]|''|'\\''){"#,
             $min,
             ",",
             $max,
-            r#"})'|(?P<secret>[^\s"'`,;\\:=][^\s"'`,;\\]{"#,
+            r#"})'|\{(?P<secret_br>[^{}\r\n]{"#,
+            $min,
+            ",",
+            $max,
+            r#"})\}|(?P<secret>[^\s"'`,;\\:=&](?:[^\s"'`,;\\&]|\\[^\s"'&]|'\\''){"#,
             $min,
             ",",
             $max,
@@ -1975,6 +1986,26 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             &["machine ftp.example.org login bob account $ACCT"],
         )
     },
+    ctx(
+        "vault-unseal-key",
+        "HashiCorp Vault",
+        r"(?i)\bunseal key \d{1,2}:\s{1,8}(?P<secret>[A-Za-z0-9+/]{20,120}={0,2})",
+        &["unseal key "],
+        3.0,
+        "`vault operator init` prints the unseal keys: a quorum of them unseals the vault",
+        "Unseal Key 1: {b64:44}",
+        &["Unseal Key 1: <redacted>", "Unseal Key Shares: 5"],
+    ),
+    ctx(
+        "consul-secret-id",
+        "HashiCorp Consul",
+        r"(?i)\bsecretid\s{0,3}:\s{1,24}(?P<secret>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b",
+        &["secretid"],
+        2.5,
+        "a Consul ACL token's SecretID is the token itself",
+        "SecretID:         {uuid}",
+        &["AccessorID:       {uuid}", "SecretID:         00000000-0000-0000-0000-000000000000"],
+    ),
     Builtin {
         assignment: true,
         ..ctx(
@@ -1982,15 +2013,22 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             "generic",
             concat!(
                 key_prefix!(),
-                r"[A-Za-z0-9]{0,30}password|[A-Za-z0-9]{0,30}passwd|[A-Za-z0-9]{0,30}passphrase|[A-Za-z0-9]{0,30}[_.-]pass|[A-Za-z0-9]{0,30}[_.-]pwd|pass_?word|sshpass)",
+                r"[A-Za-z0-9]{0,30}password|[A-Za-z0-9]{0,30}passwd|[A-Za-z0-9]{0,30}passphrase|[A-Za-z0-9]{0,30}[_.-]pass|[A-Za-z0-9]{0,30}[_.-]pwd|pass_?word|sshpass|pass|pwd|psk)",
                 sep!(),
                 value!(4, 200)
             ),
-            &["password", "passwd", "passphrase", "pass", "pwd"],
+            &["password", "passwd", "passphrase", "pass", "pwd", "psk"],
             2.2,
             "a value assigned to a password-like key",
             "DB_PASSWORD=\"{an:14}\"",
             &[
+                "PWD=/home/ci/build",
+                "declare -x PWD=\"/work/main\"",
+                "PASS: tests/test-utf8",
+                "pass: true",
+                "Password: SSLMode:disable}",
+                "Password:0xc00001a2b0",
+                "DB_PASSWORD=vault:secret/data/app#password",
                 "password = \"changeme\"",
                 "password: ${DB_PASSWORD}",
                 "password = getpass",
@@ -2005,15 +2043,17 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             "generic",
             concat!(
                 key_prefix!(),
-                r"[A-Za-z0-9]{0,30}secret|secret[_.-]?key|client[_.-]?secret|secret[_.-]?access[_.-]?key|private[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key)",
+                r"[A-Za-z0-9]{0,30}secret|secret[_.-]?key|secret[_.-]?key[_.-]?base|hmac|hmac[_.-]?key|client[_.-]?secret|secret[_.-]?access[_.-]?key|private[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key)",
                 sep!(),
                 value!(8, 300)
             ),
-            &["secret", "private", "signing", "encryption", "master"],
+            &["secret", "private", "signing", "encryption", "master", "hmac"],
             3.0,
             "a value assigned to a secret-like key",
             "export APP_SECRET={an:32}",
             &[
+                "\"hashed_secret\": \"{hex:40}\",",
+                "hmac: sha256",
                 "secret: {{ .Values.secret }}",
                 "client_secret: <your-client-secret>",
             ],
@@ -2026,7 +2066,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             "generic",
             concat!(
                 key_prefix!(),
-                r"[A-Za-z0-9]{0,30}api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|app[_.-]?key|client[_.-]?key|license[_.-]?key|subscription[_.-]?key)",
+                r"[A-Za-z0-9]{0,30}api[_.-]?key|[A-Za-z0-9]{0,30}[A-Za-z]_key|account[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|app[_.-]?key|client[_.-]?key|license[_.-]?key|subscription[_.-]?key)",
                 sep!(),
                 value!(12, 300)
             ),
@@ -2045,11 +2085,44 @@ pub(crate) const BUILTIN: &[Builtin] = &[
                 "client_key",
                 "license_key",
                 "subscription_key",
+                "a_key",
+                "b_key",
+                "c_key",
+                "d_key",
+                "e_key",
+                "f_key",
+                "g_key",
+                "h_key",
+                "i_key",
+                "j_key",
+                "k_key",
+                "l_key",
+                "m_key",
+                "n_key",
+                "o_key",
+                "p_key",
+                "q_key",
+                "r_key",
+                "s_key",
+                "t_key",
+                "u_key",
+                "v_key",
+                "w_key",
+                "x_key",
+                "y_key",
+                "z_key",
+                "accountkey",
+                "account-key",
+                "account.key",
             ],
             3.3,
             "a value assigned to an API-key-like key",
             "\"api_key\": \"{an:32}\"",
             &[
+                "PRIMARY_KEY=id",
+                "SORT_KEY=created_at",
+                "partition_key = \"{an:20}\"",
+                "public_key = \"ssh-ed25519 {an:43} ci@build\"",
                 "\"api_key\": \"your-api-key-here\"",
                 "api_key = os.environ.get",
             ],
@@ -2062,15 +2135,17 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             "generic",
             concat!(
                 key_prefix!(),
-                r"token|access[_.-]?token|auth[_.-]?token|refresh[_.-]?token|api[_.-]?token|bearer[_.-]?token|session[_.-]?token|id[_.-]?token|credentials?|auth)",
+                r"[A-Za-z0-9]{0,30}token|authtok|d?sonar[_.]login|access[_.-]?token|auth[_.-]?token|refresh[_.-]?token|api[_.-]?token|bearer[_.-]?token|session[_.-]?token|id[_.-]?token|credentials?|auth)",
                 sep!(),
                 value!(12, 1024)
             ),
-            &["token", "credential", "auth"],
+            &["token", "credential", "auth", "sonar.login", "sonar_login"],
             3.3,
             "a value assigned to a token- or credential-like key",
             "GITHUB_TOKEN={an:40}",
             &[
+                "GET /v1/items?limit=100&page_token={an:32}&sort=asc 200 41ms",
+                "\"nextPageToken\": \"{an:40}\"",
                 "\"token_type\": \"bearer\"",
                 "max_tokens = 4096",
                 "token: ${{ secrets.GITHUB_TOKEN }}",
