@@ -2004,7 +2004,10 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         2.5,
         "a Consul ACL token's SecretID is the token itself",
         "SecretID:         {uuid}",
-        &["AccessorID:       {uuid}", "SecretID:         00000000-0000-0000-0000-000000000000"],
+        &[
+            "AccessorID:       {uuid}",
+            "SecretID:         00000000-0000-0000-0000-000000000000",
+        ],
     ),
     Builtin {
         assignment: true,
@@ -2047,7 +2050,14 @@ pub(crate) const BUILTIN: &[Builtin] = &[
                 sep!(),
                 value!(8, 300)
             ),
-            &["secret", "private", "signing", "encryption", "master", "hmac"],
+            &[
+                "secret",
+                "private",
+                "signing",
+                "encryption",
+                "master",
+                "hmac",
+            ],
             3.0,
             "a value assigned to a secret-like key",
             "export APP_SECRET={an:32}",

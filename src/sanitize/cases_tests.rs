@@ -30,11 +30,13 @@ const HTTP: (&str, &str) = ("http.txt", include_str!("cases/http.txt"));
 const CLI: (&str, &str) = ("cli.txt", include_str!("cases/cli.txt"));
 /// ANSI-coloured output.
 const ANSI: (&str, &str) = ("ansi.txt", include_str!("cases/ansi.txt"));
+/// Generic assignments: names, separators, value ends and escapes.
+const ASSIGNMENTS: (&str, &str) = ("assignments.txt", include_str!("cases/assignments.txt"));
 /// Ordinary messages that mention credentials (clean only).
 const ERRORS: (&str, &str) = ("errors.txt", include_str!("cases/errors.txt"));
 
 /// Every corpus file.
-const FILES: [(&str, &str); 7] = [KUBERNETES, NETRC, XML, HTTP, CLI, ANSI, ERRORS];
+const FILES: [(&str, &str); 8] = [KUBERNETES, NETRC, XML, HTTP, CLI, ANSI, ASSIGNMENTS, ERRORS];
 
 /// Whether a case holds secrets or must pass unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -285,6 +287,11 @@ fn ansi_cases() {
 #[test]
 fn errors_cases() {
     run(ERRORS);
+}
+
+#[test]
+fn assignments_cases() {
+    run(ASSIGNMENTS);
 }
 
 /// The corpus cannot shrink silently: enough secret cases per context file, enough clean

@@ -891,6 +891,17 @@ pub(crate) fn is_placeholder(value: &[u8]) -> bool {
     {
         return true;
     }
+    // The same on Windows: `C:\Users\ci\build`.
+    if value.len() > 3
+        && value[0].is_ascii_alphabetic()
+        && value[1..].starts_with(b":\\")
+        && value[3..]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-\\ ".contains(b))
+        && value[3..].split(|&b| b == b'\\').all(|seg| !is_mixed(seg))
+    {
+        return true;
+    }
     // A Go pointer printed for a field (`Password:0xc00001a2b0`), not its value.
     if let Some(hex) = text.strip_prefix("0x")
         && (6..=12).contains(&hex.len())
