@@ -116,6 +116,11 @@ pub(crate) enum Precheck {
     /// match's `://` is followed by a `:` then an `@` before any whitespace, `/`, quote,
     /// `<`, `>` or `\`, within [`USERINFO_MAX`] bytes. Checked by the scan.
     Userinfo,
+    /// The match is a name, spaces or a TAB, and one value that ends the line (`password
+    /// Xv8…` in `vault kv get`, `AZURE_CLIENT_SECRET   Wt3…` in an environment table): from
+    /// any of its hits to the line's end there are at most two words (runs of bytes that
+    /// are not spaces). Prose that mentions a password goes on for more.
+    Column,
     /// Every match holds one of these words (ASCII case-insensitively), so one occurs in
     /// the window: the pattern has a group outside every other group, and outside any
     /// alternation, each of whose branches holds one of them (checked when the rule is
@@ -1986,6 +1991,51 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             &["machine ftp.example.org login bob account $ACCT"],
         )
     },
+    Builtin {
+        precheck: Some(Precheck::Column),
+        ..ctx(
+            "table-secret",
+            "generic",
+            concat!(
+                r#"(?m)(?:^|\s)(?:(?-i:[A-Z0-9_.-]{0,40}(?:PASSWORD|PASSWD|SECRET|TOKEN)|[A-Z0-9.-]{0,40}_(?:PASS|PWD))[ \t]{1,40}"#,
+                r#"|(?i:[A-Za-z0-9_.-]{0,40}(?:password|passwd|secret|token)|[A-Za-z0-9.-]{0,40}[_.-](?:pass|pwd))(?:[ \t]{2,40}|\t))"#,
+                r#"["']?(?P<secret>[^\s"']{12,200})["']?[ \t]{0,8}$"#
+            ),
+            &["password", "passwd", "secret", "token", "pass", "pwd"],
+            3.5,
+            "a secret's name and value in a table's row (`vault kv get`, an environment listing)",
+            "password           {an:20}",
+            &[
+                "password    reset required at next login",
+                "token expired",
+                "AZURE_CLIENT_SECRET            ${AZURE_CLIENT_SECRET}",
+                "default-token-x7k2p   kubernetes.io/service-account-token   3      10d",
+            ],
+        )
+    },
+    ctx(
+        "redis-conf-password",
+        "Redis",
+        r#"(?i)\b(?:requirepass|masterauth)[ \t]{1,10}["']?(?P<secret>[^\s"']{6,200})"#,
+        &["requirepass", "masterauth"],
+        3.0,
+        "redis.conf `requirepass`/`masterauth` hold the server's password",
+        "requirepass {an:20}",
+        &[
+            "requirepass \"${REDIS_PASSWORD}\"",
+            "# requirepass foobared",
+        ],
+    ),
+    ctx(
+        "ssm-parameter-text",
+        "AWS",
+        r"(?i)\bparameter\t[^\t\r\n]{0,200}\t\d{1,6}\t(?:Secure)?String\t(?P<secret>[^\t\r\n]{6,1024})",
+        &["parameter\t"],
+        3.0,
+        "`aws ssm get-parameter(s) --output text` prints the parameter's value in its last column",
+        "PARAMETER\t/prod/db/password\t1\tSecureString\t{an:20}",
+        &["PARAMETER\t/prod/app/region\t3\tString\tus-east-1"],
+    ),
     ctx(
         "vault-unseal-key",
         "HashiCorp Vault",

@@ -767,6 +767,7 @@ impl SanitizeStream {
             // Checked by the scan, with the bytes after the keyword.
             Precheck::Userinfo => true,
             Precheck::Holds(words) => words.iter().any(|w| find_ci(window, w.as_bytes())),
+            Precheck::Column => at_most_two_words(&window[hit.start.saturating_sub(a)..]),
             Precheck::Flag => memchr::memchr_iter(b'-', &window[..upto(1)]).any(|d| {
                 let flag = &window[d + 1..];
                 // Names are lower-case: most differ from the flag in their first byte.
@@ -1219,7 +1220,11 @@ fn may_count(
             return keep(header_sep_follows(after));
         }
         Precheck::Userinfo => return keep(userinfo_follows(after)),
-        Precheck::Leads(_) | Precheck::Header | Precheck::Flag | Precheck::Holds(_) => {
+        Precheck::Leads(_)
+        | Precheck::Header
+        | Precheck::Flag
+        | Precheck::Holds(_)
+        | Precheck::Column => {
             return Some(false);
         }
     };
@@ -1343,6 +1348,25 @@ fn ci_positions<'h>(hay: &'h [u8], needle: &'h [u8]) -> impl Iterator<Item = usi
             hay.len() - p >= needle.len() && hay[p..p + needle.len()].eq_ignore_ascii_case(needle)
         },
     )
+}
+
+/// Whether `text` (from a hit to its window's end) holds at most two words, runs of
+/// bytes that are not `\s`, before its first line break ([`Precheck::Column`]).
+fn at_most_two_words(text: &[u8]) -> bool {
+    let line = memchr2(b'\n', b'\r', text).map_or(text, |i| &text[..i]);
+    let mut words = 0;
+    let mut in_word = false;
+    for &c in line {
+        let space = is_regex_space(c);
+        if !space && !in_word {
+            words += 1;
+            if words > 2 {
+                return false;
+            }
+        }
+        in_word = !space;
+    }
+    true
 }
 
 /// Whether `rest` starts with `header_sep!()`: `\\?["']?\s{0,3}[:=]`.
