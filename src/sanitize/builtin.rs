@@ -219,7 +219,7 @@ macro_rules! value {
             $min,
             ",",
             $max,
-            r#"})'|\{(?P<secret_br>[^{}\r\n]{"#,
+            r#"})'|\{(?P<secret_br>[^{}\s]{"#,
             $min,
             ",",
             $max,
@@ -2114,6 +2114,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             &[
                 "\"hashed_secret\": \"{hex:40}\",",
                 "hmac: sha256",
+                "encryption_key:  {A  customer-supplied  or customer-managed key.}",
                 "secret: {{ .Values.secret }}",
                 "client_secret: <your-client-secret>",
             ],
@@ -2180,6 +2181,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             "\"api_key\": \"{an:32}\"",
             &[
                 "PRIMARY_KEY=id",
+                "[--kms-key=KMS_KEY : --kms-keyring=KMS_KEYRING --kms-location=KMS_LOCATION]",
                 "SORT_KEY=created_at",
                 "partition_key = \"{an:20}\"",
                 "public_key = \"ssh-ed25519 {an:43} ci@build\"",

@@ -957,7 +957,9 @@ pub(crate) fn looks_like_code(value: &[u8]) -> bool {
                 && (p[1..].iter().all(u8::is_ascii_lowercase)
                     || p[1..].iter().all(u8::is_ascii_uppercase))
         });
-    if path || fields || words || go_field(value) {
+    // Another option of a usage line (`KMS_KEY : --kms-keyring=KMS_KEYRING`).
+    let flag = value.starts_with(b"--") && value.get(2).is_some_and(u8::is_ascii_alphabetic);
+    if path || fields || words || flag || go_field(value) {
         return true;
     }
     let ident = |s: &[u8]| {

@@ -1163,7 +1163,13 @@ fn may_be_in_value(buf: &[u8], base: usize, ends: &[Vec<u8>], hit: Hit, a: usize
                         .all(|q| rest[open + q - 1] == b'\\')
             }
             Some(b'\'') => single_quoted_open(&rest[1..]),
-            Some(b'{') if !rest[1..].iter().any(|&c| c == b'{' || c == b'}') => true,
+            Some(b'{')
+                if !rest[1..]
+                    .iter()
+                    .any(|&c| c == b'{' || c == b'}' || is_regex_space(c)) =>
+            {
+                true
+            }
             _ => bare_value_reaches(rest),
         }
     };
@@ -1220,11 +1226,14 @@ fn may_count(
             return keep(header_sep_follows(after));
         }
         Precheck::Userinfo => return keep(userinfo_follows(after)),
-        Precheck::Leads(_)
-        | Precheck::Header
-        | Precheck::Flag
-        | Precheck::Holds(_)
-        | Precheck::Column => {
+        // More words after the hit, on its line so far, only come with more text.
+        // (no further than the rule's length: the window's reach).
+        Precheck::Column => {
+            return keep(at_most_two_words(
+                &hay[at..(at + rule.max_len).min(hay.len())],
+            ));
+        }
+        Precheck::Leads(_) | Precheck::Header | Precheck::Flag | Precheck::Holds(_) => {
             return Some(false);
         }
     };
