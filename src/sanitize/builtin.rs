@@ -119,7 +119,9 @@ pub(crate) enum Precheck {
     /// The match is a name, spaces or a TAB, and one value that ends the line (`password
     /// Xv8…` in `vault kv get`, `AZURE_CLIENT_SECRET   Wt3…` in an environment table): from
     /// any of its hits to the line's end there are at most two words (runs of bytes that
-    /// are not spaces). Prose that mentions a password goes on for more.
+    /// are not spaces). Prose that mentions a password goes on for more. The scan queues
+    /// only the name's hits (a run of key bytes after a blank or the line's start, then a
+    /// space or TAB): a hit in the value lies in the match the name's hit finds.
     Column,
     /// Every match holds one of these words (ASCII case-insensitively), so one occurs in
     /// the window: the pattern has a group outside every other group, and outside any

@@ -1226,12 +1226,24 @@ fn may_count(
             return keep(header_sep_follows(after));
         }
         Precheck::Userinfo => return keep(userinfo_follows(after)),
-        // More words after the hit, on its line so far, only come with more text.
-        // (no further than the rule's length: the window's reach).
+        // The hit of the name's keyword is the one that finds a match (a hit in the value
+        // finds the same one): the name is a run of key bytes after a blank, then blanks.
+        // More words after the hit, on its line so far, only come with more text (looked
+        // at no further than the rule's length: the window's reach).
         Precheck::Column => {
-            return keep(at_most_two_words(
-                &hay[at..(at + rule.max_len).min(hay.len())],
-            ));
+            let name_start = hay[..at]
+                .iter()
+                .rev()
+                .take(64)
+                .take_while(|&&c| is_key_byte(c))
+                .count();
+            let opens =
+                at == name_start || (name_start < 64 && is_regex_space(hay[at - name_start - 1]));
+            let rest = after.iter().take_while(|&&c| is_key_byte(c)).count();
+            let blank = after.get(rest).is_none_or(|&c| c == b' ' || c == b'\t');
+            return keep(
+                opens && blank && at_most_two_words(&hay[at..(at + rule.max_len).min(hay.len())]),
+            );
         }
         Precheck::Leads(_) | Precheck::Header | Precheck::Flag | Precheck::Holds(_) => {
             return Some(false);
