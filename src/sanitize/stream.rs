@@ -1242,7 +1242,9 @@ fn may_count(
             let rest = after.iter().take_while(|&&c| is_key_byte(c)).count();
             let blank = after.get(rest).is_none_or(|&c| c == b' ' || c == b'\t');
             return keep(
-                opens && blank && at_most_two_words(&hay[at..(at + rule.max_len).min(hay.len())]),
+                opens
+                    && blank
+                    && column_value_follows(&hay[at..(at + rule.max_len).min(hay.len())]),
             );
         }
         Precheck::Leads(_) | Precheck::Header | Precheck::Flag | Precheck::Holds(_) => {
@@ -1369,6 +1371,19 @@ fn ci_positions<'h>(hay: &'h [u8], needle: &'h [u8]) -> impl Iterator<Item = usi
             hay.len() - p >= needle.len() && hay[p..p + needle.len()].eq_ignore_ascii_case(needle)
         },
     )
+}
+
+/// For a hit in a [`Precheck::Column`] name (`text` from it on): the name and one value
+/// of at least 12 bytes (the rule's shortest) are the line's last words; while the line's
+/// end is not in view, at most two words so far.
+fn column_value_follows(text: &[u8]) -> bool {
+    let Some(end) = memchr2(b'\n', b'\r', text) else {
+        return at_most_two_words(text);
+    };
+    let mut words = text[..end]
+        .split(|&c| is_regex_space(c))
+        .filter(|w| !w.is_empty());
+    words.next().is_some() && words.next().is_some_and(|v| v.len() >= 12) && words.next().is_none()
 }
 
 /// Whether `text` (from a hit to its window's end) holds at most two words, runs of
