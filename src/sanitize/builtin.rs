@@ -119,9 +119,9 @@ pub(crate) enum Precheck {
     /// The match is a name, spaces or a TAB, and one value that ends the line (`password
     /// Xv8…` in `vault kv get`, `AZURE_CLIENT_SECRET   Wt3…` in an environment table): from
     /// any of its hits to the line's end there are at most two words (runs of bytes that
-    /// are not spaces). Prose that mentions a password goes on for more. The scan queues
-    /// only the name's hits (a run of key bytes after a blank or the line's start, then a
-    /// space or TAB): a hit in the value lies in the match the name's hit finds.
+    /// are not spaces). Prose that mentions a password goes on for more. The keywords end
+    /// the name and hold the space or TAB after it, so the scan queues only hits whose
+    /// name starts the line or follows a blank, with one value of 12 bytes or more after.
     Column,
     /// Every match holds one of these words (ASCII case-insensitively), so one occurs in
     /// the window: the pattern has a group outside every other group, and outside any
@@ -2003,7 +2003,28 @@ pub(crate) const BUILTIN: &[Builtin] = &[
                 r#"|(?i:[A-Za-z0-9_.-]{0,40}(?:password|passwd|secret|token)|[A-Za-z0-9.-]{0,40}[_.-](?:pass|pwd))(?:[ \t]{2,40}|\t))"#,
                 r#"["']?(?P<secret>[^\s"']{12,200})["']?[ \t]{0,8}$"#
             ),
-            &["password", "passwd", "secret", "token", "pass", "pwd"],
+            &[
+                "password ",
+                "password\t",
+                "passwd ",
+                "passwd\t",
+                "secret ",
+                "secret\t",
+                "token ",
+                "token\t",
+                "_pass ",
+                "_pass\t",
+                "_pwd ",
+                "_pwd\t",
+                "-pass ",
+                "-pass\t",
+                "-pwd ",
+                "-pwd\t",
+                ".pass ",
+                ".pass\t",
+                ".pwd ",
+                ".pwd\t",
+            ],
             3.5,
             "a secret's name and value in a table's row (`vault kv get`, an environment listing)",
             "password           {an:20}",

@@ -1226,10 +1226,9 @@ fn may_count(
             return keep(header_sep_follows(after));
         }
         Precheck::Userinfo => return keep(userinfo_follows(after)),
-        // The hit of the name's keyword is the one that finds a match (a hit in the value
-        // finds the same one): the name is a run of key bytes after a blank, then blanks.
-        // More words after the hit, on its line so far, only come with more text (looked
-        // at no further than the rule's length: the window's reach).
+        // The keyword ends the name with the blank after it: the name's run of key bytes
+        // starts the line or follows a blank, and the value ends the line. Looked at no
+        // further than the rule's length (the window's reach).
         Precheck::Column => {
             let name_start = hay[..at]
                 .iter()
@@ -1239,12 +1238,8 @@ fn may_count(
                 .count();
             let opens =
                 at == name_start || (name_start < 64 && is_regex_space(hay[at - name_start - 1]));
-            let rest = after.iter().take_while(|&&c| is_key_byte(c)).count();
-            let blank = after.get(rest).is_none_or(|&c| c == b' ' || c == b'\t');
             return keep(
-                opens
-                    && blank
-                    && column_value_follows(&hay[at..(at + rule.max_len).min(hay.len())]),
+                opens && column_value_follows(&hay[at..(at + rule.max_len).min(hay.len())]),
             );
         }
         Precheck::Leads(_) | Precheck::Header | Precheck::Flag | Precheck::Holds(_) => {
