@@ -2091,7 +2091,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
                 key_prefix!(),
                 r"[A-Za-z0-9]{0,30}password|[A-Za-z0-9]{0,30}passwd|[A-Za-z0-9]{0,30}passphrase|[A-Za-z0-9]{0,30}[_.-]pass|[A-Za-z0-9]{0,30}[_.-]pwd|pass_?word|sshpass|pass|pwd|psk)",
                 sep!(),
-                value!(4, 200)
+                value!(4, 300)
             ),
             &["password", "passwd", "passphrase", "pass", "pwd", "psk"],
             2.2,
