@@ -2037,6 +2037,27 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         )
     },
     ctx(
+        "cisco-type0-secret",
+        "Cisco",
+        r"(?i)\b(?:secret|password|key) [07] (?P<secret>[^\s]{6,128})",
+        &[
+            "secret 0 ",
+            "secret 7 ",
+            "password 0 ",
+            "password 7 ",
+            "key 0 ",
+            "key 7 ",
+        ],
+        3.0,
+        "IOS `secret 0`/`password 0`/`key 0` lines hold the password in clear (type 7 is \
+         reversibly obfuscated)",
+        "username admin privilege 15 password 0 {an:20}",
+        &[
+            "password 0 attempts remaining",
+            "enable secret 5 $1$mERr$hx5rVt7rPNoS4wqbXKX7m0",
+        ],
+    ),
+    ctx(
         "redis-conf-password",
         "Redis",
         r#"(?i)\b(?:requirepass|masterauth)[ \t]{1,10}["']?(?P<secret>[^\s"']{6,200})"#,
