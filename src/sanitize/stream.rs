@@ -697,7 +697,7 @@ impl SanitizeStream {
             Guard::Generic | Guard::Base64 => {
                 if is_placeholder(value)
                     || (!quoted && looks_like_code(value))
-                    || (rule.assignment && self.names_no_secret(start))
+                    || self.names_no_secret(start)
                 {
                     return false;
                 }
