@@ -118,6 +118,13 @@ pub(crate) enum Precheck {
     /// match's `://` is followed by a `:` then an `@` before any whitespace, `/`, quote,
     /// `<`, `>` or `\`, within [`USERINFO_MAX`] bytes. Checked by the scan.
     Userinfo,
+    /// The match is a name, spaces or a TAB, and one value that ends the line (`password
+    /// Xv8…` in `vault kv get`, `AZURE_CLIENT_SECRET   Wt3…` in an environment table): from
+    /// any of its hits to the line's end there are at most two words (runs of bytes that
+    /// are not spaces). Prose that mentions a password goes on for more. The keywords end
+    /// the name and hold the space or TAB after it, so the scan queues only hits whose
+    /// name starts the line or follows a blank, with one value of 12 bytes or more after.
+    Column,
     /// Every match holds one of these words (ASCII case-insensitively), so one occurs in
     /// the window: the pattern has a group outside every other group, and outside any
     /// alternation, each of whose branches holds one of them (checked when the rule is
@@ -185,21 +192,28 @@ macro_rules! key_prefix {
 }
 
 /// `key = value` separators: `=`, `:`, `=>`, `:=`, with optional quotes around the key,
-/// and up to [`VALUE_INDENT`] spaces before the value (`kubectl describe` and other
-/// tables align their values in a column).
+/// up to [`KEY_PAD`] spaces before the separator (`terraform plan`, `.ini` files and
+/// `SecretID:   …` align their separators in a column) and up to [`VALUE_INDENT`] spaces
+/// before the value (`kubectl describe` and other tables align their values in a column).
 macro_rules! sep {
     () => {
-        r#"\\?["'`]?\s{0,3}(?:=>|:=|=|:)\s{0,24}"#
+        r#"\\?["'`]?\s{0,40}(?:=>|:=|=|:)\s{0,24}"#
     };
 }
+
+/// The most spaces `sep!()` allows between a key and its separator.
+pub(crate) const KEY_PAD: usize = 40;
 
 /// The most spaces `sep!()` allows between a separator and its value.
 pub(crate) const VALUE_INDENT: usize = 24;
 
 /// A value after a separator: double-quoted (escapes kept inside the redaction, so the
-/// quotes around it stay), single-quoted, or bare. A bare value never starts with `:` or
-/// `=` (`auth::tests`, `a == b` are code, not assignments) and is one byte longer than the
-/// bounds say.
+/// quotes around it stay), single-quoted (a quote inside written `''` as YAML does, or
+/// `'\''` as `set -x` does), brace-quoted as ODBC connection strings write a value with
+/// `;` in it (`Pwd={a;b}`), or bare. A bare value never starts with `:` or `=`
+/// (`auth::tests`, `a == b` are code, not assignments), ends at `&` (the next parameter of
+/// a query string), keeps a backslash escape (`\=` in `.properties`) and a shell's `'\''`,
+/// and is one byte longer than the bounds say.
 macro_rules! value {
     ($min:literal, $max:literal) => {
         concat!(
@@ -207,11 +221,15 @@ macro_rules! value {
             $min,
             ",",
             $max,
-            r#"})\\?"|'(?P<secret_sq>[^'\r\n]{"#,
+            r#"})\\?"|'(?P<secret_sq>(?:[^'\r\n]|''|'\\''){"#,
             $min,
             ",",
             $max,
-            r#"})'|(?P<secret>[^\s"'`,;\\:=][^\s"'`,;\\]{"#,
+            r#"})'|\{(?P<secret_br>[^{}\s]{"#,
+            $min,
+            ",",
+            $max,
+            r#"})\}|(?P<secret>[^\s"'`,;\\:=&](?:[^\s"'`,;\\&]|\\[^\s"'&]|'\\''){"#,
             $min,
             ",",
             $max,
@@ -2148,21 +2166,138 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         )
     },
     Builtin {
+        precheck: Some(Precheck::Column),
+        ..ctx(
+            "table-secret",
+            "generic",
+            concat!(
+                r#"(?m)(?:^|\s)(?:(?-i:[A-Z0-9_.-]{0,40}(?:PASSWORD|PASSWD|SECRET|TOKEN)|[A-Z0-9.-]{0,40}_(?:PASS|PWD))[ \t]{1,40}"#,
+                r#"|(?i:[A-Za-z0-9_.-]{0,40}(?:password|passwd|secret|token)|[A-Za-z0-9.-]{0,40}[_.-](?:pass|pwd))(?:[ \t]{2,40}|\t))"#,
+                r#"["']?(?P<secret>[^\s"']{12,200})["']?[ \t]{0,8}$"#
+            ),
+            &[
+                "password ",
+                "password\t",
+                "passwd ",
+                "passwd\t",
+                "secret ",
+                "secret\t",
+                "token ",
+                "token\t",
+                "_pass ",
+                "_pass\t",
+                "_pwd ",
+                "_pwd\t",
+                "-pass ",
+                "-pass\t",
+                "-pwd ",
+                "-pwd\t",
+                ".pass ",
+                ".pass\t",
+                ".pwd ",
+                ".pwd\t",
+            ],
+            3.5,
+            "a secret's name and value in a table's row (`vault kv get`, an environment listing)",
+            "password           {an:20}",
+            &[
+                "password    reset required at next login",
+                "token expired",
+                "AZURE_CLIENT_SECRET            ${AZURE_CLIENT_SECRET}",
+                "default-token-x7k2p   kubernetes.io/service-account-token   3      10d",
+            ],
+        )
+    },
+    ctx(
+        "cisco-type0-secret",
+        "Cisco",
+        r"(?i)\b(?:secret|password|key) [07] (?P<secret>[^\s]{6,128})",
+        &[
+            "secret 0 ",
+            "secret 7 ",
+            "password 0 ",
+            "password 7 ",
+            "key 0 ",
+            "key 7 ",
+        ],
+        3.0,
+        "IOS `secret 0`/`password 0`/`key 0` lines hold the password in clear (type 7 is \
+         reversibly obfuscated)",
+        "username admin privilege 15 password 0 {an:20}",
+        &[
+            "password 0 attempts remaining",
+            "enable secret 5 $1$mERr$hx5rVt7rPNoS4wqbXKX7m0",
+        ],
+    ),
+    ctx(
+        "redis-conf-password",
+        "Redis",
+        r#"(?i)\b(?:requirepass|masterauth)[ \t]{1,10}["']?(?P<secret>[^\s"']{6,200})"#,
+        &["requirepass", "masterauth"],
+        3.0,
+        "redis.conf `requirepass`/`masterauth` hold the server's password",
+        "requirepass {an:20}",
+        &[
+            "requirepass \"${REDIS_PASSWORD}\"",
+            "# requirepass foobared",
+        ],
+    ),
+    ctx(
+        "ssm-parameter-text",
+        "AWS",
+        r"(?i)\bparameter\t[^\t\r\n]{0,200}\t\d{1,6}\t(?:Secure)?String\t(?P<secret>[^\t\r\n]{6,1024})",
+        &["parameter\t"],
+        3.0,
+        "`aws ssm get-parameter(s) --output text` prints the parameter's value in its last column",
+        "PARAMETER\t/prod/db/password\t1\tSecureString\t{an:20}",
+        &["PARAMETER\t/prod/app/region\t3\tString\tus-east-1"],
+    ),
+    ctx(
+        "vault-unseal-key",
+        "HashiCorp Vault",
+        r"(?i)\bunseal key \d{1,2}:\s{1,8}(?P<secret>[A-Za-z0-9+/]{20,120}={0,2})",
+        &["unseal key "],
+        3.0,
+        "`vault operator init` prints the unseal keys: a quorum of them unseals the vault",
+        "Unseal Key 1: {b64:44}",
+        &["Unseal Key 1: <redacted>", "Unseal Key Shares: 5"],
+    ),
+    ctx(
+        "consul-secret-id",
+        "HashiCorp Consul",
+        r"(?i)\bsecretid\s{0,3}:\s{1,24}(?P<secret>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b",
+        &["secretid"],
+        2.5,
+        "a Consul ACL token's SecretID is the token itself",
+        "SecretID:         {uuid}",
+        &[
+            "AccessorID:       {uuid}",
+            "SecretID:         00000000-0000-0000-0000-000000000000",
+        ],
+    ),
+    Builtin {
         assignment: true,
         ..ctx(
             "generic-password",
             "generic",
             concat!(
                 key_prefix!(),
-                r"[A-Za-z0-9]{0,30}password|[A-Za-z0-9]{0,30}passwd|[A-Za-z0-9]{0,30}passphrase|[A-Za-z0-9]{0,30}[_.-]pass|[A-Za-z0-9]{0,30}[_.-]pwd|pass_?word|sshpass)",
+                r"[A-Za-z0-9]{0,30}password|[A-Za-z0-9]{0,30}passwd|[A-Za-z0-9]{0,30}passphrase|[A-Za-z0-9]{0,30}[_.-]pass|[A-Za-z0-9]{0,30}[_.-]pwd|pass_?word|sshpass|pass|pwd|psk)",
                 sep!(),
-                value!(4, 200)
+                value!(4, 300)
             ),
-            &["password", "passwd", "passphrase", "pass", "pwd"],
+            &["password", "passwd", "passphrase", "pass", "pwd", "psk"],
             2.2,
             "a value assigned to a password-like key",
             "DB_PASSWORD=\"{an:14}\"",
             &[
+                "PWD=/home/ci/build",
+                "declare -x PWD=\"/work/main\"",
+                "PASS: tests/test-utf8",
+                "pass: true",
+                "Password: SSLMode:disable}",
+                "Password:0xc00001a2b0",
+                "DB_PASSWORD=vault:secret/data/app#password",
                 "password = \"changeme\"",
                 "password: ${DB_PASSWORD}",
                 "password = getpass",
@@ -2177,15 +2312,25 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             "generic",
             concat!(
                 key_prefix!(),
-                r"[A-Za-z0-9]{0,30}secret|secret[_.-]?key|client[_.-]?secret|secret[_.-]?access[_.-]?key|private[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key)",
+                r"[A-Za-z0-9]{0,30}secret|secret[_.-]?key|secret[_.-]?key[_.-]?base|hmac|hmac[_.-]?key|client[_.-]?secret|secret[_.-]?access[_.-]?key|private[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key)",
                 sep!(),
                 value!(8, 300)
             ),
-            &["secret", "private", "signing", "encryption", "master"],
+            &[
+                "secret",
+                "private",
+                "signing",
+                "encryption",
+                "master",
+                "hmac",
+            ],
             3.0,
             "a value assigned to a secret-like key",
             "export APP_SECRET={an:32}",
             &[
+                "\"hashed_secret\": \"{hex:40}\",",
+                "hmac: sha256",
+                "encryption_key:  {A  customer-supplied  or customer-managed key.}",
                 "secret: {{ .Values.secret }}",
                 "client_secret: <your-client-secret>",
             ],
@@ -2198,7 +2343,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             "generic",
             concat!(
                 key_prefix!(),
-                r"[A-Za-z0-9]{0,30}api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|app[_.-]?key|client[_.-]?key|license[_.-]?key|subscription[_.-]?key)",
+                r"[A-Za-z0-9]{0,30}api[_.-]?key|account[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|app[_.-]?key|client[_.-]?key|license[_.-]?key|subscription[_.-]?key)",
                 sep!(),
                 value!(12, 300)
             ),
@@ -2217,11 +2362,19 @@ pub(crate) const BUILTIN: &[Builtin] = &[
                 "client_key",
                 "license_key",
                 "subscription_key",
+                "accountkey",
+                "account-key",
+                "account.key",
             ],
             3.3,
             "a value assigned to an API-key-like key",
             "\"api_key\": \"{an:32}\"",
             &[
+                "PRIMARY_KEY=id",
+                "[--kms-key=KMS_KEY : --kms-keyring=KMS_KEYRING --kms-location=KMS_LOCATION]",
+                "SORT_KEY=created_at",
+                "partition_key = \"{an:20}\"",
+                "public_key = \"ssh-ed25519 {an:43} ci@build\"",
                 "\"api_key\": \"your-api-key-here\"",
                 "api_key = os.environ.get",
             ],
@@ -2234,21 +2387,43 @@ pub(crate) const BUILTIN: &[Builtin] = &[
             "generic",
             concat!(
                 key_prefix!(),
-                r"token|access[_.-]?token|auth[_.-]?token|refresh[_.-]?token|api[_.-]?token|bearer[_.-]?token|session[_.-]?token|id[_.-]?token|credentials?|auth)",
+                r"[A-Za-z0-9]{0,30}token|authtok|d?sonar[_.]login|access[_.-]?token|auth[_.-]?token|refresh[_.-]?token|api[_.-]?token|bearer[_.-]?token|session[_.-]?token|id[_.-]?token|credentials?|auth)",
                 sep!(),
                 value!(12, 1024)
             ),
-            &["token", "credential", "auth"],
+            &["token", "credential", "auth", "sonar.login", "sonar_login"],
             3.3,
             "a value assigned to a token- or credential-like key",
             "GITHUB_TOKEN={an:40}",
             &[
+                "GET /v1/items?limit=100&page_token={an:32}&sort=asc 200 41ms",
+                "\"nextPageToken\": \"{an:40}\"",
                 "\"token_type\": \"bearer\"",
                 "max_tokens = 4096",
                 "token: ${{ secrets.GITHUB_TOKEN }}",
             ],
         )
     },
+    ctx(
+        "generic-named-key",
+        "generic",
+        concat!(
+            r"(?i)(?:^|[^A-Za-z0-9_.-])[A-Za-z][A-Za-z0-9]{0,30}(?:[_.-][A-Za-z0-9]{1,30}){0,3}_key",
+            sep!(),
+            value!(12, 300)
+        ),
+        &["_key=", "_key:", "_key\"", "_key'", "_key ", "_key\t"],
+        3.3,
+        "a value assigned to any `*_KEY` name (`DEPLOY_KEY`, `SESSION_KEY`, a vendor's key)",
+        "DEPLOY_KEY={an:22}",
+        &[
+            "PRIMARY_KEY=id",
+            "SORT_KEY=created_at",
+            "[--kms-key=KMS_KEY : --kms-keyring=KMS_KEYRING --kms-location=KMS_LOCATION]",
+            "partition_key = \"{an:20}\"",
+            "public_key = \"ssh-ed25519 {an:43} ci@build\"",
+        ],
+    ),
     Builtin {
         precheck: Some(Precheck::Flag),
         ..ctx(
@@ -2297,7 +2472,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         r"\bsq[pua]_[a-f0-9]{40}\b",
         &["squ_", "sqp_", "sqa_"],
         "a SonarQube user, project or global analysis token reads the code and its findings",
-        "-Dsonar.login=squ_{hex:40}",
+        "curl -su squ_{hex:40}: https://sonar.example.com/api/projects/search",
         &["squ_{hex:20}", "sqx_{hex:40}"],
     ),
     token(
@@ -2611,16 +2786,14 @@ pub(crate) const BUILTIN: &[Builtin] = &[
     },
     Builtin {
         lines_after: 1,
-        first_line: Some(
-            r#"(?i)(?:\d{1,4}\) "(?:requirepass|masterauth)"\r?$|^[ \t]{0,8}(?:requirepass|masterauth)[ \t])"#,
-        ),
+        first_line: Some(r#"(?i)\d{1,4}\) "(?:requirepass|masterauth)"\r?$"#),
         ..ctx(
             "redis-config-secret",
             "Redis",
-            r##"(?i)(?:\d{1,4}\) "(?:requirepass|masterauth)"\r?\n[ \t]{0,10}\d{1,4}\) "(?P<secret_dq>[^"\r\n]{1,256})"|^[ \t]{0,8}(?:requirepass|masterauth)[ \t]{1,20}(?:"(?P<secret_q>[^"\r\n]{1,256})"|(?P<secret>[^\s"#]{1,256})))"##,
+            r#"(?i)\d{1,4}\) "(?:requirepass|masterauth)"\r?\n[ \t]{0,10}\d{1,4}\) "(?P<secret_dq>[^"\r\n]{1,256})""#,
             &["requirepass", "masterauth"],
             1.5,
-            "Redis's `requirepass`/`masterauth`, in redis.conf or printed by `CONFIG GET`, is the server password",
+            "Redis's `requirepass`/`masterauth` as `CONFIG GET` prints it (the name, then the value on the next line) is the server password; `redis-conf-password` finds them in redis.conf",
             "1) \"requirepass\"\n2) \"{an:20}\"",
             &["1) \"requirepass\"\n2) \"\"", "# requirepass foobared"],
         )

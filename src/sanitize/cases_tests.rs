@@ -34,12 +34,23 @@ const ANSI: (&str, &str) = ("ansi.txt", include_str!("cases/ansi.txt"));
 const PROTOCOLS: (&str, &str) = ("protocols.txt", include_str!("cases/protocols.txt"));
 /// Admin commands, printed secrets, structured values and vendor formats.
 const COMMANDS: (&str, &str) = ("commands.txt", include_str!("cases/commands.txt"));
+/// Generic assignments: names, separators, value ends and escapes.
+const ASSIGNMENTS: (&str, &str) = ("assignments.txt", include_str!("cases/assignments.txt"));
 /// Ordinary messages that mention credentials (clean only).
 const ERRORS: (&str, &str) = ("errors.txt", include_str!("cases/errors.txt"));
 
 /// Every corpus file.
-const FILES: [(&str, &str); 9] = [
-    KUBERNETES, NETRC, XML, HTTP, CLI, ANSI, PROTOCOLS, COMMANDS, ERRORS,
+const FILES: [(&str, &str); 10] = [
+    KUBERNETES,
+    NETRC,
+    XML,
+    HTTP,
+    CLI,
+    ANSI,
+    PROTOCOLS,
+    COMMANDS,
+    ASSIGNMENTS,
+    ERRORS,
 ];
 
 /// Whether a case holds secrets or must pass unchanged.
@@ -305,6 +316,11 @@ fn commands_cases() {
 #[test]
 fn errors_cases() {
     run(ERRORS);
+}
+
+#[test]
+fn assignments_cases() {
+    run(ASSIGNMENTS);
 }
 
 /// The corpus cannot shrink silently: enough secret cases per context file, enough clean

@@ -843,6 +843,27 @@ fn has_placeholder_part(text: &str) -> bool {
     }
 }
 
+/// Schemes that name a secret kept in a secret store instead of holding it.
+const SECRET_REFERENCES: &[&str] = &[
+    "vault:",
+    "op://",
+    "ref+",
+    "sm://",
+    "gcpsm://",
+    "awssm:",
+    "azurekv:",
+    "keyvault:",
+    "secretref:",
+];
+
+/// Whether `name` holds upper- and lower-case letters and digits, as random text does and
+/// variable names (`DB_PASS`, `dbPassword`, `db_pass2`) rarely do.
+fn is_mixed(name: &[u8]) -> bool {
+    name.iter().any(u8::is_ascii_uppercase)
+        && name.iter().any(u8::is_ascii_lowercase)
+        && name.iter().any(u8::is_ascii_digit)
+}
+
 /// Whether `value` is a documentation placeholder rather than a credential.
 pub(crate) fn is_placeholder(value: &[u8]) -> bool {
     let lower = value.to_ascii_lowercase();
@@ -852,10 +873,46 @@ pub(crate) fn is_placeholder(value: &[u8]) -> bool {
     if PLACEHOLDER_WORDS.contains(&text) || has_placeholder_part(text) {
         return true;
     }
-    // A shell or template variable: $NAME, $(cmd), %NAME%.
-    if let Some(rest) = text.strip_prefix('$')
-        && (rest.starts_with('(') || rest.bytes().all(is_word_byte))
+    // A shell or template variable: $NAME, $(cmd), %NAME%. A name mixes upper- and
+    // lower-case letters with digits only by chance: `$Xk3Rv9Tq2LmZ8w` is a literal
+    // that happens to start with `$`.
+    if let Some(rest) = value.strip_prefix(b"$")
+        && (rest.starts_with(b"(") || (rest.iter().all(|&b| is_word_byte(b)) && !is_mixed(rest)))
     {
+        return true;
+    }
+    // A file the secret is read from (`"/run/secrets/db"`, `PWD="/work/main"`): lower-case
+    // path segments, where random text mixes cases and digits.
+    if (value.starts_with(b"/") || value.starts_with(b"./") || value.starts_with(b"~/"))
+        && value.iter().filter(|&&b| b == b'/').count() >= 2
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"_./-~".contains(b))
+        && value.split(|&b| b == b'/').all(|seg| !is_mixed(seg))
+    {
+        return true;
+    }
+    // The same on Windows: `C:\Users\ci\build`.
+    if value.len() > 3
+        && value[0].is_ascii_alphabetic()
+        && value[1..].starts_with(b":\\")
+        && value[3..]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-\\ ".contains(b))
+        && value[3..].split(|&b| b == b'\\').all(|seg| !is_mixed(seg))
+    {
+        return true;
+    }
+    // A Go pointer printed for a field (`Password:0xc00001a2b0`), not its value.
+    if let Some(hex) = text.strip_prefix("0x")
+        && (6..=12).contains(&hex.len())
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return true;
+    }
+    // A reference to a secret kept elsewhere (`vault:secret/data/app#password`,
+    // `op://vault/item/field`), resolved at run time.
+    if SECRET_REFERENCES.iter().any(|r| text.starts_with(r)) {
         return true;
     }
     if text.len() > 2 && text.starts_with('%') && text.ends_with('%') {
@@ -914,7 +971,9 @@ pub(crate) fn looks_like_code(value: &[u8]) -> bool {
                 .position(|&b| b == b'=')
                 .is_some_and(|eq| eq > 0 && item[..eq].iter().all(u8::is_ascii_lowercase))
         });
-    if path || fields || words || spec {
+    // Another option of a usage line (`KMS_KEY : --kms-keyring=KMS_KEYRING`).
+    let flag = value.starts_with(b"--") && value.get(2).is_some_and(u8::is_ascii_alphabetic);
+    if path || fields || words || spec || flag || go_field(value) {
         return true;
     }
     let ident = |s: &[u8]| {
@@ -939,6 +998,20 @@ pub(crate) fn looks_like_code(value: &[u8]) -> bool {
     // A call, or the end of one (`authkey=self._authkey)` in a call's arguments).
     let call = value.contains(&b'(') || value.contains(&b'[') || value.ends_with(b")");
     lower_word || word || upper_const || dotted || call
+}
+
+/// Whether `value` is the next field of a Go `%+v` struct after an empty one
+/// (`Password: SSLMode:disable}`): a capitalised field name, `:`, then a value that reads
+/// as code, a number, or nothing.
+fn go_field(value: &[u8]) -> bool {
+    let value = value.strip_suffix(b"}").unwrap_or(value);
+    let Some(colon) = value.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let (name, rest) = (&value[..colon], &value[colon + 1..]);
+    name.first().is_some_and(u8::is_ascii_uppercase)
+        && name.iter().all(u8::is_ascii_alphanumeric)
+        && (rest.is_empty() || rest.iter().all(u8::is_ascii_digit) || looks_like_code(rest))
 }
 
 #[cfg(test)]

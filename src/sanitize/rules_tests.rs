@@ -394,10 +394,20 @@ fn prechecked_rules_have_the_shape_their_precheck_assumes() {
                 }
                 assert!(Rule::from_builtin(b).is_ok(), "{}: {words:?}", b.id);
             }
+            Some(Precheck::Column) => {
+                // A name, blanks, one value without blanks, then only blanks to the line's end.
+                assert!(
+                    b.pattern
+                        .ends_with(r#"["']?(?P<secret>[^\s"']{12,200})["']?[ \t]{0,8}$"#),
+                    "{}",
+                    b.id
+                );
+                assert!(b.pattern.starts_with(r"(?m)(?:^|\s)"), "{}", b.id);
+            }
             None => {}
         }
     }
-    assert_eq!(marked, 18);
+    assert_eq!(marked, 19);
 }
 
 /// A [`Precheck::Named`] rule's anchor test: a keyword is an anchor when the text before

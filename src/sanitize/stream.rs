@@ -27,7 +27,7 @@ use memchr::{memchr2, memmem, memrchr2};
 use regex_automata::Input;
 
 use super::ansi::Escapes;
-use super::builtin::{USERINFO_MAX, VALUE_INDENT};
+use super::builtin::{KEY_PAD, USERINFO_MAX, VALUE_INDENT};
 use super::engine::{Engine, NamedAnchors, Redactions, Target};
 use super::rules::{
     AssignmentTail, BlockEnd, Guard, Precheck, Rule, is_placeholder, is_word_byte, looks_like_code,
@@ -483,8 +483,32 @@ impl SanitizeStream {
     }
 
     /// The secret span of the match `[ms, me)` found in a window ending at `b`, and whether
-    /// it was quoted.
+    /// it was quoted. A bare value's closing brackets that it does not open (`password=X)`
+    /// in `Config(host=h, password=X)`, `X}` or `X>`) close the text around it: they are
+    /// left out.
     fn secret(&self, rule: &Rule, ms: usize, me: usize, b: usize) -> (usize, usize, bool) {
+        let (ss, mut se, quoted) = self.secret_span(rule, ms, me, b);
+        if !quoted && rule.guard != Guard::Token {
+            while se > ss + 1 {
+                let value = &self.buf[self.idx(ss)..self.idx(se)];
+                let open = match value[value.len() - 1] {
+                    b')' => b'(',
+                    b']' => b'[',
+                    b'}' => b'{',
+                    b'>' => b'<',
+                    _ => break,
+                };
+                if value.contains(&open) {
+                    break;
+                }
+                se -= 1;
+            }
+        }
+        (ss, se, quoted)
+    }
+
+    /// [`Self::secret`] before trailing brackets are looked at.
+    fn secret_span(&self, rule: &Rule, ms: usize, me: usize, b: usize) -> (usize, usize, bool) {
         let built = rule.compiled.get();
         if built.secret_groups.is_empty() {
             // A token rule's closing boundary (`end_b64!()`) may have taken the byte after
@@ -554,7 +578,7 @@ impl SanitizeStream {
         }
         match self.buf[self.idx(v)] {
             b'\'' => Some((v + 1, me - 1, true)),
-            b'"' | b'\\' => {
+            b'"' | b'\\' | b'{' => {
                 let mut caps = tail.value.create_captures();
                 tail.value.search_captures(&anchored(v), &mut caps);
                 tail.groups
@@ -685,12 +709,54 @@ impl SanitizeStream {
                     || value.iter().all(|&b| b == value[0]))
             }
             Guard::Generic | Guard::Base64 => {
-                if is_placeholder(value) || (!quoted && looks_like_code(value)) {
+                if is_placeholder(value)
+                    || (!quoted && looks_like_code(value))
+                    || self.names_no_secret(start)
+                {
                     return false;
                 }
                 !(rule.guard == Guard::Base64 && value.iter().all(u8::is_ascii_hexdigit))
             }
         }
+    }
+
+    /// Whether the assignment whose value starts at `start` has a key that names no secret
+    /// ([`names_no_secret`]), or is a test result (`PASS: tests/t0001.sh`: the upper-case
+    /// `PASS` of automake and DejaGnu, then `:`).
+    fn names_no_secret(&self, start: usize) -> bool {
+        let key = self.key_before(start);
+        if names_no_secret(key) {
+            return true;
+        }
+        if key == b"PASS" {
+            let k = key.as_ptr() as usize - self.buf.as_ptr() as usize + key.len();
+            return self.buf[k..self.idx(start)].contains(&b':');
+        }
+        false
+    }
+
+    /// The key name of the assignment whose value starts at `start`: the key bytes before
+    /// its separator (`sep!()` read backwards: an opening quote, spaces, `=`, `:`, `=>` or
+    /// `:=`, spaces, a closing quote and a `\\`), at most 64 bytes of it; empty when there is
+    /// none in the buffer.
+    fn key_before(&self, start: usize) -> &[u8] {
+        let text = &self.buf[..self.idx(start)];
+        let mut k = text.len();
+        let back = |k: &mut usize, pred: &dyn Fn(u8) -> bool, most: usize| {
+            let mut n = 0;
+            while *k > 0 && n < most && pred(text[*k - 1]) {
+                *k -= 1;
+                n += 1;
+            }
+        };
+        back(&mut k, &|c| matches!(c, b'"' | b'\'' | b'\\'), 2);
+        back(&mut k, &is_regex_space, 64);
+        back(&mut k, &|c| matches!(c, b'=' | b':' | b'>'), 2);
+        back(&mut k, &is_regex_space, 64);
+        back(&mut k, &|c| matches!(c, b'"' | b'\'' | b'`' | b'\\'), 2);
+        let end = k;
+        back(&mut k, &is_key_byte, 64);
+        &text[k..end]
     }
 
     /// Whether `rule` can have a match containing `hit` in `[a, b)`, by its [`Precheck`]:
@@ -715,6 +781,7 @@ impl SanitizeStream {
             // Checked by the scan, with the bytes after the keyword.
             Precheck::Userinfo => true,
             Precheck::Holds(words) => words.iter().any(|w| find_ci(window, w.as_bytes())),
+            Precheck::Column => at_most_two_words(&window[hit.start.saturating_sub(a)..]),
             Precheck::Flag => memchr::memchr_iter(b'-', &window[..upto(1)]).any(|d| {
                 let flag = &window[d + 1..];
                 // Names are lower-case: most differ from the flag in their first byte.
@@ -1080,7 +1147,7 @@ fn may_assign(buf: &[u8], base: usize, ends: &[Vec<u8>], hit: Hit, a: usize, b: 
 fn may_be_in_key(buf: &[u8], base: usize, ends: &[Vec<u8>], hit: Hit, a: usize, b: usize) -> bool {
     let after = &buf[hit.end - base..b - base];
     let key_end = after.iter().take_while(|&&c| is_key_byte(c)).count();
-    if !separator_follows(&after[key_end..], b"\"'`") {
+    if !separator_follows(&after[key_end..], b"\"'`", KEY_PAD) {
         return false;
     }
     ends_with_key_name(&buf[a - base..hit.end - base + key_end], ends)
@@ -1111,8 +1178,15 @@ fn may_be_in_value(buf: &[u8], base: usize, ends: &[Vec<u8>], hit: Hit, a: usize
                     && memchr::memchr_iter(b'"', &rest[open.min(rest.len())..])
                         .all(|q| rest[open + q - 1] == b'\\')
             }
-            Some(b'\'') => memchr::memchr(b'\'', &rest[1..]).is_none(),
-            _ => rest.iter().all(|&c| is_bare_value_byte(c)),
+            Some(b'\'') => single_quoted_open(&rest[1..]),
+            Some(b'{')
+                if !rest[1..]
+                    .iter()
+                    .any(|&c| c == b'{' || c == b'}' || is_regex_space(c)) =>
+            {
+                true
+            }
+            _ => bare_value_reaches(rest),
         }
     };
     memchr::memchr2_iter(b'=', b':', before).any(|p| {
@@ -1168,6 +1242,22 @@ fn may_count(
             return keep(header_sep_follows(after));
         }
         Precheck::Userinfo => return keep(userinfo_follows(after)),
+        // The keyword ends the name with the blank after it: the name's run of key bytes
+        // starts the line or follows a blank, and the value ends the line. Looked at no
+        // further than the rule's length (the window's reach).
+        Precheck::Column => {
+            let name_start = hay[..at]
+                .iter()
+                .rev()
+                .take(64)
+                .take_while(|&&c| is_key_byte(c))
+                .count();
+            let opens =
+                at == name_start || (name_start < 64 && is_regex_space(hay[at - name_start - 1]));
+            return keep(
+                opens && column_value_follows(&hay[at..(at + rule.max_len).min(hay.len())]),
+            );
+        }
         Precheck::Leads(_) | Precheck::Header | Precheck::Flag | Precheck::Holds(_) => {
             return Some(false);
         }
@@ -1294,14 +1384,47 @@ fn ci_positions<'h>(hay: &'h [u8], needle: &'h [u8]) -> impl Iterator<Item = usi
     )
 }
 
+/// For a hit in a [`Precheck::Column`] name (`text` from it on): the name and one value
+/// of at least 12 bytes (the rule's shortest) are the line's last words; while the line's
+/// end is not in view, at most two words so far.
+fn column_value_follows(text: &[u8]) -> bool {
+    let Some(end) = memchr2(b'\n', b'\r', text) else {
+        return at_most_two_words(text);
+    };
+    let mut words = text[..end]
+        .split(|&c| is_regex_space(c))
+        .filter(|w| !w.is_empty());
+    words.next().is_some() && words.next().is_some_and(|v| v.len() >= 12) && words.next().is_none()
+}
+
+/// Whether `text` (from a hit to its window's end) holds at most two words, runs of
+/// bytes that are not `\s`, before its first line break ([`Precheck::Column`]).
+fn at_most_two_words(text: &[u8]) -> bool {
+    let line = memchr2(b'\n', b'\r', text).map_or(text, |i| &text[..i]);
+    let mut words = 0;
+    let mut in_word = false;
+    for &c in line {
+        let space = is_regex_space(c);
+        if !space && !in_word {
+            words += 1;
+            if words > 2 {
+                return false;
+            }
+        }
+        in_word = !space;
+    }
+    true
+}
+
 /// Whether `rest` starts with `header_sep!()`: `\\?["']?\s{0,3}[:=]`.
 fn header_sep_follows(rest: &[u8]) -> bool {
-    separator_follows(rest, b"\"'")
+    separator_follows(rest, b"\"'", 3)
 }
 
 /// Whether `rest` starts with a separator: an optional `\`, an optional one of `quotes`,
-/// up to three spaces, then `:` or `=` (`header_sep!()`; `sep!()` up to its `[:=]`).
-fn separator_follows(rest: &[u8], quotes: &[u8]) -> bool {
+/// up to `pad` spaces, then `:` or `=` (`header_sep!()` with 3; `sep!()` up to its `[:=]`
+/// with [`KEY_PAD`]).
+fn separator_follows(rest: &[u8], quotes: &[u8], pad: usize) -> bool {
     let mut i = usize::from(rest.first() == Some(&b'\\'));
     if rest.get(i).is_some_and(|c| quotes.contains(c)) {
         i += 1;
@@ -1309,7 +1432,7 @@ fn separator_follows(rest: &[u8], quotes: &[u8]) -> bool {
     i += rest
         .iter()
         .skip(i)
-        .take(3)
+        .take(pad)
         .take_while(|&&c| is_regex_space(c))
         .count();
     matches!(rest.get(i), Some(b':' | b'='))
@@ -1335,7 +1458,7 @@ fn ends_with_key_name(key: &[u8], ends: &[Vec<u8>]) -> bool {
 }
 
 /// Whether `before` (the text from the window's start up to a `=` or `:`) can end with a
-/// key name and the part of `sep!()` before that byte, `\\?["'`]?\s{0,3}`: read backwards,
+/// key name and the part of `sep!()` before that byte, `\\?["'`]?\s{0,40}`: read backwards,
 /// the spaces, a quote and a backslash are each determined by the bytes (a key name ends
 /// with a key byte), so what is left must end with one of `ends`.
 fn key_name_before(before: &[u8], ends: &[Vec<u8>]) -> bool {
@@ -1346,7 +1469,7 @@ fn key_name_before(before: &[u8], ends: &[Vec<u8>]) -> bool {
     let spaces = before
         .iter()
         .rev()
-        .take(3)
+        .take(KEY_PAD)
         .take_while(|&&c| is_regex_space(c))
         .count();
     k -= spaces;
@@ -1359,14 +1482,114 @@ fn key_name_before(before: &[u8], ends: &[Vec<u8>]) -> bool {
     ends_with_key_name(&before[..k], ends)
 }
 
+/// Key names that end like a secret's but name something that is not one: pagination
+/// cursors (`page_token`), database and cache keys (`primary_key`, `sort_key`), public
+/// keys, and the hashes of a detect-secrets baseline (`hashed_secret`).
+const NOT_SECRET_NAMES: &[&[u8]] = &[
+    b"pagetoken",
+    b"nexttoken",
+    b"continuationtoken",
+    b"paginationtoken",
+    b"synctoken",
+    b"cursortoken",
+    b"hashedsecret",
+    b"primarykey",
+    b"foreignkey",
+    b"sortkey",
+    b"partitionkey",
+    b"rangekey",
+    b"hashkey",
+    b"rowkey",
+    b"cachekey",
+    b"publickey",
+    b"pubkey",
+    b"idempotencykey",
+    b"routingkey",
+    b"dedupkey",
+    b"deduplicationkey",
+    b"objectkey",
+    b"lookupkey",
+    b"groupkey",
+    b"messagekey",
+    b"querykey",
+    b"indexkey",
+    b"uniquekey",
+];
+
+/// Whether the assignment key `key` names a value that is not a secret
+/// ([`NOT_SECRET_NAMES`], compared without `_`, `-` and `.` and ASCII case).
+fn names_no_secret(key: &[u8]) -> bool {
+    let mut tail = [0u8; 32];
+    let mut n = 0;
+    for &c in key.iter().rev() {
+        if n == tail.len() {
+            break;
+        }
+        if !matches!(c, b'_' | b'-' | b'.') {
+            tail[tail.len() - 1 - n] = c.to_ascii_lowercase();
+            n += 1;
+        }
+    }
+    let tail = &tail[tail.len() - n..];
+    NOT_SECRET_NAMES.iter().any(|name| tail.ends_with(name))
+}
+
 /// A byte of a generic key name (`[A-Za-z0-9_.-]`).
 fn is_key_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
 }
 
+/// Whether `text`, after a `'` opening a single-quoted value, can still be inside it: every
+/// `'` in it is part of a `''` or `'\\''` written for a quote in the value (or may become
+/// one with the bytes after).
+fn single_quoted_open(text: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(q) = memchr::memchr(b'\'', &text[i..]) {
+        let rest = &text[i + q..];
+        let pair = [b"''".as_slice(), b"'\\''".as_slice()]
+            .into_iter()
+            .find(|p| rest.starts_with(p) || p.starts_with(rest));
+        match pair {
+            Some(p) => i += q + p.len().min(rest.len()),
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Whether `text` can be the start of a bare value, up to a hit inside it: bytes
+/// [`is_bare_value_byte`] takes, a `\\` escaping a byte that is no space, quote or `&`, and
+/// `'\\''` (each may be cut short by the hit).
+fn bare_value_reaches(text: &[u8]) -> bool {
+    let mut i = 0;
+    while i < text.len() {
+        let c = text[i];
+        if is_bare_value_byte(c) {
+            i += 1;
+        } else if c == b'\\' {
+            match text.get(i + 1) {
+                None => return true,
+                Some(&n) if !is_regex_space(n) && !matches!(n, b'"' | b'\'' | b'&') => i += 2,
+                Some(_) => return false,
+            }
+        } else if c == b'\'' {
+            let rest = &text[i..];
+            let esc = b"'\\''".as_slice();
+            if rest.starts_with(esc) {
+                i += esc.len();
+            } else {
+                return esc.starts_with(rest);
+            }
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
 /// A byte a bare assignment value may hold after its first (`[^\s"'`,;\\]`).
 fn is_bare_value_byte(b: u8) -> bool {
-    !is_regex_space(b) && !matches!(b, b'"' | b'\'' | b'`' | b',' | b';' | b'\\')
+    !is_regex_space(b) && !matches!(b, b'"' | b'\'' | b'`' | b',' | b';' | b'\\' | b'&')
 }
 
 /// `\s` in the rules' regexes: ASCII whitespace including vertical tab (Unicode is off).
