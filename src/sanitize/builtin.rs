@@ -1973,7 +1973,7 @@ pub(crate) const BUILTIN: &[Builtin] = &[
     ctx(
         "pgpass-entry",
         "PostgreSQL",
-        r"^[ \t]{0,8}[^\s:#][^\s:]{0,252}:(?:[0-9]{1,5}|\*):[^\s:]{1,63}:[^\s:]{1,63}:(?P<secret>[^\s]{3,128})$",
+        r"^[ \t]{0,8}[^\s:#][^\s:]{0,252}:(?:[0-9]{1,5}|\*):[^\s:]{1,63}:[^\s:]{1,63}:(?P<secret>(?:[^\s:\\]|\\[^\s]){3,128})$",
         &[":5432:", ":*:"],
         1.0,
         "a `.pgpass` line (`host:port:database:user:password`) ends with the password",
@@ -1981,7 +1981,24 @@ pub(crate) const BUILTIN: &[Builtin] = &[
         &[
             "db.internal:5432:app:app:*",
             "2024-03-11 10:12:44 listening on 0.0.0.0:5432",
+            "nobody:*:19793:0:99999:7:::",
         ],
+    ),
+    ctx(
+        "web-server-auth-header",
+        "HTTP",
+        r#"(?i)\b(?:proxy_set_header|add_header|grpc_set_header|more_set_input_headers|RequestHeader\s{1,3}(?:set|append|add))\s{1,3}["']?Authorization:?\s{1,3}["']?(?:Basic|Bearer|Token)\s{1,3}(?P<secret>[A-Za-z0-9+/=._~-]{8,2048})"#,
+        &[
+            "_header authorization",
+            "header set authorization",
+            "header append authorization",
+            "header add authorization",
+            "input_headers",
+        ],
+        2.0,
+        "an nginx or Apache directive that sends a fixed `Authorization` header holds the credential",
+        "proxy_set_header Authorization \"Basic {b64:32}\";",
+        &["proxy_set_header Authorization $http_authorization;"],
     ),
     ctx(
         "aws-configure-prompt",
