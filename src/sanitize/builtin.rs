@@ -211,9 +211,10 @@ pub(crate) const VALUE_INDENT: usize = 24;
 /// quotes around it stay), single-quoted (a quote inside written `''` as YAML does, or
 /// `'\''` as `set -x` does), brace-quoted as ODBC connection strings write a value with
 /// `;` in it (`Pwd={a;b}`), or bare. A bare value never starts with `:` or `=`
-/// (`auth::tests`, `a == b` are code, not assignments), ends at `&` (the next parameter of
-/// a query string), keeps a backslash escape (`\=` in `.properties`) and a shell's `'\''`,
-/// and is one byte longer than the bounds say.
+/// (`auth::tests`, `a == b` are code, not assignments) or `&`, keeps a backslash escape
+/// (`\=` in `.properties`) and a shell's `'\''`, and is one byte longer than the bounds
+/// say. A bare value may hold `&`; the redacted part ends before an `&` that starts the
+/// next parameter of a query string (`&page=2`; see `SanitizeStream::secret`).
 macro_rules! value {
     ($min:literal, $max:literal) => {
         concat!(
@@ -229,7 +230,7 @@ macro_rules! value {
             $min,
             ",",
             $max,
-            r#"})\}|(?P<secret>[^\s"'`,;\\:=&](?:[^\s"'`,;\\&]|\\[^\s"'&]|'\\''){"#,
+            r#"})\}|(?P<secret>[^\s"'`,;\\:=&](?:[^\s"'`,;\\]|\\[^\s"']|'\\''){"#,
             $min,
             ",",
             $max,

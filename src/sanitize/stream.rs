@@ -489,6 +489,19 @@ impl SanitizeStream {
     fn secret(&self, rule: &Rule, ms: usize, me: usize, b: usize) -> (usize, usize, bool) {
         let (ss, mut se, quoted) = self.secret_span(rule, ms, me, b);
         if !quoted && rule.guard != Guard::Token {
+            // A query string's next parameter (`token=X&page=2`) is not part of the value;
+            // an `&` followed by anything else is (`password=ab&cd`).
+            let value = &self.buf[self.idx(ss)..self.idx(se)];
+            if let Some(amp) = memchr::memchr_iter(b'&', value).find(|&i| {
+                let name = value[i + 1..]
+                    .iter()
+                    .take(65)
+                    .take_while(|&&c| is_key_byte(c))
+                    .count();
+                (1..=64).contains(&name) && value.get(i + 1 + name) == Some(&b'=')
+            }) {
+                se = ss + amp;
+            }
             while se > ss + 1 {
                 let value = &self.buf[self.idx(ss)..self.idx(se)];
                 let open = match value[value.len() - 1] {
@@ -1558,7 +1571,7 @@ fn single_quoted_open(text: &[u8]) -> bool {
 }
 
 /// Whether `text` can be the start of a bare value, up to a hit inside it: bytes
-/// [`is_bare_value_byte`] takes, a `\\` escaping a byte that is no space, quote or `&`, and
+/// [`is_bare_value_byte`] takes, a `\\` escaping a byte that is no space or quote, and
 /// `'\\''` (each may be cut short by the hit).
 fn bare_value_reaches(text: &[u8]) -> bool {
     let mut i = 0;
@@ -1569,7 +1582,7 @@ fn bare_value_reaches(text: &[u8]) -> bool {
         } else if c == b'\\' {
             match text.get(i + 1) {
                 None => return true,
-                Some(&n) if !is_regex_space(n) && !matches!(n, b'"' | b'\'' | b'&') => i += 2,
+                Some(&n) if !is_regex_space(n) && !matches!(n, b'"' | b'\'') => i += 2,
                 Some(_) => return false,
             }
         } else if c == b'\'' {
@@ -1589,7 +1602,7 @@ fn bare_value_reaches(text: &[u8]) -> bool {
 
 /// A byte a bare assignment value may hold after its first (`[^\s"'`,;\\]`).
 fn is_bare_value_byte(b: u8) -> bool {
-    !is_regex_space(b) && !matches!(b, b'"' | b'\'' | b'`' | b',' | b';' | b'\\' | b'&')
+    !is_regex_space(b) && !matches!(b, b'"' | b'\'' | b'`' | b',' | b';' | b'\\')
 }
 
 /// `\s` in the rules' regexes: ASCII whitespace including vertical tab (Unicode is off).

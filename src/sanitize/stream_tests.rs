@@ -324,6 +324,29 @@ fn json_quoting_survives_redaction() {
     assert_eq!(v["api_key"], "[REDACTED:generic-api-key]");
 }
 
+/// A bare value keeps an `&` inside it; only the next parameter of a query string is left
+/// out of the redaction, whatever the chunking.
+#[test]
+fn an_ampersand_ends_a_value_only_before_the_next_parameter() {
+    let s = sanitizer();
+    for (text, want) in [
+        (
+            "password=Xk3Rv9&Tq2LmZ8wNbQ done\n",
+            "password=[REDACTED:generic-password] done\n",
+        ),
+        (
+            "GET /cb?access_token=Xk3Rv9Tq2LmZ8wNbQp7&page=2 200\n",
+            "GET /cb?access_token=[REDACTED:generic-token]&page=2 200\n",
+        ),
+        (
+            "DB_PASSWORD=Xk3R&v9Tq&2LmZ8wNbQ&x=1\n",
+            "DB_PASSWORD=[REDACTED:generic-password]&x=1\n",
+        ),
+    ] {
+        assert_eq!(same_for_every_cut(&s, text), want, "{text:?}");
+    }
+}
+
 /// Pieces random texts are made of: ordinary words, separators, keyword bait, secrets.
 fn piece() -> impl Strategy<Value = (Vec<u8>, Option<String>)> {
     let plain = prop_oneof![
