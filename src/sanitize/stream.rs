@@ -279,10 +279,10 @@ impl SanitizeStream {
                 Target::Keyword(rules) => {
                     // Found only for a hit some rule keeps.
                     let mut line: Option<Line> = None;
-                    let mut scan_hit = ScanHit::new(&engine.named, (base + a, base + e));
+                    let (start, end) = (base + a, base + e);
+                    let mut scan_hit = ScanHit::new(&engine.named, (start, end));
                     for &r in rules {
                         let rule = &engine.rules[r];
-                        let (start, end) = (base + a, base + e);
                         let anchor = if *shared {
                             match may_count(
                                 rule,
@@ -738,21 +738,18 @@ impl SanitizeStream {
     /// `PASS` of automake and DejaGnu, then `:`).
     fn names_no_secret(&self, start: usize) -> bool {
         let key = self.key_before(start);
-        if names_no_secret(key) {
+        let name = &self.buf[key.clone()];
+        if names_no_secret(name) {
             return true;
         }
-        if key == b"PASS" {
-            let k = key.as_ptr() as usize - self.buf.as_ptr() as usize + key.len();
-            return self.buf[k..self.idx(start)].contains(&b':');
-        }
-        false
+        name == b"PASS" && self.buf[key.end..self.idx(start)].contains(&b':')
     }
 
     /// The key name of the assignment whose value starts at `start`: the key bytes before
     /// its separator (`sep!()` read backwards: an opening quote, spaces, `=`, `:`, `=>` or
-    /// `:=`, spaces, a closing quote and a `\\`), at most 64 bytes of it; empty when there is
-    /// none in the buffer.
-    fn key_before(&self, start: usize) -> &[u8] {
+    /// `:=`, spaces, a closing quote and a `\\`), at most 64 bytes of it, as a range of the
+    /// buffer; empty when there is none in it.
+    fn key_before(&self, start: usize) -> std::ops::Range<usize> {
         let text = &self.buf[..self.idx(start)];
         let mut k = text.len();
         let back = |k: &mut usize, pred: &dyn Fn(u8) -> bool, most: usize| {
@@ -769,7 +766,7 @@ impl SanitizeStream {
         back(&mut k, &|c| matches!(c, b'"' | b'\'' | b'`' | b'\\'), 2);
         let end = k;
         back(&mut k, &is_key_byte, 64);
-        &text[k..end]
+        k..end
     }
 
     /// Whether `rule` can have a match containing `hit` in `[a, b)`, by its [`Precheck`]:
